@@ -1,0 +1,230 @@
+"""The neutral model the planner works on.
+
+Sources (casavi tickets, relay orders) are turned into :class:`SourceItem`; connectors
+(Jira, Redmine, memory) turn their issues into :class:`TargetItem`.  Nothing here imports
+httpx, jira or sqlmodel: it is plain, frozen data, so the planner stays pure.
+
+Naming: ``source_*`` ids belong to the source system (casavi ticket id ``"P-1"``), ``target_*``
+ids to the workflow tool (Jira key ``"OPS-12"``).  A :class:`SourceRef` qualifies an item id
+with its source (``casavi`` or ``relay``) so one state database can hold both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Mapping
+
+# Task statuses as casavi defines them (ticket tasks / orders).
+TASK_STATUSES = ("OPEN", "ACCEPTED", "COMPLETED", "DECLINED")
+
+# Field names the planner compares and hashes on both sides.
+FIELD_TITLE = "title"
+FIELD_DESCRIPTION = "description"
+FIELD_STATUS = "status"
+FIELD_DUE_DATE = "due_date"
+
+
+@dataclass(frozen=True, order=True)
+class SourceRef:
+    """Which source item: ``SourceRef("casavi", "P-1", 41251)``."""
+
+    source: str
+    item_id: str
+    internal_id: int | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The source-qualified id stored in the links table, e.g. ``casavi:P-1``."""
+        return f"{self.source}:{self.item_id}"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What a connector stamps on a target item so it can be found again by its source id.
+
+    Jira stores it as the issue entity property ``casavi`` =
+    ``{"ticketId": item_id, "internalId": internal_id}`` (plus ``"source"`` when not casavi).
+    """
+
+    source: str
+    item_id: str
+    internal_id: int | None = None
+
+    @classmethod
+    def for_ref(cls, ref: SourceRef) -> "Marker":
+        return cls(ref.source, ref.item_id, ref.internal_id)
+
+    def as_property(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"ticketId": self.item_id, "internalId": self.internal_id}
+        if self.source != "casavi":
+            value["source"] = self.source
+        return value
+
+    @classmethod
+    def from_property(cls, value: Mapping[str, Any] | None) -> "Marker | None":
+        if not value or not value.get("ticketId"):
+            return None
+        internal = value.get("internalId")
+        try:
+            internal = int(internal) if internal is not None else None
+        except (TypeError, ValueError):
+            internal = None
+        return cls(str(value.get("source") or "casavi"), str(value["ticketId"]), internal)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file on either side.  ``attachment_id`` is the side's own id (casavi file id, Jira attachment id).
+
+    ``marker`` (target side) is the source attachment id it was copied from, when the tool
+    can carry one; ``sha256`` is filled when known, so the same bytes are never uploaded twice.
+    """
+
+    attachment_id: str
+    name: str
+    content_type: str = "application/octet-stream"
+    size: int = 0
+    url: str | None = None
+    marker: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on either side; ``text`` is markdown (connectors convert at their boundary).
+
+    ``marker`` (target side) is the source comment id this comment was written from, when the
+    connector can store one (Jira comment property, memory field); it lets a crashed write be
+    adopted instead of repeated.
+    """
+
+    comment_id: str
+    text: str
+    internal: bool = False
+    author: str | None = None
+    author_email: str | None = None
+    created_at: datetime | None = None
+    marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A casavi ticket task (or an order step): status is one of :data:`TASK_STATUSES`."""
+
+    task_id: str
+    title: str
+    description: str = ""
+    status: str = "OPEN"
+
+
+@dataclass(frozen=True)
+class SubItem:
+    """A sub-item in the tool (Jira sub-task, Redmine child issue, memory child).
+
+    ``status`` is the tool's status name; ``resolution`` the tool's resolution if any.
+    ``marker`` is the source task id it was created from (connectors store it).
+    """
+
+    sub_id: str
+    title: str
+    status: str
+    description: str = ""
+    resolution: str | None = None
+    marker: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One source record (a casavi ticket, a relay order) with everything the tool mirrors."""
+
+    ref: SourceRef
+    title: str
+    description: str = ""
+    status: str = "OPEN"
+    facts: tuple[tuple[str, str], ...] = ()  # ordered header lines: ("Property", "P-1 Easy Living")
+    labels: tuple[str, ...] = ()
+    link_url: str | None = None
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    due_date: date | None = None
+    comments: tuple[Comment, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    property_id: str | None = None
+    unit_id: str | None = None
+    assignee: str | None = None  # source staff id (mapped to a tool user by the connector config)
+    version: str | None = None  # the source's modification stamp (casavi lastModified), as given
+
+
+@dataclass(frozen=True)
+class TargetItem:
+    """One item in the workflow tool as the connector read it."""
+
+    target_id: str
+    fields: Mapping[str, str]  # at least title, description, status; values normalised by the connector
+    version: str  # the tool's own modification stamp (Jira ``updated``); changes on every write
+    marker: Marker | None = None
+    comments: tuple[Comment, ...] = ()
+    sub_items: tuple[SubItem, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    url: str | None = None
+    resolution: str | None = None
+    updated_at: datetime | None = None  # server time of the last change, for cursors
+    display_id: str | None = None  # what people call it (Jira key "OPS-12"); target_id stays stable
+
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """Where a source status lands in the tool: a status name and, optionally, a resolution."""
+
+    status: str
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemDraft:
+    """What the planner asks a connector to create or update; the connector renders it."""
+
+    title: str
+    description: str  # markdown, without the header
+    status: StatusTarget
+    facts: tuple[tuple[str, str], ...] = ()
+    labels: tuple[str, ...] = ()
+    link_url: str | None = None
+    due_date: date | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What every connector write returns.
+
+    ``target_id`` is the id of what was written (issue key, comment id, sub-item id,
+    attachment id).  ``version`` is the item's new modification stamp after the write, and
+    ``fields`` the item's fields as they now read back (so the planner records exactly what a
+    later read will see and never mistakes its own write for a change in the tool).
+    """
+
+    target_id: str
+    version: str | None = None
+    fields: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a tool can hold; the planner degrades clearly where one is missing."""
+
+    sub_items: bool = True
+    attachments: bool = True
+    comment_visibility: bool = True  # restricted (internal) comments
+    markers_on_comments: bool = True  # comments can carry the source comment id
+    due_date: bool = True
+
+
+def content_hash(value: Any) -> str:
+    """A short, stable hash of a JSON-able value (dict keys sorted, dates as ISO text)."""
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]

@@ -1,0 +1,73 @@
+"""The contract of a source system (casavi manager API tickets, casavi relay orders).
+
+The planner sees only neutral records (:mod:`bridge.model`); everything casavi-specific
+lives in the source adapter (``bridge/casavi/source.py``, ``bridge/relay/source.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Protocol, runtime_checkable
+
+from bridge.model import Attachment, SourceItem, SourceRef
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What a list call tells about an item: enough to filter and to skip unchanged ones."""
+
+    ref: SourceRef
+    status: str
+    version: str | None  # e.g. casavi lastModified as given; equal version → nothing to fetch
+    modified_at: datetime | None
+    created_at: datetime | None = None
+    property_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """A list entry that could not be read; reported with its id, never fatal for the page."""
+
+    item_id: str | None
+    message: str
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str  # "casavi" or "relay"; the first part of every SourceRef it makes
+    # True when ``changed_since`` only sees items *created* after ``since`` (casavi
+    # ``--date-semantics created``); the engine then sweeps linked open items itself.
+    date_means_created: bool
+
+    def check(self) -> list[str]:
+        """Authenticate and make one cheap read; one line per problem."""
+
+    def changed_since(self, since: datetime | None) -> Iterable[SourceSummary | ParseProblem]:
+        """Items changed at or after ``since`` (every item when None), all statuses."""
+
+    def sweep(self, statuses: Iterable[str]) -> Iterable[SourceSummary | ParseProblem]:
+        """Every item in the given statuses (for sources whose date filter means created)."""
+
+    def get(self, ref: SourceRef) -> SourceItem:
+        """The full item with comments, tasks and attachments; NotFoundError when gone."""
+
+    def set_status(self, ref: SourceRef, status: str) -> str | None:
+        """Write the status; returns the item's new version when the reply carries it."""
+
+    def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
+                    author_email: str | None, file_ids: list[str] | None = None) -> str:
+        """Create a comment with a caller-chosen id; ConflictError (409) means it exists already."""
+
+    def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
+        """Create a task with a caller-chosen id; ConflictError means it exists already."""
+
+    def set_task_status(self, ref: SourceRef, task_id: str, title: str, status: str) -> None:
+        """Write a task's status."""
+
+    def upload_file(self, name: str, content_type: str, path: Path) -> str:
+        """Upload a file (streamed); returns the new file id."""
+
+    def download_attachment(self, ref: SourceRef, attachment: Attachment, dest: Path) -> None:
+        """Stream the attachment's bytes to ``dest``."""
