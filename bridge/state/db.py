@@ -1,0 +1,119 @@
+"""Opening the state database: file mode 0600, WAL, one writer, migrations at start.
+
+The URL is configuration (``sqlite:///...``); nothing here is SQLite-only except what is
+guarded by the dialect, so PostgreSQL can be used later without code changes (the one-writer
+lock then needs an advisory lock instead of a lock file: see :class:`WriterLock`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import create_engine
+
+from bridge.errors import ConfigError, FatalError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseLockedError(FatalError):
+    """Another casavi-bridge process holds this state database."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+class WriterLock:
+    """An exclusive ``flock`` on ``<db>.lock`` held for the life of the process.
+
+    ``wait_seconds`` > 0 waits for the lock (the nightly reconcile waits for a running pass);
+    otherwise a second daemon on the same database refuses to start.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fh = None
+
+    def acquire(self, wait_seconds: float = 0.0) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fh = os.fdopen(fd, "r+")
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = fh.read().strip() or "another process"
+                    fh.close()
+                    raise DatabaseLockedError(
+                        f"the state database is in use by {holder} ({self.path}); one casavi-bridge per database"
+                    ) from None
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the database file with mode 0600 before SQLite does (SQLite gives its -wal and
+    -shm files the database file's mode)."""
+    if not path.parent.exists():
+        raise ConfigError(f"[state] database <- directory {path.parent} does not exist")
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL, a busy timeout and foreign keys."""
+    path = sqlite_path(url)
+    if path is not None:
+        _prepare_sqlite_file(path)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no branch - runs for every connection
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (run automatically at start)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

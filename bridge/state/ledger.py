@@ -1,0 +1,254 @@
+"""The ledger: every read and write of the state database goes through here.
+
+Writes are serialised by one lock (SQLite has one writer) and each ``record_*`` call is one
+transaction, so the link and both sides' hashes land together right after a remote write.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Mapping
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bridge.state.tables import Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
+from bridge.sync.plan import KIND_TICKET, ItemLinks, LinkView, child_key
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+class Ledger:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._write_lock = threading.Lock()
+
+    # --- links ----------------------------------------------------------------------------
+    def item_links(self, item_key: str) -> ItemLinks:
+        with Session(self.engine) as s:
+            rows = s.exec(select(Link).where(Link.item_key == item_key)).all()
+        item = None
+        children = []
+        for r in rows:
+            if r.kind == KIND_TICKET:
+                item = LinkView(r.kind, r.source_key, r.target_id, dict(r.source_hashes), dict(r.target_hashes),
+                                r.source_version, r.target_version)
+            else:
+                own_id = r.source_key[len(child_key(item_key, r.kind, "")):]
+                children.append(LinkView(r.kind, own_id, r.target_id, dict(r.source_hashes), dict(r.target_hashes)))
+        return ItemLinks(item, tuple(children))
+
+    def item_link(self, item_key: str) -> Link | None:
+        with Session(self.engine) as s:
+            return s.exec(select(Link).where(Link.kind == KIND_TICKET, Link.source_key == item_key)).first()
+
+    def item_link_by_target(self, target_id: str) -> Link | None:
+        with Session(self.engine) as s:
+            return s.exec(select(Link).where(Link.kind == KIND_TICKET, Link.target_id == target_id)).first()
+
+    def item_versions(self, item_keys: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(source_version, target_version) of the linked items among ``item_keys``."""
+        found: dict[str, tuple[str | None, str | None]] = {}
+        with Session(self.engine) as s:
+            for start in range(0, len(item_keys), 500):
+                chunk = item_keys[start:start + 500]
+                rows = s.exec(select(Link.source_key, Link.source_version, Link.target_version)
+                              .where(Link.kind == KIND_TICKET, Link.source_key.in_(chunk))).all()
+                for key, sv, tv in rows:
+                    found[key] = (sv, tv)
+        return found
+
+    def items_by_target(self, target_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        """item_key and target_version of the linked items among ``target_ids``."""
+        found: dict[str, tuple[str, str | None]] = {}
+        with Session(self.engine) as s:
+            for start in range(0, len(target_ids), 500):
+                chunk = target_ids[start:start + 500]
+                rows = s.exec(select(Link.target_id, Link.source_key, Link.target_version)
+                              .where(Link.kind == KIND_TICKET, Link.target_id.in_(chunk))).all()
+                for tid, key, tv in rows:
+                    found[tid] = (key, tv)
+        return found
+
+    def linked_item_keys(self) -> list[str]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Link.source_key).where(Link.kind == KIND_TICKET)).all())
+
+    def count_links(self) -> dict[str, int]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(Link.kind, func.count()).group_by(Link.kind)).all()
+        return {kind: n for kind, n in rows}
+
+    def orphans(self) -> list[Link]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Link).where(Link.orphaned_at.is_not(None))).all())
+
+    def record_link(self, *, kind: str, item_key: str, source_id: str | None, target_id: str,
+                    source_hashes: Mapping[str, str] | None = None, target_hashes: Mapping[str, str] | None = None,
+                    source_version: str | None = None, target_version: str | None = None,
+                    source_internal_id: int | None = None, display_id: str | None = None,
+                    clear_intent: bool = False) -> None:
+        """Insert or update one link in one transaction; hashes are merged field by field."""
+        source_key = item_key if kind == KIND_TICKET else child_key(item_key, kind, source_id or "")
+        with self._write_lock, Session(self.engine) as s:
+            row = s.exec(select(Link).where(Link.kind == kind, Link.source_key == source_key)).first()
+            if row is None:
+                row = Link(kind=kind, item_key=item_key, source_key=source_key, target_id=target_id,
+                           source_internal_id=source_internal_id, target_display_id=display_id)
+            row.target_id = target_id
+            if display_id:
+                row.target_display_id = display_id
+            if source_hashes:
+                row.source_hashes = {**(row.source_hashes or {}), **source_hashes}
+            if target_hashes:
+                row.target_hashes = {**(row.target_hashes or {}), **target_hashes}
+            if source_version is not None:
+                row.source_version = source_version
+            if target_version is not None:
+                row.target_version = target_version
+            row.orphaned_at = None
+            row.orphan_side = None
+            row.updated_at = utc_now()
+            s.add(row)
+            if clear_intent:
+                for intent in s.exec(select(Intent).where(Intent.item_key == item_key)).all():
+                    s.delete(intent)
+            s.commit()
+
+    def mark_orphan(self, item_key: str, side: str) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            row = s.exec(select(Link).where(Link.kind == KIND_TICKET, Link.source_key == item_key)).first()
+            if row is not None and row.orphaned_at is None:
+                row.orphaned_at, row.orphan_side = utc_now(), side
+                s.add(row)
+                s.commit()
+
+    # --- intents --------------------------------------------------------------------------
+    def add_intent(self, item_key: str, internal_id: int | None) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            if s.exec(select(Intent).where(Intent.item_key == item_key)).first() is None:
+                s.add(Intent(item_key=item_key, source_internal_id=internal_id))
+                s.commit()
+
+    def intents(self) -> list[Intent]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Intent)).all())
+
+    def drop_intent(self, item_key: str) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            for intent in s.exec(select(Intent).where(Intent.item_key == item_key)).all():
+                s.delete(intent)
+            s.commit()
+
+    # --- cursors --------------------------------------------------------------------------
+    def cursor(self, stream: str) -> datetime | None:
+        with Session(self.engine) as s:
+            row = s.get(Cursor, stream)
+            return _aware(row.position) if row else None
+
+    def cursors(self) -> list[Cursor]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Cursor)).all())
+
+    def set_cursor(self, stream: str, position: datetime, signpost: datetime) -> None:
+        """Move a cursor forward (never back) to ``position``."""
+        with self._write_lock, Session(self.engine) as s:
+            row = s.get(Cursor, stream) or Cursor(stream=stream)
+            current = _aware(row.position)
+            if current is None or position > current:
+                row.position = position
+            row.signpost = signpost
+            row.updated_at = utc_now()
+            s.add(row)
+            s.commit()
+
+    # --- quarantine -----------------------------------------------------------------------
+    def quarantine(self, item_key: str, error: BaseException, *, item_version: datetime | None,
+                   base_delay: float = 30.0, max_delay: float = 6 * 3600.0) -> Quarantine:
+        with self._write_lock, Session(self.engine) as s:
+            row = s.get(Quarantine, item_key)
+            now = utc_now()
+            if row is None:
+                row = Quarantine(item_key=item_key, error_class=type(error).__name__, error=str(error)[:2000],
+                                 item_version=item_version)
+            else:
+                row.attempts += 1
+                row.error_class, row.error = type(error).__name__, str(error)[:2000]
+                row.last_failed_at = now
+                if item_version is not None:
+                    current = _aware(row.item_version)
+                    row.item_version = item_version if current is None else min(current, item_version)
+            delay = min(max_delay, base_delay * (2 ** (row.attempts - 1)))
+            retry_after = getattr(error, "retry_after", None) or 0.0
+            row.next_retry_at = now + timedelta(seconds=max(delay, retry_after))
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def release(self, item_key: str) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            row = s.get(Quarantine, item_key)
+            if row is not None:
+                s.delete(row)
+                s.commit()
+
+    def quarantined(self) -> list[Quarantine]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Quarantine).order_by(Quarantine.next_retry_at)).all())
+
+    def due_for_retry(self, now: datetime, max_attempts: int) -> list[str]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(Quarantine.item_key, Quarantine.next_retry_at, Quarantine.attempts)).all()
+        return [k for k, at, n in rows if _aware(at) <= now and n < max_attempts]
+
+    def oldest_failed_version(self, max_attempts: int) -> datetime | None:
+        """The oldest failed item still being retried holds the cursors (given-up items do not)."""
+        with Session(self.engine) as s:
+            value = s.exec(select(func.min(Quarantine.item_version)).where(Quarantine.attempts < max_attempts)).first()
+        return _aware(value)
+
+    # --- conflicts and runs ---------------------------------------------------------------
+    def record_conflict(self, item_key: str, field_name: str, source_value: str, target_value: str,
+                        policy: str, winner: str) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            s.add(Conflict(item_key=item_key, field_name=field_name, source_value=source_value,
+                           target_value=target_value, policy=policy, winner=winner))
+            s.commit()
+
+    def conflicts(self, limit: int = 50) -> list[Conflict]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Conflict).order_by(Conflict.conflict_id.desc()).limit(limit)).all())
+
+    def start_run(self, kind: str) -> int:
+        with self._write_lock, Session(self.engine) as s:
+            run = RunLog(kind=kind)
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+            return run.run_id  # type: ignore[return-value]
+
+    def finish_run(self, run_id: int, outcome: str, counts: Mapping[str, Any], errors: int,
+                   message: str | None = None) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            run = s.get(RunLog, run_id)
+            if run is None:
+                return
+            run.finished_at, run.outcome = utc_now(), outcome
+            run.counts, run.errors, run.message = dict(counts), errors, message
+            s.add(run)
+            s.commit()
+
+    def runs(self, limit: int = 10) -> list[RunLog]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(RunLog).order_by(RunLog.run_id.desc()).limit(limit)).all())
+
+    def iter_item_links(self) -> Iterator[Link]:
+        with Session(self.engine) as s:
+            yield from s.exec(select(Link).where(Link.kind == KIND_TICKET)).all()

@@ -1,0 +1,116 @@
+"""The state database's tables (sqlmodel).  Schema changes go through Alembic migrations in
+``bridge/state/migrations/versions``; ``tests/unit/test_state.py`` checks that the migrated
+schema equals these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Link(SQLModel, table=True):
+    """One mirrored object: a ticket ↔ issue, comment ↔ comment, task ↔ sub-item, file ↔ attachment.
+
+    ``source_key`` is source-qualified (``casavi:P-1``; children ``casavi:P-1/comment/C-7``),
+    ``item_key`` the ticket's source key for every row of that ticket.  The hashes are the
+    last-synced content hashes per field of each side; the versions the last-synced
+    modification stamps, used to skip items that did not change.
+    """
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("kind", "source_key", name="uq_links_kind_source"),
+        UniqueConstraint("kind", "target_id", name="uq_links_kind_target"),
+    )
+
+    link_id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)  # ticket | comment | task | attachment
+    item_key: str = Field(index=True)
+    source_key: str
+    source_internal_id: Optional[int] = None
+    target_id: str
+    target_display_id: Optional[str] = None
+    source_hashes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    target_hashes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source_version: Optional[str] = None
+    target_version: Optional[str] = None
+    orphaned_at: Optional[datetime] = None  # the source or target answered 404; nothing was deleted
+    orphan_side: Optional[str] = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class Cursor(SQLModel, table=True):
+    """Where a stream's incremental read stands (server time), and the signpost of the run that set it."""
+
+    __tablename__ = "cursors"
+
+    stream: str = Field(primary_key=True)  # e.g. "source:casavi", "target:jira", "sweep:casavi"
+    position: Optional[datetime] = None
+    signpost: Optional[datetime] = None
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class Intent(SQLModel, table=True):
+    """A create about to be sent.  A leftover intent at start means the process died in between:
+    it is resolved by looking for the marker on the remote side, never by creating again."""
+
+    __tablename__ = "intents"
+
+    intent_id: Optional[int] = Field(default=None, primary_key=True)
+    item_key: str = Field(index=True, unique=True)
+    source_internal_id: Optional[int] = None
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class Quarantine(SQLModel, table=True):
+    """An item that failed: the error, how often, and when to try again.  Others go on."""
+
+    __tablename__ = "quarantine"
+
+    item_key: str = Field(primary_key=True)
+    error_class: str
+    error: str
+    attempts: int = 1
+    first_failed_at: datetime = Field(default_factory=utc_now)
+    last_failed_at: datetime = Field(default_factory=utc_now)
+    next_retry_at: datetime = Field(default_factory=utc_now)
+    item_version: Optional[datetime] = None  # the failed item's modification time (holds the cursor)
+
+
+class Conflict(SQLModel, table=True):
+    """Both sides changed the same field since the last sync; how the policy settled it."""
+
+    __tablename__ = "conflicts"
+
+    conflict_id: Optional[int] = Field(default=None, primary_key=True)
+    item_key: str = Field(index=True)
+    field_name: str
+    source_value: str
+    target_value: str
+    policy: str
+    winner: str
+    detected_at: datetime = Field(default_factory=utc_now)
+
+
+class RunLog(SQLModel, table=True):
+    """One pass or reconcile: when, what it did, what failed."""
+
+    __tablename__ = "runs"
+
+    run_id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str  # pass | reconcile
+    started_at: datetime = Field(default_factory=utc_now)
+    finished_at: Optional[datetime] = None
+    outcome: Optional[str] = None  # ok | partial | failed | braked
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    errors: int = 0
+    message: Optional[str] = None

@@ -1,0 +1,250 @@
+"""What the planner decides and the applier carries out: one small frozen class per kind of step.
+
+Every action names the item (``item_key``, e.g. ``casavi:P-1``).  Children refer to their
+item's target by the item link the applier holds, so a plan for a new ticket can contain the
+create and all of its comments, tasks and attachments at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from bridge.model import Attachment, Comment, ItemDraft, Marker, StatusTarget, SubItem, Task
+
+TO_TARGET = "to_target"
+TO_SOURCE = "to_source"
+
+
+@dataclass(frozen=True)
+class Action:
+    item_key: str
+
+    # Which way the action writes; None for record-only actions.
+    direction = None
+    # True when the action changes something on an already linked item (mass-change brake).
+    changes_linked = False
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class CreateItem(Action):
+    draft: ItemDraft
+    marker: Marker
+    source_hashes: Mapping[str, str]
+    source_version: str | None
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"create issue {self.draft.title!r}"
+
+
+@dataclass(frozen=True)
+class AdoptItem(Action):
+    """The item exists in the tool with our marker but has no link (a create interrupted by a crash)."""
+
+    target_id: str
+    display_id: str | None
+    target_hashes: Mapping[str, str]
+
+    def describe(self) -> str:
+        return f"adopt existing issue {self.display_id or self.target_id}"
+
+
+@dataclass(frozen=True)
+class UpdateFields(Action):
+    target_id: str
+    fields: frozenset[str]
+    draft: ItemDraft
+    source_hashes: Mapping[str, str]
+    direction = TO_TARGET
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"update {', '.join(sorted(self.fields))}"
+
+
+@dataclass(frozen=True)
+class SetTargetStatus(Action):
+    target_id: str
+    status: StatusTarget
+    source_hash: str
+    direction = TO_TARGET
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"status → {self.status.status} in the tool"
+
+
+@dataclass(frozen=True)
+class SetSourceStatus(Action):
+    status: str
+    target_hash: str
+    direction = TO_SOURCE
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"status → {self.status} in the source"
+
+
+@dataclass(frozen=True)
+class RecordHashes(Action):
+    """Nothing to write; remember what each side now holds (e.g. a change the policy kept)."""
+
+    source_hashes: Mapping[str, str] = field(default_factory=dict)
+    target_hashes: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return "record " + ", ".join(sorted(set(self.source_hashes) | set(self.target_hashes)))
+
+
+@dataclass(frozen=True)
+class AddTargetComment(Action):
+    comment: Comment  # the source comment
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"comment {self.comment.comment_id} → tool"
+
+
+@dataclass(frozen=True)
+class AddSourceComment(Action):
+    comment_id: str  # deterministic: <connector>-<target item>-c-<target comment>
+    comment: Comment  # the tool's comment
+    direction = TO_SOURCE
+
+    def describe(self) -> str:
+        return f"comment {self.comment.comment_id} → source as {self.comment_id}"
+
+
+@dataclass(frozen=True)
+class AdoptChild(Action):
+    """Link a child that both sides already hold (our own earlier write, recognised by marker or id)."""
+
+    kind: str  # comment | task | attachment
+    source_child_id: str
+    target_child_id: str
+    source_hashes: Mapping[str, str] = field(default_factory=dict)
+    target_hashes: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"link {self.kind} {self.source_child_id} ↔ {self.target_child_id}"
+
+
+@dataclass(frozen=True)
+class CreateSubItem(Action):
+    task: Task
+    status: StatusTarget
+    source_hashes: Mapping[str, str]
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"task {self.task.task_id} → sub-item"
+
+
+@dataclass(frozen=True)
+class UpdateSubItem(Action):
+    task: Task
+    sub_id: str
+    status: StatusTarget | None
+    source_hashes: Mapping[str, str]
+    direction = TO_TARGET
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"task {self.task.task_id} → sub-item {self.sub_id}" + (f" ({self.status.status})" if self.status else "")
+
+
+@dataclass(frozen=True)
+class SetSourceTaskStatus(Action):
+    task: Task
+    sub: SubItem
+    status: str
+    target_hashes: Mapping[str, str]
+    direction = TO_SOURCE
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"task {self.task.task_id} status → {self.status} in the source"
+
+
+@dataclass(frozen=True)
+class CreateSourceTask(Action):
+    task_id: str  # deterministic: <connector>-<target item>-t-<sub-item>
+    sub: SubItem
+    status: str
+    target_hashes: Mapping[str, str]
+    direction = TO_SOURCE
+
+    def describe(self) -> str:
+        return f"sub-item {self.sub.sub_id} → source task {self.task_id}"
+
+
+@dataclass(frozen=True)
+class CopyToTarget(Action):
+    attachment: Attachment  # the source attachment
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"file {self.attachment.name} → tool"
+
+
+@dataclass(frozen=True)
+class CopyToSource(Action):
+    attachment: Attachment  # the tool's attachment
+    comment_id: str  # deterministic: <connector>-<target item>-a-<attachment>
+    direction = TO_SOURCE
+
+    def describe(self) -> str:
+        return f"file {self.attachment.name} → source"
+
+
+@dataclass(frozen=True)
+class RecordConflict(Action):
+    field_name: str
+    source_value: str
+    target_value: str
+    policy: str
+    winner: str  # source | target
+
+    def describe(self) -> str:
+        return f"conflict on {self.field_name}: {self.winner} wins ({self.policy})"
+
+
+@dataclass(frozen=True)
+class ReportOrphan(Action):
+    side: str  # source | target
+
+    def describe(self) -> str:
+        return f"linked item missing on the {self.side} side (nothing deleted)"
+
+
+@dataclass(frozen=True)
+class Note(Action):
+    """Something the operator should know that needs no write (unmapped status, skipped file)."""
+
+    message: str
+
+    def describe(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class FinishItem(Action):
+    """Last step of every item: remember the versions seen, so an unchanged item is skipped."""
+
+    source_version: str | None
+    target_version: str | None
+
+    def describe(self) -> str:
+        return "done"
+
+
+WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
+          CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource)
+
+
+def is_write(action: Action) -> bool:
+    return isinstance(action, WRITES)

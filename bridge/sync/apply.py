@@ -1,0 +1,266 @@
+"""The applier: carries out one item's actions in order — remote write, then record.
+
+For every write: (for creates) record the intent → perform the remote write (carrying the
+marker) → store the link and both sides' new hashes in one transaction.  The first failure
+stops that item (later steps may depend on it); the engine quarantines it and goes on with
+the others.  A 409 on a write with a deterministic id means "already written": it is linked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from bridge.connector import Connector
+from bridge.errors import ConflictError, FatalError
+from bridge.model import FIELD_STATUS, Comment, SourceRef, SubItem, Task, content_hash
+from bridge.source import Source
+from bridge.state.ledger import Ledger
+from bridge.sync import actions as a
+from bridge.sync.plan import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, sub_hashes, target_hashes, task_hashes
+from bridge.sync.rules import SyncRules
+
+log = structlog.get_logger()
+
+
+@dataclass
+class ItemOutcome:
+    item_key: str
+    done: Counter = field(default_factory=Counter)
+    error: BaseException | None = None
+
+
+class Applier:
+    def __init__(self, source: Source, connector: Connector, ledger: Ledger, rules: SyncRules,
+                 workdir: Path | None = None, metrics=None):
+        self.source = source
+        self.connector = connector
+        self.ledger = ledger
+        self.rules = rules
+        self.workdir = workdir
+        self.metrics = metrics
+
+    def apply_item(self, item_key: str, plan: list[a.Action], ref: SourceRef | None) -> ItemOutcome:
+        outcome = ItemOutcome(item_key)
+        link = self.ledger.item_link(item_key)
+        target_id = link.target_id if link else None
+        structlog.contextvars.bind_contextvars(ticket=item_key, target=link.target_display_id if link else None)
+        try:
+            for action in plan:
+                target_id = self._apply(action, target_id, ref, outcome)
+        except Exception as exc:  # noqa: BLE001 - the engine classifies and quarantines
+            outcome.error = exc
+        finally:
+            structlog.contextvars.unbind_contextvars("ticket", "target")
+        return outcome
+
+    # One method per action kind; each returns the item's target id (set by create/adopt).
+    def _apply(self, action: a.Action, target_id: str | None, ref: SourceRef | None, outcome: ItemOutcome) -> str | None:
+        key = action.item_key
+        if isinstance(action, a.CreateItem):
+            self.ledger.add_intent(key, action.marker.internal_id)
+            result = self.connector.create(action.draft, action.marker)
+            self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=result.target_id,
+                                    source_hashes=action.source_hashes,
+                                    target_hashes=target_hashes(result.fields or {}),
+                                    source_internal_id=action.marker.internal_id, clear_intent=True)
+            self._count(outcome, "item_created", a.TO_TARGET)
+            log.info("ticket_mirrored", target_id=result.target_id, title=action.draft.title[:80])
+            return result.target_id
+        if isinstance(action, a.AdoptItem):
+            self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=action.target_id,
+                                    target_hashes=action.target_hashes, display_id=action.display_id,
+                                    clear_intent=True)
+            log.info("ticket_adopted", target_id=action.target_id)
+            return action.target_id
+        if isinstance(action, (a.Note, a.ReportOrphan, a.RecordConflict)):
+            self._report(action)
+            return target_id
+        if isinstance(action, a.RecordHashes):
+            self._link(key, target_id, source_hashes=action.source_hashes, target_hashes=action.target_hashes)
+            return target_id
+        if isinstance(action, a.FinishItem):
+            self._link(key, target_id, source_version=action.source_version, target_version=action.target_version)
+            return target_id
+        if target_id is None:
+            raise FatalError(f"{action.describe()}: the item has no target yet")
+        self._apply_write(action, target_id, ref, outcome)
+        return target_id
+
+    def _apply_write(self, action: a.Action, target_id: str, ref: SourceRef | None, outcome: ItemOutcome) -> None:
+        key = action.item_key
+        if isinstance(action, a.UpdateFields):
+            result = self.connector.update(target_id, action.draft, set(action.fields))
+            fields = result.fields or {}
+            self._link(key, target_id, source_hashes=action.source_hashes,
+                       target_hashes={f: h for f, h in target_hashes(fields).items() if f in action.fields})
+            self._count(outcome, "item_updated", a.TO_TARGET)
+            log.info("ticket_updated", fields=sorted(action.fields))
+        elif isinstance(action, a.SetTargetStatus):
+            result = self.connector.set_status(target_id, action.status)
+            now = (result.fields or {}).get(FIELD_STATUS, action.status.status)
+            self._link(key, target_id, source_hashes={FIELD_STATUS: action.source_hash},
+                       target_hashes={FIELD_STATUS: content_hash(now)})
+            self._count(outcome, "status_mirrored", a.TO_TARGET)
+            log.info("status_mirrored", status=action.status.status)
+        elif isinstance(action, a.SetSourceStatus):
+            version = self.source.set_status(self._ref(ref, key), action.status)
+            self._link(key, target_id, source_hashes={FIELD_STATUS: content_hash(action.status)},
+                       target_hashes={FIELD_STATUS: action.target_hash})
+            self._count(outcome, "status_written_back", a.TO_SOURCE)
+            log.info("status_written_back", status=action.status, source_version=version)
+        elif isinstance(action, a.AddTargetComment):
+            c = action.comment
+            result = self.connector.add_comment(target_id, c, marker=c.comment_id)
+            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=c.comment_id, target_id=result.target_id)
+            self._count(outcome, "comment_mirrored", a.TO_TARGET)
+            log.info("comment_mirrored", comment=c.comment_id, target_comment=result.target_id)
+        elif isinstance(action, a.AddSourceComment):
+            c = action.comment
+            text = attributed(c, self.connector.name)
+            self._idempotent(lambda: self.source.add_comment(self._ref(ref, key), action.comment_id, text,
+                                                             internal=c.internal, author_email=c.author_email))
+            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=action.comment_id, target_id=c.comment_id)
+            self._count(outcome, "comment_written_back", a.TO_SOURCE)
+            log.info("comment_written_back", comment=action.comment_id)
+        elif isinstance(action, a.AdoptChild):
+            self.ledger.record_link(kind=action.kind, item_key=key, source_id=action.source_child_id,
+                                    target_id=action.target_child_id, source_hashes=action.source_hashes,
+                                    target_hashes=action.target_hashes)
+        elif isinstance(action, a.CreateSubItem):
+            t, st = action.task, action.status
+            result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id)
+            written = SubItem(result.target_id, t.title, st.status, t.description, st.resolution, t.task_id)
+            self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id, target_id=result.target_id,
+                                    source_hashes=action.source_hashes, target_hashes=sub_hashes(written))
+            self._count(outcome, "task_mirrored", a.TO_TARGET)
+            log.info("task_mirrored", task=t.task_id, sub_item=result.target_id)
+        elif isinstance(action, a.UpdateSubItem):
+            t, st = action.task, action.status
+            self.connector.update_sub_item(target_id, action.sub_id, t, st)
+            hashes = dict(action.source_hashes)
+            if st is None:  # only the title changed: the recorded status hashes stay as they are
+                hashes.pop(FIELD_STATUS, None)
+            written = SubItem(action.sub_id, t.title, st.status if st else "", t.description,
+                              st.resolution if st else None)
+            self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id, target_id=action.sub_id,
+                                    source_hashes=hashes,
+                                    target_hashes=sub_hashes(written) if st else {})
+            self._count(outcome, "task_updated", a.TO_TARGET)
+            log.info("task_updated", task=t.task_id, status=st.status if st else None)
+        elif isinstance(action, a.SetSourceTaskStatus):
+            self.source.set_task_status(self._ref(ref, key), action.task.task_id, action.task.title, action.status)
+            task_now = Task(action.task.task_id, action.task.title, action.task.description, action.status)
+            self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=action.task.task_id,
+                                    target_id=action.sub.sub_id, source_hashes=task_hashes(task_now),
+                                    target_hashes=action.target_hashes)
+            self._count(outcome, "task_status_written_back", a.TO_SOURCE)
+            log.info("task_status_written_back", task=action.task.task_id, status=action.status)
+        elif isinstance(action, a.CreateSourceTask):
+            sub = action.sub
+            self._idempotent(lambda: self.source.add_task(self._ref(ref, key), action.task_id, sub.title,
+                                                          sub.description, action.status))
+            task_now = Task(action.task_id, sub.title, sub.description, action.status)
+            self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=action.task_id, target_id=sub.sub_id,
+                                    source_hashes=task_hashes(task_now), target_hashes=action.target_hashes)
+            self._count(outcome, "task_written_back", a.TO_SOURCE)
+            log.info("task_written_back", task=action.task_id)
+        elif isinstance(action, a.CopyToTarget):
+            f = action.attachment
+            with self._tempfile() as path:
+                self.source.download_attachment(self._ref(ref, key), f, path)
+                result = self.connector.add_attachment(target_id, f.name, f.content_type, path, marker=f.attachment_id)
+            self.ledger.record_link(kind=KIND_ATTACHMENT, item_key=key, source_id=f.attachment_id,
+                                    target_id=result.target_id)
+            self._count(outcome, "attachment_mirrored", a.TO_TARGET)
+            log.info("attachment_mirrored", file=f.name, size=f.size)
+        elif isinstance(action, a.CopyToSource):
+            f = action.attachment
+            with self._tempfile() as path:
+                self.connector.download_attachment(target_id, f, path)
+                file_id = self.source.upload_file(f.name, f.content_type, path)
+            self._idempotent(lambda: self.source.add_comment(
+                self._ref(ref, key), action.comment_id, f"📎 {f.name}", internal=False, author_email=None,
+                file_ids=[file_id]))
+            self.ledger.record_link(kind=KIND_ATTACHMENT, item_key=key, source_id=file_id, target_id=f.attachment_id)
+            self._count(outcome, "attachment_written_back", a.TO_SOURCE)
+            log.info("attachment_written_back", file=f.name)
+        else:  # pragma: no cover - every action class is handled above
+            raise FatalError(f"unknown action {type(action).__name__}")
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _link(self, key: str, target_id: str | None, **kw) -> None:
+        if target_id is None:
+            return
+        self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=target_id, **kw)
+
+    @staticmethod
+    def _idempotent(write) -> None:
+        try:
+            write()
+        except ConflictError:
+            log.info("write_already_present")  # deterministic id: an earlier attempt got through
+
+    @staticmethod
+    def _ref(ref: SourceRef | None, key: str) -> SourceRef:
+        if ref is not None:
+            return ref
+        source, _, item_id = key.partition(":")
+        return SourceRef(source, item_id)
+
+    def _count(self, outcome: ItemOutcome, what: str, direction: str) -> None:
+        outcome.done[what] += 1
+        if self.metrics is not None:
+            self.metrics.item_mirrored(what, direction)
+
+    def _report(self, action: a.Action) -> None:
+        if isinstance(action, a.RecordConflict):
+            self.ledger.record_conflict(action.item_key, action.field_name, action.source_value,
+                                        action.target_value, action.policy, action.winner)
+            log.warning("conflict_resolved", field=action.field_name, winner=action.winner, policy=action.policy)
+        elif isinstance(action, a.ReportOrphan):
+            self.ledger.mark_orphan(action.item_key, action.side)
+            log.warning("linked_item_missing", side=action.side)
+        else:
+            log.info("item_noted", note=action.describe())
+
+    def _tempfile(self):
+        return _TempFile(self.workdir)
+
+
+class _TempFile:
+    """A temporary file path for streaming a download to disk; removed afterwards."""
+
+    def __init__(self, workdir: Path | None):
+        self.workdir = workdir
+        self.path: Path | None = None
+
+    def __enter__(self) -> Path:
+        fh = tempfile.NamedTemporaryFile(dir=self.workdir, prefix="casavi-bridge-", delete=False)
+        fh.close()
+        self.path = Path(fh.name)
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def attributed(comment: Comment, tool: str) -> str:
+    """A tool comment as casavi shows it: who wrote it, where, then the text."""
+    if not comment.author:
+        return comment.text
+    return f"**{comment.author}** ({tool.capitalize()}):\n\n{comment.text}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,296 @@
+"""One sync pass: read what changed on each side, plan every item, apply, advance cursors.
+
+Cursor discipline (see README "How syncing works"):
+- positions are the sides' own timestamps (the newest item seen), never the local clock;
+- every read re-reads an overlap window, so late-visible changes are not skipped; what is
+  re-read is skipped cheaply when its (id, version) was already synced;
+- a cursor never moves past an item that failed: it stops just before the oldest failure;
+- it is capped at the signpost (the time the pass started), so changes made during the pass
+  are read again next time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import structlog
+
+from bridge.connector import Connector
+from bridge.errors import BridgeError, FatalError, NotFoundError, RetriableError
+from bridge.model import Marker, SourceItem, SourceRef, TargetItem
+from bridge.source import ParseProblem, Source, SourceSummary
+from bridge.state.ledger import Ledger
+from bridge.sync import actions as a
+from bridge.sync.apply import Applier
+from bridge.sync.plan import plan_item
+from bridge.sync.rules import SyncRules
+
+log = structlog.get_logger()
+
+
+class MassChangeError(BridgeError):
+    """A pass would change more linked items in one direction than the brake allows."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    overlap: timedelta = timedelta(seconds=120)
+    concurrency: int = 4
+    mass_change_share: float = 0.5
+    mass_change_min_items: int = 20
+    sweep_interval: timedelta = timedelta(hours=1)
+    max_attempts: int = 10
+    chunk_size: int = 200
+
+
+@dataclass
+class PassReport:
+    kind: str = "pass"
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    counts: Counter = field(default_factory=Counter)
+    planned: list[tuple[str, list[a.Action]]] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    braked: str | None = None
+
+    @property
+    def differences(self) -> int:
+        return sum(1 for _, plan in self.planned if any(a.is_write(x) for x in plan))
+
+
+@dataclass
+class _Candidate:
+    item_key: str
+    ref: SourceRef
+    summary: SourceSummary | None = None
+    target: TargetItem | None = None
+    source_stamp: datetime | None = None
+    target_stamp: datetime | None = None
+
+
+class Engine:
+    def __init__(self, source: Source, connector: Connector, ledger: Ledger, rules: SyncRules,
+                 settings: EngineSettings | None = None, *, workdir: Path | None = None, metrics=None,
+                 stop: threading.Event | None = None):
+        self.source, self.connector, self.ledger, self.rules = source, connector, ledger, rules
+        self.settings = settings or EngineSettings()
+        self.applier = Applier(source, connector, ledger, rules, workdir, metrics)
+        self.metrics = metrics
+        self.stop = stop or threading.Event()
+        self.source_stream = f"source:{source.name}"
+        self.target_stream = f"target:{connector.name}"
+        self.sweep_stream = f"sweep:{source.name}"
+
+    # --- entry points -----------------------------------------------------------------------
+    def run_pass(self, *, full: bool = False, dry_run: bool = False, brake: bool = True) -> PassReport:
+        """One pass.  ``full`` compares every item on both sides (reconcile); ``dry_run`` only plans."""
+        report = PassReport(kind="reconcile" if full else "pass")
+        run_id = None if dry_run else self.ledger.start_run(report.kind)
+        signpost = report.started_at
+        outcome, message = "ok", None
+        try:
+            if not dry_run:
+                self.resolve_intents(report)
+            candidates, src_max, tgt_max = self._collect(report, full=full)
+            self._process(candidates, report, dry_run=dry_run, brake=brake and not full)
+            if not dry_run and not self.stop.is_set():
+                self._advance(self.source_stream, src_max, signpost)
+                self._advance(self.target_stream, tgt_max, signpost)
+            if report.failed:
+                outcome = "partial"
+        except MassChangeError as exc:
+            outcome, message, report.braked = "braked", str(exc), str(exc)
+            log.error("pass_braked", reason=str(exc))
+        except BridgeError as exc:
+            outcome, message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if run_id is not None:
+                self.ledger.finish_run(run_id, outcome, report.counts, len(report.failed), message)
+        return report
+
+    def resolve_intents(self, report: PassReport) -> None:
+        """Leftover intents mean a create may have reached the tool: look for the marker, never create again."""
+        for intent in self.ledger.intents():
+            source, _, item_id = intent.item_key.partition(":")
+            found = self.connector.find_by_marker(Marker(source, item_id, intent.source_internal_id))
+            if found is not None:
+                self.ledger.record_link(kind="ticket", item_key=intent.item_key, source_id=None,
+                                        target_id=found.target_id, display_id=found.display_id, clear_intent=True)
+                report.counts["intent_adopted"] += 1
+                log.info("intent_resolved", ticket=intent.item_key, target=found.display_id, found=True)
+            else:
+                self.ledger.drop_intent(intent.item_key)
+                log.info("intent_resolved", ticket=intent.item_key, found=False)
+
+    # --- reading ------------------------------------------------------------------------------
+    def _since(self, stream: str, full: bool) -> datetime | None:
+        if full:
+            return None
+        cursor = self.ledger.cursor(stream)
+        return cursor - self.settings.overlap if cursor else None
+
+    def _collect(self, report: PassReport, *, full: bool) -> tuple[dict[str, _Candidate], datetime | None, datetime | None]:
+        candidates: dict[str, _Candidate] = {}
+        src_max: datetime | None = None
+        since = self._since(self.source_stream, full)
+        if since is None and not full and self.rules.since is not None:
+            since = self.rules.since
+        summaries = [s for s in self.source.changed_since(since) if self._keep(s, report)]
+        if self.source.date_means_created and not full and self._sweep_due():
+            summaries += [s for s in self.source.sweep(self._linked_statuses()) if self._keep(s, report)]
+            self.ledger.set_cursor(self.sweep_stream, datetime.now(timezone.utc), report.started_at)
+        versions = self.ledger.item_versions([s.ref.key for s in summaries])
+        for s in summaries:
+            if s.modified_at and (src_max is None or s.modified_at > src_max):
+                src_max = s.modified_at
+            stored = versions.get(s.ref.key)
+            if stored is not None:
+                if not full and stored[0] is not None and stored[0] == s.version:
+                    continue  # re-read in the overlap window, already synced
+            elif not self.rules.starts_mirroring(s.status, s.property_id, s.created_at):
+                continue
+            candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
+
+        tgt_max: datetime | None = None
+        items = list(self.connector.changed_since(self._since(self.target_stream, full)))
+        by_target = self.ledger.items_by_target([t.target_id for t in items])
+        for t in items:
+            if t.updated_at and (tgt_max is None or t.updated_at > tgt_max):
+                tgt_max = t.updated_at
+            linked = by_target.get(t.target_id)
+            if linked is not None:
+                key, stored_version = linked
+                if not full and stored_version == t.version and key not in candidates:
+                    continue
+            elif t.marker is not None:
+                key = SourceRef(t.marker.source, t.marker.item_id).key
+                if t.marker.source != self.source.name:
+                    continue
+            else:
+                continue  # an item the bridge did not create: not ours to mirror
+            cand = candidates.get(key) or _Candidate(key, self._ref_for(key, t))
+            cand.target, cand.target_stamp = t, t.updated_at
+            candidates[key] = cand
+
+        for key in self.ledger.due_for_retry(datetime.now(timezone.utc), self.settings.max_attempts):
+            candidates.setdefault(key, _Candidate(key, self._ref_for(key, None)))
+        report.counts["candidates"] = len(candidates)
+        return candidates, src_max, tgt_max
+
+    def _keep(self, s: SourceSummary | ParseProblem, report: PassReport) -> bool:
+        if isinstance(s, ParseProblem):
+            report.problems.append(f"{s.item_id or '?'}: {s.message}")
+            if s.item_id:
+                key = SourceRef(self.source.name, s.item_id).key
+                self.ledger.quarantine(key, FatalError(f"cannot read item: {s.message}"), item_version=None)
+                report.failed[key] = s.message
+            log.warning("item_unreadable", item=s.item_id, problem=s.message)
+            return False
+        return True
+
+    def _ref_for(self, key: str, target: TargetItem | None) -> SourceRef:
+        source, _, item_id = key.partition(":")
+        internal = target.marker.internal_id if target is not None and target.marker else None
+        return SourceRef(source, item_id, internal)
+
+    def _sweep_due(self) -> bool:
+        last = self.ledger.cursor(self.sweep_stream)
+        return last is None or datetime.now(timezone.utc) - last >= self.settings.sweep_interval
+
+    def _linked_statuses(self) -> list[str]:
+        return sorted({s for s in self.rules.status_map if s != "CLOSED"})
+
+    # --- planning and applying ----------------------------------------------------------------
+    def _fetch_and_plan(self, cand: _Candidate) -> tuple[SourceItem | None, list[a.Action]]:
+        links = self.ledger.item_links(cand.item_key)
+        try:
+            source = self.source.get(cand.ref)
+        except NotFoundError:
+            source = None
+        target = cand.target
+        if links.item is not None and (target is None or target.target_id != links.item.target_id):
+            try:
+                target = self.connector.get(links.item.target_id)
+            except NotFoundError:
+                target = None
+        elif links.item is None and target is None and self.ledger_has_intent(cand.item_key):
+            target = self.connector.find_by_marker(Marker(cand.ref.source, cand.ref.item_id, cand.ref.internal_id))
+        if links.item is None and source is not None and target is None:
+            if not self.rules.starts_mirroring(source.status, source.property_id, source.created_at):
+                return source, []
+        return source, plan_item(source, target, links, self.rules, item_key=cand.item_key)
+
+    def ledger_has_intent(self, item_key: str) -> bool:
+        return any(i.item_key == item_key for i in self.ledger.intents())
+
+    def _process(self, candidates: dict[str, _Candidate], report: PassReport, *, dry_run: bool, brake: bool) -> None:
+        keys = sorted(candidates)
+        linked_total = max(1, self.ledger.count_links().get("ticket", 0))
+        changed = Counter()
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
+            for start in range(0, len(keys), self.settings.chunk_size):
+                if self.stop.is_set():
+                    break
+                chunk = [candidates[k] for k in keys[start:start + self.settings.chunk_size]]
+                planned = list(pool.map(lambda c: self._plan_safely(c, report), chunk))
+                for cand, (source, plan) in zip(chunk, planned):
+                    if plan is None:
+                        continue
+                    report.planned.append((cand.item_key, plan))
+                    for direction in {x.direction for x in plan if x.changes_linked}:
+                        changed[direction] += 1
+                if brake:
+                    self._check_brake(changed, linked_total)
+                if dry_run:
+                    continue
+                work = [(c, s, p) for c, (s, p) in zip(chunk, planned) if p]
+                for outcome in pool.map(lambda w: self._apply_one(*w, report), work):
+                    report.counts.update(outcome.done)
+
+    def _plan_safely(self, cand: _Candidate, report: PassReport):
+        try:
+            return self._fetch_and_plan(cand)
+        except Exception as exc:  # noqa: BLE001 - one bad item never blocks the others
+            self._fail(cand, exc, report)
+            return None, None
+
+    def _apply_one(self, cand: _Candidate, source: SourceItem | None, plan: list[a.Action], report: PassReport):
+        ref = source.ref if source is not None else cand.ref
+        outcome = self.applier.apply_item(cand.item_key, plan, ref)
+        if outcome.error is not None:
+            self._fail(cand, outcome.error, report)
+        else:
+            self.ledger.release(cand.item_key)
+        return outcome
+
+    def _fail(self, cand: _Candidate, exc: BaseException, report: PassReport) -> None:
+        stamps = [s for s in (cand.source_stamp, cand.target_stamp) if s is not None]
+        entry = self.ledger.quarantine(cand.item_key, exc, item_version=min(stamps) if stamps else None)
+        report.failed[cand.item_key] = f"{type(exc).__name__}: {exc}"
+        level = "warning" if isinstance(exc, RetriableError) else "error"
+        getattr(log, level)("item_failed", ticket=cand.item_key, error=str(exc)[:300],
+                            error_class=type(exc).__name__, attempts=entry.attempts)
+        if self.metrics is not None:
+            self.metrics.error("sync", type(exc).__name__)
+
+    def _check_brake(self, changed: Counter, linked_total: int) -> None:
+        for direction, n in changed.items():
+            if n >= self.settings.mass_change_min_items and n / linked_total > self.settings.mass_change_share:
+                raise MassChangeError(
+                    f"{n} of {linked_total} linked items would change {direction.replace('_', ' ')} in one pass "
+                    f"(limit {self.settings.mass_change_share:.0%}); run `casavi-bridge reconcile` to review and apply")
+
+    def _advance(self, stream: str, newest: datetime | None, signpost: datetime) -> None:
+        if newest is None:
+            return
+        position = min(newest, signpost)
+        held = self.ledger.oldest_failed_version(self.settings.max_attempts)
+        if held is not None:
+            position = min(position, held - timedelta(milliseconds=1))
+        self.ledger.set_cursor(stream, position, signpost)

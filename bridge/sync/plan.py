@@ -1,0 +1,403 @@
+"""The planner: a pure function from (source item, tool item, stored links) to actions.
+
+It holds every sync rule and does no I/O.  The rules, in the order they are applied:
+
+- An unlinked source item that the filters select is created in the tool, with its comments,
+  tasks (as sub-items) and attachments.  An unlinked item the tool already holds with our
+  marker (a create interrupted by a crash) is adopted, never created twice.
+- For each field, each side's content hash is compared with the last-synced one.  Changed on
+  one side only → that side wins (title, description and due date only flow source → tool;
+  status flows both ways through the status maps).  Changed on both → the conflict policy
+  (``casavi-wins`` | ``tool-wins`` | ``newest``), recorded as a conflict.
+- Comments never conflict: every comment not yet linked is copied to the other side once.
+  Our own writes are recognised (by link, by marker, or by their deterministic id) and never
+  copied back.
+- Absence is never deletion: a missing side is reported, nothing is closed or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from bridge.model import (
+    FIELD_DESCRIPTION,
+    FIELD_DUE_DATE,
+    FIELD_STATUS,
+    FIELD_TITLE,
+    ItemDraft,
+    Marker,
+    SourceItem,
+    StatusTarget,
+    SubItem,
+    Task,
+    TargetItem,
+    content_hash,
+)
+from bridge.sync import actions as a
+from bridge.sync.rules import SyncRules
+
+KIND_TICKET, KIND_COMMENT, KIND_TASK, KIND_ATTACHMENT = "ticket", "comment", "task", "attachment"
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """A stored link as the planner sees it.  For children ``source_id`` is the child's own id."""
+
+    kind: str
+    source_id: str
+    target_id: str
+    source_hashes: Mapping[str, str]
+    target_hashes: Mapping[str, str]
+    source_version: str | None = None
+    target_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemLinks:
+    item: LinkView | None = None
+    children: tuple[LinkView, ...] = ()
+
+    def of_kind(self, kind: str) -> list[LinkView]:
+        return [c for c in self.children if c.kind == kind]
+
+
+def child_key(item_key: str, kind: str, child_id: str) -> str:
+    """The source key of a child link: ``casavi:P-1/comment/C-7``."""
+    return f"{item_key}/{kind}/{child_id}"
+
+
+def written_id(connector: str, target_item_id: str, kind_letter: str, target_child_id: str) -> str:
+    """Deterministic id of an object the bridge writes to the source, e.g. ``jira-10042-c-10311``."""
+    return f"{connector}-{target_item_id}-{kind_letter}-{target_child_id}"
+
+
+def source_field_values(item: SourceItem) -> dict[str, object]:
+    return {
+        FIELD_TITLE: item.title,
+        # The description as mirrored includes the header facts and the link back.
+        FIELD_DESCRIPTION: [item.description, [list(f) for f in item.facts], item.link_url],
+        FIELD_STATUS: item.status,
+        FIELD_DUE_DATE: item.due_date.isoformat() if item.due_date else "",
+    }
+
+
+def source_hashes(item: SourceItem) -> dict[str, str]:
+    return {k: content_hash(v) for k, v in source_field_values(item).items()}
+
+
+def target_hashes(fields: Mapping[str, str]) -> dict[str, str]:
+    return {k: content_hash(v) for k, v in fields.items()}
+
+
+def task_hashes(task: Task) -> dict[str, str]:
+    return {FIELD_TITLE: content_hash([task.title, task.description]), FIELD_STATUS: content_hash(task.status)}
+
+
+def sub_hashes(sub: SubItem) -> dict[str, str]:
+    return {FIELD_TITLE: content_hash([sub.title, sub.description]),
+            FIELD_STATUS: content_hash([sub.status, sub.resolution])}
+
+
+def draft_for(item: SourceItem, rules: SyncRules) -> ItemDraft | None:
+    target = rules.status_map.get(item.status)
+    if target is None:
+        return None
+    return ItemDraft(
+        title=item.title,
+        description=item.description,
+        status=StatusTarget(target),
+        facts=item.facts,
+        labels=item.labels,
+        link_url=item.link_url,
+        due_date=item.due_date,
+        assignee=item.assignee,
+    )
+
+
+def plan_item(source: SourceItem | None, target: TargetItem | None, links: ItemLinks, rules: SyncRules,
+              *, item_key: str | None = None) -> list[a.Action]:
+    """All actions that bring one item's two sides into agreement."""
+    key = source.ref.key if source is not None else item_key
+    assert key is not None, "plan_item needs a source item or an item_key"
+    link = links.item
+
+    if link is None:
+        if source is None:
+            return []
+        if target is None:
+            return _plan_new(source, links, rules)
+        # Our marker is on a tool item we have no link for: adopt it, then reconcile as linked.
+        adopted = a.AdoptItem(key, target.target_id, target.display_id, target_hashes(target.fields))
+        link = LinkView(KIND_TICKET, key, target.target_id, {}, dict(adopted.target_hashes))
+        return [adopted] + _plan_linked(source, target, link, links, rules)
+
+    if source is None:
+        return [a.ReportOrphan(key, "source")]
+    if target is None:
+        return [a.ReportOrphan(key, "target")]
+    return _plan_linked(source, target, link, links, rules)
+
+
+def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
+    key = source.ref.key
+    draft = draft_for(source, rules)
+    if draft is None:
+        return [a.Note(key, f"source status {source.status!r} has no entry in the status map; not mirrored")]
+    plan: list[a.Action] = [a.CreateItem(key, draft, Marker.for_ref(source.ref), source_hashes(source), source.version)]
+    empty = TargetItem(target_id="", fields={}, version="")
+    plan += _plan_comments(source, empty, links, rules)
+    plan += _plan_tasks(source, empty, links, rules)
+    plan += _plan_attachments(source, empty, links, rules)
+    plan.append(a.FinishItem(key, source.version, None))
+    return plan
+
+
+def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: ItemLinks,
+                 rules: SyncRules) -> list[a.Action]:
+    plan = _plan_fields(source, target, link, rules)
+    plan += _plan_status(source, target, link, rules)
+    plan += _plan_comments(source, target, links, rules)
+    plan += _plan_tasks(source, target, links, rules)
+    plan += _plan_attachments(source, target, links, rules)
+    plan.append(a.FinishItem(source.ref.key, source.version, target.version))
+    return plan
+
+
+def _winner(rules: SyncRules, source: SourceItem, target: TargetItem) -> str:
+    if rules.conflict_policy == "casavi-wins":
+        return "source"
+    if rules.conflict_policy == "tool-wins":
+        return "target"
+    # newest: server times of two different systems; ties and unknown times go to the source.
+    if source.modified_at and target.updated_at and target.updated_at > source.modified_at:
+        return "target"
+    return "source"
+
+
+def _plan_fields(source: SourceItem, target: TargetItem, link: LinkView, rules: SyncRules) -> list[a.Action]:
+    key = source.ref.key
+    s_hashes, t_hashes = source_hashes(source), target_hashes(target.fields)
+    values = source_field_values(source)
+    fields = [FIELD_TITLE, FIELD_DESCRIPTION]
+    if rules.capabilities.due_date and FIELD_DUE_DATE in target.fields:
+        fields.append(FIELD_DUE_DATE)
+    push: set[str] = set()
+    keep_s: dict[str, str] = {}
+    keep_t: dict[str, str] = {}
+    plan: list[a.Action] = []
+    for name in fields:
+        s_changed = s_hashes[name] != link.source_hashes.get(name)
+        t_changed = t_hashes.get(name) != link.target_hashes.get(name)
+        if s_changed and t_changed and name in link.target_hashes:
+            winner = _winner(rules, source, target)
+            plan.append(a.RecordConflict(key, name, str(values[name])[:500], str(target.fields.get(name, ""))[:500],
+                                         rules.conflict_policy, winner))
+            if winner == "source":
+                push.add(name)
+            else:
+                keep_s[name], keep_t[name] = s_hashes[name], t_hashes[name]
+        elif s_changed:
+            push.add(name)
+        elif t_changed:
+            keep_t[name] = t_hashes[name]  # edited in the tool only: kept; source edits will overwrite it later
+    if push:
+        draft = draft_for(source, rules) or ItemDraft(source.title, source.description, StatusTarget(""),
+                                                      source.facts, source.labels, source.link_url, source.due_date)
+        plan.append(a.UpdateFields(key, link.target_id, frozenset(push), draft, {n: s_hashes[n] for n in push}))
+    if keep_s or keep_t:
+        plan.append(a.RecordHashes(key, keep_s, keep_t))
+    return plan
+
+
+def _plan_status(source: SourceItem, target: TargetItem, link: LinkView, rules: SyncRules) -> list[a.Action]:
+    key = source.ref.key
+    s_hash = content_hash(source.status)
+    t_status = target.fields.get(FIELD_STATUS, "")
+    t_hash = content_hash(t_status)
+    s_changed = s_hash != link.source_hashes.get(FIELD_STATUS)
+    t_changed = t_hash != link.target_hashes.get(FIELD_STATUS)
+    forward = rules.status_map.get(source.status)
+    back = rules.status_map_back.get(t_status)
+    if forward == t_status:
+        if s_changed or t_changed:
+            return [a.RecordHashes(key, {FIELD_STATUS: s_hash}, {FIELD_STATUS: t_hash})]
+        return []
+    plan: list[a.Action] = []
+    direction = "source"
+    if t_changed and not s_changed:
+        direction = "target"
+    elif t_changed and s_changed and FIELD_STATUS in link.target_hashes:
+        direction = _winner(rules, source, target)
+        plan.append(a.RecordConflict(key, FIELD_STATUS, source.status, t_status, rules.conflict_policy, direction))
+    if direction == "target":
+        if back is None:
+            return plan + [a.Note(key, f"tool status {t_status!r} has no entry in status_map_back; not written back")]
+        if back == source.status:
+            return plan + [a.RecordHashes(key, {FIELD_STATUS: s_hash}, {FIELD_STATUS: t_hash})]
+        return plan + [a.SetSourceStatus(key, back, t_hash)]
+    if forward is None:
+        return plan + [a.Note(key, f"source status {source.status!r} has no entry in the status map")]
+    return plan + [a.SetTargetStatus(key, link.target_id, StatusTarget(forward), s_hash)]
+
+
+def _plan_comments(source: SourceItem, target: TargetItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
+    if not rules.comments:
+        return []
+    key = source.ref.key
+    linked = links.of_kind(KIND_COMMENT)
+    linked_src = {l.source_id for l in linked}
+    linked_tgt = {l.target_id for l in linked}
+    tgt_by_id = {c.comment_id: c for c in target.comments}
+    tgt_by_marker = {c.marker: c for c in target.comments if c.marker and c.comment_id not in linked_tgt}
+    prefix = f"{rules.connector}-{target.target_id}-c-" if target.target_id else None
+    plan: list[a.Action] = []
+    adopted_tgt: set[str] = set()
+    for c in source.comments:
+        if c.comment_id in linked_src:
+            continue
+        if prefix and c.comment_id.startswith(prefix) and c.comment_id[len(prefix):] in tgt_by_id:
+            tid = c.comment_id[len(prefix):]  # our own write-back whose link was lost
+            if tid not in linked_tgt:
+                plan.append(a.AdoptChild(key, KIND_COMMENT, c.comment_id, tid))
+                adopted_tgt.add(tid)
+            continue
+        if c.comment_id in tgt_by_marker:
+            tid = tgt_by_marker[c.comment_id].comment_id
+            plan.append(a.AdoptChild(key, KIND_COMMENT, c.comment_id, tid))
+            adopted_tgt.add(tid)
+            continue
+        if c.internal and (rules.internal_comments == "skip" or not rules.capabilities.comment_visibility):
+            continue  # internal casavi comments stay in casavi unless the tool can restrict them
+        plan.append(a.AddTargetComment(key, c))
+    src_ids = {c.comment_id for c in source.comments}
+    for t in target.comments:
+        if t.comment_id in linked_tgt or t.comment_id in adopted_tgt:
+            continue
+        if t.marker:  # written by the bridge from a source comment; never copied back
+            if t.marker not in linked_src:
+                plan.append(a.AdoptChild(key, KIND_COMMENT, t.marker, t.comment_id))
+            continue
+        cid = written_id(rules.connector, target.target_id, "c", t.comment_id)
+        if cid in src_ids:
+            continue  # handled above as an adoption
+        plan.append(a.AddSourceComment(key, cid, t))
+    return plan
+
+
+def _task_in_sync(rules: SyncRules, task: Task, sub: SubItem) -> bool:
+    back = rules.task_status_back(sub.status, sub.resolution)
+    if back is not None:
+        return back == task.status
+    forward = rules.task_status_map.get(task.status)
+    return forward is not None and forward.status == sub.status
+
+
+def _plan_tasks(source: SourceItem, target: TargetItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
+    if not rules.tasks:
+        return []
+    key = source.ref.key
+    if not rules.capabilities.sub_items:
+        return [a.Note(key, "the tool has no sub-items; tasks are not mirrored")] if source.tasks else []
+    linked = {l.source_id: l for l in links.of_kind(KIND_TASK)}
+    linked_tgt = {l.target_id for l in linked.values()}
+    subs = {s.sub_id: s for s in target.sub_items}
+    subs_by_marker = {s.marker: s for s in target.sub_items if s.marker and s.sub_id not in linked_tgt}
+    prefix = f"{rules.connector}-{target.target_id}-t-" if target.target_id else None
+    plan: list[a.Action] = []
+    handled_subs: set[str] = set()
+    for task in source.tasks:
+        link = linked.get(task.task_id)
+        if link is None:
+            own = prefix and task.task_id.startswith(prefix) and task.task_id[len(prefix):] in subs
+            sub = subs[task.task_id[len(prefix):]] if own else subs_by_marker.get(task.task_id)
+            if sub is not None:
+                plan.append(a.AdoptChild(key, KIND_TASK, task.task_id, sub.sub_id, task_hashes(task), sub_hashes(sub)))
+                handled_subs.add(sub.sub_id)
+                continue
+            status = rules.task_status_map.get(task.status)
+            if status is None:
+                plan.append(a.Note(key, f"task status {task.status!r} has no entry in task_status_map"))
+                continue
+            plan.append(a.CreateSubItem(key, task, status, task_hashes(task)))
+            continue
+        sub = subs.get(link.target_id)
+        handled_subs.add(link.target_id)
+        if sub is None:
+            continue  # sub-item gone from the tool: absence is not deletion
+        plan += _plan_linked_task(key, task, sub, link, rules)
+    for sub in target.sub_items:
+        if sub.sub_id in linked_tgt or sub.sub_id in handled_subs or sub.marker:
+            continue
+        status = rules.task_status_back(sub.status, sub.resolution)
+        if status is None:
+            plan.append(a.Note(key, f"sub-item status {sub.status!r} has no task status; sub-item not mirrored"))
+            continue
+        task_id = written_id(rules.connector, target.target_id, "t", sub.sub_id)
+        plan.append(a.CreateSourceTask(key, task_id, sub, status, sub_hashes(sub)))
+    return plan
+
+
+def _plan_linked_task(key: str, task: Task, sub: SubItem, link: LinkView, rules: SyncRules) -> list[a.Action]:
+    s_now, t_now = task_hashes(task), sub_hashes(sub)
+    title_changed = s_now[FIELD_TITLE] != link.source_hashes.get(FIELD_TITLE)
+    s_changed = s_now[FIELD_STATUS] != link.source_hashes.get(FIELD_STATUS)
+    t_changed = t_now[FIELD_STATUS] != link.target_hashes.get(FIELD_STATUS)
+    in_sync = _task_in_sync(rules, task, sub)
+    if in_sync:
+        if title_changed:
+            return [a.UpdateSubItem(key, task, sub.sub_id, None, s_now)]
+        if s_changed or t_changed:
+            return [a.AdoptChild(key, KIND_TASK, task.task_id, sub.sub_id, s_now, t_now)]
+        return []
+    to_source = t_changed and (not s_changed or rules.conflict_policy == "tool-wins")
+    if to_source:
+        back = rules.task_status_back(sub.status, sub.resolution)
+        if back is not None:
+            return [a.SetSourceTaskStatus(key, task, sub, back, t_now)]
+        return [a.Note(key, f"sub-item status {sub.status!r} has no task status")]
+    forward = rules.task_status_map.get(task.status)
+    if forward is None:
+        return [a.Note(key, f"task status {task.status!r} has no entry in task_status_map")]
+    return [a.UpdateSubItem(key, task, sub.sub_id, forward, s_now)]
+
+
+def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
+    if not rules.attachments:
+        return []
+    key = source.ref.key
+    if not rules.capabilities.attachments:
+        return [a.Note(key, "the tool takes no attachments; files are not mirrored")] if source.attachments else []
+    linked = links.of_kind(KIND_ATTACHMENT)
+    linked_src = {l.source_id for l in linked}
+    linked_tgt = {l.target_id for l in linked}
+    free_tgt = [t for t in target.attachments if t.attachment_id not in linked_tgt]
+    plan: list[a.Action] = []
+    taken: set[str] = set()
+    for f in source.attachments:
+        if f.attachment_id in linked_src:
+            continue
+        # The same file already in the tool (our earlier copy, or the copy back of a tool file).
+        twin = next((t for t in free_tgt if t.attachment_id not in taken and
+                     (t.marker == f.attachment_id or (t.name == f.name and t.size == f.size))), None)
+        if twin is not None:
+            taken.add(twin.attachment_id)
+            plan.append(a.AdoptChild(key, KIND_ATTACHMENT, f.attachment_id, twin.attachment_id))
+            continue
+        refused = rules.attachment_allowed(f.content_type, f.size)
+        if refused:
+            plan.append(a.Note(key, f"file {f.name} not mirrored: {refused}"))
+            continue
+        plan.append(a.CopyToTarget(key, f))
+    src_free = [f for f in source.attachments if f.attachment_id not in linked_src]
+    for t in free_tgt:
+        if t.attachment_id in taken or t.marker:
+            continue
+        if any(f.name == t.name and f.size == t.size for f in src_free):
+            continue
+        refused = rules.attachment_allowed(t.content_type, t.size)
+        if refused:
+            plan.append(a.Note(key, f"tool file {t.name} not written back: {refused}"))
+            continue
+        plan.append(a.CopyToSource(key, t, written_id(rules.connector, target.target_id, "a", t.attachment_id)))
+    return plan

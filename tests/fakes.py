@@ -1,0 +1,125 @@
+"""An in-memory Source for engine tests: behaves like casavi (caller-chosen ids, 409 on repeats,
+lastModified bumped by every change, `date` meaning modified) without a server."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bridge.errors import ConflictError, NotFoundError
+from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
+from bridge.source import SourceSummary
+
+
+class FakeSource:
+    name = "casavi"
+    date_means_created = False
+
+    def __init__(self, files_dir: Path):
+        self.items: dict[str, SourceItem] = {}
+        self.files_dir = files_dir
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self._clock = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.writes: list[tuple] = []
+        self.gets = 0
+
+    def _tick(self) -> datetime:
+        self._clock += timedelta(milliseconds=5)
+        return self._clock
+
+    def _bump(self, item: SourceItem, **changes) -> SourceItem:
+        now = self._tick()
+        new = replace(item, modified_at=now, version=now.isoformat(), **changes)
+        self.items[item.ref.item_id] = new
+        return new
+
+    # --- what a tenant or manager does in casavi (test helpers) ----------------------------------
+    def add_ticket(self, item_id: str, title: str, status: str = "OPEN", **extra) -> SourceItem:
+        now = self._tick()
+        item = SourceItem(ref=SourceRef("casavi", item_id, next(self._ids)), title=title, status=status,
+                          created_at=now, modified_at=now, version=now.isoformat(), **extra)
+        self.items[item_id] = item
+        return item
+
+    def edit(self, item_id: str, **changes) -> SourceItem:
+        return self._bump(self.items[item_id], **changes)
+
+    def tenant_comment(self, item_id: str, comment_id: str, text: str, internal: bool = False) -> None:
+        item = self.items[item_id]
+        self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "Mieterin"),))
+
+    def add_file(self, item_id: str, name: str, data: bytes) -> str:
+        file_id = str(1000 + next(self._ids))
+        (self.files_dir / file_id).write_bytes(data)
+        item = self.items[item_id]
+        self._bump(item, attachments=item.attachments + (Attachment(file_id, name, "text/plain", len(data)),))
+        return file_id
+
+    # --- the Source contract -----------------------------------------------------------------
+    def check(self) -> list[str]:
+        return []
+
+    def changed_since(self, since):
+        rows = sorted(self.items.values(), key=lambda i: i.modified_at)
+        return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
+                for i in rows if since is None or i.modified_at >= since]
+
+    def sweep(self, statuses):
+        return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
+                for i in self.items.values() if i.status in set(statuses)]
+
+    def get(self, ref: SourceRef) -> SourceItem:
+        self.gets += 1
+        try:
+            return self.items[ref.item_id]
+        except KeyError:
+            raise NotFoundError(f"ticket {ref.item_id} not found", status=404) from None
+
+    def set_status(self, ref, status):
+        with self._lock:
+            self.writes.append(("status", ref.item_id, status))
+            return self._bump(self.get(ref), status=status).version
+
+    def add_comment(self, ref, comment_id, text, *, internal, author_email, file_ids=None):
+        with self._lock:
+            item = self.get(ref)
+            if any(c.comment_id == comment_id for c in item.comments):
+                raise ConflictError(f"comment {comment_id} exists")
+            self.writes.append(("comment", ref.item_id, comment_id))
+            attachments = item.attachments
+            for fid in file_ids or []:
+                attachments += (Attachment(fid, f"file-{fid}", "text/plain", (self.files_dir / fid).stat().st_size),)
+            self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "bridge"),),
+                       attachments=attachments)
+            return comment_id
+
+    def add_task(self, ref, task_id, title, description, status):
+        with self._lock:
+            item = self.get(ref)
+            if any(t.task_id == task_id for t in item.tasks):
+                raise ConflictError(f"task {task_id} exists")
+            self.writes.append(("task", ref.item_id, task_id))
+            self._bump(item, tasks=item.tasks + (Task(task_id, title, description, status),))
+            return task_id
+
+    def set_task_status(self, ref, task_id, title, status):
+        with self._lock:
+            item = self.get(ref)
+            self.writes.append(("task_status", ref.item_id, task_id, status))
+            tasks = tuple(replace(t, status=status) if t.task_id == task_id else t for t in item.tasks)
+            self._bump(item, tasks=tasks)
+
+    def upload_file(self, name, content_type, path):
+        file_id = str(1000 + next(self._ids))
+        shutil.copyfile(path, self.files_dir / file_id)
+        self.writes.append(("file", file_id))
+        return file_id
+
+    def download_attachment(self, ref, attachment, dest):
+        shutil.copyfile(self.files_dir / attachment.attachment_id, dest)

@@ -1,0 +1,217 @@
+"""The sync engine end to end against the in-memory source and the memory connector."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.model import Comment, StatusTarget, Task
+from bridge.state.db import migrate, open_engine
+from bridge.state.ledger import Ledger
+from bridge.sync.engine import Engine, EngineSettings
+from bridge.sync.rules import SyncRules, default_task_status_map_back
+from connectors.memory import MemoryConnector, MemorySettings
+from tests.fakes import FakeSource
+
+TASK_MAP = {"OPEN": StatusTarget("To Do"), "ACCEPTED": StatusTarget("In Progress"),
+            "COMPLETED": StatusTarget("Done"), "DECLINED": StatusTarget("Done", "Won't Do")}
+
+
+def make_rules(**overrides) -> SyncRules:
+    values = dict(
+        connector="memory",
+        status_map={"PENDING": "To Do", "OPEN": "To Do", "INPROGRESS": "In Progress", "POSTPONED": "Waiting",
+                    "CLOSED": "Done"},
+        status_map_back={"To Do": "OPEN", "In Progress": "INPROGRESS", "Waiting": "POSTPONED", "Done": "CLOSED"},
+        task_status_map=TASK_MAP,
+        task_status_map_back=default_task_status_map_back(TASK_MAP),
+    )
+    values.update(overrides)
+    return SyncRules(**values)
+
+
+class World:
+    def __init__(self, tmp_path, **rule_overrides):
+        self.source = FakeSource(tmp_path / "casavi-files")
+        self.tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
+        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        migrate(engine)
+        self.ledger = Ledger(engine)
+        self.engine = Engine(self.source, self.tool, self.ledger, make_rules(**rule_overrides),
+                             EngineSettings(mass_change_min_items=1000))
+
+    def sync(self, **kw):
+        return self.engine.run_pass(**kw)
+
+    def issue_for(self, ticket_id: str):
+        matches = [i for i in self.tool.all_items() if i.marker and i.marker.item_id == ticket_id]
+        assert len(matches) <= 1, f"{len(matches)} issues for {ticket_id}"
+        return matches[0] if matches else None
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    return World(tmp_path)
+
+
+def test_new_ticket_is_mirrored_with_comments_tasks_and_files(world):
+    world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Bitte schnell"),),
+                            tasks=(Task("t1", "Installateur rufen"),), facts=(("Property", "P-00451"),))
+    world.source.add_file("P-1", "foto.txt", b"bytes of a photo")
+    world.sync()
+    issue = world.issue_for("P-1")
+    assert issue.fields["title"] == "Heizung kalt"
+    assert issue.fields["status"] == "To Do"
+    assert "Property: P-00451" in issue.fields["description"]
+    assert [c.text for c in issue.comments] == ["Bitte schnell"]
+    assert [s.title for s in issue.sub_items] == ["Installateur rufen"]
+    assert [f.name for f in issue.attachments] == ["foto.txt"]
+
+
+def test_second_pass_changes_nothing(world):
+    world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Bitte"),), tasks=(Task("t1", "Rufen"),))
+    world.sync()
+    before = world.tool.get(world.issue_for("P-1").target_id).version
+    report = world.sync()
+    assert report.differences == 0
+    assert world.tool.get(world.issue_for("P-1").target_id).version == before
+    assert world.source.writes == []
+
+
+def test_filters_decide_what_starts_being_mirrored(world):
+    world.source.add_ticket("P-1", "geschlossen", status="CLOSED")
+    world.sync()
+    assert world.issue_for("P-1") is None
+
+
+def test_ticket_closed_in_casavi_is_closed_in_the_tool(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    world.source.edit("P-1", status="CLOSED")
+    world.sync()
+    assert world.issue_for("P-1").fields["status"] == "Done"
+
+
+def test_transition_in_the_tool_is_written_back_once(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    world.tool.edit_as_user(world.issue_for("P-1").target_id, status="Done")
+    world.sync()
+    world.sync()
+    assert world.source.items["P-1"].status == "CLOSED"
+    assert [w for w in world.source.writes if w[0] == "status"] == [("status", "P-1", "CLOSED")]
+
+
+def test_comment_written_back_is_not_mirrored_again(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    target_id = world.issue_for("P-1").target_id
+    world.tool.add_comment(target_id, Comment("x", "Techniker kommt Montag", author="Max"), marker=None)
+    world.sync()
+    world.sync()
+    comments = world.source.items["P-1"].comments
+    assert len(comments) == 1 and "Techniker kommt Montag" in comments[0].text
+    assert len(world.tool.get(target_id).comments) == 1
+
+
+def test_casavi_comment_added_later_appears_once(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    world.source.tenant_comment("P-1", "c9", "Noch immer kalt!")
+    world.sync()
+    world.sync()
+    texts = [c.text for c in world.tool.get(world.issue_for("P-1").target_id).comments]
+    assert texts == ["Noch immer kalt!"]
+
+
+def test_internal_comments_can_be_kept_in_casavi(tmp_path):
+    w = World(tmp_path, internal_comments="skip")
+    w.source.add_ticket("P-1", "offen", comments=(Comment("c1", "intern", internal=True), Comment("c2", "öffentlich")))
+    w.sync()
+    assert [c.text for c in w.issue_for("P-1").comments] == ["öffentlich"]
+
+
+def test_sub_item_status_goes_back_to_the_task(world):
+    world.source.add_ticket("P-1", "offen", tasks=(Task("t1", "Rohr"),))
+    world.sync()
+    sub = world.issue_for("P-1").sub_items[0]
+    world.tool.edit_sub_item_as_user(sub.sub_id, status="Done", resolution="Won't Do")
+    world.sync()
+    world.sync()
+    assert world.source.items["P-1"].tasks[0].status == "DECLINED"
+    assert len([w for w in world.source.writes if w[0] == "task_status"]) == 1
+
+
+def test_tool_attachment_goes_to_casavi_once_and_never_back(world, tmp_path):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    target_id = world.issue_for("P-1").target_id
+    f = tmp_path / "plan.pdf"
+    f.write_bytes(b"%PDF-1.4 plan")
+    world.tool.add_attachment(target_id, "plan.pdf", "application/pdf", f, marker=None)
+    world.sync()
+    world.sync()
+    assert len(world.source.items["P-1"].attachments) == 1
+    assert len(world.tool.get(target_id).attachments) == 1
+
+
+def test_missing_ticket_is_reported_not_deleted(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    target_id = world.issue_for("P-1").target_id
+    del world.source.items["P-1"]
+    world.tool.edit_as_user(target_id, title="changed in tool")
+    world.sync()
+    assert world.tool.get(target_id).fields["status"] == "To Do"
+    assert [o.source_key for o in world.ledger.orphans()] == ["casavi:P-1"]
+
+
+def test_crash_between_create_and_record_is_adopted_not_duplicated(world):
+    world.source.add_ticket("P-1", "offen")
+    ref = world.source.items["P-1"].ref
+    from bridge.model import ItemDraft, Marker
+
+    world.ledger.add_intent(ref.key, ref.internal_id)  # the process died after this ...
+    world.tool.create(ItemDraft("offen", "", StatusTarget("To Do")), Marker.for_ref(ref))  # ... and this
+    world.sync()
+    world.sync()
+    assert len([i for i in world.tool.all_items() if i.marker.item_id == "P-1"]) == 1
+    assert world.ledger.intents() == []
+
+
+def test_conflicting_status_follows_the_policy(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    target_id = world.issue_for("P-1").target_id
+    world.source.edit("P-1", status="POSTPONED")
+    world.tool.edit_as_user(target_id, status="In Progress")
+    world.sync()
+    assert world.tool.get(target_id).fields["status"] == "Waiting"
+    assert world.source.items["P-1"].status == "POSTPONED"
+    assert [c.field_name for c in world.ledger.conflicts()] == ["status"]
+
+
+def test_mass_change_brake_stops_the_pass(tmp_path):
+    w = World(tmp_path)
+    w.engine.settings = w.engine.settings.__class__(mass_change_min_items=3, mass_change_share=0.5)
+    for n in range(6):
+        w.source.add_ticket(f"P-{n}", "offen")
+    w.sync()
+    for n in range(6):
+        w.source.edit(f"P-{n}", status="CLOSED")
+    report = w.sync()
+    assert report.braked is not None
+    assert all(i.fields["status"] == "To Do" for i in w.tool.all_items())
+    w.sync(full=True)
+    assert all(i.fields["status"] == "Done" for i in w.tool.all_items())
+
+
+def test_failing_item_is_quarantined_and_others_go_on(world):
+    world.source.add_ticket("P-1", "gut")
+    world.source.add_ticket("P-2", "schlecht", status="OPEN")
+    world.engine.rules = make_rules(status_map={"OPEN": "To Do", "CLOSED": "Nirgendwo"})
+    world.engine.applier.rules = world.engine.rules
+    world.sync()
+    world.source.edit("P-2", status="CLOSED")
+    world.sync()
+    assert world.issue_for("P-1") is not None
+    assert [q.item_key for q in world.ledger.quarantined()] == ["casavi:P-2"]
