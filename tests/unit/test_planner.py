@@ -1,0 +1,195 @@
+"""Every planner rule, with plain literals: no I/O, no database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from bridge.model import Attachment, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task, TargetItem
+from bridge.sync import actions as a
+from bridge.sync.plan import ItemLinks, LinkView, plan_item, source_hashes, sub_hashes, target_hashes, task_hashes
+from tests.integration.test_engine_memory import make_rules
+
+RULES = make_rules()
+REF = SourceRef("casavi", "P-1", 7)
+
+
+def ticket(**kw) -> SourceItem:
+    values = dict(ref=REF, title="Heizung", description="kalt", status="OPEN", version="v1")
+    values.update(kw)
+    return SourceItem(**values)
+
+
+def issue(**kw) -> TargetItem:
+    fields = {"title": "Heizung", "description": "kalt", "status": "To Do"}
+    fields.update(kw.pop("fields", {}))
+    values = dict(target_id="10", fields=fields, version="t1", marker=Marker("casavi", "P-1", 7))
+    values.update(kw)
+    return TargetItem(**values)
+
+
+def synced(src: SourceItem, tgt: TargetItem, children=()) -> ItemLinks:
+    """Links as they are right after a sync of exactly these two states."""
+    return ItemLinks(LinkView("ticket", src.ref.key, tgt.target_id, source_hashes(src), target_hashes(tgt.fields)),
+                     tuple(children))
+
+
+def kinds(plan):
+    return [type(x).__name__ for x in plan]
+
+
+def test_new_ticket_creates_item_then_children():
+    src = ticket(comments=(Comment("c1", "hallo"),), tasks=(Task("t1", "Rohr"),),
+                 attachments=(Attachment("5", "a.png", "image/png", 10),))
+    plan = plan_item(src, None, ItemLinks(), RULES)
+    assert kinds(plan) == ["CreateItem", "AddTargetComment", "CreateSubItem", "CopyToTarget", "FinishItem"]
+    assert plan[0].draft.status == StatusTarget("To Do")
+    assert plan[0].marker == Marker("casavi", "P-1", 7)
+
+
+def test_unmapped_source_status_is_noted_not_created():
+    assert kinds(plan_item(ticket(status="ARCHIVED"), None, ItemLinks(), RULES)) == ["Note"]
+
+
+def test_unchanged_item_plans_no_write():
+    src, tgt = ticket(), issue()
+    assert not any(a.is_write(x) for x in plan_item(src, tgt, synced(src, tgt), RULES))
+
+
+def test_source_title_change_updates_the_tool():
+    src, tgt = ticket(), issue()
+    plan = plan_item(ticket(title="Heizung defekt"), tgt, synced(src, tgt), RULES)
+    update = [x for x in plan if isinstance(x, a.UpdateFields)]
+    assert update and update[0].fields == {"title"}
+
+
+def test_title_edited_only_in_the_tool_is_kept_and_recorded():
+    src, tgt = ticket(), issue()
+    plan = plan_item(src, issue(fields={"title": "Meine Überschrift"}), synced(src, tgt), RULES)
+    assert not any(a.is_write(x) for x in plan)
+    assert any(isinstance(x, a.RecordHashes) and "title" in x.target_hashes for x in plan)
+
+
+def test_title_changed_on_both_sides_follows_tool_wins():
+    src, tgt = ticket(), issue()
+    plan = plan_item(ticket(title="neu in casavi"), issue(fields={"title": "neu im Tool"}), synced(src, tgt),
+                     make_rules(conflict_policy="tool-wins"))
+    assert not any(isinstance(x, a.UpdateFields) for x in plan)
+    assert [x.winner for x in plan if isinstance(x, a.RecordConflict)] == ["target"]
+
+
+def test_newest_policy_takes_the_later_change():
+    src, tgt = ticket(), issue()
+    later = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    earlier = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    plan = plan_item(ticket(title="casavi", modified_at=earlier), issue(fields={"title": "tool"}, updated_at=later),
+                     synced(src, tgt), make_rules(conflict_policy="newest"))
+    assert [x.winner for x in plan if isinstance(x, a.RecordConflict)] == ["target"]
+
+
+def test_status_change_in_casavi_moves_the_issue():
+    src, tgt = ticket(), issue()
+    plan = plan_item(ticket(status="INPROGRESS"), tgt, synced(src, tgt), RULES)
+    assert [x.status.status for x in plan if isinstance(x, a.SetTargetStatus)] == ["In Progress"]
+
+
+def test_status_change_in_the_tool_is_written_back():
+    src, tgt = ticket(), issue()
+    plan = plan_item(src, issue(fields={"status": "Done"}), synced(src, tgt), RULES)
+    assert [x.status for x in plan if isinstance(x, a.SetSourceStatus)] == ["CLOSED"]
+
+
+def test_statuses_that_map_onto_each_other_are_in_sync():
+    src, tgt = ticket(status="PENDING"), issue()
+    assert not any(a.is_write(x) for x in plan_item(src, tgt, synced(ticket(), tgt), RULES))
+
+
+def test_tool_status_without_a_way_back_is_noted():
+    src, tgt = ticket(), issue()
+    plan = plan_item(src, issue(fields={"status": "Review"}), synced(src, tgt), RULES)
+    assert kinds([x for x in plan if not isinstance(x, a.FinishItem)]) == ["Note"]
+
+
+def test_new_tool_comment_goes_to_casavi_with_a_deterministic_id():
+    src, tgt = ticket(), issue(comments=(Comment("311", "Techniker kommt"),))
+    plan = plan_item(src, tgt, synced(src, issue()), RULES)
+    assert [x.comment_id for x in plan if isinstance(x, a.AddSourceComment)] == ["memory-10-c-311"]
+
+
+def test_comment_written_by_the_bridge_is_recognised_by_its_marker():
+    src = ticket(comments=(Comment("c1", "hallo"),))
+    tgt = issue(comments=(Comment("311", "hallo", marker="c1"),))
+    plan = plan_item(src, tgt, synced(src, tgt), RULES)
+    assert kinds([x for x in plan if not isinstance(x, a.FinishItem)]) == ["AdoptChild"]
+
+
+def test_write_back_recognised_by_its_deterministic_id():
+    src = ticket(comments=(Comment("memory-10-c-311", "Techniker kommt"),))
+    tgt = issue(comments=(Comment("311", "Techniker kommt"),))
+    plan = plan_item(src, tgt, synced(src, tgt), RULES)
+    assert kinds([x for x in plan if not isinstance(x, a.FinishItem)]) == ["AdoptChild"]
+
+
+def test_linked_comments_are_left_alone():
+    src = ticket(comments=(Comment("c1", "hallo"),))
+    tgt = issue(comments=(Comment("311", "hallo"),))
+    links = synced(src, tgt, [LinkView("comment", "c1", "311", {}, {})])
+    assert kinds(plan_item(src, tgt, links, RULES)) == ["FinishItem"]
+
+
+def test_internal_comment_skipped_by_policy():
+    src = ticket(comments=(Comment("c1", "intern", internal=True),))
+    tgt = issue()
+    plan = plan_item(src, tgt, synced(src, tgt), make_rules(internal_comments="skip"))
+    assert not any(isinstance(x, a.AddTargetComment) for x in plan)
+
+
+def test_task_status_written_back_with_resolution():
+    task = Task("t1", "Rohr", status="OPEN")
+    sub = SubItem("55", "Rohr", "To Do", marker="t1")
+    src, tgt = ticket(tasks=(task,)), issue(sub_items=(sub,))
+    links = synced(src, tgt, [LinkView("task", "t1", "55", task_hashes(task), sub_hashes(sub))])
+    declined = SubItem("55", "Rohr", "Done", resolution="Won't Do", marker="t1")
+    plan = plan_item(src, issue(sub_items=(declined,)), links, RULES)
+    assert [x.status for x in plan if isinstance(x, a.SetSourceTaskStatus)] == ["DECLINED"]
+
+
+def test_new_sub_item_in_the_tool_becomes_a_casavi_task():
+    src, tgt = ticket(), issue(sub_items=(SubItem("56", "Gutachten", "In Progress"),))
+    plan = plan_item(src, tgt, synced(src, issue()), RULES)
+    created = [x for x in plan if isinstance(x, a.CreateSourceTask)]
+    assert [(x.task_id, x.status) for x in created] == [("memory-10-t-56", "ACCEPTED")]
+
+
+def test_same_file_on_both_sides_is_linked_not_copied():
+    src = ticket(attachments=(Attachment("900", "plan.pdf", "application/pdf", 42),))
+    tgt = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42),))
+    plan = plan_item(src, tgt, synced(src, tgt), RULES)
+    assert kinds([x for x in plan if not isinstance(x, a.FinishItem)]) == ["AdoptChild"]
+
+
+def test_files_too_large_or_of_a_refused_type_are_noted():
+    src = ticket(attachments=(Attachment("1", "big.bin", "application/zip", 50), Attachment("2", "a.exe", "x/exe", 1)))
+    plan = plan_item(src, None, ItemLinks(), make_rules(attachment_max_bytes=10, attachment_types=("x/*",)))
+    assert kinds(plan).count("Note") == 1 and kinds(plan).count("CopyToTarget") == 1
+
+
+def test_absence_is_not_deletion():
+    src, tgt = ticket(), issue()
+    links = synced(src, tgt)
+    assert kinds(plan_item(None, tgt, links, RULES, item_key=REF.key)) == ["ReportOrphan"]
+    assert kinds(plan_item(src, None, links, RULES)) == ["ReportOrphan"]
+
+
+def test_marker_without_link_is_adopted_then_reconciled():
+    plan = plan_item(ticket(title="neu"), issue(), ItemLinks(), RULES)
+    assert kinds(plan)[0] == "AdoptItem"
+    assert any(isinstance(x, a.UpdateFields) and "title" in x.fields for x in plan)
+    assert not any(isinstance(x, a.CreateItem) for x in plan)
+
+
+def test_tool_without_sub_items_degrades_with_a_note():
+    from bridge.model import Capabilities
+
+    plan = plan_item(ticket(tasks=(Task("t1", "x"),)), None, ItemLinks(),
+                     make_rules(capabilities=Capabilities(sub_items=False)))
+    assert "CreateSubItem" not in kinds(plan) and "Note" in kinds(plan)
