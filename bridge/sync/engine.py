@@ -85,6 +85,7 @@ class Engine:
         self.source_stream = f"source:{source.name}"
         self.target_stream = f"target:{connector.name}"
         self.sweep_stream = f"sweep:{source.name}"
+        self.progress = lambda: None  # called after every item (the daemon's watchdog heartbeat)
 
     # --- entry points -----------------------------------------------------------------------
     def run_pass(self, *, full: bool = False, dry_run: bool = False, brake: bool = True) -> PassReport:
@@ -263,6 +264,7 @@ class Engine:
     def _apply_one(self, cand: _Candidate, source: SourceItem | None, plan: list[a.Action], report: PassReport):
         ref = source.ref if source is not None else cand.ref
         outcome = self.applier.apply_item(cand.item_key, plan, ref)
+        self.progress()
         if outcome.error is not None:
             self._fail(cand, outcome.error, report)
         else:

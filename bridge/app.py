@@ -1,0 +1,158 @@
+"""Builds the running parts from validated settings: source, connector, state, rules, engine.
+
+Nothing here talks to the network: constructors do no I/O; ``check()`` is the one probe.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bridge.config import Settings, lookup_task_status_back, split_task_back_key
+from bridge.connector import Connector, load_plugins
+from bridge.errors import ConfigError
+from bridge.http import HttpPolicy
+from bridge.model import StatusTarget
+from bridge.source import Source
+from bridge.state.db import WriterLock, migrate, open_engine, sqlite_path
+from bridge.state.ledger import Ledger
+from bridge.sync.engine import Engine, EngineSettings
+from bridge.sync.rules import SyncRules
+
+
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def build_source(settings: Settings) -> Source:
+    if settings.source.kind == "casavi":
+        from bridge.casavi.client import CasaviClient
+        from bridge.casavi.source import CasaviSource
+
+        c = settings.casavi
+        if c is None:
+            raise ConfigError("[casavi] <- section required when [source] kind = \"casavi\"")
+        policy = HttpPolicy(concurrency=c.concurrency, request_budget=c.request_budget, timeout=c.timeout_seconds)
+        client = CasaviClient(c.base_url, _secret(c.key), _secret(c.secret), policy=policy,
+                              timeout=c.timeout_seconds)
+        return CasaviSource(client, date_means_created=c.date_semantics == "created")
+    if settings.source.kind == "relay":
+        try:
+            from bridge.relay.source import RelaySource  # type: ignore[import-not-found]
+        except ImportError:
+            raise ConfigError("[source] kind <- \"relay\" is not available in this version") from None
+        return RelaySource.from_settings(settings.relay)  # pragma: no cover
+    raise ConfigError(f"[source] kind <- unknown source {settings.source.kind!r}")
+
+
+def build_connector(settings: Settings, plugins: dict[str, Any] | None = None) -> Connector:
+    plugins = plugins if plugins is not None else load_plugins()
+    plugin = plugins.get(settings.connector.kind)
+    if plugin is None:
+        raise ConfigError(f"[connector] kind <- no installed connector named {settings.connector.kind!r} "
+                          f"(installed: {', '.join(sorted(plugins)) or 'none'})")
+    return plugin.create(settings.connector_settings)
+
+
+class _TaskBack(dict):
+    """(status, resolution) lookups over the config's ``task_status_map_back`` keys."""
+
+    def __init__(self, back: dict[str, str]):
+        super().__init__({split_task_back_key(k): v for k, v in back.items()})
+        self._raw = back
+
+    def get(self, key, default=None):  # type: ignore[override]
+        status, resolution = key
+        found = lookup_task_status_back(self._raw, status, resolution)
+        return default if found is None else found
+
+
+def build_rules(settings: Settings, connector: Connector) -> SyncRules:
+    f, s = settings.filters, settings.sync
+    task_map = {k: StatusTarget(v.status, v.resolution) for k, v in settings.task_status_map.items()}
+    return SyncRules(
+        connector=connector.name,
+        status_map=dict(settings.status_map),
+        status_map_back=dict(settings.status_map_back),
+        task_status_map=task_map,
+        task_status_map_back=_TaskBack(dict(settings.task_status_map_back)),
+        start_statuses=frozenset(f.statuses),
+        since=f.since,
+        property_ids=frozenset(f.property_ids),
+        comments=s.comments,
+        internal_comments=s.internal_comments,
+        tasks=s.tasks,
+        attachments=s.attachments,
+        attachment_max_bytes=s.attachment_max_bytes,
+        attachment_types=tuple(s.attachment_types),
+        conflict_policy=s.conflict_policy,
+        capabilities=connector.capabilities,
+    )
+
+
+def engine_settings(settings: Settings) -> EngineSettings:
+    s = settings.sync
+    return EngineSettings(
+        overlap=timedelta(seconds=s.overlap_seconds),
+        concurrency=s.concurrency,
+        mass_change_share=s.mass_change_share,
+        mass_change_min_items=s.mass_change_min_items,
+        sweep_interval=timedelta(seconds=s.sweep_interval_seconds),
+        max_attempts=s.max_attempts,
+    )
+
+
+def open_state(url: str, *, lock_wait: float = 0.0) -> tuple[Ledger, WriterLock | None]:
+    """Open (and migrate) the state database, holding the one-writer lock for SQLite files."""
+    lock = None
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.parent.is_dir():
+            raise ConfigError(f"[state] database <- directory {path.parent} does not exist")
+        lock = WriterLock(path.with_name(path.name + ".lock"))
+        lock.acquire(lock_wait)
+    try:
+        engine = open_engine(url)
+        migrate(engine)
+    except Exception:
+        if lock is not None:
+            lock.release()
+        raise
+    return Ledger(engine), lock
+
+
+def open_state_readonly(url: str) -> Ledger:
+    """For `status`: no lock (it only reads), no migration beyond what exists."""
+    engine = open_engine(url)
+    migrate(engine)
+    return Ledger(engine)
+
+
+@dataclass
+class Bridge:
+    settings: Settings
+    source: Source
+    connector: Connector
+    ledger: Ledger
+    engine: Engine
+    lock: WriterLock | None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, lock_wait: float = 0.0,
+                 metrics=None, workdir: Path | None = None) -> Bridge:
+    source = build_source(settings)
+    connector = build_connector(settings, plugins)
+    ledger, lock = open_state(settings.state.database, lock_wait=lock_wait)
+    stop = threading.Event()
+    engine = Engine(source, connector, ledger, build_rules(settings, connector), engine_settings(settings),
+                    workdir=workdir, metrics=metrics, stop=stop)
+    return Bridge(settings, source, connector, ledger, engine, lock, stop)

@@ -1,0 +1,337 @@
+"""Client of the casavi manager API v1: every call of the path table (bridge/casavi/paths.py).
+
+No I/O in the constructor; :meth:`CasaviClient.check` is the one explicit probe.  Every call
+goes through :class:`bridge.http.HttpPolicy`.  What may be repeated after it reached the
+server: GET, PUT and DELETE, and POSTs with a caller-chosen id (a repeat of an already
+applied create answers 409, raised as ConflictError for the caller to treat as "exists").
+POST /files, POST /hooks and creates without an id are repeated only when the request never
+left (connection refused).
+
+Listings are generators that read page after page (25 per page) until a short page; a
+ticket that cannot be parsed is yielded as a :class:`TicketParseError` in its place, so one
+bad ticket never breaks a page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import structlog
+
+from bridge.casavi import files, paths
+from bridge.casavi.parse import (
+    Contact,
+    MalformedPayloadError,
+    Property,
+    Staff,
+    Ticket,
+    TicketComment,
+    TicketParseError,
+    TicketTask,
+    Unit,
+    as_id,
+    format_datetime,
+    parse_comment,
+    parse_contact,
+    parse_list,
+    parse_page,
+    parse_property,
+    parse_staff,
+    parse_task,
+    parse_ticket,
+    parse_ticket_list,
+    parse_unit,
+)
+from bridge.casavi.session import CasaviSession, PaginationError, _json  # noqa: F401
+from bridge.errors import AuthError, BridgeError, RetriableError
+
+log = structlog.get_logger()
+
+
+def _file_ids(ids: Iterable[str | int]) -> list[int | str]:
+    # The API takes file ids as integers; an id that is not numeric is passed on as given.
+    out: list[int | str] = []
+    for file_id in ids:
+        text = str(file_id).strip()
+        out.append(int(text) if text.isascii() and text.isdigit() else text)
+    return out
+
+
+def _record(payload: Any, parse: Any, what: str) -> Any:
+    try:
+        return parse(payload)
+    except (ValueError, TypeError) as exc:
+        raise MalformedPayloadError(f"{what}: {exc}") from None
+
+
+class CasaviClient(CasaviSession):
+    """``CasaviClient(base_url, key, secret, *, policy, transport=None, timeout=None)``."""
+
+    # -- probe -------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Log in and read the first ticket page; one line per problem (empty = fine)."""
+        try:
+            self._get_json(paths.TICKETS, [("page", paths.FIRST_PAGE)])
+        except AuthError:
+            return [f"casavi at {self.base_url} refused the API key and secret"]
+        except RetriableError as exc:
+            return [f"casavi at {self.base_url} cannot be reached right now: {exc}"]
+        except BridgeError as exc:
+            return [f"casavi at {self.base_url}: {exc}"]
+        return []
+
+    # -- tickets -----------------------------------------------------------------------------
+
+    def list_tickets(
+        self,
+        *,
+        date: datetime | None = None,
+        property_id: str | None = None,
+        unit_id: str | None = None,
+        statuses: Iterable[str] | None = None,
+    ) -> Iterator[Ticket | TicketParseError]:
+        """Every ticket matching the filters, all pages; bad entries as TicketParseError."""
+        params: list[tuple[str, str | int]] = []
+        if date is not None:
+            params.append(("date", format_datetime(date)))
+        if property_id:
+            params.append(("propertyId", property_id))
+        if unit_id:
+            params.append(("unitId", unit_id))
+        for status in statuses or ():
+            params.append(("status", status))
+        for rows in self._array_pages(paths.TICKETS, params):
+            for entry in parse_ticket_list(rows):
+                if isinstance(entry, TicketParseError):
+                    log.warning("casavi_ticket_unreadable", ticket=entry.ticket_id, reason=entry.reason)
+                yield entry
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        """The ticket with its comments, tasks and attachmentDetails; NotFoundError when gone."""
+        return parse_ticket(self._get_json(paths.ticket(ticket_id)))
+
+    def create_ticket(self, fields: Mapping[str, Any]) -> Ticket | None:
+        """POST /tickets with casavi's field names; ``id`` (caller-chosen) makes it repeatable."""
+        body = dict(fields)
+        if "number" in body and isinstance(body["number"], str) and body["number"].isdigit():
+            body["number"] = int(body["number"])  # an integer in requests
+        idempotent = as_id(body.get("id")) is not None
+        payload = _json(self._call("POST", paths.TICKETS, idempotent=idempotent, json_body=body))
+        return parse_ticket(payload) if isinstance(payload, Mapping) else None
+
+    def update_ticket(self, ticket_id: str, fields: Mapping[str, Any], *,
+                      comment: str | None = None) -> Ticket | None:
+        """PUT /tickets/{id}: ``fields`` must carry id, title, propertyId (the API requires
+        them).  ``comment`` is casavi's shorthand for a comment on a status change.  Returns
+        the ticket as the answer shows it, None when the answer has no ticket."""
+        body = dict(fields)
+        body.setdefault("id", ticket_id)
+        if comment:
+            body["comment"] = comment
+        payload = _json(self._call("PUT", paths.ticket(ticket_id), idempotent=True, json_body=body))
+        if not isinstance(payload, Mapping) or as_id(payload.get("id")) is None:
+            return None
+        return parse_ticket(payload)
+
+    def delete_ticket(self, ticket_id: str) -> None:
+        """DELETE /tickets/{id}; NotFoundError when it does not exist (also after a repeat)."""
+        self._call("DELETE", paths.ticket(ticket_id), idempotent=True)
+
+    # -- comments ----------------------------------------------------------------------------
+
+    def list_comments(self, ticket_id: str) -> Iterator[TicketComment]:
+        for rows in self._array_pages(paths.ticket_comments(ticket_id)):
+            comments, problems = parse_list(rows, parse_comment, "comments")
+            for problem in problems:
+                log.warning("casavi_comment_unreadable", ticket=ticket_id, reason=problem)
+            yield from comments
+
+    def create_comment(
+        self,
+        ticket_id: str,
+        text: str,
+        comment_id: str | None = None,
+        is_internal: bool = False,
+        author_id: str | None = None,
+        author_email: str | None = None,
+        fallback_to_account: bool = True,
+        attachments: Iterable[str | int] = (),
+    ) -> TicketComment:
+        """POST a comment; with ``comment_id`` a repeat is harmless (409 → ConflictError)."""
+        body: dict[str, Any] = {"text": text, "isInternal": is_internal,
+                                "fallbackToAccount": fallback_to_account}
+        if comment_id is not None:
+            body["id"] = comment_id
+        if author_id:
+            body["authorId"] = author_id
+        if author_email:
+            body["authorEmail"] = author_email
+        file_ids = _file_ids(attachments)
+        if file_ids:
+            body["attachments"] = file_ids
+        payload = _json(self._call("POST", paths.ticket_comments(ticket_id),
+                                   idempotent=comment_id is not None, json_body=body))
+        try:
+            return parse_comment(payload)
+        except ValueError:
+            # The document shows an empty answer; what we sent is what exists now.
+            if comment_id is None:
+                log.warning("casavi_comment_id_missing", ticket=ticket_id)
+            return TicketComment(comment_id=comment_id or "", text=text, is_internal=is_internal,
+                                 author_id=author_id, author_email=author_email,
+                                 attachments=tuple(str(i) for i in file_ids))
+
+    def update_comment(self, ticket_id: str, comment_id: str, *, text: str | None = None,
+                       is_internal: bool | None = None) -> TicketComment | None:
+        body: dict[str, Any] = {"id": comment_id}
+        if text is not None:
+            body["text"] = text
+        if is_internal is not None:
+            body["isInternal"] = is_internal
+        payload = _json(self._call("PUT", paths.ticket_comment(ticket_id, comment_id),
+                                   idempotent=True, json_body=body))
+        try:
+            return parse_comment(payload)
+        except ValueError:
+            return None
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def create_task(
+        self,
+        ticket_id: str,
+        task_id: str,
+        title: str,
+        *,
+        description: str = "",
+        status: str = "OPEN",
+        assigned_to_id: str | None = None,
+        created_by_id: str | None = None,
+        attachments: Iterable[str | int] = (),
+    ) -> TicketTask:
+        """POST a task with its caller-chosen id (required by the API); 409 → ConflictError."""
+        body: dict[str, Any] = {"id": task_id, "title": title, "description": description,
+                                "status": status}
+        if assigned_to_id:
+            body["assignedToId"] = assigned_to_id
+        if created_by_id:
+            body["createdById"] = created_by_id
+        file_ids = _file_ids(attachments)
+        if file_ids:
+            body["attachments"] = file_ids
+        payload = _json(self._call("POST", paths.ticket_tasks(ticket_id), idempotent=True, json_body=body))
+        try:
+            return parse_task(payload)
+        except ValueError:
+            return TicketTask(task_id=task_id, title=title, description=description, status=status)
+
+    def get_task(self, ticket_id: str, task_id: str) -> TicketTask:
+        return _record(self._get_json(paths.ticket_task(ticket_id, task_id)), parse_task,
+                       f"task {task_id}")
+
+    def update_task(
+        self,
+        ticket_id: str,
+        task_id: str,
+        *,
+        title: str,
+        status: str | None = None,
+        description: str | None = None,
+        assigned_to_id: str | None = None,
+    ) -> TicketTask | None:
+        """PUT a task (id and title are required by the API)."""
+        body: dict[str, Any] = {"id": task_id, "title": title}
+        if status is not None:
+            body["status"] = status
+        if description is not None:
+            body["description"] = description
+        if assigned_to_id is not None:
+            body["assignedToId"] = assigned_to_id
+        payload = _json(self._call("PUT", paths.ticket_task(ticket_id, task_id),
+                                   idempotent=True, json_body=body))
+        try:
+            return parse_task(payload)
+        except ValueError:
+            return None
+
+    def delete_task(self, ticket_id: str, task_id: str) -> None:
+        self._call("DELETE", paths.ticket_task(ticket_id, task_id), idempotent=True)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def upload_file(self, path: Path, filename: str | None = None,
+                    content_type: str = "application/octet-stream") -> str:
+        """Stream a file to POST /files; returns its id.  > 10 MB: PayloadTooLargeError, unsent."""
+        return files.upload(self, Path(path), filename or Path(path).name, content_type)
+
+    def download_file(self, url_or_id: str, dest_path: Path, *, max_bytes: int | None = None) -> int:
+        """Stream a file (attachmentDetails url, absolute or relative, or a file id) to disk."""
+        return files.download(self, url_or_id, Path(dest_path), max_bytes=max_bytes)
+
+    # -- properties, units, contacts, staff ---------------------------------------------------
+
+    def list_properties(self) -> Iterator[Property]:
+        for payload in self._object_pages(paths.PROPERTIES, first_page=paths.FIRST_PAGE):
+            page = parse_page(payload, parse_property, "properties")
+            for problem in page.problems:
+                log.warning("casavi_property_unreadable", reason=problem)
+            yield from page.rows
+
+    def get_property(self, property_id: str) -> Property:
+        return _record(self._get_json(paths.property_(property_id)), parse_property,
+                       f"property {property_id}")
+
+    def list_property_units(self, property_id: str, *,
+                            include_inactive_contracts: bool = False) -> Iterator[Unit]:
+        params = [("includeInactiveContracts", "true")] if include_inactive_contracts else []
+        for payload in self._object_pages(paths.property_units(property_id),
+                                          first_page=paths.UNITS_FIRST_PAGE, params=params):
+            page = parse_page(payload, parse_unit, "units")
+            for problem in page.problems:
+                log.warning("casavi_unit_unreadable", property=property_id, reason=problem)
+            yield from page.rows
+
+    def get_unit(self, unit_id: str) -> Unit:
+        return _record(self._get_json(paths.unit(unit_id)), parse_unit, f"unit {unit_id}")
+
+    def list_contacts(self) -> Iterator[Contact]:
+        for rows in self._array_pages(paths.CONTACTS):
+            contacts, problems = parse_list(rows, parse_contact, "contacts")
+            for problem in problems:
+                log.warning("casavi_contact_unreadable", reason=problem)
+            yield from contacts
+
+    def get_contact(self, contact_id: str) -> Contact:
+        return _record(self._get_json(paths.contact(contact_id)), parse_contact,
+                       f"contact {contact_id}")
+
+    def list_staff(self) -> Iterator[Staff]:
+        for rows in self._array_pages(paths.STAFF):
+            members, problems = parse_list(rows, parse_staff, "staff")
+            for problem in problems:
+                log.warning("casavi_staff_unreadable", reason=problem)
+            yield from members
+
+    def get_staff_member(self, staff_id: str) -> Staff:
+        return _record(self._get_json(paths.staff_member(staff_id)), parse_staff,
+                       f"staff member {staff_id}")
+
+    # -- REST hooks --------------------------------------------------------------------------
+
+    def subscribe_hook(self, event_name: str, hook_url: str) -> str:
+        """POST /hooks; returns the hook id (from the answer, else from its Location header)."""
+        response = self._call("POST", paths.HOOKS, idempotent=False,
+                              json_body={"eventName": event_name, "hookUrl": hook_url})
+        payload = _json(response)
+        hook_id = as_id(payload.get("id")) if isinstance(payload, Mapping) else None
+        if hook_id is None and response.headers.get("Location"):
+            hook_id = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1] or None
+        if hook_id is None:
+            raise MalformedPayloadError(f"POST {paths.HOOKS}: the answer carries no hook id")
+        return hook_id
+
+    def delete_hook(self, hook_id: str | int) -> None:
+        self._call("DELETE", paths.hook(hook_id), idempotent=True)

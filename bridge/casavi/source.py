@@ -1,0 +1,236 @@
+"""casavi manager API tickets as a :class:`bridge.source.Source`.
+
+Turns casavi tickets into the neutral :class:`~bridge.model.SourceItem` and writes status,
+comments and tasks back.  Names of properties, units and contacts cost a request each, so
+they are looked up once per instance and cached; a failed lookup never fails the ticket —
+the header then shows the bare id.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import structlog
+
+from bridge.casavi.client import CasaviClient
+from bridge.casavi.parse import Ticket, TicketParseError
+from bridge.casavi.records import ticket_write_fields
+from bridge.errors import BridgeError, RetriableError
+from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
+from bridge.source import ParseProblem, SourceSummary
+
+log = structlog.get_logger()
+
+_MISSING = object()
+
+
+def type_label(ticket_type: str) -> str | None:
+    """A ticket type as a label: "Water damage" → "water-damage" (labels carry no spaces)."""
+    slug = re.sub(r"[\W_]+", "-", ticket_type.strip().lower()).strip("-")
+    return slug[:60] or None
+
+
+class _NameCache:
+    """id → display name, remembered per instance; a failed lookup gives None.
+
+    A lookup that failed for good (404, refused, unreadable) is remembered as None; a
+    temporary failure (timeout, 5xx, budget) is not, so a later ticket tries again.
+    """
+
+    def __init__(self, lookup: Callable[[str], str]):
+        self._lookup = lookup
+        self._names: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            known = self._names.get(key, _MISSING)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
+        try:
+            name: str | None = self._lookup(key) or None
+        except RetriableError as exc:
+            log.info("casavi_name_lookup_failed", key=key, error=type(exc).__name__)
+            return None
+        except BridgeError as exc:
+            log.info("casavi_name_lookup_failed", key=key, error=type(exc).__name__)
+            name = None
+        with self._lock:
+            self._names[key] = name
+        return name
+
+
+class CasaviSource:
+    """The casavi manager API as the bridge's source of tickets."""
+
+    name = "casavi"
+
+    def __init__(self, client: CasaviClient, *, date_means_created: bool = False):
+        self.client = client
+        self.date_means_created = date_means_created
+        self._properties = _NameCache(lambda pid: client.get_property(pid).name)
+        self._units = _NameCache(lambda uid: client.get_unit(uid).name)
+        self._contacts = _NameCache(self._contact_line)
+
+    def __repr__(self) -> str:
+        return f"CasaviSource({self.client!r}, date_means_created={self.date_means_created})"
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        return self.client.check()
+
+    def changed_since(self, since: datetime | None) -> Iterator[SourceSummary | ParseProblem]:
+        # No status filter: the engine filters new tickets; linked ones are followed in
+        # every status (a ticket closed in casavi must close in the tool).
+        return self._summaries(self.client.list_tickets(date=since))
+
+    def sweep(self, statuses: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
+        return self._summaries(self.client.list_tickets(statuses=list(statuses)))
+
+    def _summaries(self, entries: Iterable[Ticket | TicketParseError]) -> Iterator[SourceSummary | ParseProblem]:
+        for entry in entries:
+            if isinstance(entry, TicketParseError):
+                yield ParseProblem(entry.ticket_id, entry.reason)
+                continue
+            yield SourceSummary(
+                ref=self._ref(entry),
+                status=entry.status,
+                version=entry.last_modified,
+                modified_at=entry.modified_at,
+                created_at=entry.created_at,
+                property_id=entry.property_id,
+            )
+
+    def get(self, ref: SourceRef) -> SourceItem:
+        ticket = self.client.get_ticket(ref.item_id)
+        if ticket.problems:
+            log.warning("casavi_ticket_partly_unreadable", ticket=ticket.ticket_id,
+                        problems=list(ticket.problems))
+        return self.to_item(ticket)
+
+    def to_item(self, ticket: Ticket) -> SourceItem:
+        """The neutral item for a ticket (name lookups go through the cache)."""
+        labels = ["casavi"]
+        if (label := type_label(ticket.type)) is not None:
+            labels.append(label)
+        return SourceItem(
+            ref=self._ref(ticket),
+            title=ticket.title,
+            description=ticket.description,
+            status=ticket.status,
+            facts=self._facts(ticket),
+            labels=tuple(labels),
+            link_url=ticket.app_link,
+            created_at=ticket.created_at,
+            modified_at=ticket.modified_at,
+            comments=tuple(
+                Comment(
+                    comment_id=c.comment_id,
+                    text=c.text,
+                    internal=c.is_internal,
+                    author=c.author_name,
+                    author_email=c.author_email,
+                    created_at=c.created_at,
+                )
+                for c in ticket.comments
+            ),
+            tasks=tuple(
+                Task(task_id=t.task_id, title=t.title, description=t.description, status=t.status)
+                for t in ticket.tasks
+            ),
+            attachments=tuple(
+                Attachment(
+                    attachment_id=a.file_id,
+                    name=a.name,
+                    content_type=a.content_type,
+                    size=a.size,
+                    url=a.url,
+                )
+                for a in ticket.attachment_details
+            ),
+            property_id=ticket.property_id,
+            unit_id=ticket.unit_id,
+            assignee=ticket.assigned_to_id,
+            version=ticket.last_modified,
+        )
+
+    def _ref(self, ticket: Ticket) -> SourceRef:
+        return SourceRef(self.name, ticket.ticket_id, ticket.internal_id)
+
+    def _facts(self, ticket: Ticket) -> tuple[tuple[str, str], ...]:
+        facts: list[tuple[str, str]] = []
+        if ticket.property_id:
+            facts.append(("Property", _with_name(ticket.property_id, self._properties.get(ticket.property_id))))
+        if ticket.unit_id:
+            facts.append(("Unit", _with_name(ticket.unit_id, self._units.get(ticket.unit_id))))
+        reporter = self._reporter(ticket)
+        if reporter:
+            facts.append(("Reported by", reporter))
+        if ticket.type:
+            facts.append(("Type", ticket.type))
+        if ticket.number:
+            facts.append(("casavi number", ticket.number))
+        return tuple(facts)
+
+    def _reporter(self, ticket: Ticket) -> str | None:
+        # The ticket usually names its contact; only without a name is the contact looked up.
+        if ticket.contact_name:
+            return _person(ticket.contact_name, ticket.contact_email)
+        if ticket.contact_id:
+            return self._contacts.get(ticket.contact_id) or ticket.contact_id
+        return ticket.contact_email
+
+    def _contact_line(self, contact_id: str) -> str:
+        contact = self.client.get_contact(contact_id)
+        return _person(contact.display_name, contact.email)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def set_status(self, ref: SourceRef, status: str) -> str | None:
+        """PUT the ticket with its current fields and the new status (PUT needs id, title,
+        propertyId); returns the new lastModified when the answer carries it."""
+        current = self.client.get_ticket(ref.item_id)
+        fields = ticket_write_fields(current)
+        fields["status"] = status
+        updated = self.client.update_ticket(ref.item_id, fields)
+        log.info("casavi_status_written", ticket=ref.item_id, status=status)
+        return updated.last_modified if updated is not None else None
+
+    def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
+                    author_email: str | None, file_ids: list[str] | None = None) -> str:
+        comment = self.client.create_comment(
+            ref.item_id, text, comment_id=comment_id, is_internal=internal,
+            author_email=author_email, fallback_to_account=True, attachments=file_ids or (),
+        )
+        log.info("casavi_comment_written", ticket=ref.item_id, comment=comment_id)
+        return comment.comment_id or comment_id
+
+    def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
+        task = self.client.create_task(ref.item_id, task_id, title, description=description, status=status)
+        log.info("casavi_task_written", ticket=ref.item_id, task=task_id)
+        return task.task_id or task_id
+
+    def set_task_status(self, ref: SourceRef, task_id: str, title: str, status: str) -> None:
+        self.client.update_task(ref.item_id, task_id, title=title, status=status)
+        log.info("casavi_task_status_written", ticket=ref.item_id, task=task_id, status=status)
+
+    def upload_file(self, name: str, content_type: str, path: Path) -> str:
+        return self.client.upload_file(path, name, content_type)
+
+    def download_attachment(self, ref: SourceRef, attachment: Attachment, dest: Path) -> None:
+        self.client.download_file(attachment.url or attachment.attachment_id, dest)
+
+
+def _with_name(item_id: str, name: str | None) -> str:
+    return f"{item_id} {name}" if name and name != item_id else item_id
+
+
+def _person(name: str | None, email: str | None) -> str:
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or ""

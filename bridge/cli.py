@@ -1,0 +1,254 @@
+"""The ``casavi-bridge`` command line (contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bridge import __version__
+from bridge.errors import BridgeError, ConfigError
+
+CONFIG = click.option("--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+                      help="The TOML configuration file (see config/casavi-bridge.example.toml).")
+
+
+def _load(config_path: Path):
+    from bridge.config import load_config
+    from bridge.logging import configure_logging
+
+    settings = load_config(config_path)
+    configure_logging(settings.log.level, settings.log.format)
+    return settings
+
+
+def _fail_config(exc: ConfigError) -> None:
+    click.echo("configuration problems:", err=True)
+    for problem in exc.problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="casavi-bridge")
+def main() -> None:
+    """Mirror casavi tickets into your workflow tool and write status and comments back."""
+
+
+@main.command()
+@CONFIG
+@click.option("--once", is_flag=True, help="Run one pass, then exit.")
+def run(config_path: Path, once: bool) -> None:
+    """Run the daemon: poll both sides, mirror, write back; graceful on SIGTERM.
+
+    \b
+    Example:
+      casavi-bridge run --config /etc/casavi-bridge/config.toml
+      casavi-bridge run --config ./config.toml --once
+    """
+    from bridge.daemon import run_daemon
+
+    try:
+        sys.exit(run_daemon(config_path, once=once))
+    except ConfigError as exc:
+        _fail_config(exc)
+
+
+@main.command()
+@CONFIG
+@click.option("--dry-run", is_flag=True, help="Only print the plan; change nothing.")
+@click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
+def reconcile(config_path: Path, dry_run: bool, lock_wait: float) -> None:
+    """Compare every item on both sides, print the plan, repair (unless --dry-run).
+
+    Exit codes: 0 in sync or repaired, 1 differences left (dry run), 2 error.
+
+    \b
+    Example:
+      casavi-bridge reconcile --config /etc/casavi-bridge/config.toml --dry-run
+    """
+    from bridge.app import build_bridge
+    from bridge.reconcile import print_plan
+
+    try:
+        settings = _load(config_path)
+        bridge = build_bridge(settings, lock_wait=lock_wait)
+    except ConfigError as exc:
+        _fail_config(exc)
+    except BridgeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        report = bridge.engine.run_pass(full=True, dry_run=dry_run)
+    except BridgeError as exc:
+        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        bridge.close()
+    print_plan(report, dry_run=dry_run)
+    if report.failed:
+        sys.exit(2)
+    sys.exit(1 if dry_run and report.differences else 0)
+
+
+@main.command()
+@CONFIG
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_path: Path, as_json: bool) -> None:
+    """Show links, cursors, quarantine, conflicts, orphans and the last runs.
+
+    \b
+    Example:
+      casavi-bridge status --config /etc/casavi-bridge/config.toml --json
+    """
+    from bridge.app import open_state_readonly
+    from bridge.config import load_config
+    from bridge.reconcile import print_status, status_data
+
+    try:
+        settings = load_config(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+    data = status_data(open_state_readonly(settings.state.database))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        print_status(data)
+
+
+@main.command()
+@CONFIG
+def check(config_path: Path) -> None:
+    """Validate the configuration, reach both sides, check the status map against the tool.
+
+    Exits non-zero with one line per problem.
+
+    \b
+    Example:
+      casavi-bridge check --config /etc/casavi-bridge/config.toml
+    """
+    from bridge.app import build_connector, build_source
+    from bridge.config import load_config
+
+    try:
+        settings = load_config(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+    problems: list[str] = []
+    try:
+        source, connector = build_source(settings), build_connector(settings)
+    except ConfigError as exc:
+        _fail_config(exc)
+    problems += [f"source: {p}" for p in source.check()]
+    tool_problems = connector.check()
+    problems += [f"{connector.name}: {p}" for p in tool_problems]
+    if not tool_problems:
+        known = connector.statuses()
+        wanted = set(settings.status_map.values()) | {t.status for t in settings.task_status_map.values()}
+        wanted |= set(settings.status_map_back)
+        for name in sorted(wanted - known):
+            problems.append(f"{connector.name}: status {name!r} from the status map does not exist in the tool's workflow "
+                            f"(known: {', '.join(sorted(known))})")
+        reachable = getattr(connector, "unreachable_statuses", None)
+        if reachable is not None:
+            problems += [f"{connector.name}: {p}" for p in reachable(sorted(wanted & known))]
+    for p in problems:
+        click.echo(p)
+    if problems:
+        sys.exit(1)
+    click.echo("ok: configuration valid, both sides reachable, every mapped status exists")
+
+
+@main.command()
+@click.option("--tickets", default=200, show_default=True, help="Tickets the casavi sandbox generates.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the generator (same seed, same data).")
+@click.option("--latency-ms", default=0.0, show_default=True, help="Added to every response.")
+@click.option("--fault-rate", default=0.0, show_default=True, help="Share of requests answered with a 5xx.")
+@click.option("--rate-limit-rate", default=0.0, show_default=True, help="Share answered 429 with Retry-After.")
+@click.option("--timeout-rate", default=0.0, show_default=True, help="Share held until the client times out.")
+@click.option("--date-semantics", type=click.Choice(["modified", "created"]), default="modified", show_default=True,
+              help="What casavi's ticket filter `date` means.")
+@click.option("--token-ttl-seconds", default=3600.0, show_default=True, help="casavi token lifetime.")
+@click.option("--casavi-port", type=int, default=None, help="Port of the casavi sandbox (free port if not given).")
+@click.option("--jira-port", type=int, default=None, help="Port of the Jira sandbox (free port if not given).")
+@click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
+              help="Written (JSON: URLs and credentials) once every sandbox accepts connections.")
+@click.option("--write-config", type=click.Path(dir_okay=False), default=None,
+              help="Write a complete configuration pointing at the sandboxes.")
+@click.option("--source", type=click.Choice(["casavi", "relay"]), default="casavi", show_default=True)
+def sandbox(**options) -> None:
+    """Run the casavi and Jira sandbox servers on 127.0.0.1 until SIGTERM.
+
+    \b
+    Example:
+      casavi-bridge sandbox --tickets 50 --ready-file /tmp/ready.json --write-config /tmp/bridge.toml
+    """
+    from bridge.sandbox.server import run_sandbox_cli
+
+    sys.exit(run_sandbox_cli(**options))
+
+
+@main.command()
+@click.option("--tickets", default=24, show_default=True, help="Tickets in the demo's casavi sandbox.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's config and state in this directory.")
+def demo(tickets: int, keep: Path | None) -> None:
+    """Start both sandboxes, mirror, make changes on both sides, and show what moved where.
+
+    \b
+    Example:
+      casavi-bridge demo
+    """
+    from bridge.demo import run_demo
+
+    sys.exit(run_demo(tickets=tickets, keep=keep))
+
+
+@main.command()
+def connectors() -> None:
+    """List the installed connector plugins with their versions.
+
+    \b
+    Example:
+      casavi-bridge connectors
+    """
+    from bridge.connector import plugin_versions
+
+    for name, dist, version in plugin_versions():
+        click.echo(f"{name:10} {dist} {version}")
+
+
+@main.group()
+def db() -> None:
+    """State database maintenance."""
+
+
+@db.command("upgrade")
+@CONFIG
+def db_upgrade(config_path: Path) -> None:
+    """Apply pending schema migrations (also done automatically at start).
+
+    \b
+    Example:
+      casavi-bridge db upgrade --config /etc/casavi-bridge/config.toml
+    """
+    from bridge.app import open_state
+    from bridge.config import load_config
+    from bridge.state.db import current_revision
+
+    try:
+        settings = load_config(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+    ledger, lock = open_state(settings.state.database)
+    try:
+        click.echo(f"schema at revision {current_revision(ledger.engine)}")
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,107 @@
+"""`casavi-bridge demo`: both sandboxes, a temporary config, a few passes with changes on both
+sides, and a short table of what moved where.  Exits 0 by itself."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+import httpx
+
+from bridge.app import build_bridge
+from bridge.config import load_config
+from bridge.logging import configure_logging
+
+
+def _count(counter: Counter, report) -> None:
+    for key, value in report.counts.items():
+        if key != "candidates":
+            counter[key] += value
+
+
+def run_demo(*, tickets: int = 24, keep: Path | None = None) -> int:
+    from bridge.sandbox.sandbox_config import write_config_file
+    from bridge.sandbox.server import start_sandboxes
+
+    workdir = keep or Path(tempfile.mkdtemp(prefix="casavi-bridge-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "casavi-bridge.toml"
+    configure_logging("warning", "console")
+    click.echo(f"Starting the casavi and Jira sandboxes with {tickets} tickets ...")
+    with start_sandboxes(tickets=tickets, seed=7) as sandboxes:
+        info = sandboxes.info
+        if "jira_url" not in info:
+            click.echo("The Jira sandbox is not available in this installation.", err=True)
+            return 2
+        write_config_file(config_path, info, sandboxes.options)
+        settings = load_config(config_path)
+        click.echo(f"  casavi sandbox: {info['casavi_url']}")
+        click.echo(f"  Jira sandbox:   {info['jira_url']} (project {info['jira_project']})")
+        click.echo(f"  configuration:  {config_path}")
+        bridge = build_bridge(settings)
+        moved: dict[str, Counter] = {}
+        try:
+            started = time.monotonic()
+            first = bridge.engine.run_pass()
+            moved["1. initial mirror"] = Counter()
+            _count(moved["1. initial mirror"], first)
+            click.echo(f"Pass 1 mirrored {first.counts['item_created']} tickets in {time.monotonic() - started:.1f} s.")
+
+            linked = bridge.ledger.linked_item_keys()
+            ticket_key = sorted(linked)[0]
+            ticket_id = ticket_key.split(":", 1)[1]
+            link = bridge.ledger.item_link(ticket_key)
+            issue = link.target_display_id or link.target_id
+            casavi_root, jira_root = sandboxes.casavi_root, sandboxes.root_url("jira")
+            with httpx.Client(timeout=10) as http:
+                http.post(f"{casavi_root}/_sandbox/tickets/{ticket_id}/comments",
+                          json={"text": "Die Heizung ist immer noch kalt. Bitte dringend prüfen!"}).raise_for_status()
+                click.echo(f"A tenant comments on casavi ticket {ticket_id}.")
+                report = bridge.engine.run_pass()
+                moved["2. tenant comment"] = Counter()
+                _count(moved["2. tenant comment"], report)
+
+                key, current = _jira_issue(http, jira_root, link.target_id) or (issue, "")
+                new_status = "Done" if current != "Done" else "In Progress"
+                http.post(f"{jira_root}/_sandbox/issues/{key}/comment",
+                          json={"body": "Techniker ist für Montag 9 Uhr bestellt.", "as": "alice"}).raise_for_status()
+                http.post(f"{jira_root}/_sandbox/issues/{key}/transition",
+                          json={"status": new_status, "as": "alice"}).raise_for_status()
+                click.echo(f"In Jira, someone comments on {key} and moves it from {current} to {new_status}.")
+                report = bridge.engine.run_pass()
+                moved["3. Jira comment + transition"] = Counter()
+                _count(moved["3. Jira comment + transition"], report)
+
+            report = bridge.engine.run_pass()
+            moved["4. quiet pass"] = Counter()
+            _count(moved["4. quiet pass"], report)
+            ticket = http_ticket(casavi_root, ticket_id)
+        finally:
+            bridge.close()
+    _print_table(moved)
+    click.echo(f"casavi ticket {ticket_id} is now {ticket.get('status')} with {len(ticket.get('comments', []))} comments.")
+    click.echo(f"Keep exploring: casavi-bridge status --config {config_path}")
+    return 0
+
+
+def _jira_issue(http: httpx.Client, jira_root: str, target_id: str) -> tuple[str, str] | None:
+    for issue in http.get(f"{jira_root}/_sandbox/issues").json():
+        if issue["id"] == target_id:
+            return issue["key"], issue["status"]
+    return None
+
+
+def http_ticket(casavi_root: str, ticket_id: str) -> dict:
+    return httpx.get(f"{casavi_root}/_sandbox/tickets/{ticket_id}", timeout=10).json()
+
+
+def _print_table(moved: dict[str, Counter]) -> None:
+    kinds = sorted({k for c in moved.values() for k in c})
+    click.echo("")
+    click.echo(f"{'step':32} " + " ".join(f"{k.replace('_', ' '):>14}" for k in kinds))
+    for step, counts in moved.items():
+        click.echo(f"{step:32} " + " ".join(f"{counts.get(k, 0):>14}" for k in kinds))
+    click.echo("")

@@ -1,0 +1,358 @@
+"""Fault injection and request counting for every sandbox server (casavi, Jira, relay).
+
+:class:`FaultMiddleware` wraps any ASGI app.  Per request (outside ``/_sandbox``) it
+
+1. counts the request under ``"<METHOD> <route template>"`` (``"GET /tickets/{ticket_id}"``),
+2. sleeps ``latency_ms``,
+3. then, drawn from one seeded :class:`random.Random` (reproducible runs), may
+   - hold the request for ``timeout_hold_seconds`` so the client times out (``timeout_rate``),
+   - answer ``429`` with ``Retry-After: <retry_after_seconds>`` (``rate_limit_rate``),
+   - answer a random ``500``/``502``/``503`` (``fault_rate``),
+   and otherwise passes the request on.
+
+Forced faults take precedence over the rates: ``force_status`` + ``force_count`` answer the
+next N requests with that status; ``force_timeout_count`` holds the next N requests.
+
+It serves itself, with no auth and never faulted or counted, wherever the path has a
+``/_sandbox`` segment (``/_sandbox/stats`` and ``/v1/_sandbox/stats`` alike):
+
+- ``GET /_sandbox/stats`` → ``{"requests": {"GET /tickets": 12}, "total": 12, "faults": {"429": 1}}``
+- ``POST /_sandbox/stats/reset``
+- ``GET /_sandbox/fault`` → the current knobs; ``POST /_sandbox/fault {knob: value}`` changes
+  them at run time.  Keys it does not know go to the app's ``extra_knobs`` hook (e.g. the
+  casavi sandbox's ``token_ttl_seconds``); a key nobody knows → 400.
+
+Timeouts: in ``timeout_mode = "drop"`` (default) the held request is never handed to the app
+(no side effect) and ends with 504 if the client is still there; in ``"apply"`` it is handed
+to the app after the hold, so the write happens although the client gave up — the case that
+proves a client's duplicate protection.  A held request ends early when the client leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Awaitable, Callable, Iterable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Match, Mount
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ExtraKnobs = Callable[[dict[str, Any]], dict[str, Any]]
+
+CONTROL_SEGMENT = "/_sandbox"
+SERVER_ERROR_STATUSES = (500, 502, 503)
+UNMATCHED_ROUTE = "<unmatched>"
+TIMEOUT_MODES = ("drop", "apply")
+
+
+@dataclass
+class FaultSettings:
+    """The fault knobs; one instance per sandbox server, changed at run time via ``/_sandbox/fault``."""
+
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_hold_seconds: float = 35.0
+    timeout_mode: str = "drop"
+    retry_after_seconds: int = 1
+    force_status: int = 0
+    force_count: int = 0
+    force_timeout_count: int = 0
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Apply known keys after validating all of them (all or nothing); ValueError on a bad value."""
+        known = {f.name: f.type for f in fields(self)}
+        checked: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"unknown fault knob {key!r}")
+            if key == "timeout_mode":
+                if value not in TIMEOUT_MODES:
+                    raise ValueError(f"timeout_mode must be one of {TIMEOUT_MODES}")
+                checked[key] = value
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{key} must be a number")
+            if key.endswith("_rate") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{key} must be between 0 and 1")
+            if value < 0:
+                raise ValueError(f"{key} must not be negative")
+            if key == "force_status" and value and not 400 <= value <= 599:
+                raise ValueError("force_status must be a 4xx or 5xx status (0 = off)")
+            checked[key] = int(value) if known[key] in ("int", int) else float(value)
+        for key, value in checked.items():
+            setattr(self, key, value)
+
+
+class RequestStats:
+    """Thread-safe counters: requests by ``METHOD template`` and injected faults by kind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+        self._faults: Counter[str] = Counter()
+
+    def count_request(self, key: str) -> None:
+        with self._lock:
+            self._requests[key] += 1
+
+    def count_fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults[kind] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": dict(sorted(self._requests.items())),
+                "total": sum(self._requests.values()),
+                "faults": dict(sorted(self._faults.items())),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._faults.clear()
+
+
+def route_template(app: Any, scope: Scope) -> str | None:
+    """The route template (``/tickets/{ticket_id}``) a Starlette app would dispatch ``scope`` to.
+
+    Walks ``app.routes`` (through Mounts, joining their prefixes) without calling anything;
+    ``None`` when no route matches or the app has no route table.
+    """
+    for route in getattr(app, "routes", None) or ():
+        match, child_scope = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            inner = route_template(route, {**scope, **child_scope})
+            if inner is not None:
+                return route.path.rstrip("/") + inner
+            continue
+        path_format = getattr(route, "path_format", None)
+        if path_format is not None:
+            return path_format
+    return None
+
+
+def control_suffix(path: str) -> str | None:
+    """``"/stats"`` for ``/_sandbox/stats`` or ``/v1/_sandbox/stats``; None when not a control path."""
+    index = path.find(CONTROL_SEGMENT)
+    while index != -1:
+        rest = path[index + len(CONTROL_SEGMENT):]
+        if rest == "" or rest.startswith("/"):
+            return rest or "/"
+        index = path.find(CONTROL_SEGMENT, index + 1)
+    return None
+
+
+class FaultMiddleware:
+    """ASGI middleware injecting latency, 5xx, 429 and timeouts, and counting requests.
+
+    ``strip_prefix`` is removed from counted templates (the casavi API lives under ``/v1``
+    but is counted as ``GET /tickets``).  ``extra_knobs`` receives the ``/_sandbox/fault``
+    keys this middleware does not know and returns the app's current knob values.
+    """
+
+    handles_sandbox_faults = True  # server.py wraps an app only when it is not wrapped already
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: FaultSettings | None = None,
+        *,
+        seed: int = 0,
+        strip_prefix: str = "",
+        extra_knobs: ExtraKnobs | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings or FaultSettings()
+        self.stats = RequestStats()
+        self.strip_prefix = strip_prefix.rstrip("/")
+        self.extra_knobs = extra_knobs
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def _decide(self) -> tuple[str, int]:
+        """("pass", 0), ("timeout", 0) or ("status", code) for the next request."""
+        with self._lock:
+            s = self.settings
+            if s.force_timeout_count > 0:
+                s.force_timeout_count -= 1
+                return "timeout", 0
+            if s.force_count > 0 and s.force_status:
+                s.force_count -= 1
+                return "status", s.force_status
+            if s.timeout_rate and self._random.random() < s.timeout_rate:
+                return "timeout", 0
+            if s.rate_limit_rate and self._random.random() < s.rate_limit_rate:
+                return "status", 429
+            if s.fault_rate and self._random.random() < s.fault_rate:
+                return "status", self._random.choice(SERVER_ERROR_STATUSES)
+            return "pass", 0
+
+    def reseed(self, seed: int) -> None:
+        with self._lock:
+            self._random = random.Random(seed)
+
+    def _count_key(self, scope: Scope) -> str:
+        template = route_template(self.app, scope)
+        if template is None:
+            template = UNMATCHED_ROUTE
+        elif self.strip_prefix and template.startswith(self.strip_prefix + "/"):
+            template = template[len(self.strip_prefix):]
+        return f"{scope['method']} {template}"
+
+    # -- ASGI -------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        suffix = control_suffix(scope["path"])
+        if suffix is not None:
+            if not await self._serve_control(suffix, scope, receive, send):
+                await self.app(scope, receive, send)
+            return
+
+        self.stats.count_request(self._count_key(scope))
+        if self.settings.latency_ms > 0:
+            await asyncio.sleep(self.settings.latency_ms / 1000.0)
+        kind, status = self._decide()
+        if kind == "timeout":
+            self.stats.count_fault("timeout")
+            await self._hold(scope, receive, send)
+            return
+        if kind == "status":
+            self.stats.count_fault(str(status))
+            await self._fault_response(status)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _fault_response(self, status: int) -> JSONResponse:
+        headers = {}
+        if status == 429:
+            headers["Retry-After"] = str(int(self.settings.retry_after_seconds))
+            message = "Too many requests, retry later"
+        else:
+            message = "Injected server error"
+        return JSONResponse({"statusCode": status, "error": "Sandbox fault", "message": message},
+                            status_code=status, headers=headers)
+
+    async def _hold(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Keep the request open for ``timeout_hold_seconds`` (or until the client leaves)."""
+        body_messages: list[dict[str, Any]] = []
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    disconnected.set()
+                    return
+                body_messages.append(message)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await asyncio.wait_for(disconnected.wait(), timeout=self.settings.timeout_hold_seconds)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            watcher.cancel()
+        if self.settings.timeout_mode == "apply":
+            await self.app(scope, _replay(body_messages), send)
+            return
+        if not disconnected.is_set():
+            await JSONResponse({"statusCode": 504, "error": "Gateway Timeout",
+                                "message": "Injected timeout"}, status_code=504)(scope, receive, send)
+
+    async def _serve_control(self, suffix: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        method = scope["method"]
+        if suffix == "/stats" and method == "GET":
+            response = JSONResponse(self.stats.snapshot())
+        elif suffix == "/stats/reset" and method == "POST":
+            self.stats.reset()
+            response = JSONResponse(self.stats.snapshot())
+        elif suffix == "/fault" and method == "GET":
+            response = JSONResponse(self._knobs())
+        elif suffix == "/fault" and method == "POST":
+            response = await self._change_knobs(Request(scope, receive))
+        else:
+            return False
+        await response(scope, receive, send)
+        return True
+
+    def _knobs(self) -> dict[str, Any]:
+        knobs = asdict(self.settings)
+        if self.extra_knobs is not None:
+            knobs.update(self.extra_knobs({}))
+        return knobs
+
+    async def _change_knobs(self, request: Request) -> JSONResponse:
+        try:
+            values = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return _bad_request("body must be a JSON object")
+        if not isinstance(values, dict):
+            return _bad_request("body must be a JSON object")
+        own_names = {f.name for f in fields(FaultSettings)}
+        own = {k: v for k, v in values.items() if k in own_names}
+        rest = {k: v for k, v in values.items() if k not in own_names and k != "seed"}
+        try:
+            FaultSettings(**asdict(self.settings)).update(own)  # validate before changing anything
+            if rest:
+                if self.extra_knobs is None:
+                    raise ValueError(f"unknown knobs {sorted(rest)}")
+                self.extra_knobs(rest)
+            with self._lock:
+                self.settings.update(own)
+            if "seed" in values:
+                self.reseed(int(values["seed"]))
+        except (TypeError, ValueError) as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(self._knobs())
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"statusCode": 400, "error": "Bad Request", "message": message}, status_code=400)
+
+
+def _replay(messages: Iterable[dict[str, Any]]) -> Receive:
+    """A ``receive`` that hands out the buffered body again, then reports a disconnect."""
+    pending = list(messages) or [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def fault_settings_from(options: Any) -> FaultSettings:
+    """Validated settings from a SandboxOptions (or anything with the same attributes)."""
+    settings = FaultSettings()
+    settings.update({name: getattr(options, name) for name in (
+        "latency_ms", "fault_rate", "rate_limit_rate", "timeout_rate", "timeout_hold_seconds",
+        "timeout_mode", "retry_after_seconds") if getattr(options, name, None) is not None})
+    return settings
+
+
+def is_wrapped(app: Any) -> bool:
+    """True when ``app`` is a FaultMiddleware or a Starlette app that lists one as middleware."""
+    if getattr(app, "handles_sandbox_faults", False):
+        return True
+    return any(getattr(m, "cls", None) is FaultMiddleware for m in getattr(app, "user_middleware", ()) or ())

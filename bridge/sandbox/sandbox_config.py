@@ -1,0 +1,107 @@
+"""``--write-config``: a complete casavi-bridge config pointing at the running sandboxes.
+
+Same layout as ``config/casavi-bridge.example.toml``, every setting spelled out (the
+example's defaults), so an operator can copy it as a starting point.  Differences from the
+example: URLs and credentials of the sandboxes (written literally), the state database is a
+SQLite file next to the config file, Jira is ``deployment = "server"`` (``"cloud"`` when the Jira
+sandbox runs with ``jira_mode = "cloud"``).  Optional settings the
+example leaves commented out (``filters.since``, ``metrics.listen``) stay absent.
+When no Jira sandbox runs, the connector is the in-memory reference connector (``memory``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import tomli_w
+
+MIRRORED_STATUSES = ["PENDING", "OPEN", "INPROGRESS", "POSTPONED"]  # every ticket that is not CLOSED
+STATE_DB_NAME = "casavi-bridge-state.db"
+
+
+def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics: str = "modified",
+                   source: str = "casavi", jira_deployment: str = "server") -> dict[str, Any]:
+    database = Path(config_path).resolve().parent / STATE_DB_NAME
+    config: dict[str, Any] = {
+        "state": {"database": f"sqlite:///{database}"},
+        "source": {"kind": source},
+        "casavi": {
+            "base_url": info["casavi_url"],
+            "key": info["casavi_key"],
+            "secret": info["casavi_secret"],
+            "date_semantics": date_semantics,
+            "timeout_seconds": 30,
+            "concurrency": 4,
+            "request_budget": 0,
+        },
+        "filters": {"statuses": list(MIRRORED_STATUSES), "property_ids": []},
+        "sync": {
+            "interval_seconds": 60,
+            "jitter_seconds": 5,
+            "overlap_seconds": 120,
+            "sweep_interval_seconds": 3600,
+            "concurrency": 4,
+            "comments": True,
+            "internal_comments": "mirror",
+            "tasks": True,
+            "attachments": True,
+            "attachment_max_bytes": 10485760,
+            "attachment_types": [],
+            "conflict_policy": "casavi-wins",
+            "mass_change_share": 0.5,
+            "mass_change_min_items": 20,
+            "max_attempts": 10,
+        },
+        "status_map": {"PENDING": "To Do", "OPEN": "To Do", "INPROGRESS": "In Progress",
+                       "POSTPONED": "Waiting", "CLOSED": "Done"},
+        "status_map_back": {"To Do": "OPEN", "In Progress": "INPROGRESS", "Waiting": "POSTPONED",
+                            "Done": "CLOSED"},
+        "task_status_map": {
+            "OPEN": {"status": "To Do"},
+            "ACCEPTED": {"status": "In Progress"},
+            "COMPLETED": {"status": "Done"},
+            "DECLINED": {"status": "Done", "resolution": "Won't Do"},
+        },
+        "task_status_map_back": {"To Do": "OPEN", "In Progress": "ACCEPTED", "Done": "COMPLETED",
+                                 "Done/Won't Do": "DECLINED"},
+    }
+    if "jira_url" in info:
+        config["connector"] = {"kind": "jira"}
+        config["jira"] = {
+            "url": info["jira_url"],
+            "deployment": jira_deployment,
+            "user": info.get("jira_user", ""),
+            "token": info.get("jira_token", ""),
+            "project": info.get("jira_project", ""),
+            "issue_type": "Task",
+            "sub_task_type": "Sub-task",
+            "internal_visibility": {"type": "role", "value": "Administrators"},
+        }
+    else:
+        config["connector"] = {"kind": "memory"}
+    config["log"] = {"level": "info", "format": "auto"}
+    config["metrics"] = {}
+    return config
+
+
+def write_config_file(path: Path, info: Mapping[str, Any], options: Any) -> None:
+    """Render :func:`sandbox_config` as TOML and write it atomically (mode 0600: it holds secrets)."""
+    extra = getattr(options, "extra", None) or {}
+    config = sandbox_config(info, config_path=path, date_semantics=getattr(options, "date_semantics", "modified"),
+                            source=getattr(options, "source", "casavi"),
+                            jira_deployment="cloud" if extra.get("jira_mode") == "cloud" else "server")
+    header = ("# casavi-bridge configuration written by `casavi-bridge sandbox --write-config`.\n"
+              "# It points at the local sandboxes; see config/casavi-bridge.example.toml for every setting.\n\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(header + tomli_w.dumps(config))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

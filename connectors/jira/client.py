@@ -1,0 +1,356 @@
+"""The Jira connector: every :class:`bridge.connector.Connector` method on top of :mod:`.rest`.
+
+Ids: ``target_id`` is the numeric issue id (stable when an issue moves to another project and
+its key changes); the key is ``TargetItem.display_id``.  Every write ends with a read of the
+item, so ``WriteResult.fields``/``version`` are exactly what a later :meth:`get` returns.
+
+Markers: the issue property ``casavi`` (set in the creating POST), ``casavi.task`` on
+sub-tasks (same), ``casavi`` = ``{"commentId"}`` on comments (same), and
+``casavi.attachments`` = ``{jira attachment id: casavi file id}`` on the issue (written right
+after the upload; if that fails the engine adopts the attachment by name and size).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+import requests
+import structlog
+from jira.exceptions import JIRAError
+
+from bridge.errors import BridgeError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
+from bridge.model import (Attachment, Capabilities, Comment, ItemDraft, Marker, StatusTarget, Task,
+                          TargetItem, WriteResult)
+
+from . import mapping as m
+from .config import JiraSettings
+from .errors import translate
+from .markup import build_comment, build_description, markdown_to_wiki
+from .rest import JiraRest
+
+log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
+_LIBRARY_ERRORS = (JIRAError, requests.RequestException, ValueError)
+MAX_TRANSITION_STEPS = 10
+
+
+def _boundary(action: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Translate library exceptions into bridge errors at the connector's edge."""
+    def wrap(method: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(method)
+        def run(*args: Any, **kwargs: Any) -> _T:
+            try:
+                return method(*args, **kwargs)
+            except _LIBRARY_ERRORS as exc:
+                raise translate(exc, action=action) from exc
+        return run
+    return wrap
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "").casefold() == (b or "").casefold()
+
+
+class JiraConnector:
+    name = "jira"
+    capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
+                                markers_on_comments=True, due_date=True)
+
+    def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
+        self.settings = settings
+        self.http_policy = http_policy
+        self.rest = JiraRest(settings)  # builds the library client on first use, not here
+
+    # --- probes --------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        s = self.settings
+        client = self.rest.client
+        try:
+            info = client.server_info() or {}
+        except _LIBRARY_ERRORS as exc:
+            return [f"jira: cannot read server info at {s.server_url}: {translate(exc)}"]
+        problems: list[str] = []
+        cloud = info.get("deploymentType") == "Cloud"
+        if cloud != (s.deployment == "cloud"):
+            problems.append(f"jira: deployment is {s.deployment!r} but the server says {info.get('deploymentType')!r}")
+        try:
+            client.myself()
+            project = self.rest.get(f"project/{s.project}") or {}
+            known = self.statuses()
+        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+            return problems + [f"jira: {translate(exc)}"]
+        types = {t.get("name", "").casefold(): t for t in project.get("issueTypes") or []}
+        if s.issue_type.casefold() not in types:
+            problems.append(f"jira: issue type {s.issue_type!r} does not exist in project {s.project}")
+        sub_type = types.get(s.sub_task_type.casefold())
+        if sub_type is None or not sub_type.get("subtask", True):
+            problems.append(f"jira: sub-task type {s.sub_task_type!r} does not exist in project {s.project}")
+        folded = {k.casefold() for k in known}
+        for status in s.transition_fields:
+            if status.casefold() not in folded:
+                problems.append(f"jira: transition_fields names status {status!r}, unknown in project {s.project}")
+        return problems
+
+    @_boundary("statuses")
+    def statuses(self) -> set[str]:
+        per_type = self.rest.get(f"project/{self.settings.project}/statuses") or []
+        return {status["name"] for entry in per_type for status in entry.get("statuses") or [] if status.get("name")}
+
+    # --- reads ---------------------------------------------------------------------------
+
+    @_boundary("get")
+    def get(self, target_id: str) -> TargetItem:
+        raw = self.rest.issue(target_id, m.ISSUE_FIELDS, (m.MARKER_KEY, m.ATTACHMENTS_KEY))
+        return self._complete(raw)
+
+    def _complete(self, raw: dict[str, Any]) -> TargetItem:
+        issue_id = str(raw["id"])
+        sub_tasks = []
+        for entry in (raw.get("fields") or {}).get("subtasks") or []:
+            try:
+                sub_tasks.append(self.rest.issue(str(entry["id"]), m.SUB_TASK_FIELDS, (m.TASK_MARKER_KEY,)))
+            except JIRAError as exc:
+                if exc.status_code != 404:  # a sub-task deleted meanwhile is just absent
+                    raise
+        return m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url)
+
+    def changed_since(self, since: datetime | None) -> Iterator[TargetItem]:
+        """Issues changed at or after ``since``; a changed sub-task surfaces as its parent."""
+        yielded: dict[str, datetime | None] = {}
+        jql = m.changed_since_jql(self.settings.project, since)
+        try:
+            for raw in self.rest.search(jql, m.ISSUE_FIELDS, (m.MARKER_KEY, m.ATTACHMENTS_KEY)):
+                item = self._changed_item(raw, yielded)
+                if item is not None:
+                    yielded[item.target_id] = item.updated_at
+                    yield item
+        except _LIBRARY_ERRORS as exc:
+            raise translate(exc, action="changed_since") from exc
+
+    def _changed_item(self, raw: dict[str, Any], yielded: dict[str, datetime | None]) -> TargetItem | None:
+        stamp = m.parse_jira_time((raw.get("fields") or {}).get("updated"))
+        issue_id = m.parent_id(raw) if m.is_sub_task(raw) else str(raw.get("id"))
+        if issue_id is None:
+            return None
+        if issue_id in yielded:  # already read in this pass, after this change
+            seen = yielded[issue_id]
+            if seen is not None and stamp is not None and stamp <= seen:
+                return None
+        if m.is_sub_task(raw) or "properties" not in raw:
+            try:
+                return self.get(issue_id)
+            except NotFoundError:
+                log.info("jira_parent_not_found", target_id=issue_id)
+                return None
+        return self._complete(raw)
+
+    @_boundary("find_by_marker")
+    def find_by_marker(self, marker: Marker) -> TargetItem | None:
+        # Search on Cloud is eventually consistent; the engine only asks this when resolving
+        # intents left over by a crash, never right after creating.
+        matches = []
+        for raw in self.rest.search(m.marker_jql(self.settings.project, marker), ("issuetype", "parent"),
+                                    (m.MARKER_KEY,)):
+            if m.is_sub_task(raw):
+                continue
+            found = Marker.from_property((raw.get("properties") or {}).get(m.MARKER_KEY)) \
+                if "properties" in raw else self.get(str(raw["id"])).marker
+            if found is not None and (found.source, found.item_id) == (marker.source, marker.item_id):
+                matches.append(str(raw["id"]))
+        if not matches:
+            return None
+        if len(set(matches)) > 1:
+            log.warning("jira_marker_on_several_issues", ticket=marker.item_id, target_ids=sorted(set(matches)))
+        return self.get(min(matches, key=int))
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _result(self, written_id: str, item_id: str) -> WriteResult:
+        item = self.get(item_id)
+        return WriteResult(target_id=written_id, version=item.version, fields=dict(item.fields))
+
+    @_boundary("create")
+    def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
+        body = {"fields": self._create_fields(draft),
+                "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
+        reply = self.rest.send("POST", "issue", body)
+        issue_id = str(reply["id"])
+        log.info("jira_issue_created", target_id=issue_id, key=reply.get("key"), ticket=marker.item_id)
+        if draft.link_url:
+            self._link_back(issue_id, draft.link_url, marker)
+        self._move(issue_id, draft.status)
+        return self._result(issue_id, issue_id)
+
+    def _create_fields(self, draft: ItemDraft) -> dict[str, Any]:
+        s = self.settings
+        fields: dict[str, Any] = dict(s.field_map.static)
+        for name, value in draft.facts:
+            if name in s.field_map.facts:
+                fields[s.field_map.facts[name]] = value
+        fields.update({"project": {"key": s.project}, "issuetype": {"name": s.issue_type},
+                       "summary": m.summary_for(draft.title),
+                       "description": build_description(draft.description, draft.facts, draft.link_url)})
+        labels = m.labels_for(s.field_map.label_prefix, draft.labels)
+        if labels:
+            fields["labels"] = labels
+        if draft.due_date:
+            fields["duedate"] = draft.due_date.isoformat()
+        account = s.assignee_map.get(draft.assignee or "")
+        if account:
+            fields["assignee"] = {"accountId": account} if s.deployment == "cloud" else {"name": account}
+        return fields
+
+    def _link_back(self, issue_id: str, url: str, marker: Marker) -> None:
+        # A raw POST instead of JIRA.add_remote_link: that first lists application links, a
+        # request non-admins are refused.  A failed link is only logged: the issue exists with
+        # its marker, and the header block carries the link too.
+        body = {"globalId": f"casavi-bridge:{marker.source}:{marker.item_id}",
+                "object": {"url": url, "title": f"casavi {marker.item_id}"}}
+        try:
+            self.rest.send("POST", f"issue/{issue_id}/remotelink", body)
+        except _LIBRARY_ERRORS as exc:
+            log.warning("jira_remote_link_failed", target_id=issue_id, error=str(translate(exc)))
+
+    @_boundary("update")
+    def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
+        payload: dict[str, Any] = {}
+        if "title" in fields:
+            payload["summary"] = m.summary_for(draft.title)
+        if "description" in fields:
+            payload["description"] = build_description(draft.description, draft.facts, draft.link_url)
+        if "due_date" in fields:
+            payload["duedate"] = draft.due_date.isoformat() if draft.due_date else None
+        if payload:
+            self.rest.send("PUT", f"issue/{target_id}", {"fields": payload})
+        return self._result(target_id, target_id)
+
+    @_boundary("set_status")
+    def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
+        self._move(target_id, status)
+        return self._result(target_id, target_id)
+
+    def _move(self, issue_id: str, target: StatusTarget) -> None:
+        """Walk the workflow to ``target``, one transition at a time (one step when any-to-any)."""
+        fields = (self.rest.issue(issue_id, ("status", "resolution")) or {}).get("fields") or {}
+        current = (fields.get("status") or {}).get("name") or ""
+        resolution = (fields.get("resolution") or {}).get("name")
+        known: dict[str, list[m.Transition]] = {}
+        for _ in range(MAX_TRANSITION_STEPS):
+            at_target = _same(current, target.status)
+            if at_target and (target.resolution is None or _same(resolution, target.resolution)):
+                return
+            transitions = m.parse_transitions(self.rest.client.transitions(issue_id, expand="transitions.fields"))
+            known[current] = transitions
+            if at_target:  # right status, other resolution: re-enter the status if the workflow allows
+                step = next((t for t in transitions if _same(t.to_status, target.status)), None)
+                if step is None:
+                    log.warning("jira_resolution_not_set", target_id=issue_id, resolution=target.resolution)
+                    return
+            else:
+                step = m.next_transition(known, current, target.status)
+                if step is None:
+                    raise FatalError(f"jira: status {target.status!r} cannot be reached from {current!r} "
+                                     f"(issue {issue_id})")
+            self.rest.client.transition_issue(issue_id, step.transition_id, fields=self._transition_fields(step, target))
+            current = step.to_status
+            if _same(current, target.status):
+                return
+        raise FatalError(f"jira: status {target.status!r} not reached in {MAX_TRANSITION_STEPS} transitions "
+                         f"(issue {issue_id})")
+
+    def _transition_fields(self, step: m.Transition, target: StatusTarget) -> dict[str, Any]:
+        wanted: dict[str, Any] = {}
+        for status, values in self.settings.transition_fields.items():
+            if _same(status, step.to_status):
+                wanted.update(values)
+        if target.resolution and _same(step.to_status, target.status):
+            wanted["resolution"] = {"name": target.resolution}
+        if step.fields is not None:  # the transition's screen is known: send only what it has
+            dropped = sorted(set(wanted) - step.fields)
+            if dropped:
+                log.info("jira_transition_fields_dropped", transition=step.name, fields=dropped)
+            wanted = {k: v for k, v in wanted.items() if k in step.fields}
+        return wanted
+
+    @_boundary("add_comment")
+    def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
+        body: dict[str, Any] = {"body": build_comment(comment.text, comment.author)}
+        properties = []
+        if marker:
+            properties.append({"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
+        if comment.internal:
+            visibility = self.settings.internal_visibility
+            if visibility is None:
+                raise SkippableError("jira: internal comment, but [jira] internal_visibility is not configured")
+            if visibility == "service-desk":
+                properties.append({"key": m.SERVICE_DESK_KEY, "value": {"internal": True}})
+            else:
+                body["visibility"] = {"type": visibility.type, "value": visibility.value}
+        if properties:
+            body["properties"] = properties
+        reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
+        return self._result(str(reply["id"]), target_id)
+
+    @_boundary("add_sub_item")
+    def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
+        s = self.settings
+        fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
+                                  "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
+        if task.description:
+            fields["description"] = markdown_to_wiki(task.description)
+        reply = self.rest.send("POST", "issue", {
+            "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
+        sub_id = str(reply["id"])
+        self._move(sub_id, status)
+        return self._result(sub_id, target_id)
+
+    @_boundary("update_sub_item")
+    def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
+        self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
+            "summary": m.summary_for(task.title), "description": markdown_to_wiki(task.description)}})
+        if status is not None:
+            self._move(sub_id, status)
+        return self._result(sub_id, target_id)
+
+    @_boundary("add_attachment")
+    def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
+                       marker: str | None) -> WriteResult:
+        size = path.stat().st_size
+        if size > self.settings.attachment_max_bytes:
+            raise PayloadTooLargeError(f"jira: {name} has {size} bytes, more than attachment_max_bytes "
+                                       f"({self.settings.attachment_max_bytes})")
+        # Uploaded through the session rather than JIRA.add_attachment, which sends every file
+        # as application/octet-stream and raises after a successful upload when Jira reports
+        # size 0 (a retry would then upload the file twice).
+        entry = self.rest.upload(target_id, name, content_type, path)
+        attachment_id = str(entry["id"])
+        if marker:
+            self._remember_attachment(target_id, attachment_id, marker)
+        return self._result(attachment_id, target_id)
+
+    def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
+        try:
+            known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
+            known = dict(known) if isinstance(known, dict) else {}
+            known[attachment_id] = marker
+            self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
+        except _LIBRARY_ERRORS as exc:
+            # Not raised: the upload happened, and a retry would upload it again.
+            log.warning("jira_attachment_marker_not_stored", target_id=target_id, attachment_id=attachment_id,
+                        error=str(translate(exc)))
+
+    @_boundary("download_attachment")
+    def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
+        url = attachment.url
+        if not url:
+            url = (self.rest.get(f"attachment/{attachment.attachment_id}") or {}).get("content")
+        if not url:
+            raise NotFoundError(f"jira: attachment {attachment.attachment_id} has no content URL")
+        self.rest.download(url, dest)
+
+    def close(self) -> None:
+        self.rest.close()

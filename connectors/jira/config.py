@@ -1,0 +1,86 @@
+"""The ``[jira]`` settings: one typed, frozen schema that refuses unknown keys.
+
+Secrets: ``token`` is a plain string for now (the config loader resolves ``env:``/``file:``/
+``cred:`` references before it gets here); it is kept out of ``repr`` so it never lands in logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Visibility(BaseModel):
+    """Who may see a restricted (internal) comment: a project role or a group."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["role", "group"]
+    value: str = Field(min_length=1)
+
+
+class FieldMap(BaseModel):
+    """How casavi facts land in Jira fields beyond summary and description.
+
+    ``static``: fields set on every created issue as given (e.g. ``{"priority": {"name": "High"}}``);
+    ``facts``: fact name (as in the header block, e.g. ``"Property"``) → Jira field id
+    (e.g. ``"customfield_10010"``), set to the fact's text; ``label_prefix`` is put in front of
+    every casavi label (Jira labels cannot contain blanks; blanks become ``_``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    static: dict[str, Any] = Field(default_factory=dict)
+    facts: dict[str, str] = Field(default_factory=dict)
+    label_prefix: str = ""
+
+
+class JiraSettings(BaseModel):
+    """Everything the Jira connector needs; validated once, then read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(min_length=1)
+    deployment: Literal["cloud", "server"] = "cloud"
+    # cloud: the account e-mail; server with basic auth: the user name; unused with a PAT.
+    user: str | None = None
+    token: str = Field(min_length=1, repr=False)
+    # None → "basic" on cloud; on server "basic" when a user is given, else "bearer" (PAT).
+    auth: Literal["basic", "bearer"] | None = None
+    project: str = Field(min_length=1)
+    issue_type: str = "Task"
+    sub_task_type: str = "Sub-task"
+    # How internal casavi comments are restricted: a role/group visibility, or "service-desk"
+    # for Jira Service Management internal comments.  None: internal comments are refused.
+    internal_visibility: Visibility | Literal["service-desk"] | None = None
+    field_map: FieldMap = Field(default_factory=FieldMap)
+    # casavi staff id → Jira accountId (cloud) or user name (server).
+    assignee_map: dict[str, str] = Field(default_factory=dict)
+    # Jira status name → fields to send with a transition into it, e.g.
+    # {"Done": {"resolution": {"name": "Done"}}}.
+    transition_fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    timeout: float = Field(default=30.0, gt=0)
+    max_results: int = Field(default=50, ge=1, le=1000)
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _auth_is_complete(self) -> "JiraSettings":
+        auth = self.effective_auth
+        if self.deployment == "cloud" and auth == "bearer":
+            raise ValueError("auth: Jira Cloud takes an e-mail and API token (basic), not a bearer token")
+        if auth == "basic" and not self.user:
+            raise ValueError("user: required for basic auth (cloud: the account e-mail)")
+        return self
+
+    @property
+    def effective_auth(self) -> Literal["basic", "bearer"]:
+        if self.auth is not None:
+            return self.auth
+        if self.deployment == "cloud" or self.user:
+            return "basic"
+        return "bearer"
+
+    @property
+    def server_url(self) -> str:
+        return self.url.rstrip("/")

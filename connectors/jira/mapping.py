@@ -1,0 +1,288 @@
+"""Pure mapping between Jira's JSON and the neutral model: no I/O, no jira/requests imports.
+
+- JQL: the marker query and the incremental query (epoch milliseconds, floored to the minute).
+- Transitions: choosing the next step towards a status over the part of the workflow seen so far.
+- Issue JSON (REST v2) → :class:`~bridge.model.TargetItem`, comments, sub-items, attachments.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from bridge.model import Attachment, Comment, Marker, SubItem, TargetItem
+
+from .markup import split_comment, split_description, wiki_to_markdown
+
+MARKER_KEY = "casavi"  # issue property: {"ticketId", "internalId"[, "source"]}
+TASK_MARKER_KEY = "casavi.task"  # sub-task property: {"taskId"}
+ATTACHMENTS_KEY = "casavi.attachments"  # issue property: {jira attachment id: casavi file id}
+COMMENT_MARKER_KEY = "casavi"  # comment property: {"commentId"}
+SERVICE_DESK_KEY = "sd.public.comment"  # JSM: {"internal": true}
+
+ISSUE_FIELDS = ("summary", "description", "status", "resolution", "updated", "created",
+                "duedate", "subtasks", "attachment", "parent", "issuetype")
+SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", "issuetype", "parent")
+
+
+# --- JQL -----------------------------------------------------------------------------
+
+def jql_string(value: str) -> str:
+    """A JQL string literal: double-quoted, with backslash, quote and control characters escaped."""
+    escaped = (str(value).replace("\\", "\\\\").replace('"', '\\"')
+               .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
+    return f'"{escaped}"'
+
+
+def jql_epoch_ms(when: datetime) -> int:
+    """``when`` as epoch milliseconds floored to the minute (JQL compares at minute precision).
+
+    An unquoted number in JQL is epoch milliseconds and so independent of the searching user's
+    profile time zone, which a bare ``"yyyy/MM/dd HH:mm"`` is not.  A naive ``when`` is UTC.
+    """
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = int(when.timestamp() // 60) * 60
+    return seconds * 1000
+
+
+def changed_since_jql(project: str, since: datetime | None) -> str:
+    clauses = [f"project = {jql_string(project)}"]
+    if since is not None:
+        clauses.append(f"updated >= {jql_epoch_ms(since)}")
+    return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+
+
+def marker_jql(project: str, marker: Marker) -> str:
+    # Only ticketId is queried; the source (casavi/relay) is compared on the results.
+    return (f"project = {jql_string(project)} AND "
+            f"issue.property[{MARKER_KEY}].ticketId = {jql_string(marker.item_id)} ORDER BY key ASC")
+
+
+# --- transitions -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Transition:
+    """One workflow transition as GET /transitions shows it; ``fields`` None = screen unknown."""
+
+    transition_id: str
+    name: str
+    to_status: str
+    fields: frozenset[str] | None = None
+
+
+def parse_transitions(raw: Iterable[Mapping[str, Any]]) -> list[Transition]:
+    found = []
+    for entry in raw:
+        to = entry.get("to") or {}
+        screen = entry.get("fields")
+        found.append(Transition(str(entry.get("id")), str(entry.get("name") or ""), str(to.get("name") or ""),
+                                frozenset(screen) if isinstance(screen, Mapping) else None))
+    return found
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def next_transition(known: Mapping[str, Sequence[Transition]], current: str, target: str) -> Transition | None:
+    """The first step from ``current`` towards ``target`` over the workflow seen so far.
+
+    ``known`` maps a status (whose transitions have been read) to its outgoing transitions.  The
+    step starts the shortest known path to ``target``; when the known part has none, it starts the
+    shortest path to the nearest status whose transitions are not read yet (to look there).
+    None when ``current`` is ``target`` or neither exists.
+    """
+    if _same(current, target):
+        return None
+    folded = {status.casefold(): list(steps) for status, steps in known.items()}
+    first: dict[str, Transition] = {}
+    queue = deque([current.casefold()])
+    seen = {current.casefold()}
+    unexplored: Transition | None = None
+    while queue:
+        status = queue.popleft()
+        for step in folded.get(status, ()):
+            to = step.to_status.casefold()
+            if to in seen:
+                continue
+            seen.add(to)
+            first[to] = first.get(status, step)
+            if to == target.casefold():
+                return first[to]
+            if to not in folded and unexplored is None:
+                unexplored = first[to]
+            queue.append(to)
+    return unexplored
+
+
+def transition_path(graph: Mapping[str, Sequence[Transition]], start: str, target: str) -> list[Transition] | None:
+    """The shortest list of transitions from ``start`` to ``target`` in a fully known workflow."""
+    path: list[Transition] = []
+    current = start
+    for _ in range(len(graph) + 1):
+        if _same(current, target):
+            return path
+        step = next_transition(graph, current, target)
+        if step is None:
+            return None
+        path.append(step)
+        current = step.to_status
+    return None
+
+
+# --- issue JSON → model ----------------------------------------------------------------
+
+def parse_jira_time(value: str | None) -> datetime | None:
+    """Jira's ``2024-05-01T10:00:00.000+0000`` (also ``Z`` / ``+00:00``) as an aware datetime."""
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _name(value: Any) -> str | None:
+    return str(value["name"]) if isinstance(value, Mapping) and value.get("name") else None
+
+
+def _properties(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Entity properties as {key: value}: issues carry a map, comments a list of {key, value}."""
+    props = raw.get("properties")
+    if isinstance(props, Mapping):
+        return dict(props)
+    if isinstance(props, list):
+        return {p.get("key"): p.get("value") for p in props if isinstance(p, Mapping)}
+    return {}
+
+
+def is_sub_task(raw_issue: Mapping[str, Any]) -> bool:
+    issuetype = (raw_issue.get("fields") or {}).get("issuetype") or {}
+    return bool(issuetype.get("subtask"))
+
+
+def parent_id(raw_issue: Mapping[str, Any]) -> str | None:
+    parent = (raw_issue.get("fields") or {}).get("parent") or {}
+    return str(parent["id"]) if parent.get("id") else None
+
+
+def item_fields(raw_issue: Mapping[str, Any]) -> dict[str, str]:
+    """The fields the planner compares: title, description (markdown, no header), status, due_date."""
+    fields = raw_issue.get("fields") or {}
+    return {
+        "title": str(fields.get("summary") or ""),
+        "description": split_description(fields.get("description")),
+        "status": _name(fields.get("status")) or "",
+        "due_date": str(fields.get("duedate") or ""),
+    }
+
+
+def to_comment(raw: Mapping[str, Any]) -> Comment:
+    props = _properties(raw)
+    marker_value = props.get(COMMENT_MARKER_KEY) or {}
+    marker = str(marker_value["commentId"]) if isinstance(marker_value, Mapping) and marker_value.get("commentId") else None
+    author = raw.get("author") or {}
+    if marker is not None:  # only our own comments carry the "via casavi" line on purpose
+        text_author, text = split_comment(raw.get("body"))
+    else:
+        text_author, text = None, wiki_to_markdown(raw.get("body") or "")
+    service_desk = props.get(SERVICE_DESK_KEY) or {}
+    internal = bool(raw.get("visibility")) or bool(isinstance(service_desk, Mapping) and service_desk.get("internal"))
+    return Comment(
+        comment_id=str(raw.get("id")),
+        text=text,
+        internal=internal,
+        author=text_author or author.get("displayName") or author.get("name"),
+        author_email=None if text_author else author.get("emailAddress"),
+        created_at=parse_jira_time(raw.get("created")),
+        marker=marker,
+    )
+
+
+def to_sub_item(raw: Mapping[str, Any]) -> SubItem:
+    fields = raw.get("fields") or {}
+    marker_value = _properties(raw).get(TASK_MARKER_KEY) or {}
+    return SubItem(
+        sub_id=str(raw.get("id")),
+        title=str(fields.get("summary") or ""),
+        status=_name(fields.get("status")) or "",
+        description=split_description(fields.get("description")),
+        resolution=_name(fields.get("resolution")),
+        marker=str(marker_value["taskId"]) if isinstance(marker_value, Mapping) and marker_value.get("taskId") else None,
+    )
+
+
+def to_attachments(raw_issue: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    markers = _properties(raw_issue).get(ATTACHMENTS_KEY) or {}
+    found = []
+    for entry in (raw_issue.get("fields") or {}).get("attachment") or ():
+        attachment_id = str(entry.get("id"))
+        marker = markers.get(attachment_id) if isinstance(markers, Mapping) else None
+        found.append(Attachment(
+            attachment_id=attachment_id,
+            name=str(entry.get("filename") or ""),
+            content_type=str(entry.get("mimeType") or "application/octet-stream"),
+            size=int(entry.get("size") or 0),
+            url=entry.get("content"),
+            marker=str(marker) if marker else None,
+        ))
+    return tuple(found)
+
+
+def latest_update(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]]) -> tuple[str, datetime | None]:
+    """The item's version: the newest ``updated`` of the issue and its sub-tasks, as Jira wrote it.
+
+    A sub-task's change does not touch its parent's ``updated``; folding the sub-tasks in makes
+    the parent's version change with them, so such a change is never taken for "already seen".
+    """
+    stamps = [(raw.get("fields") or {}).get("updated") for raw in (raw_issue, *raw_sub_tasks)]
+    dated = [(parse_jira_time(s), s) for s in stamps if s]
+    dated = [(when, s) for when, s in dated if when is not None]
+    if not dated:
+        return str((raw_issue.get("fields") or {}).get("updated") or ""), None
+    when, stamp = max(dated, key=lambda pair: pair[0])
+    return stamp, when
+
+
+def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[str, Any]],
+                   raw_sub_tasks: Sequence[Mapping[str, Any]], *, server_url: str) -> TargetItem:
+    fields = raw_issue.get("fields") or {}
+    version, updated_at = latest_update(raw_issue, raw_sub_tasks)
+    key = raw_issue.get("key")
+    return TargetItem(
+        target_id=str(raw_issue.get("id")),
+        fields=item_fields(raw_issue),
+        version=version,
+        marker=Marker.from_property(_properties(raw_issue).get(MARKER_KEY)),
+        comments=tuple(to_comment(c) for c in raw_comments),
+        sub_items=tuple(to_sub_item(s) for s in raw_sub_tasks),
+        attachments=to_attachments(raw_issue),
+        url=f"{server_url}/browse/{key}" if key else None,
+        resolution=_name(fields.get("resolution")),
+        updated_at=updated_at,
+        display_id=str(key) if key else None,
+    )
+
+
+def labels_for(prefix: str, labels: Iterable[str]) -> list[str]:
+    """Jira labels from casavi labels: prefixed, blanks turned into ``_``, empty ones dropped."""
+    out = []
+    for label in labels:
+        cleaned = "_".join(str(label).split())
+        if cleaned and prefix + cleaned not in out:
+            out.append(prefix + cleaned)
+    return out
+
+
+def summary_for(title: str) -> str:
+    """A Jira summary: one line, at most 255 characters (Jira refuses longer or multi-line ones)."""
+    return " ".join(str(title).split())[:255]

@@ -1,0 +1,237 @@
+"""casavi markdown ⇄ Jira wiki markup, and the casavi header block above a description.
+
+Decision: the connector talks REST API **v2** on Cloud and on Server/Data Center, where
+``description`` and comment ``body`` are wiki text on both (v3 would need ADF on Cloud only).
+
+- markdown → wiki: mistletoe's ``JiraRenderer``, subclassed because its escaping lets text
+  break out of wiki syntax (``{code}`` inside a code block, ``|`` in table cells escaped twice,
+  ``!x!`` becoming an image, ``h1.`` at a line start becoming a heading, raw HTML passed
+  through).  Plain text in the source stays plain text in Jira.
+- wiki → markdown: ``jira2markdown``.  It does not know wiki backslash escapes, so escaped
+  characters are swapped for placeholders around the conversion and come back as markdown
+  escapes (or as themselves where markdown gives them no meaning).
+- The header block (facts and the link back to casavi) is a ``{panel:title=casavi}`` at the
+  top of the description; :func:`split_description` strips it again, so the description read
+  back from Jira is the casavi text alone.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Iterable
+from urllib.parse import quote
+
+import mistletoe
+from jira2markdown import convert as _jira_to_markdown
+from mistletoe import block_token
+from mistletoe.base_renderer import URI_SAFE_CHARACTERS, BaseRenderer
+from mistletoe.contrib.jira_renderer import JiraRenderer
+
+HEADER_TITLE = "casavi"
+_HEADER_OPEN = "{panel:title=" + HEADER_TITLE + "}"
+_HEADER_RE = re.compile(r"\A\s*\{panel:title=" + HEADER_TITLE + r"\}.*?\{panel\}[ \t]*(?:\n|\Z)\n*", re.DOTALL)
+_COMMENT_HEADER_RE = re.compile(r"\A\*((?:\\.|[^*\\\n])+)\* via casavi:[ \t]*(?:\n\n?|\Z)")
+_ZWSP = "\u200b"
+
+# Characters that open or close wiki markup or macros wherever they stand.
+_ALWAYS = set("{}[]|!")
+# Text-effect characters: harmless between two letters/digits ("E-Mail", "snake_case").
+_EFFECTS = set("*_-+^~")
+_LINE_START_RE = re.compile(r"(?m)^(h[1-6]|bq)\.(?=\s)|^([#*-])(?=\s)")
+
+# mistletoe registers tokens globally; renders are serialised so threads do not interleave.
+_render_lock = threading.Lock()
+
+
+def escape_text(text: str) -> str:
+    """Escape plain text so Jira shows it literally (no macros, links, effects, tables)."""
+    out: list[str] = []
+    n = len(text)
+    for i, ch in enumerate(text):
+        prev = text[i - 1] if i > 0 else " "
+        nxt = text[i + 1] if i + 1 < n else " "
+        if ch == "\\":
+            # "\\" is a forced line break in wiki and "\x" an escape: show a real backslash.
+            out.append("&#92;" if (nxt == "\\" or _is_markup(nxt) or prev == "\\") else ch)
+        elif ch in _ALWAYS:
+            out.append("\\" + ch)
+        elif ch == "?" and (nxt == "?" or prev == "?"):
+            out.append("\\?")  # ??citation??
+        elif ch in _EFFECTS and not (prev.isalnum() and nxt.isalnum()):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def unescape_text(wiki: str) -> str:
+    """The plain text that :func:`escape_text` escaped."""
+    return _ESCAPE_RE.sub(lambda m: m.group(1), wiki).replace("&#92;", "\\")
+
+
+def wiki_url(url: str) -> str:
+    """A URL safe inside ``[text|url]``: the link syntax characters percent-encoded."""
+    safe = "".join(c for c in URI_SAFE_CHARACTERS if c not in "[]|")
+    return quote(url.strip(), safe=safe)
+
+
+def _is_markup(ch: str) -> bool:
+    return ch in _ALWAYS or ch in _EFFECTS or ch == "?"
+
+
+class _WikiRenderer(JiraRenderer):
+    def __init__(self) -> None:
+        # JiraRenderer registers HtmlBlock/HtmlSpan; without them raw HTML stays text (escaped).
+        self.listTokens: list[str] = []
+        self.lastChildOfQuotes: list = []
+        BaseRenderer.__init__(self)
+
+    def render_raw_text(self, token, escape: bool = True) -> str:
+        return escape_text(token.content) if escape else token.content
+
+    def render_inline_code(self, token) -> str:
+        content = token.children[0].content if token.children else ""
+        return "{{" + escape_text(content) + "}}"
+
+    @staticmethod
+    def render_line_break(token) -> str:
+        # casavi text is typed in a text area: its line breaks are meant, and Jira shows a
+        # newline inside a paragraph as a line break.
+        return "\n"
+
+    def render_paragraph(self, token) -> str:
+        inner = _LINE_START_RE.sub(_escape_line_start, self.render_inner(token))
+        return inner + self._block_eol(token)
+
+    def render_block_code(self, token) -> str:
+        content = token.children[0].content if token.children else ""
+        language = getattr(token, "language", "") or ""
+        if language and "{code" not in content:
+            opener, closer = "{code:" + re.sub(r"[^\w+#.-]", "", language) + "}", "{code}"
+        elif "{noformat" not in content:
+            opener, closer = "{noformat}", "{noformat}"
+        elif "{code" not in content:
+            opener, closer = "{code}", "{code}"
+        else:  # both macro names inside: break the closing one with an invisible space
+            content = content.replace("{noformat", "{" + _ZWSP + "noformat")
+            opener, closer = "{noformat}", "{noformat}"
+        if not content.endswith("\n"):
+            content += "\n"
+        return f"{opener}\n{content}{closer}" + self._block_eol(token)
+
+    def render_quote(self, token) -> str:
+        if not token.children:  # a bare ">" line
+            return ""
+        return super().render_quote(token)
+
+    def render_link(self, token) -> str:
+        inner = self.render_inner(token) or escape_text(token.target)
+        return f"[{inner}|{wiki_url(token.target)}]"
+
+    def render_auto_link(self, token) -> str:
+        return f"[{wiki_url(token.target)}]"
+
+    def render_table_cell(self, token, in_header: bool = False) -> str:
+        inner = self.render_inner(token) or " "  # pipes are escaped already by escape_text
+        return ("||" if in_header else "|") + inner
+
+
+def _escape_line_start(match: re.Match) -> str:
+    if match.group(1):
+        return match.group(1) + "\\."
+    return "\\" + match.group(2)
+
+
+def markdown_to_wiki(text: str) -> str:
+    """casavi markdown → Jira wiki markup (no trailing newline)."""
+    if not text or not text.strip():
+        return ""
+    with _render_lock:
+        block_token.reset_tokens()
+        renderer = _WikiRenderer()
+        wiki = renderer.render(mistletoe.Document(text))
+    return wiki.rstrip()
+
+
+# --- wiki → markdown --------------------------------------------------------------------
+
+_BLOCK_RE = re.compile(r"(\{(code|noformat)(?::[^}]*)?\}.*?\{\2\})", re.DOTALL)
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[\]^_`{|}~])")  # backslash + ASCII punctuation, not "\"
+_PLACEHOLDER_BASE = 0xE000  # Unicode private use area: never in real text we convert
+_MD_SPECIAL = set("\\`*_[]<>#+-!|~")
+
+
+def _protect(segment: str) -> str:
+    segment = segment.replace("&#92;", chr(_PLACEHOLDER_BASE + ord("\\")))
+    return _ESCAPE_RE.sub(lambda m: chr(_PLACEHOLDER_BASE + ord(m.group(1))), segment)
+
+
+def _restore(text: str) -> str:
+    def back(ch: str) -> str:
+        code = ord(ch) - _PLACEHOLDER_BASE
+        original = chr(code)
+        return "\\" + original if original in _MD_SPECIAL else original
+
+    return re.sub("[\ue000-\ue07f]", lambda m: back(m.group(0)), text)
+
+
+def wiki_to_markdown(wiki: str) -> str:
+    """Jira wiki markup → markdown (trailing whitespace dropped)."""
+    if not wiki or not wiki.strip():
+        return ""
+    parts = _BLOCK_RE.split(wiki.replace("\r\n", "\n"))
+    # split() with two groups yields [text, block, macro-name, text, block, macro-name, ...]
+    protected = []
+    for index, part in enumerate(parts):
+        kind = index % 3
+        if kind == 0:
+            protected.append(_protect(part))
+        elif kind == 1:
+            protected.append(part)
+    markdown = _jira_to_markdown("".join(protected))
+    return _restore(markdown).replace(_ZWSP, "").strip("\n").rstrip()
+
+
+# --- the header block ----------------------------------------------------------------
+
+def build_description(description: str, facts: Iterable[tuple[str, str]] = (), link_url: str | None = None) -> str:
+    """The wiki description of an issue: the casavi header panel, then the casavi text."""
+    body = markdown_to_wiki(description)
+    lines = [f"*{escape_text(_one_line(name))}:* {escape_text(_one_line(value))}" for name, value in facts]
+    if link_url:
+        lines.append(f"[Open in casavi|{wiki_url(link_url)}]")
+    if not lines:
+        return body
+    header = _HEADER_OPEN + "\n" + "\n".join(lines) + "\n{panel}"
+    return header + ("\n\n" + body if body else "")
+
+
+def split_description(wiki: str | None) -> str:
+    """The casavi text of a wiki description, as markdown, without the header panel."""
+    text = (wiki or "").replace("\r\n", "\n")
+    return wiki_to_markdown(_HEADER_RE.sub("", text, count=1))
+
+
+def _one_line(value: str) -> str:
+    return " ".join(str(value).split())
+
+
+# --- comments -------------------------------------------------------------------------
+
+def build_comment(text: str, author: str | None) -> str:
+    """A comment body: "*Anna Example* via casavi:" when the author is known, then the text."""
+    body = markdown_to_wiki(text)
+    if not author or not author.strip():
+        return body
+    header = f"*{escape_text(_one_line(author))}* via casavi:"
+    return header + ("\n\n" + body if body else "")
+
+
+def split_comment(wiki: str | None) -> tuple[str | None, str]:
+    """(author from the "via casavi" line or None, the comment text as markdown)."""
+    text = (wiki or "").replace("\r\n", "\n")
+    match = _COMMENT_HEADER_RE.match(text)
+    if not match:
+        return None, wiki_to_markdown(text)
+    return unescape_text(match.group(1)), wiki_to_markdown(text[match.end():])

@@ -1,0 +1,157 @@
+"""The Jira REST session: the ``jira`` library's client, built lazily, plus the raw calls it lacks.
+
+- No I/O at construction: the ``JIRA`` object is made on first use with
+  ``get_server_info=False`` (the deployment comes from the configuration; ``check()`` compares
+  it with ``serverInfo``), and ``max_retries=0`` — the library would otherwise retry 429/503
+  and connection errors for every method, POST included, which can duplicate an issue.  The
+  bridge's own retry policy (which knows about markers) decides instead.
+- Requests the library cannot make are sent through its own session (same auth, headers,
+  timeout and error handling): ``POST /issue`` with ``properties`` beside ``fields`` (so the
+  marker is set in the creating request), comments with properties, paged comments with
+  ``total``, streamed multipart uploads with the real content type, streamed downloads.
+- Search pages by ``startAt`` on Server/DC (``/search``) and by ``nextPageToken`` on Cloud
+  (``/search/jql``; the old endpoint answers 410 there).  Cloud's search is eventually
+  consistent, so it is never used to decide whether an issue exists right after creating it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from jira import JIRA
+from jira.exceptions import JIRAError
+from requests_toolbelt import MultipartEncoder
+
+from .config import JiraSettings
+
+# Server paging by startAt re-reads this many items at each page boundary: an item updated
+# while we page moves to the end of "ORDER BY updated" and shifts the rest one place back.
+PAGE_OVERLAP = 3
+_CHUNK = 64 * 1024
+
+
+class JiraRest:
+    def __init__(self, settings: JiraSettings):
+        self.settings = settings
+        self._client: JIRA | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> JIRA:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def _build(self) -> JIRA:
+        s = self.settings
+        auth: dict[str, Any]
+        if s.effective_auth == "basic":
+            auth = {"basic_auth": (s.user or "", s.token)}
+        else:
+            auth = {"token_auth": s.token}
+        client = JIRA(server=s.server_url, options={"rest_api_version": "2", "check_update": False},
+                      get_server_info=False, max_retries=0, timeout=s.timeout, **auth)
+        # The library switches to Cloud behaviour (search/jql) by this attribute.
+        client.deploymentType = "Cloud" if s.deployment == "cloud" else "Server"
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- raw JSON calls through the library's session ---------------------------------
+
+    def url(self, path: str) -> str:
+        return self.client._get_url(path)
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        reply = self.client._session.get(self.url(path), params=params)
+        return reply.json() if reply.content else None
+
+    def send(self, method: str, path: str, body: Any) -> Any:
+        reply = self.client._session.request(method, self.url(path), data=json.dumps(body))
+        return reply.json() if reply.content else None
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def issue(self, issue_id: str, fields: tuple[str, ...], properties: tuple[str, ...] = ()) -> dict[str, Any]:
+        params = {"fields": ",".join(fields)}
+        if properties:
+            params["properties"] = ",".join(properties)
+        return self.get(f"issue/{issue_id}", params)
+
+    def comments(self, issue_id: str) -> list[dict[str, Any]]:
+        """Every comment of the issue with its properties (markers), all pages."""
+        found: list[dict[str, Any]] = []
+        size = self.settings.max_results
+        while True:
+            page = self.get(f"issue/{issue_id}/comment",
+                            {"expand": "properties", "startAt": len(found), "maxResults": size}) or {}
+            batch = page.get("comments") or []
+            found.extend(batch)
+            total = page.get("total")
+            if not batch or (total is not None and len(found) >= int(total)) or (total is None and len(batch) < size):
+                return found
+
+    def search(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        """Raw issues matching ``jql``, page by page (items may repeat at page boundaries)."""
+        client = self.client
+        size = self.settings.max_results
+        props = ",".join(properties) or None
+        if self.settings.deployment == "cloud":
+            token: str | None = None
+            while True:
+                page = client.enhanced_search_issues(jql, nextPageToken=token, maxResults=size, fields=list(fields),
+                                                     properties=props, json_result=True) or {}
+                yield from page.get("issues") or []
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast"):
+                    return
+        start = 0
+        while True:
+            page = client.search_issues(jql, startAt=start, maxResults=size, fields=list(fields),
+                                        properties=props, json_result=True) or {}
+            issues = page.get("issues") or []
+            yield from issues
+            total = page.get("total")
+            reached = start + len(issues)
+            if not issues or (total is not None and reached >= int(total)) or (total is None and len(issues) < size):
+                return
+            start = reached - PAGE_OVERLAP if len(issues) > PAGE_OVERLAP else reached
+
+    def issue_property(self, issue_id: str, key: str) -> Any:
+        """An entity property's value, or None when the issue has no such property."""
+        try:
+            return (self.get(f"issue/{issue_id}/properties/{key}") or {}).get("value")
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+
+    # --- writes --------------------------------------------------------------------------
+
+    def upload(self, issue_id: str, name: str, content_type: str, path: Path) -> dict[str, Any]:
+        """Stream ``path`` as a multipart upload; Jira replies with a list of attachments."""
+        with path.open("rb") as handle:
+            encoder = MultipartEncoder(fields={"file": (name, handle, content_type or "application/octet-stream")})
+            reply = self.client._session.post(
+                self.url(f"issue/{issue_id}/attachments"), data=encoder,
+                headers={"Content-Type": encoder.content_type, "X-Atlassian-Token": "no-check"})
+        body = reply.json()
+        return body[0] if isinstance(body, list) else body
+
+    def download(self, url: str, dest: Path) -> None:
+        """GET the attachment's ``content`` URL exactly as Jira gave it, streamed to ``dest``."""
+        reply = self.client._session.get(url, stream=True)
+        try:
+            with dest.open("wb") as handle:
+                for chunk in reply.iter_content(_CHUNK):
+                    handle.write(chunk)
+        finally:
+            reply.close()

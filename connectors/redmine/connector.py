@@ -1,0 +1,325 @@
+"""The Redmine connector: casavi tickets as issues of one project, tasks as child issues.
+
+Redmine facts this code relies on (Redmine 5.0, checked against a real server in the tests):
+- Issue lists show only open issues unless ``status_id=*``; at most 100 a page.
+- ``PUT /issues/N.json`` answers 204 with no body, so every write reads the issue back.
+- A status change the workflow does not allow is ignored silently (still 204): ``set_status``
+  reads the issue back and raises when the status did not change.
+- A new issue starts in its tracker's default status unless the workflow allows the requested
+  one for new issues, so ``create`` moves it afterwards when needed.
+- Journals cannot carry custom fields: a comment's marker is a trailing HTML comment in the note
+  (see :mod:`connectors.redmine.mapping`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import structlog
+
+from bridge.errors import (
+    AuthError,
+    BridgeError,
+    FatalError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RetriableError,
+    SkippableError,
+)
+from bridge.model import (
+    Attachment,
+    Capabilities,
+    Comment,
+    ItemDraft,
+    Marker,
+    StatusTarget,
+    Task,
+    TargetItem,
+    WriteResult,
+)
+from connectors.redmine import mapping
+from connectors.redmine.client import RedmineClient
+from connectors.redmine.config import RedmineSettings
+from connectors.redmine.lookup import Lookup, resolve
+
+log = structlog.get_logger()
+
+ISSUE_INCLUDE = "journals,attachments,children"
+
+
+class RedmineConnector:
+    name = "redmine"
+
+    def __init__(self, settings: RedmineSettings, *, client: RedmineClient | None = None, page_size: int = 100):
+        self.settings = settings
+        self.client = client or RedmineClient(
+            settings.url,
+            settings.api_key.get_secret_value(),
+            timeout=settings.timeout,
+            verify_tls=settings.verify_tls,
+        )
+        self.page_size = page_size
+        self.capabilities = Capabilities(
+            sub_items=True,
+            attachments=True,
+            comment_visibility=settings.private_notes_for_internal,
+            markers_on_comments=True,
+            due_date=True,
+        )
+        self._lookup: Lookup | None = None
+        self._lock = threading.Lock()
+
+    # --- probing ----------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        try:
+            lookup, problems = resolve(self.client, self.settings)
+        except AuthError as exc:
+            return [f"redmine.api_key <- Redmine refused the key ({exc}); is the REST API enabled?"]
+        except RetriableError as exc:
+            return [f"redmine.url <- cannot reach Redmine at {self.settings.url}: {exc}"]
+        except BridgeError as exc:
+            return [f"redmine.url <- unexpected answer from Redmine at {self.settings.url}: {exc}"]
+        if lookup is not None:
+            with self._lock:
+                self._lookup = lookup
+        return problems
+
+    def statuses(self) -> set[str]:
+        return set(self._ids().status_ids)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def changed_since(self, since: datetime | None) -> Iterable[TargetItem]:
+        """Top-level issues changed at or after ``since``, oldest change first.
+
+        Child issues count as a change of their parent (their own change does not touch the
+        parent's ``updated_on``).  The ``updated_on`` filter works in whole UTC seconds and
+        matches from one second earlier (see :func:`mapping.since_filter`): more is fine.
+        """
+        ids = self._ids()
+        params: dict[str, Any] = {**self._project_filter(ids), "sort": "updated_on,id"}
+        if since is not None:
+            params["updated_on"] = mapping.since_filter(since)
+        rows = self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
+        seen: dict[str, None] = {}
+        for row in rows:
+            top = str((row.get("parent") or {}).get("id") or row["id"])
+            seen.setdefault(top, None)
+        return self._gather(seen)
+
+    def get(self, target_id: str) -> TargetItem:
+        ids = self._ids()
+        issue = self._issue(target_id)
+        children = self._children(ids, issue)
+        return mapping.to_target_item(issue, children, ids.place, self.client.base_url)
+
+    def find_by_marker(self, marker: Marker) -> TargetItem | None:
+        ids = self._ids()
+        key = mapping.ticket_marker_key(marker)
+        params = {**self._project_filter(ids), "parent_id": "!*", "sort": "id"}
+        if ids.field_id is not None:
+            params[f"cf_{ids.field_id}"] = f"^{key}"
+        else:
+            params["description"] = f"~{mapping.TICKET_LINE}{key}"
+        rows = self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
+        # The filter matches prefixes ("P-1" also finds "P-10"); only an exact marker counts.
+        hits = [r for r in rows if mapping.same_ticket(self._row_marker(ids, r), marker)]
+        if not hits:
+            return None
+        if len(hits) > 1:
+            log.warning("duplicate_markers_found", marker=mapping.ticket_marker_value(marker),
+                        target_ids=[h["id"] for h in hits])
+        return self.get(str(hits[0]["id"]))
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
+        ids = self._ids()
+        status_id = self._status_id(draft.status)
+        body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft),
+                                mapping.TICKET_LINE, mapping.ticket_marker_value(marker))
+        body.update(status_id=status_id, due_date=mapping.due_date_value(draft.due_date))
+        if draft.assignee and draft.assignee in self.settings.assignee_map:
+            body["assigned_to_id"] = self.settings.assignee_map[draft.assignee]
+        issue = self.client.post("/issues.json", {"issue": body})["issue"]
+        target_id = str(issue["id"])
+        log.info("redmine_issue_created", target_id=target_id, marker=mapping.ticket_marker_value(marker))
+        if ids.field_id is not None and mapping.custom_field_value(issue, ids.field_id) is None:
+            raise FatalError(f"issue #{target_id} was created without its marker: the custom field "
+                             f"{ids.field_id} is not enabled for tracker {self.settings.tracker!r}")
+        if issue["status"]["id"] != status_id:
+            self._move(target_id, draft.status)
+        return self._result(target_id)
+
+    def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
+        ids = self._ids()
+        body: dict[str, Any] = {}
+        if "title" in fields:
+            body["subject"] = mapping.subject(draft.title)
+        if "description" in fields:
+            description = mapping.render_description(draft)
+            if ids.field_id is None:  # keep the marker line
+                _, value = mapping.split_marker_line(mapping.normalize_text(self._issue(target_id, "")["description"]),
+                                                     mapping.TICKET_LINE)
+                if value:
+                    description = mapping.with_marker_line(description, mapping.TICKET_LINE, value)
+            body["description"] = description
+        if "due_date" in fields:
+            body["due_date"] = mapping.due_date_value(draft.due_date)
+        if body:
+            self.client.put(f"/issues/{target_id}.json", {"issue": body}, idempotent=True)
+        return self._result(target_id)
+
+    def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
+        """Redmine has no resolutions: ``status.resolution`` is ignored (map DECLINED to "Rejected")."""
+        self._move(target_id, status)
+        return self._result(target_id)
+
+    def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
+        internal = comment.internal
+        if internal and not self.settings.private_notes_for_internal:
+            raise SkippableError("internal comments are not written: [redmine] private_notes_for_internal = false")
+        notes = mapping.note_with_marker(comment.text, marker)
+        self.client.put(f"/issues/{target_id}.json",
+                        {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
+        # 204 without the journal's id: the newest journal of ours with this note is the one.
+        issue = self._issue(target_id)
+        ours = [j for j in issue.get("journals") or ()
+                if (j.get("user") or {}).get("id") == self._ids().user_id
+                and mapping.normalize_text(j.get("notes")) == mapping.normalize_text(notes)]
+        if not ours:
+            raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
+        journal_id = str(max(int(j["id"]) for j in ours))
+        log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=internal)
+        return self._result(target_id, written_id=journal_id, issue=issue)
+
+    def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
+        ids = self._ids()
+        status_id = self._status_id(status)
+        body = self._issue_body(ids, ids.sub_tracker_id, task.title, task.description, mapping.TASK_LINE,
+                                marker if ids.field_id is None else mapping.task_marker_value(marker))
+        body.update(parent_issue_id=int(target_id), status_id=status_id)
+        child = self.client.post("/issues.json", {"issue": body})["issue"]
+        sub_id = str(child["id"])
+        if child["status"]["id"] != status_id:
+            self._move(sub_id, status)
+        return self._result(target_id, written_id=sub_id)
+
+    def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
+        ids = self._ids()
+        child = self._issue(sub_id, "")
+        if str((child.get("parent") or {}).get("id")) != str(target_id):
+            raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
+        description = task.description
+        if ids.field_id is None:
+            _, value = mapping.split_marker_line(mapping.normalize_text(child.get("description")), mapping.TASK_LINE)
+            if value:
+                description = mapping.with_marker_line(description, mapping.TASK_LINE, value)
+        body: dict[str, Any] = {"subject": mapping.subject(task.title), "description": description}
+        self.client.put(f"/issues/{sub_id}.json", {"issue": body}, idempotent=True)
+        if status is not None:
+            self._move(sub_id, status)
+        return self._result(target_id, written_id=sub_id)
+
+    def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
+        size = Path(path).stat().st_size
+        if size > self.settings.attachment_max_bytes:
+            raise PayloadTooLargeError(f"{name}: {size} bytes is more than [redmine] attachment_max_bytes")
+        try:
+            token, attachment_id = self.client.upload(Path(path), name)
+        except FatalError as exc:
+            if exc.status == 422:  # Redmine's only objections to an upload: size and file type
+                raise SkippableError(f"Redmine refused {name} ({size} bytes): {exc}") from exc
+            raise
+        upload = {"token": token, "filename": name, "content_type": content_type,
+                  "description": mapping.attachment_description(marker)}
+        self.client.put(f"/issues/{target_id}.json", {"issue": {"uploads": [upload]}}, idempotent=False)
+        issue = self._issue(target_id)
+        if not any(str(a["id"]) == attachment_id for a in issue.get("attachments") or ()):
+            raise FatalError(f"upload {attachment_id} did not arrive on #{target_id}")
+        log.info("redmine_file_attached", target_id=target_id, attachment_id=attachment_id, size=size)
+        return self._result(target_id, written_id=attachment_id, issue=issue)
+
+    def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
+        self.client.download(f"/attachments/download/{attachment.attachment_id}", Path(dest))
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _ids(self) -> Lookup:
+        """Project, trackers, statuses, custom field and user, resolved once (first use)."""
+        with self._lock:
+            if self._lookup is not None:
+                return self._lookup
+        lookup, problems = resolve(self.client, self.settings)
+        if lookup is None:
+            raise FatalError("the [redmine] settings do not fit the server: " + "; ".join(problems))
+        with self._lock:
+            self._lookup = lookup
+        return lookup
+
+    def _project_filter(self, ids: Lookup) -> dict[str, Any]:
+        return {"project_id": ids.project_id, "subproject_id": "!*", "status_id": "*"}
+
+    def _issue(self, issue_id: str, include: str = ISSUE_INCLUDE) -> dict[str, Any]:
+        if not str(issue_id).isdigit():
+            raise NotFoundError(f"#{issue_id} is not a Redmine issue id", status=404)
+        params = {"include": include} if include else None
+        return self.client.get(f"/issues/{issue_id}.json", params)["issue"]
+
+    def _children(self, ids: Lookup, issue: dict[str, Any]) -> list[dict[str, Any]]:
+        if not issue.get("children"):
+            return []
+        params = {**self._project_filter(ids), "parent_id": issue["id"], "sort": "id"}
+        return self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
+
+    def _gather(self, target_ids: Iterable[str]) -> Iterator[TargetItem]:
+        for target_id in target_ids:
+            try:
+                yield self.get(target_id)
+            except NotFoundError:
+                # Deleted (or moved away) since the list was read: absence is not deletion.
+                log.info("redmine_issue_vanished", target_id=target_id)
+
+    def _row_marker(self, ids: Lookup, row: dict[str, Any]) -> Marker | None:
+        _, value = ids.place.issue_description(row, mapping.TICKET_LINE)
+        return mapping.parse_ticket_marker(value)
+
+    def _status_id(self, status: StatusTarget) -> int:
+        status_id = self._ids().status_ids.get(status.status)
+        if status_id is None:
+            raise FatalError(f"status {status.status!r} does not exist in Redmine", status=400)
+        return status_id
+
+    def _move(self, issue_id: str, status: StatusTarget) -> None:
+        status_id = self._status_id(status)
+        self.client.put(f"/issues/{issue_id}.json", {"issue": {"status_id": status_id}}, idempotent=True)
+        now = self._issue(issue_id, "")["status"]
+        if now["id"] != status_id:
+            raise FatalError(f"Redmine's workflow does not allow #{issue_id} to move from "
+                             f"{now['name']!r} to {status.status!r} (the change was ignored)")
+
+    def _issue_body(self, ids: Lookup, tracker_id: int, title: str, description: str,
+                    line_prefix: str, marker_value: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"project_id": ids.project_id, "tracker_id": tracker_id,
+                                "subject": mapping.subject(title)}
+        if ids.field_id is not None:
+            body["description"] = description
+            body["custom_fields"] = [{"id": ids.field_id, "value": marker_value}]
+        else:
+            body["description"] = mapping.with_marker_line(description, line_prefix, marker_value)
+        return body
+
+    def _result(self, target_id: str, *, written_id: str | None = None, issue: dict[str, Any] | None = None) -> WriteResult:
+        """The item as it now reads back: its version, and its fields for item writes."""
+        ids = self._ids()
+        issue = issue if issue is not None else self._issue(target_id)
+        item = mapping.to_target_item(issue, self._children(ids, issue), ids.place, self.client.base_url)
+        if written_id is None:
+            return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
+        return WriteResult(written_id, version=item.version)
+

@@ -1,0 +1,119 @@
+"""Names in the configuration → Redmine ids (project, trackers, statuses, marker field, user).
+
+Resolved once, by ``check()`` or on first use.  HTTP failures propagate as the bridge's errors
+(``check()`` turns them into problem lines); a configuration that does not fit the server
+(missing project, tracker or custom field) comes back as a list of problems, all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.errors import AuthError, NotFoundError
+from connectors.redmine.client import RedmineClient
+from connectors.redmine.config import RedmineSettings
+from connectors.redmine.mapping import MarkerPlace
+
+
+@dataclass(frozen=True)
+class Lookup:
+    project_id: int
+    tracker_id: int
+    sub_tracker_id: int
+    user_id: int
+    field_id: int | None  # None: markers are description lines
+    status_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def place(self) -> MarkerPlace:
+        return MarkerPlace(self.field_id)
+
+
+def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | None, list[str]]:
+    """(the ids, []) when everything fits; (None or partial, problems) otherwise."""
+    problems: list[str] = []
+    user = client.get("/users/current.json")["user"]
+    statuses = {s["name"]: int(s["id"]) for s in client.get("/issue_statuses.json")["issue_statuses"]}
+    try:
+        project = client.get(f"/projects/{settings.project}.json", {"include": "trackers"})["project"]
+    except (NotFoundError, AuthError):
+        return None, [f"redmine.project <- project {settings.project!r} does not exist or "
+                      f"{user.get('login')!r} is not a member"]
+    trackers = {t["name"]: int(t["id"]) for t in project.get("trackers") or ()}
+    tracker_ids = {}
+    for key, name in (("tracker", settings.tracker), ("sub_item_tracker", settings.effective_sub_item_tracker)):
+        if name in trackers:
+            tracker_ids[key] = trackers[name]
+        else:
+            problems.append(f"redmine.{key} <- tracker {name!r} is not enabled in project {settings.project!r} "
+                            f"(enabled: {', '.join(sorted(trackers)) or 'none'})")
+    field_id = None
+    if settings.marker_custom_field is not None:
+        field_id, field_problems = _marker_field(client, settings, int(project["id"]), set(tracker_ids.values()))
+        problems.extend(field_problems)
+    if problems:
+        return None, problems
+    return Lookup(
+        project_id=int(project["id"]),
+        tracker_id=tracker_ids["tracker"],
+        sub_tracker_id=tracker_ids["sub_item_tracker"],
+        user_id=int(user["id"]),
+        field_id=field_id,
+        status_ids=statuses,
+    ), []
+
+
+def _marker_field(client: RedmineClient, settings: RedmineSettings, project_id: int,
+                  tracker_ids: set[int]) -> tuple[int | None, list[str]]:
+    """The marker field's id, checked as far as the key's rights allow.
+
+    ``/custom_fields.json`` is for administrators only; a bridge user that is not one can
+    still see the field (with name and id) on any issue of a tracker that has it.
+    """
+    wanted = settings.marker_custom_field
+    by_id = isinstance(wanted, int) or str(wanted).isdigit()
+    where = "redmine.marker_custom_field <- "
+    try:
+        fields = client.get("/custom_fields.json")["custom_fields"]
+    except AuthError:
+        fields = None
+    if fields is None:
+        seen = _fields_seen_on_issues(client, project_id, tracker_ids)
+        for field_id, name in seen.items():
+            if (by_id and field_id == int(wanted)) or (not by_id and name == wanted):
+                return field_id, []
+        if by_id:
+            return int(wanted), []  # cannot be verified without an issue or admin rights
+        return None, [f"{where}custom field {wanted!r} cannot be found by name without admin rights "
+                      "before the project has an issue of the tracker; give its id instead"]
+    for cf in fields:
+        if cf.get("customized_type") != "issue":
+            continue
+        if (by_id and int(cf["id"]) == int(wanted)) or (not by_id and cf.get("name") == wanted):
+            return int(cf["id"]), _field_problems(cf, tracker_ids, where)
+    return None, [f"{where}no issue custom field {wanted!r} exists"]
+
+
+def _field_problems(cf: dict[str, Any], tracker_ids: set[int], where: str) -> list[str]:
+    problems = []
+    name = cf.get("name")
+    if cf.get("field_format") not in ("string", "text"):
+        problems.append(f"{where}custom field {name!r} must be a text field, not {cf.get('field_format')!r}")
+    if not cf.get("is_filter"):
+        problems.append(f"{where}custom field {name!r} must be \"Used as a filter\" to find markers")
+    enabled = {int(t["id"]) for t in cf.get("trackers") or ()}
+    if tracker_ids - enabled:
+        problems.append(f"{where}custom field {name!r} is not enabled for every tracker the bridge uses")
+    return problems
+
+
+def _fields_seen_on_issues(client: RedmineClient, project_id: int, tracker_ids: set[int]) -> dict[int, str]:
+    seen: dict[int, str] = {}
+    for tracker_id in sorted(tracker_ids):
+        page = client.get("/issues.json", {"project_id": project_id, "tracker_id": tracker_id,
+                                           "status_id": "*", "limit": 1})
+        for issue in page.get("issues") or ():
+            for cf in issue.get("custom_fields") or ():
+                seen[int(cf["id"])] = cf.get("name", "")
+    return seen
