@@ -1,0 +1,69 @@
+"""Crash safety: the bridge process is killed with SIGKILL at random moments, many times, while
+it mirrors; after restarts there is exactly one tool item per ticket and every comment exactly
+once on each side."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+
+import httpx
+
+from bridge.model import Comment
+from connectors.memory import MemoryConnector, MemorySettings
+from tests.fixtures.processes import bridge_process, run_bridge, write_config
+
+KILLS = 40
+
+
+def casavi_ticket(sandbox, ticket_id: str) -> dict:
+    return httpx.get(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}", timeout=10).json()
+
+
+def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
+    sandbox = sandbox_process("--tickets", "40", "--seed", "11", "--latency-ms", "5")
+    config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__concurrency=4)
+    tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
+    rng = random.Random(20261123)
+    tool_comments: list[str] = []
+    for n in range(KILLS):
+        proc = bridge_process("run", "--config", str(config), "--once", log=tmp_path / f"run-{n}.log")
+        time.sleep(rng.uniform(0.2, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if n % 8 == 4:  # people keep working in the tool while the bridge keeps dying
+            for item in tool.all_items()[:3]:
+                text = f"Kommentar aus dem Tool {n}-{item.target_id}"
+                tool.add_comment(item.target_id, Comment("x", text, author="Max"), marker=None)
+                tool_comments.append(text)
+    progressed = [n for n in range(KILLS) if "ticket_mirrored" in (tmp_path / f"run-{n}.log").read_text()
+                  or "comment_mirrored" in (tmp_path / f"run-{n}.log").read_text()]
+    assert len(progressed) >= 3, "the kills must land while the bridge is writing"
+    for _ in range(3):
+        done = run_bridge("run", "--config", str(config), "--once")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    items = tool.all_items()
+    per_ticket = Counter(i.marker.item_id for i in items if i.marker)
+    assert per_ticket and max(per_ticket.values()) == 1, [k for k, n in per_ticket.items() if n > 1]
+
+    reconcile = run_bridge("reconcile", "--config", str(config), "--dry-run")
+    assert reconcile.returncode == 0, reconcile.stdout[-3000:]
+
+    for item in items:
+        ticket = casavi_ticket(sandbox, item.marker.item_id)
+        casavi_ids = [c["id"] for c in ticket["comments"]]
+        assert len(casavi_ids) == len(set(casavi_ids))
+        markers = [c.marker for c in item.comments if c.marker]
+        assert len(markers) == len(set(markers)), f"a casavi comment twice in {item.target_id}"
+        for c in ticket["comments"]:
+            if not c["id"].startswith("memory-"):
+                assert c["id"] in markers, f"casavi comment {c['id']} missing in the tool"
+        written_back = [c for c in ticket["comments"] if c["id"].startswith("memory-")]
+        tool_side = [c for c in item.comments if not c.marker]
+        assert len(written_back) == len(tool_side), (ticket["id"], written_back, tool_side)
+    mirrored = [c["text"] for item in items for c in casavi_ticket(sandbox, item.marker.item_id)["comments"]]
+    for text in tool_comments:
+        assert sum(text in m for m in mirrored) == 1, f"tool comment {text!r} not exactly once in casavi"

@@ -1,0 +1,93 @@
+"""The state database: migrations equal the models, file mode 0600, WAL, one writer."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from bridge.app import open_state
+from bridge.state.db import DatabaseLockedError, current_revision, migrate, open_engine
+from bridge.state.ledger import Ledger
+
+
+def test_migrated_schema_equals_the_models(tmp_path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+    assert current_revision(engine) is not None
+
+
+def test_database_file_is_private_and_in_wal_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        ledger, lock = open_state(f"sqlite:///{tmp_path / 'state.db'}")
+        ledger.set_cursor("source:casavi", __import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+                          __import__("datetime").datetime.now(__import__("datetime").timezone.utc))
+    finally:
+        os.umask(old)
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        path = tmp_path / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    assert (tmp_path / "state.db").exists()
+    with ledger.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    lock.release()
+
+
+def test_second_writer_on_the_same_database_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    _, lock = open_state(url)
+    code = ("from bridge.app import open_state\n"
+            "from bridge.state.db import DatabaseLockedError\n"
+            "try:\n    open_state(%r)\nexcept DatabaseLockedError as e:\n    print('refused:', e)\n" % url)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "refused:" in out.stdout and "one casavi-bridge per database" in out.stdout
+    lock.release()
+    _, again = open_state(url)
+    again.release()
+
+
+def test_missing_directory_is_a_config_error(tmp_path):
+    from bridge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="does not exist"):
+        open_state(f"sqlite:///{tmp_path / 'nope' / 'state.db'}")
+
+
+def test_cursor_never_moves_back(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    ledger = Ledger(engine)
+    now = datetime.now(timezone.utc)
+    ledger.set_cursor("s", now, now)
+    ledger.set_cursor("s", now - timedelta(hours=1), now)
+    assert ledger.cursor("s") == now
+
+
+def test_quarantine_backs_off_and_counts_attempts(tmp_path):
+    from datetime import datetime, timezone
+
+    from bridge.errors import RetriableError
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    ledger = Ledger(engine)
+    first = ledger.quarantine("casavi:P-1", RetriableError("down"), item_version=None, base_delay=10)
+    second = ledger.quarantine("casavi:P-1", RetriableError("down", retry_after=3600), item_version=None, base_delay=10)
+    assert second.attempts == 2
+    assert (second.next_retry_at - second.last_failed_at).total_seconds() >= 3600
+    assert ledger.due_for_retry(datetime.now(timezone.utc), max_attempts=10) == []
+    assert first.error == "down"
