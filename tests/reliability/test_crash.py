@@ -23,7 +23,7 @@ def casavi_ticket(sandbox, ticket_id: str) -> dict:
 
 
 def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
-    sandbox = sandbox_process("--tickets", "40", "--seed", "11", "--latency-ms", "5")
+    sandbox = sandbox_process("--tickets", "400", "--seed", "11", "--latency-ms", "10")
     config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__concurrency=4)
     tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
     rng = random.Random(20261123)
@@ -33,8 +33,11 @@ def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
         time.sleep(rng.uniform(0.2, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if n % 8 == 4:  # people keep working in the tool while the bridge keeps dying
-            for item in tool.all_items()[:3]:
+        ticket_id = f"T-{rng.randint(1, 400):05d}"
+        httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}/comments",
+                   json={"text": f"Mieterkommentar {n}"}, timeout=10).raise_for_status()
+        if n % 4 == 2:  # people keep working in the tool while the bridge keeps dying
+            for item in rng.sample(tool.all_items(), k=min(3, len(tool.all_items()))):
                 text = f"Kommentar aus dem Tool {n}-{item.target_id}"
                 tool.add_comment(item.target_id, Comment("x", text, author="Max"), marker=None)
                 tool_comments.append(text)
