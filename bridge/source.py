@@ -44,6 +44,9 @@ class Source(Protocol):
     def check(self) -> list[str]:
         """Authenticate and make one cheap read; one line per problem."""
 
+    def begin_pass(self) -> None:
+        """Called at the start of every pass (e.g. to refill the per-pass request budget)."""
+
     def changed_since(self, since: datetime | None) -> Iterable[SourceSummary | ParseProblem]:
         """Items changed at or after ``since`` (every item when None), all statuses."""
 

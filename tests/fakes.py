@@ -65,6 +65,9 @@ class FakeSource:
     def check(self) -> list[str]:
         return []
 
+    def begin_pass(self) -> None:
+        self.passes = getattr(self, "passes", 0) + 1
+
     def changed_since(self, since):
         rows = sorted(self.items.values(), key=lambda i: i.modified_at)
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)

@@ -84,6 +84,10 @@ class CasaviSource:
     def check(self) -> list[str]:
         return self.client.check()
 
+    def begin_pass(self) -> None:
+        """A new pass: the per-pass request budget is full again."""
+        self.client.policy.reset_budget()
+
     def changed_since(self, since: datetime | None) -> Iterator[SourceSummary | ParseProblem]:
         # No status filter: the engine filters new tickets; linked ones are followed in
         # every status (a ticket closed in casavi must close in the tool).
@@ -109,7 +113,7 @@ class CasaviSource:
     def get(self, ref: SourceRef) -> SourceItem:
         ticket = self.client.get_ticket(ref.item_id)
         if ticket.problems:
-            log.warning("casavi_ticket_partly_unreadable", ticket=ticket.ticket_id,
+            log.warning("casavi_ticket_parts_skipped", ticket=ticket.ticket_id,
                         problems=list(ticket.problems))
         return self.to_item(ticket)
 
@@ -195,6 +199,10 @@ class CasaviSource:
         """PUT the ticket with its current fields and the new status (PUT needs id, title,
         propertyId); returns the new lastModified when the answer carries it."""
         current = self.client.get_ticket(ref.item_id)
+        if current.status == status:
+            # Already there (e.g. a repeat after a lost answer): writing would only bump
+            # lastModified and make the next poll see a change that is none.
+            return current.last_modified
         fields = ticket_write_fields(current)
         fields["status"] = status
         updated = self.client.update_ticket(ref.item_id, fields)

@@ -45,6 +45,10 @@ class Applier:
         self.workdir = workdir
         self.metrics = metrics
 
+    def skipped(self, item_key: str) -> ItemOutcome:
+        """An item not worked on in this pass (it is read again next time)."""
+        return ItemOutcome(item_key)
+
     def apply_item(self, item_key: str, plan: list[a.Action], ref: SourceRef | None) -> ItemOutcome:
         outcome = ItemOutcome(item_key)
         link = self.ledger.item_link(item_key)
@@ -85,6 +89,9 @@ class Applier:
             self._link(key, target_id, source_hashes=action.source_hashes, target_hashes=action.target_hashes)
             return target_id
         if isinstance(action, a.FinishItem):
+            # The versions recorded are the ones planned on, never those our own writes returned:
+            # a person's change between our read and our write would otherwise be skipped.  An item
+            # we wrote to is therefore read once more next pass (and found in sync).
             self._link(key, target_id, source_version=action.source_version, target_version=action.target_version)
             return target_id
         if target_id is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 
 from bridge.connector import Connector
-from bridge.errors import BridgeError, FatalError, NotFoundError, RetriableError
+from bridge.errors import BridgeError, BudgetExceededError, FatalError, NotFoundError, RetriableError
 from bridge.model import Marker, SourceItem, SourceRef, TargetItem
 from bridge.source import ParseProblem, Source, SourceSummary
 from bridge.state.ledger import Ledger
@@ -57,6 +57,7 @@ class PassReport:
     failed: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     braked: str | None = None
+    cut_short: str | None = None  # the pass stopped early (request budget, shutdown): cursors stay
 
     @property
     def differences(self) -> int:
@@ -95,11 +96,14 @@ class Engine:
         signpost = report.started_at
         outcome, message = "ok", None
         try:
+            self.source.begin_pass()
             if not dry_run:
                 self.resolve_intents(report)
             candidates, src_max, tgt_max = self._collect(report, full=full)
             self._process(candidates, report, dry_run=dry_run, brake=brake and not full)
-            if not dry_run and not self.stop.is_set():
+            if self.stop.is_set() and report.cut_short is None:
+                report.cut_short = "stop requested"
+            if not dry_run and report.cut_short is None:
                 self._advance(self.source_stream, src_max, signpost)
                 self._advance(self.target_stream, tgt_max, signpost)
             if report.failed:
@@ -236,7 +240,7 @@ class Engine:
         changed = Counter()
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             for start in range(0, len(keys), self.settings.chunk_size):
-                if self.stop.is_set():
+                if self.stop.is_set() or report.cut_short:
                     break
                 chunk = [candidates[k] for k in keys[start:start + self.settings.chunk_size]]
                 planned = list(pool.map(lambda c: self._plan_safely(c, report), chunk))
@@ -255,21 +259,35 @@ class Engine:
                     report.counts.update(outcome.done)
 
     def _plan_safely(self, cand: _Candidate, report: PassReport):
+        if report.cut_short:
+            return None, None
         try:
             return self._fetch_and_plan(cand)
+        except BudgetExceededError as exc:
+            self._cut(report, exc)
+            return None, None
         except Exception as exc:  # noqa: BLE001 - one bad item never blocks the others
             self._fail(cand, exc, report)
             return None, None
 
     def _apply_one(self, cand: _Candidate, source: SourceItem | None, plan: list[a.Action], report: PassReport):
         ref = source.ref if source is not None else cand.ref
+        if self.stop.is_set():  # a used-up budget still lets planned items finish
+            return self.applier.skipped(cand.item_key)
         outcome = self.applier.apply_item(cand.item_key, plan, ref)
         self.progress()
-        if outcome.error is not None:
+        if isinstance(outcome.error, BudgetExceededError):
+            self._cut(report, outcome.error)
+        elif outcome.error is not None:
             self._fail(cand, outcome.error, report)
         else:
             self.ledger.release(cand.item_key)
         return outcome
+
+    def _cut(self, report: PassReport, exc: BaseException) -> None:
+        if report.cut_short is None:
+            report.cut_short = str(exc)
+            log.warning("pass_cut_short", reason=str(exc))
 
     def _fail(self, cand: _Candidate, exc: BaseException, report: PassReport) -> None:
         stamps = [s for s in (cand.source_stamp, cand.target_stamp) if s is not None]

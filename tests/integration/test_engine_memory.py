@@ -215,3 +215,49 @@ def test_failing_item_is_quarantined_and_others_go_on(world):
     world.sync()
     assert world.issue_for("P-1") is not None
     assert [q.item_key for q in world.ledger.quarantined()] == ["casavi:P-2"]
+
+
+def test_request_budget_ends_the_pass_without_quarantine_or_skipping(world):
+    from bridge.errors import BudgetExceededError
+
+    for n in range(10):
+        world.source.add_ticket(f"P-{n}", f"Ticket {n}")
+    budget = {"left": 0}
+    real_get = world.source.get
+
+    def get_within_budget(ref):
+        if budget["left"] <= 0:
+            raise BudgetExceededError("request budget of this pass used up")
+        budget["left"] -= 1
+        return real_get(ref)
+
+    world.source.get = get_within_budget
+    passes = 0
+    while len(world.tool.all_items()) < 10 and passes < 10:
+        budget["left"] = 4
+        report = world.sync()
+        passes += 1
+        assert world.ledger.quarantined() == []
+        if len(world.tool.all_items()) < 10:
+            assert report.cut_short is not None
+            assert world.ledger.cursor("source:casavi") is None  # nothing skipped by the cursor
+    assert 3 <= passes < 10
+    assert sorted(i.marker.item_id for i in world.tool.all_items()) == sorted(f"P-{n}" for n in range(10))
+
+
+def test_change_in_the_tool_during_our_write_is_not_lost(world):
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    target_id = world.issue_for("P-1").target_id
+    real_set_status = world.tool.set_status
+
+    def person_comments_just_before(target, status):
+        world.tool.add_comment(target, Comment("x", "Zwischendurch kommentiert", author="Eva"), marker=None)
+        return real_set_status(target, status)
+
+    world.tool.set_status = person_comments_just_before
+    world.source.edit("P-1", status="INPROGRESS")
+    world.sync()
+    world.tool.set_status = real_set_status
+    world.sync()
+    assert any("Zwischendurch kommentiert" in c.text for c in world.source.items["P-1"].comments)
