@@ -29,6 +29,7 @@ import structlog
 from bridge.errors import (
     BridgeError,
     BudgetExceededError,
+    FatalError,
     RetriableError,
     classify_status,
     parse_retry_after,
@@ -152,12 +153,14 @@ class HttpPolicy:
             attempt += 1
             req = make()
             host = _host_key(req.url)
-            self._wait_turn(host, retry_wait)
+            if self._wait_turn(host, retry_wait) and callable(request):
+                req = make()  # built again after a wait: e.g. a token that expired meanwhile
             self._spend_budget(host)
             try:
                 response = self._send_once(client, req, host, stream=stream, retry=attempt > 1)
             except httpx.HTTPError as exc:
                 error = _transport_error(req, exc)
+                error.__cause__ = exc
                 repeatable = idempotent or isinstance(exc, _NOT_SENT)
             else:
                 error = _response_error(req, response, stream=stream)
@@ -174,7 +177,7 @@ class HttpPolicy:
                 raise error
             if retry_after is not None and retry_after > self.max_retry_after:
                 self._count(host, failures=1)
-                log.warning("http_retry_after_too_long", host=host, retry_after=retry_after)
+                log.warning("http_retry_after_exceeded_limit", host=host, retry_after=retry_after)
                 raise error
             retry_wait = self._backoff(attempt, retry_after)
             log.info(
@@ -203,21 +206,20 @@ class HttpPolicy:
             if until > self._not_before.get(host, float("-inf")):
                 self._not_before[host] = until
 
-    def _wait_turn(self, host: str, retry_wait: float) -> None:
-        """Sleep until both this call's backoff and the host's not-before time have passed."""
-        start = self._clock()
-        own_until = start + retry_wait
+    def _wait_turn(self, host: str, retry_wait: float) -> bool:
+        """Sleep until both this call's backoff and the host's not-before time have passed;
+        True when it slept."""
+        own_until = self._clock() + retry_wait
         slept_for: float | None = None
         while True:
             with self._lock:
                 host_until = self._not_before.get(host, float("-inf"))
             until = max(own_until, host_until)
             remaining = until - self._clock()
-            if remaining <= 0:
-                return
-            if slept_for is not None and until <= slept_for:
-                # Slept for this deadline already; a clock that did not move must not trap us.
-                return
+            if remaining <= 0 or (slept_for is not None and until <= slept_for):
+                # Done; or slept for this deadline already (a clock that did not move must
+                # not trap us).
+                return slept_for is not None
             self._sleep(remaining)
             slept_for = until
 
@@ -268,8 +270,6 @@ def _transport_error(request: httpx.Request, exc: httpx.HTTPError) -> BridgeErro
     if isinstance(exc, httpx.TransportError):
         return RetriableError(f"{_describe(request)} failed: {type(exc).__name__}")
     # Anything else from httpx (e.g. a malformed URL) is a programming or config problem.
-    from bridge.errors import FatalError
-
     return FatalError(f"{_describe(request)} could not be sent: {type(exc).__name__}")
 
 

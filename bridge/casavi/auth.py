@@ -140,7 +140,7 @@ class CasaviAuth:
         expires = parse_datetime(answer.get("expiresAt"))
         lifetime = (expires.timestamp() - now) if expires else 0.0
         if lifetime <= 0:
-            log.warning("casavi_token_expiry_unreadable", fallback_seconds=FALLBACK_LIFETIME_SECONDS)
+            log.warning("casavi_token_expiry_defaulted", fallback_seconds=FALLBACK_LIFETIME_SECONDS)
             lifetime = FALLBACK_LIFETIME_SECONDS
         margin = min(REFRESH_MARGIN_SECONDS, REFRESH_MARGIN_SHARE * lifetime)
         self._token = Secret(token)

@@ -44,7 +44,7 @@ from bridge.casavi.parse import (
     parse_ticket_list,
     parse_unit,
 )
-from bridge.casavi.session import CasaviSession, PaginationError, _json  # noqa: F401
+from bridge.casavi.session import CasaviSession, PaginationError, response_json  # noqa: F401  (PaginationError re-exported)
 from bridge.errors import AuthError, BridgeError, RetriableError
 
 log = structlog.get_logger()
@@ -93,7 +93,15 @@ class CasaviClient(CasaviSession):
         unit_id: str | None = None,
         statuses: Iterable[str] | None = None,
     ) -> Iterator[Ticket | TicketParseError]:
-        """Every ticket matching the filters, all pages; bad entries as TicketParseError."""
+        """Every ticket matching the filters, all pages; bad entries as TicketParseError.
+
+        Page-number paging over a list that changes while it is read can skip an entry: a
+        ticket modified meanwhile moves to the end (casavi lists by lastModified), and every
+        ticket behind it moves up one place, one of them across a page boundary already read.
+        Such a move shows as the same ticket seen twice; then the listing is read once more
+        and only what was not seen yet (or has a newer lastModified) is yielded.  A ticket
+        may therefore come twice, with different versions; callers de-duplicate.
+        """
         params: list[tuple[str, str | int]] = []
         if date is not None:
             params.append(("date", format_datetime(date)))
@@ -103,10 +111,30 @@ class CasaviClient(CasaviSession):
             params.append(("unitId", unit_id))
         for status in statuses or ():
             params.append(("status", status))
+        seen: dict[str, str | None] = {}  # ticket id -> lastModified as yielded
+        shifted = False
+        for entry in self._ticket_entries(params):
+            if isinstance(entry, Ticket):
+                shifted = shifted or entry.ticket_id in seen
+                seen[entry.ticket_id] = entry.last_modified
+            yield entry
+        if not shifted:
+            return
+        log.info("casavi_ticket_listing_reread", tickets=len(seen))
+        for entry in self._ticket_entries(params, report=False):
+            if isinstance(entry, Ticket):
+                if entry.ticket_id in seen and seen[entry.ticket_id] == entry.last_modified:
+                    continue
+                seen[entry.ticket_id] = entry.last_modified
+                yield entry
+            # Unreadable entries were reported on the first read already.
+
+    def _ticket_entries(self, params: list[tuple[str, str | int]], *,
+                        report: bool = True) -> Iterator[Ticket | TicketParseError]:
         for rows in self._array_pages(paths.TICKETS, params):
             for entry in parse_ticket_list(rows):
-                if isinstance(entry, TicketParseError):
-                    log.warning("casavi_ticket_unreadable", ticket=entry.ticket_id, reason=entry.reason)
+                if report and isinstance(entry, TicketParseError):
+                    log.warning("casavi_ticket_parse_failed", ticket=entry.ticket_id, reason=entry.reason)
                 yield entry
 
     def get_ticket(self, ticket_id: str) -> Ticket:
@@ -119,7 +147,7 @@ class CasaviClient(CasaviSession):
         if "number" in body and isinstance(body["number"], str) and body["number"].isdigit():
             body["number"] = int(body["number"])  # an integer in requests
         idempotent = as_id(body.get("id")) is not None
-        payload = _json(self._call("POST", paths.TICKETS, idempotent=idempotent, json_body=body))
+        payload = response_json(self._call("POST", paths.TICKETS, idempotent=idempotent, json_body=body))
         return parse_ticket(payload) if isinstance(payload, Mapping) else None
 
     def update_ticket(self, ticket_id: str, fields: Mapping[str, Any], *,
@@ -131,7 +159,7 @@ class CasaviClient(CasaviSession):
         body.setdefault("id", ticket_id)
         if comment:
             body["comment"] = comment
-        payload = _json(self._call("PUT", paths.ticket(ticket_id), idempotent=True, json_body=body))
+        payload = response_json(self._call("PUT", paths.ticket(ticket_id), idempotent=True, json_body=body))
         if not isinstance(payload, Mapping) or as_id(payload.get("id")) is None:
             return None
         return parse_ticket(payload)
@@ -146,7 +174,7 @@ class CasaviClient(CasaviSession):
         for rows in self._array_pages(paths.ticket_comments(ticket_id)):
             comments, problems = parse_list(rows, parse_comment, "comments")
             for problem in problems:
-                log.warning("casavi_comment_unreadable", ticket=ticket_id, reason=problem)
+                log.warning("casavi_comment_skipped", ticket=ticket_id, reason=problem)
             yield from comments
 
     def create_comment(
@@ -172,14 +200,14 @@ class CasaviClient(CasaviSession):
         file_ids = _file_ids(attachments)
         if file_ids:
             body["attachments"] = file_ids
-        payload = _json(self._call("POST", paths.ticket_comments(ticket_id),
+        payload = response_json(self._call("POST", paths.ticket_comments(ticket_id),
                                    idempotent=comment_id is not None, json_body=body))
         try:
             return parse_comment(payload)
         except ValueError:
             # The document shows an empty answer; what we sent is what exists now.
             if comment_id is None:
-                log.warning("casavi_comment_id_missing", ticket=ticket_id)
+                log.warning("casavi_comment_id_not_returned", ticket=ticket_id)
             return TicketComment(comment_id=comment_id or "", text=text, is_internal=is_internal,
                                  author_id=author_id, author_email=author_email,
                                  attachments=tuple(str(i) for i in file_ids))
@@ -191,7 +219,7 @@ class CasaviClient(CasaviSession):
             body["text"] = text
         if is_internal is not None:
             body["isInternal"] = is_internal
-        payload = _json(self._call("PUT", paths.ticket_comment(ticket_id, comment_id),
+        payload = response_json(self._call("PUT", paths.ticket_comment(ticket_id, comment_id),
                                    idempotent=True, json_body=body))
         try:
             return parse_comment(payload)
@@ -222,7 +250,7 @@ class CasaviClient(CasaviSession):
         file_ids = _file_ids(attachments)
         if file_ids:
             body["attachments"] = file_ids
-        payload = _json(self._call("POST", paths.ticket_tasks(ticket_id), idempotent=True, json_body=body))
+        payload = response_json(self._call("POST", paths.ticket_tasks(ticket_id), idempotent=True, json_body=body))
         try:
             return parse_task(payload)
         except ValueError:
@@ -250,7 +278,7 @@ class CasaviClient(CasaviSession):
             body["description"] = description
         if assigned_to_id is not None:
             body["assignedToId"] = assigned_to_id
-        payload = _json(self._call("PUT", paths.ticket_task(ticket_id, task_id),
+        payload = response_json(self._call("PUT", paths.ticket_task(ticket_id, task_id),
                                    idempotent=True, json_body=body))
         try:
             return parse_task(payload)
@@ -277,7 +305,7 @@ class CasaviClient(CasaviSession):
         for payload in self._object_pages(paths.PROPERTIES, first_page=paths.FIRST_PAGE):
             page = parse_page(payload, parse_property, "properties")
             for problem in page.problems:
-                log.warning("casavi_property_unreadable", reason=problem)
+                log.warning("casavi_property_skipped", reason=problem)
             yield from page.rows
 
     def get_property(self, property_id: str) -> Property:
@@ -291,7 +319,7 @@ class CasaviClient(CasaviSession):
                                           first_page=paths.UNITS_FIRST_PAGE, params=params):
             page = parse_page(payload, parse_unit, "units")
             for problem in page.problems:
-                log.warning("casavi_unit_unreadable", property=property_id, reason=problem)
+                log.warning("casavi_unit_skipped", property=property_id, reason=problem)
             yield from page.rows
 
     def get_unit(self, unit_id: str) -> Unit:
@@ -301,7 +329,7 @@ class CasaviClient(CasaviSession):
         for rows in self._array_pages(paths.CONTACTS):
             contacts, problems = parse_list(rows, parse_contact, "contacts")
             for problem in problems:
-                log.warning("casavi_contact_unreadable", reason=problem)
+                log.warning("casavi_contact_skipped", reason=problem)
             yield from contacts
 
     def get_contact(self, contact_id: str) -> Contact:
@@ -312,7 +340,7 @@ class CasaviClient(CasaviSession):
         for rows in self._array_pages(paths.STAFF):
             members, problems = parse_list(rows, parse_staff, "staff")
             for problem in problems:
-                log.warning("casavi_staff_unreadable", reason=problem)
+                log.warning("casavi_staff_member_skipped", reason=problem)
             yield from members
 
     def get_staff_member(self, staff_id: str) -> Staff:
@@ -325,7 +353,7 @@ class CasaviClient(CasaviSession):
         """POST /hooks; returns the hook id (from the answer, else from its Location header)."""
         response = self._call("POST", paths.HOOKS, idempotent=False,
                               json_body={"eventName": event_name, "hookUrl": hook_url})
-        payload = _json(response)
+        payload = response_json(response)
         hook_id = as_id(payload.get("id")) if isinstance(payload, Mapping) else None
         if hook_id is None and response.headers.get("Location"):
             hook_id = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1] or None

@@ -141,10 +141,10 @@ class CasaviSession:
     def _post_unauthenticated(self, path: str, body: Mapping[str, Any]) -> Any:
         # Logging in twice is harmless: idempotent for the retry policy.
         response = self._call("POST", path, idempotent=True, json_body=dict(body), send_token=False)
-        return _json(response)
+        return response_json(response)
 
     def _get_json(self, path: str, params: Params | None = None) -> Any:
-        return _json(self._call("GET", path, idempotent=True, params=params))
+        return response_json(self._call("GET", path, idempotent=True, params=params))
 
     # -- pagination --------------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ class CasaviSession:
         raise PaginationError(f"GET {path}: more than {self.max_pages} pages; listing stopped")
 
 
-def _json(response: httpx.Response) -> Any:
+def response_json(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:

@@ -112,6 +112,9 @@ class CasaviAsgi:
         self.faults = app
         self.casavi = sandbox  # in-process access for tests and the demo
 
+    def release_holds(self) -> None:
+        self.faults.release_holds()
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         raw = scope.get("raw_path")
         if scope["type"] == "http" and raw and b"%2f" in raw.lower():

@@ -25,6 +25,7 @@ DATE_SEMANTICS = ("modified", "created")
 Handler = Callable[[Request, "CasaviSandbox"], Awaitable[Response]]
 ENCODED_SLASH = "\ue000"  # stands for a percent-encoded "/" inside an id until routing is done
 
+
 @dataclass
 class CasaviSettings:
     """Run-time knobs of the casavi app (changeable through ``POST /_sandbox/fault``)."""

@@ -16,6 +16,7 @@ from bridge.sandbox.casavi_http import (
 )
 from bridge.sandbox.casavi_records import MAX_FILE_BYTES, PAGE_SIZE, InvalidRequest, NotFound, TooLarge
 
+
 # -- authentication ---------------------------------------------------------------------------
 
 
@@ -26,8 +27,8 @@ async def authenticate(request: Request) -> Response:
     secret = body.get("secret", body.get("password"))
     if not isinstance(key, str) or not key or not isinstance(secret, str):
         raise InvalidRequest("key and secret are required")
-    if not (secrets.compare_digest(key, sandbox.settings.key)
-            and secrets.compare_digest(secret, sandbox.settings.secret)):
+    if not (secrets.compare_digest(key.encode(), sandbox.settings.key.encode())
+            and secrets.compare_digest(secret.encode(), sandbox.settings.secret.encode())):
         return error_response(401, "Unauthorized", "invalid key or secret")
     return JSONResponse(sandbox.issue_token())
 

@@ -13,8 +13,9 @@
 Forced faults take precedence over the rates: ``force_status`` + ``force_count`` answer the
 next N requests with that status; ``force_timeout_count`` holds the next N requests.
 
-It serves itself, with no auth and never faulted or counted, wherever the path has a
-``/_sandbox`` segment (``/_sandbox/stats`` and ``/v1/_sandbox/stats`` alike):
+It serves itself, with no auth and never faulted or counted, under ``/_sandbox`` (and under
+``<strip_prefix>/_sandbox``, e.g. ``/v1/_sandbox/stats``); other ``/_sandbox`` paths go on to the
+app uncounted (its own control endpoints):
 
 - ``GET /_sandbox/stats`` → ``{"requests": {"GET /tickets": 12}, "total": 12, "faults": {"429": 1}}``
 - ``POST /_sandbox/stats/reset``
@@ -24,8 +25,9 @@ It serves itself, with no auth and never faulted or counted, wherever the path h
 
 Timeouts: in ``timeout_mode = "drop"`` (default) the held request is never handed to the app
 (no side effect) and ends with 504 if the client is still there; in ``"apply"`` it is handed
-to the app after the hold, so the write happens although the client gave up — the case that
-proves a client's duplicate protection.  A held request ends early when the client leaves.
+to the app once the hold ends — after ``timeout_hold_seconds`` or as soon as the client gives
+up — so the write happens although the client saw a timeout: the case that proves a client's
+duplicate protection.  :meth:`FaultMiddleware.release_holds` ends every hold (server shutdown).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import random
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
+from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Iterable
 
 from starlette.requests import Request
@@ -52,6 +55,7 @@ CONTROL_SEGMENT = "/_sandbox"
 SERVER_ERROR_STATUSES = (500, 502, 503)
 UNMATCHED_ROUTE = "<unmatched>"
 TIMEOUT_MODES = ("drop", "apply")
+HOLD_POLL_SECONDS = 0.05  # how often a held request looks for a departed client or a shutdown
 
 
 @dataclass
@@ -145,14 +149,11 @@ def route_template(app: Any, scope: Scope) -> str | None:
     return None
 
 
-def control_suffix(path: str) -> str | None:
-    """``"/stats"`` for ``/_sandbox/stats`` or ``/v1/_sandbox/stats``; None when not a control path."""
-    index = path.find(CONTROL_SEGMENT)
-    while index != -1:
-        rest = path[index + len(CONTROL_SEGMENT):]
-        if rest == "" or rest.startswith("/"):
-            return rest or "/"
-        index = path.find(CONTROL_SEGMENT, index + 1)
+def control_suffix(path: str, prefix: str = "") -> str | None:
+    """``"/stats"`` for ``/_sandbox/stats`` (or ``<prefix>/_sandbox/stats``); None when not a control path."""
+    for base in ((CONTROL_SEGMENT, prefix + CONTROL_SEGMENT) if prefix else (CONTROL_SEGMENT,)):
+        if path == base or path.startswith(base + "/"):
+            return path[len(base):] or "/"
     return None
 
 
@@ -182,6 +183,7 @@ class FaultMiddleware:
         self.extra_knobs = extra_knobs
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._released = threading.Event()
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -221,7 +223,7 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        suffix = control_suffix(scope["path"])
+        suffix = control_suffix(scope["path"], self.strip_prefix)
         if suffix is not None:
             if not await self._serve_control(suffix, scope, receive, send):
                 await self.app(scope, receive, send)
@@ -245,11 +247,8 @@ class FaultMiddleware:
         headers = {}
         if status == 429:
             headers["Retry-After"] = str(int(self.settings.retry_after_seconds))
-            message = "Too many requests, retry later"
-        else:
-            message = "Injected server error"
-        return JSONResponse({"statusCode": status, "error": "Sandbox fault", "message": message},
-                            status_code=status, headers=headers)
+        return JSONResponse({"statusCode": status, "error": _phrase(status),
+                             "message": f"Injected by the sandbox ({status})"}, status_code=status, headers=headers)
 
     async def _hold(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Keep the request open for ``timeout_hold_seconds`` (or until the client leaves)."""
@@ -265,18 +264,25 @@ class FaultMiddleware:
                 body_messages.append(message)
 
         watcher = asyncio.create_task(watch())
+        deadline = asyncio.get_running_loop().time() + self.settings.timeout_hold_seconds
         try:
-            await asyncio.wait_for(disconnected.wait(), timeout=self.settings.timeout_hold_seconds)
-        except asyncio.TimeoutError:
-            pass
+            while not (disconnected.is_set() or self._released.is_set()):
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                await asyncio.sleep(min(remaining, HOLD_POLL_SECONDS))
         finally:
             watcher.cancel()
-        if self.settings.timeout_mode == "apply":
+        if self.settings.timeout_mode == "apply" and not self._released.is_set():
             await self.app(scope, _replay(body_messages), send)
             return
         if not disconnected.is_set():
             await JSONResponse({"statusCode": 504, "error": "Gateway Timeout",
                                 "message": "Injected timeout"}, status_code=504)(scope, receive, send)
+
+    def release_holds(self) -> None:
+        """End every held request now (server shutdown); callable from any thread."""
+        self._released.set()
 
     async def _serve_control(self, suffix: str, scope: Scope, receive: Receive, send: Send) -> bool:
         method = scope["method"]
@@ -323,6 +329,13 @@ class FaultMiddleware:
         except (TypeError, ValueError) as exc:
             return _bad_request(str(exc))
         return JSONResponse(self._knobs())
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _bad_request(message: str) -> JSONResponse:

@@ -115,7 +115,7 @@ class FieldParser:
 
     def _user(self, value: Any, field_id: str) -> JiraUser | None:
         if not isinstance(value, Mapping):
-            self.errors[field_id] = f"data was not an object"
+            self.errors[field_id] = "data was not an object"
             return None
         if self.cloud and "accountId" not in value and "id" not in value:
             # Jira Cloud identifies people by accountId only (no usernames since 2019).

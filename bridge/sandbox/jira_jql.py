@@ -138,7 +138,8 @@ def _parse_clause(tokens: list[tuple[str, str]], i: int) -> tuple[Clause, int]:
     name = _field_name(tokens, i)
     if name not in DATE_FIELDS + TEXT_FIELDS and not _PROPERTY.match(name):
         raise JqlError(f"Field '{tokens[i][1]}' does not exist or you do not have permission"
-                       " to view it.")
+                       " to view it. (The Jira sandbox searches only project, key, id, parent,"
+                       " status, issuetype, labels, updated, created and issue.property[...].)")
     i += 1
     if i >= len(tokens):
         raise JqlError("Error in the JQL Query: Expecting an operator.")

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 from bridge.sandbox.jira_adf import text_to_adf
 from bridge.sandbox.jira_catalog import (
     FIELDS,
+    ISSUE_FIELD_IDS,
     ISSUE_TYPES,
+    NAVIGABLE_FIELD_IDS,
     FieldDef,
     JiraUser,
     Named,
@@ -170,10 +172,10 @@ class View:
     def issue(self, issue: "Issue", fields: Iterable[str] | None, expand: Iterable[str] = (),
               properties: Iterable[str] = ()) -> dict[str, Any]:
         """An IssueBean.  ``fields=None`` means "id only" (the new search's default)."""
-        out: dict[str, Any] = {"expand": ISSUE_EXPAND, "id": str(issue.issue_id),
-                               "self": f"{self.api}/issue/{issue.issue_id}", "key": issue.key}
         if fields is None:
             return {"id": str(issue.issue_id)}
+        out: dict[str, Any] = {"expand": ISSUE_EXPAND, "id": str(issue.issue_id),
+                               "self": f"{self.api}/issue/{issue.issue_id}", "key": issue.key}
         wanted = list(fields)
         if wanted:
             out["fields"] = {name: self._field_value(issue, name) for name in wanted
@@ -288,8 +290,6 @@ class View:
 
 def select_fields(param: str | list[str] | None, default: Iterable[str]) -> list[str]:
     """Resolve Jira's ``fields`` parameter (``*all``, ``*navigable``, ``-name``, names)."""
-    from bridge.sandbox.jira_catalog import ISSUE_FIELD_IDS, NAVIGABLE_FIELD_IDS
-
     if param is None:
         return list(default)
     tokens = param if isinstance(param, list) else [param]

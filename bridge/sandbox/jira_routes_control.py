@@ -30,8 +30,6 @@ from bridge.sandbox.jira_http import error_response, json_body, json_object, sto
 from bridge.sandbox.jira_render import View
 from bridge.sandbox.jira_store import JiraStore
 
-Handler = Callable[[Request], Any]
-
 
 def _control(handler: Callable[..., Any]) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:

@@ -45,7 +45,7 @@ async def session(request: Request, view: View) -> Response:
     return JSONResponse({"self": f"{view.base}/rest/api/latest/user?username={user.name}",
                          "name": user.name,
                          "loginInfo": {"failedLoginCount": 0, "loginCount": 1,
-                                       "previousLoginTime": view.time(view.store.tick())}})
+                                       "previousLoginTime": view.time(int(time.time() * 1000))}})
 
 
 @endpoint()

@@ -56,6 +56,8 @@ class WorkflowMixin:
             target = self._transition_target(issue, transition)
             resolution = self._transition_resolution(target, fields)
             _, comment_ops = apply_update_ops({}, _only_comment_update(update))
+            for op in comment_ops:  # refuse before anything is written
+                self._check_comment(op.get("body"), op.get("visibility"))  # type: ignore[attr-defined]
             self.move_to(issue, target, resolution)
             for op in comment_ops:
                 self.add_comment(issue.key, op.get("body"), actor,  # type: ignore[attr-defined]
@@ -112,10 +114,10 @@ class WorkflowMixin:
         return {
             "id": issue.issue_id,
             "key": issue.key,
-            "project": self.options.project_key,  # type: ignore[attr-defined]
+            "project": [self.options.project_key, self.options.project_id],  # type: ignore[attr-defined]
             "updated": issue.updated_ms,
             "created": issue.created_ms,
-            "parent": parent.key if parent else None,
+            "parent": [parent.key, parent.issue_id] if parent else None,
             "status": issue.status.name,
             "issuetype": issue.issuetype.name,
             "labels": list(issue.labels),

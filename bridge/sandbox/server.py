@@ -117,6 +117,9 @@ class SandboxHandle:
             return
         self._stopped = True
         for running in self.servers.values():
+            release = getattr(running.app, "release_holds", None)
+            if release is not None:
+                release()  # requests held by an injected timeout end now, not at their hold's end
             running.server.should_exit = True
         for running in self.servers.values():
             running.thread.join(timeout=5.0)

@@ -156,9 +156,11 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
 def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: ItemLinks,
                  rules: SyncRules) -> list[a.Action]:
     plan = _plan_fields(source, target, link, rules)
+    # Sub-items before the item's status: some tools (Redmine) refuse to close an item whose
+    # sub-items are still open.
+    plan += _plan_tasks(source, target, links, rules)
     plan += _plan_status(source, target, link, rules)
     plan += _plan_comments(source, target, links, rules)
-    plan += _plan_tasks(source, target, links, rules)
     plan += _plan_attachments(source, target, links, rules)
     plan.append(a.FinishItem(source.ref.key, source.version, target.version))
     return plan

@@ -14,7 +14,6 @@ Redmine facts this code relies on (Redmine 5.0, checked against a real server in
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -184,17 +183,17 @@ class RedmineConnector:
         internal = comment.internal
         if internal and not self.settings.private_notes_for_internal:
             raise SkippableError("internal comments are not written: [redmine] private_notes_for_internal = false")
+        if marker is None and not comment.text.strip():
+            raise SkippableError("an empty comment without marker: Redmine would not store it")
         notes = mapping.note_with_marker(comment.text, marker)
         self.client.put(f"/issues/{target_id}.json",
                         {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
-        # 204 without the journal's id: the newest journal of ours with this note is the one.
+        # 204 without the journal's id: the newest journal of ours carrying this marker (or,
+        # without one, this text) is the one just written.
         issue = self._issue(target_id)
-        ours = [j for j in issue.get("journals") or ()
-                if (j.get("user") or {}).get("id") == self._ids().user_id
-                and mapping.normalize_text(j.get("notes")) == mapping.normalize_text(notes)]
-        if not ours:
+        journal_id = _newest_note(issue, self._ids().user_id, notes, marker)
+        if journal_id is None:
             raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
-        journal_id = str(max(int(j["id"]) for j in ours))
         log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=internal)
         return self._result(target_id, written_id=journal_id, issue=issue)
 
@@ -298,10 +297,25 @@ class RedmineConnector:
     def _move(self, issue_id: str, status: StatusTarget) -> None:
         status_id = self._status_id(status)
         self.client.put(f"/issues/{issue_id}.json", {"issue": {"status_id": status_id}}, idempotent=True)
-        now = self._issue(issue_id, "")["status"]
-        if now["id"] != status_id:
-            raise FatalError(f"Redmine's workflow does not allow #{issue_id} to move from "
-                             f"{now['name']!r} to {status.status!r} (the change was ignored)")
+        issue = self._issue(issue_id, "")
+        if issue["status"]["id"] == status_id:
+            return
+        refused = f"Redmine did not move #{issue_id} from {issue['status']['name']!r} to {status.status!r}"
+        ids = self._ids()
+        if status_id in ids.closed_status_ids:
+            open_children = self.client.get("/issues.json", {"parent_id": issue_id, "status_id": "o", "limit": 100})
+            if open_children.get("issues"):
+                numbers = ", ".join(f"#{c['id']}" for c in open_children["issues"])
+                # Usually passes once the sub-items are closed: for the engine to try again later.
+                raise SkippableError(f"{refused}: it has open sub-items ({numbers}), and Redmine closes an "
+                                     "issue only after all of its sub-items")
+        elif issue.get("parent"):
+            parent = self._issue(str(issue["parent"]["id"]), "")
+            if parent["status"]["id"] in ids.closed_status_ids:
+                raise SkippableError(f"{refused}: its parent #{parent['id']} is closed, and Redmine reopens "
+                                     "a sub-item only under an open parent")
+        raise FatalError(f"{refused}: the workflow has no such transition for the bridge user's roles "
+                         "(Redmine ignores the change silently)")
 
     def _issue_body(self, ids: Lookup, tracker_id: int, title: str, description: str,
                     line_prefix: str, marker_value: str) -> dict[str, Any]:
@@ -323,3 +337,15 @@ class RedmineConnector:
             return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
         return WriteResult(written_id, version=item.version)
 
+
+def _newest_note(issue: dict[str, Any], user_id: int, notes: str, marker: str | None) -> str | None:
+    wanted = mapping.split_note(notes)
+    found = []
+    for journal in issue.get("journals") or ():
+        if (journal.get("user") or {}).get("id") != user_id or not journal.get("notes"):
+            continue
+        text, found_marker = mapping.split_note(journal["notes"])
+        if (marker is not None and found_marker == marker) or (
+                marker is None and found_marker is None and text.strip() == wanted[0].strip()):
+            found.append(int(journal["id"]))
+    return str(max(found)) if found else None

@@ -24,6 +24,7 @@ class Lookup:
     user_id: int
     field_id: int | None  # None: markers are description lines
     status_ids: dict[str, int] = field(default_factory=dict)
+    closed_status_ids: frozenset[int] = frozenset()
 
     @property
     def place(self) -> MarkerPlace:
@@ -34,7 +35,8 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
     """(the ids, []) when everything fits; (None or partial, problems) otherwise."""
     problems: list[str] = []
     user = client.get("/users/current.json")["user"]
-    statuses = {s["name"]: int(s["id"]) for s in client.get("/issue_statuses.json")["issue_statuses"]}
+    status_rows = client.get("/issue_statuses.json")["issue_statuses"]
+    statuses = {s["name"]: int(s["id"]) for s in status_rows}
     try:
         project = client.get(f"/projects/{settings.project}.json", {"include": "trackers"})["project"]
     except (NotFoundError, AuthError):
@@ -61,6 +63,7 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
         user_id=int(user["id"]),
         field_id=field_id,
         status_ids=statuses,
+        closed_status_ids=frozenset(int(s["id"]) for s in status_rows if s.get("is_closed")),
     ), []
 
 

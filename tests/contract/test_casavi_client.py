@@ -1,70 +1,19 @@
-"""The casavi client and source against the casavi sandbox over real sockets.
+"""The casavi client against the casavi sandbox over real sockets: authentication, paging,
+every filter, faults (401, 429 + Retry-After, 5xx, timeouts, 409) and ticket/comment/task calls.
 
-Every endpoint of the path table, paging across many pages, each filter, token expiry in the
-middle of a listing, 401 → one fresh login, 429 + Retry-After, 5xx, timeouts, 413 and 409 —
-plus the document's payload quirks served through a transport that rewrites real answers.
+Files, master data and hooks: test_casavi_files.py; the source and payload quirks:
+test_casavi_source.py.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
-
-import httpx
 import pytest
 
 from bridge.casavi.client import CasaviClient
-from bridge.casavi.parse import Ticket, TicketParseError
-from bridge.casavi.paths import MAX_FILE_BYTES
-from bridge.casavi.source import CasaviSource
-from bridge.errors import AuthError, ConflictError, NotFoundError, PayloadTooLargeError, RetriableError
+from bridge.casavi.parse import Ticket
+from bridge.errors import AuthError, BudgetExceededError, ConflictError, NotFoundError, RetriableError
 from bridge.http import HttpPolicy
-from bridge.model import SourceRef
-from bridge.source import ParseProblem, SourceSummary
-
-
-class Waits:
-    """The policy's sleep: records each wait and sleeps a tiny real fraction of it."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, seconds: float) -> None:
-        with self._lock:
-            self.waits.append(seconds)
-
-
-def client_for(sandbox, *, waits: Waits | None = None, transport=None, timeout: float = 5.0,
-               **policy_args: Any) -> CasaviClient:
-    args = dict(max_attempts=4, base_delay=0.01, max_delay=0.05, concurrency=4, request_budget=0, timeout=timeout)
-    args.update(policy_args)
-    policy = HttpPolicy(**args, sleep=waits or Waits())
-    return CasaviClient(sandbox.casavi_url, sandbox.casavi_key, sandbox.casavi_secret, policy=policy,
-                        transport=transport, timeout=timeout)
-
-
-def control(sandbox, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(method, sandbox.casavi_root + "/_sandbox" + path, json=body, timeout=5)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def stats(sandbox) -> dict[str, Any]:
-    return control(sandbox, "GET", "/stats")
-
-
-def faults(sandbox, **knobs: Any) -> None:
-    control(sandbox, "POST", "/fault", knobs)
-
-
-def tickets_only(entries) -> list[Ticket]:
-    entries = list(entries)
-    assert all(isinstance(e, Ticket) for e in entries), [e for e in entries if not isinstance(e, Ticket)]
-    return entries
+from tests.contract.casavi_helpers import Waits, client_for, control, faults, stats, tickets_only
 
 
 # -- probe and authentication ---------------------------------------------------------------
@@ -92,7 +41,7 @@ def test_a_revoked_token_leads_to_one_fresh_login_and_the_call_succeeds(casavi_s
 
 
 def test_token_expiry_in_the_middle_of_a_long_listing_is_handled(start_casavi_sandbox):
-    sandbox = start_casavi_sandbox(tickets=260, token_ttl_seconds=0.3, latency_ms=40)
+    sandbox = start_casavi_sandbox(tickets=260, token_ttl_seconds=1.0, latency_ms=150)  # ~1.7 s listing
     ids = [t.ticket_id for t in tickets_only(client_for(sandbox).list_tickets())]
     assert len(ids) == len(set(ids)) == 260
     counted = stats(sandbox)["requests"]
@@ -118,6 +67,19 @@ def test_listing_reads_every_ticket_across_many_pages_once(start_casavi_sandbox)
     ids = [t.ticket_id for t in tickets_only(client_for(sandbox).list_tickets())]
     assert len(ids) == len(set(ids)) == 1010
     assert stats(sandbox)["requests"]["GET /tickets"] == 41  # 40 full pages and one short one
+
+
+def test_a_ticket_changed_while_the_list_is_read_does_not_hide_another(start_casavi_sandbox):
+    sandbox = start_casavi_sandbox(tickets=80)
+    client = client_for(sandbox)
+    first_page_ids: list[str] = []
+    seen: set[str] = set()
+    for entry in client.list_tickets():
+        seen.add(entry.ticket_id)
+        first_page_ids.append(entry.ticket_id)
+        if len(first_page_ids) == 25:  # page 1 read: a tenant changes one of its tickets
+            control(sandbox, "PUT", f"/tickets/{first_page_ids[0]}", {"status": "CLOSED"})
+    assert len(seen) == 80
 
 
 @pytest.fixture(scope="module")
@@ -214,38 +176,6 @@ def test_a_timed_out_read_is_retried(casavi_sandbox):
     assert client.get_ticket("T-00001").ticket_id == "T-00001"
 
 
-def test_an_upload_is_not_repeated_after_a_server_error(casavi_sandbox, tmp_path):
-    client = client_for(casavi_sandbox)
-    client.check()
-    files_before = control(casavi_sandbox, "GET", "/info")["counts"]["files"]
-    source = tmp_path / "a.txt"
-    source.write_text("x")
-    faults(casavi_sandbox, force_status=503, force_count=1)
-    with pytest.raises(RetriableError):
-        client.upload_file(source, "a.txt", "text/plain")
-    assert stats(casavi_sandbox)["requests"]["POST /files"] == 1
-    assert control(casavi_sandbox, "GET", "/info")["counts"]["files"] == files_before
-
-
-def test_a_file_over_10_mb_is_refused_before_sending(casavi_sandbox, tmp_path):
-    big = tmp_path / "big.bin"
-    with big.open("wb") as handle:
-        handle.truncate(MAX_FILE_BYTES + 1)
-    with pytest.raises(PayloadTooLargeError, match="10 MB"):
-        client_for(casavi_sandbox).upload_file(big, "big.bin", "application/octet-stream")
-    assert "POST /files" not in stats(casavi_sandbox)["requests"]
-
-
-def test_exactly_10_mb_is_accepted_and_a_413_from_casavi_is_payload_too_large(casavi_sandbox, tmp_path):
-    client = client_for(casavi_sandbox)
-    limit = tmp_path / "limit.bin"
-    limit.write_bytes(b"\0" * MAX_FILE_BYTES)
-    assert client.upload_file(limit, "limit.bin", "application/octet-stream")
-    faults(casavi_sandbox, force_status=413, force_count=1)
-    with pytest.raises(PayloadTooLargeError):
-        client.upload_file(limit, "limit.bin", "application/octet-stream")
-
-
 def test_creating_twice_with_the_same_id_is_a_conflict(casavi_sandbox):
     client = client_for(casavi_sandbox)
     client.create_comment("T-00001", "first", comment_id="jira-10042-c-10311")
@@ -325,22 +255,6 @@ def test_comment_authors_and_fallback_to_the_account(casavi_sandbox):
     assert unknown.comment_id == "c-b"
 
 
-def test_files_go_up_attach_to_a_comment_and_come_back_down_intact(casavi_sandbox, tmp_path):
-    client = client_for(casavi_sandbox)
-    data = bytes(range(256)) * 4000
-    source = tmp_path / "foto.jpg"
-    source.write_bytes(data)
-    file_id = client.upload_file(source, "Wasserschaden Küche.jpg", "image/jpeg")
-    client.create_comment("T-00005", "Foto anbei", comment_id="jira-5-c-1", attachments=[file_id])
-    detail = next(a for a in client.get_ticket("T-00005").attachment_details if a.file_id == file_id)
-    assert (detail.name, detail.content_type, detail.size) == ("Wasserschaden Küche.jpg", "image/jpeg", len(data))
-    dest = tmp_path / "back.jpg"
-    assert client.download_file(detail.url, dest) == len(data)
-    assert dest.read_bytes() == data
-    client.download_file(file_id, tmp_path / "by-id.jpg")
-    assert (tmp_path / "by-id.jpg").read_bytes() == data
-
-
 def test_tasks_are_created_read_updated_and_deleted(casavi_sandbox):
     client = client_for(casavi_sandbox)
     created = client.create_task("T-00006", "jira-6-t-1", "Rohr reparieren", description="Keller")
@@ -353,140 +267,7 @@ def test_tasks_are_created_read_updated_and_deleted(casavi_sandbox):
         client.get_task("T-00006", "jira-6-t-1")
 
 
-def test_properties_contacts_and_staff_are_read_across_pages(start_casavi_sandbox):
-    sandbox = start_casavi_sandbox(tickets=1300)
-    client = client_for(sandbox)
-    counts = control(sandbox, "GET", "/info")["counts"]
-    properties = list(client.list_properties())
-    contacts = list(client.list_contacts())
-    staff = list(client.list_staff())
-    assert (len(properties), len(contacts), len(staff)) == (counts["properties"], counts["contacts"], counts["staff"])
-    assert counts["properties"] > 25 and counts["contacts"] > 25
-    assert len({p.property_id for p in properties}) == len(properties)
-    assert all(p.postal_code is None or isinstance(p.postal_code, str) for p in properties)
-    requested = stats(sandbox)["requests"]
-    assert requested["GET /properties"] == 2
-
-
-def test_units_of_a_property_are_paged_from_zero_and_single_records_are_read(casavi_sandbox):
-    client = client_for(casavi_sandbox)
-    prop = next(iter(client.list_properties()))
-    units = list(client.list_property_units(prop.property_id, include_inactive_contracts=True))
-    expected = [u["id"] for u in casavi_sandbox.casavi.store.units_of(prop.property_id)]
-    assert [u.unit_id for u in units] == expected and units
-    assert client.get_property(prop.property_id).name == prop.name
-    assert client.get_unit(units[0].unit_id).unit_id == units[0].unit_id
-    contact = next(iter(client.list_contacts()))
-    assert client.get_contact(contact.contact_id).display_name == contact.display_name
-    member = next(iter(client.list_staff()))
-    assert client.get_staff_member(member.staff_id).email == member.email
-    with pytest.raises(NotFoundError):
-        client.get_unit("no-such-unit")
-
-
-def test_hooks_are_subscribed_and_deleted(casavi_sandbox):
-    client = client_for(casavi_sandbox)
-    hook_id = client.subscribe_hook("contact_created", "https://bridge.example/hook")
-    client.delete_hook(hook_id)
-    with pytest.raises(NotFoundError):
-        client.delete_hook(hook_id)
-
-
-# -- the source on the sandbox -------------------------------------------------------------------
-
-
-def test_source_item_resolves_names_and_writes_status_back(casavi_sandbox):
-    client = client_for(casavi_sandbox)
-    source = CasaviSource(client)
-    summary = next(s for s in source.changed_since(None) if isinstance(s, SourceSummary))
-    item = source.get(summary.ref)
-    facts = dict(item.facts)
-    prop = client.get_property(item.property_id)
-    assert facts["Property"] == f"{prop.property_id} {prop.name}"
-    assert item.version == summary.version
-    new_status = "CLOSED" if item.status != "CLOSED" else "OPEN"
-    version = source.set_status(summary.ref, new_status)
-    after = client.get_ticket(summary.ref.item_id)
-    assert after.status == new_status and version == after.last_modified != item.version
-    assert after.title == item.title and after.property_id == item.property_id
-
-
-def test_source_sweep_and_changed_since_cover_every_status(listing_sandbox, all_tickets):
-    source = CasaviSource(client_for(listing_sandbox))
-    changed = [s for s in source.changed_since(None) if isinstance(s, SourceSummary)]
-    assert {s.status for s in changed} == {t.status for t in all_tickets}
-    swept = list(source.sweep(["PENDING"]))
-    assert {s.status for s in swept} == {"PENDING"}
-
-
-def test_source_writes_comments_and_tasks_with_our_ids(casavi_sandbox):
-    source = CasaviSource(client_for(casavi_sandbox))
-    ref = SourceRef("casavi", "T-00007")
-    assert source.add_comment(ref, "jira-7-c-1", "**erledigt**", internal=True, author_email=None) == "jira-7-c-1"
-    with pytest.raises(ConflictError):
-        source.add_comment(ref, "jira-7-c-1", "**erledigt**", internal=True, author_email=None)
-    assert source.add_task(ref, "jira-7-t-1", "Prüfen", "", "OPEN") == "jira-7-t-1"
-    source.set_task_status(ref, "jira-7-t-1", "Prüfen", "DECLINED")
-    item = source.get(ref)
-    assert next(c for c in item.comments if c.comment_id == "jira-7-c-1").internal is True
-    assert next(t for t in item.tasks if t.task_id == "jira-7-t-1").status == "DECLINED"
-
-
-# -- the document's quirks, served from real answers ---------------------------------------------------
-
-
-class QuirkyTransport(httpx.BaseTransport):
-    """Passes requests to the sandbox and rewrites ticket answers the way the document allows:
-    ``number`` as integer, ``reportedAt`` "Invalid Date", task dates with trailing commas,
-    unknown statuses and fields, and two unreadable entries on the first ticket page."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(request)
-        path = request.url.path
-        if request.method != "GET" or not path.startswith("/v1/tickets") or response.status_code != 200:
-            return response
-        payload = json.loads(response.read())
-        if isinstance(payload, list):
-            payload = [self._mangle(t) for t in payload]
-            if request.url.params.get("page") == "1":
-                payload = [{"title": "no id"}, "not an object", *payload]
-        elif isinstance(payload, dict):
-            payload = self._mangle(payload)
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
-        return httpx.Response(200, headers=headers, json=payload)
-
-    @staticmethod
-    def _mangle(ticket: dict[str, Any]) -> dict[str, Any]:
-        ticket = dict(ticket, reportedAt="Invalid Date", brandNewField={"x": 1})
-        if str(ticket.get("number", "")).isdigit():
-            ticket["number"] = int(ticket["number"])
-        if ticket.get("internalId", 0) % 3 == 0:
-            ticket["status"] = "ARCHIVED"
-        ticket["tasks"] = [dict(t, createdAt="2016-08-05T23:30:00Z,") for t in ticket.get("tasks", [])]
-        return ticket
-
-
-def test_quirky_payloads_are_read_and_bad_entries_reported_in_place(casavi_sandbox):
-    source = CasaviSource(client_for(casavi_sandbox, transport=QuirkyTransport()))
-    entries = list(source.changed_since(None))
-    problems = [e for e in entries if isinstance(e, ParseProblem)]
-    summaries = [e for e in entries if isinstance(e, SourceSummary)]
-    assert len(problems) == 2 and len(summaries) == 60
-    assert "ARCHIVED" in {s.status for s in summaries}
-    item = next(source.get(s.ref) for s in summaries if s.status != "ARCHIVED")
-    assert dict(item.facts)["casavi number"].isdigit()
-    assert all(isinstance(c.text, str) for c in item.comments)
-    ticket = source.client.get_ticket(summaries[0].ref.item_id)
-    assert ticket.reported_at is None and ticket.extra["brandNewField"] == {"x": 1}
-    assert all(t.created_at == datetime(2016, 8, 5, 23, 30, tzinfo=timezone.utc) for t in ticket.tasks)
-
-
 def test_budget_stops_a_listing_partway(start_casavi_sandbox):
-    from bridge.errors import BudgetExceededError
-
     sandbox = start_casavi_sandbox(tickets=200)
     client = client_for(sandbox, request_budget=4)  # login + 3 pages
     seen = []
@@ -497,9 +278,3 @@ def test_budget_stops_a_listing_partway(start_casavi_sandbox):
     assert stats(sandbox)["requests"]["GET /tickets"] == 3  # the refused request was never sent
     client.policy.reset_budget()
     assert client.get_ticket(seen[0].ticket_id).ticket_id == seen[0].ticket_id
-
-
-def test_download_to_disk_does_not_leave_a_partial_file_on_404(casavi_sandbox, tmp_path: Path):
-    with pytest.raises(NotFoundError):
-        client_for(casavi_sandbox).download_file("999999", tmp_path / "missing")
-    assert list(tmp_path.iterdir()) == []

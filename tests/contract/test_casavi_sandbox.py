@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import tomllib
-from pathlib import Path
 
 import httpx
-import pytest
 
 from bridge.sandbox.casavi_records import MAX_FILE_BYTES, parse_date_ms
-from bridge.sandbox.casavi_render import render_ticket
-from bridge.sandbox.generator import generate
-from bridge.sandbox.server import start_sandboxes
-
-REPO = Path(__file__).resolve().parents[2]
-# One plain client for calls without a token: a new httpx client per call costs ~50 ms (TLS setup).
-PLAIN = httpx.Client(timeout=10)
-
-
-def login(sandbox) -> httpx.Client:
-    reply = PLAIN.post(sandbox.casavi_url + "/authenticate",
-                       json={"key": sandbox.casavi_key, "secret": sandbox.casavi_secret})
-    assert reply.status_code == 200, reply.text
-    return httpx.Client(base_url=sandbox.casavi_url, headers={"token": reply.json()["token"]}, timeout=10,
-                        verify=False)
-
-
-def control(sandbox, method: str, path: str, **kwargs) -> httpx.Response:
-    return PLAIN.request(method, sandbox.casavi_root + "/_sandbox" + path, **kwargs)
+from tests.fixtures.sandbox import PLAIN_CLIENT, casavi_control, casavi_login
 
 
 def all_tickets(client: httpx.Client, **params) -> list[dict]:
@@ -54,7 +28,7 @@ def full_ticket_body(ticket: dict, **changes) -> dict:
 
 
 def test_authenticate_returns_token_and_utc_expiry(casavi_sandbox_session):
-    reply = PLAIN.post(casavi_sandbox_session.casavi_url + "/authenticate",
+    reply = PLAIN_CLIENT.post(casavi_sandbox_session.casavi_url + "/authenticate",
                        json={"key": casavi_sandbox_session.casavi_key, "secret": casavi_sandbox_session.casavi_secret})
     assert reply.status_code == 200
     body = reply.json()
@@ -64,50 +38,50 @@ def test_authenticate_returns_token_and_utc_expiry(casavi_sandbox_session):
 
 def test_deprecated_apikey_email_password_login_is_mapped(casavi_sandbox_session):
     s = casavi_sandbox_session
-    reply = PLAIN.post(s.casavi_url + "/authenticate",
+    reply = PLAIN_CLIENT.post(s.casavi_url + "/authenticate",
                        json={"apiKey": s.casavi_key, "email": "ignored@example.org", "password": s.casavi_secret})
     assert reply.status_code == 200 and reply.json()["token"]
 
 
 def test_wrong_secret_is_refused_with_401(casavi_sandbox_session):
     s = casavi_sandbox_session
-    reply = PLAIN.post(s.casavi_url + "/authenticate", json={"key": s.casavi_key, "secret": "wrong"})
+    reply = PLAIN_CLIENT.post(s.casavi_url + "/authenticate", json={"key": s.casavi_key, "secret": "wrong"})
     assert reply.status_code == 401
     assert reply.json()["statusCode"] == 401
 
 
 def test_calls_without_or_with_unknown_token_are_refused(casavi_sandbox_session):
     url = casavi_sandbox_session.casavi_url
-    assert PLAIN.get(url + "/tickets").status_code == 401
-    assert PLAIN.get(url + "/tickets", headers={"token": "not-a-token"}).status_code == 401
-    assert PLAIN.get(url + "/properties", headers={"token": ""}).status_code == 401
+    assert PLAIN_CLIENT.get(url + "/tickets").status_code == 401
+    assert PLAIN_CLIENT.get(url + "/tickets", headers={"token": "not-a-token"}).status_code == 401
+    assert PLAIN_CLIENT.get(url + "/properties", headers={"token": ""}).status_code == 401
 
 
 def test_token_expires_after_its_lifetime_and_refresh_needs_a_valid_token(start_casavi_sandbox):
     sandbox = start_casavi_sandbox(token_ttl_seconds=0.4)
-    client = login(sandbox)
+    client = casavi_login(sandbox)
     token = client.headers["token"]
     assert client.get("/tickets").status_code == 200
-    refreshed = PLAIN.post(sandbox.casavi_url + "/authenticate/refresh", json={"apiKey": sandbox.casavi_key, "token": token})
+    refreshed = PLAIN_CLIENT.post(sandbox.casavi_url + "/authenticate/refresh", json={"apiKey": sandbox.casavi_key, "token": token})
     assert refreshed.status_code == 200 and refreshed.json()["token"] != token
     time.sleep(0.5)
     assert client.get("/tickets").status_code == 401
-    late = PLAIN.post(sandbox.casavi_url + "/authenticate/refresh", json={"apiKey": sandbox.casavi_key, "token": token})
+    late = PLAIN_CLIENT.post(sandbox.casavi_url + "/authenticate/refresh", json={"apiKey": sandbox.casavi_key, "token": token})
     assert late.status_code == 401
 
 
 def test_revoking_tokens_at_run_time_forces_a_new_login(casavi_sandbox):
-    client = login(casavi_sandbox)
-    assert control(casavi_sandbox, "POST", "/fault", json={"revoke_tokens": True}).status_code == 200
+    client = casavi_login(casavi_sandbox)
+    assert casavi_control(casavi_sandbox, "POST", "/fault", json={"revoke_tokens": True}).status_code == 200
     assert client.get("/tickets").status_code == 401
-    assert login(casavi_sandbox).get("/tickets").status_code == 200
+    assert casavi_login(casavi_sandbox).get("/tickets").status_code == 200
 
 
 # -- ticket list ----------------------------------------------------------------------------------
 
 
 def test_tickets_come_25_per_page_in_last_modified_order_and_past_the_end_is_empty(casavi_sandbox_session):
-    client = login(casavi_sandbox_session)
+    client = casavi_login(casavi_sandbox_session)
     pages = [client.get("/tickets", params={"page": n}).json() for n in (1, 2, 3, 4)]
     assert [len(p) for p in pages] == [25, 25, 10, 0]
     assert client.get("/tickets").json() == pages[0]  # page defaults to 1
@@ -121,7 +95,7 @@ def test_tickets_come_25_per_page_in_last_modified_order_and_past_the_end_is_emp
 
 
 def test_filters_by_property_unit_and_repeated_status(casavi_sandbox_session):
-    client = login(casavi_sandbox_session)
+    client = casavi_login(casavi_sandbox_session)
     everything = all_tickets(client)
     some = everything[0]
     by_property = all_tickets(client, propertyId=some["propertyId"])
@@ -139,30 +113,30 @@ def test_filters_by_property_unit_and_repeated_status(casavi_sandbox_session):
 
 
 def test_date_means_modified_at_or_after_by_default(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     everything = all_tickets(client)
     middle = everything[30]
     since = all_tickets(client, date=middle["lastModified"])
     assert since[0]["id"] == middle["id"]  # inclusive
     assert [t["id"] for t in since] == [t["id"] for t in everything[30:]]
     old = everything[0]
-    assert control(casavi_sandbox, "POST", f"/tickets/{old['id']}/comments", json={"text": "Noch da?"}).status_code == 201
+    assert casavi_control(casavi_sandbox, "POST", f"/tickets/{old['id']}/comments", json={"text": "Noch da?"}).status_code == 201
     assert all_tickets(client, date=middle["lastModified"])[-1]["id"] == old["id"]
     assert client.get("/tickets", params={"date": "yesterday"}).status_code == 400
 
 
 def test_date_means_created_at_or_after_under_created_semantics(start_casavi_sandbox):
     sandbox = start_casavi_sandbox(date_semantics="created")
-    client = login(sandbox)
+    client = casavi_login(sandbox)
     everything = all_tickets(client)
     old = everything[0]
     cut = "2099-01-01T00:00:00.000Z"
     assert all_tickets(client, date=cut) == []
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 1))
-    control(sandbox, "POST", f"/tickets/{old['id']}/comments", json={"text": "modified, not created"})
-    created = control(sandbox, "POST", "/tickets", json={"title": "Neu: Heizung kalt"}).json()
+    casavi_control(sandbox, "POST", f"/tickets/{old['id']}/comments", json={"text": "modified, not created"})
+    created = casavi_control(sandbox, "POST", "/tickets", json={"title": "Neu: Heizung kalt"}).json()
     assert [t["id"] for t in all_tickets(client, date=now)] == [created["id"]]
-    assert control(sandbox, "POST", "/fault", json={"date_semantics": "modified"}).status_code == 200
+    assert casavi_control(sandbox, "POST", "/fault", json={"date_semantics": "modified"}).status_code == 200
     assert {t["id"] for t in all_tickets(client, date=now)} == {old["id"], created["id"]}
 
 
@@ -170,7 +144,7 @@ def test_date_means_created_at_or_after_under_created_semantics(start_casavi_san
 
 
 def test_ticket_detail_embeds_comments_tasks_and_attachment_details(casavi_sandbox_session):
-    client = login(casavi_sandbox_session)
+    client = casavi_login(casavi_sandbox_session)
     everything = all_tickets(client)
     details = [client.get(f"/tickets/{t['id']}").json() for t in everything]
     assert any(d["comments"] for d in details) and any(d["tasks"] for d in details)
@@ -184,7 +158,7 @@ def test_ticket_detail_embeds_comments_tasks_and_attachment_details(casavi_sandb
 
 
 def test_create_ticket_requires_id_title_property_and_refuses_duplicate_ids(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     prop = client.get("/properties").json()["rows"][0]["id"]
     body = {"id": "EXT-1", "title": "Türschloss klemmt", "propertyId": prop, "status": "OPEN", "number": 999}
     created = client.post("/tickets", json=body)
@@ -198,7 +172,7 @@ def test_create_ticket_requires_id_title_property_and_refuses_duplicate_ids(casa
 
 
 def test_put_ticket_changes_status_and_comment_shorthand_adds_a_comment(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     reply = client.put(f"/tickets/{ticket['id']}", json=full_ticket_body(ticket, status="CLOSED", comment="Erledigt."))
     assert reply.status_code == 200
@@ -209,16 +183,16 @@ def test_put_ticket_changes_status_and_comment_shorthand_adds_a_comment(casavi_s
 
 
 def test_put_ticket_needs_the_documented_required_fields_unless_partial_is_allowed(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     assert client.put(f"/tickets/{ticket['id']}", json={"status": "INPROGRESS"}).status_code == 400
     assert client.put(f"/tickets/{ticket['id']}", json=full_ticket_body(ticket, id="OTHER")).status_code == 400
-    control(casavi_sandbox, "POST", "/fault", json={"ticket_put_partial": True})
+    casavi_control(casavi_sandbox, "POST", "/fault", json={"ticket_put_partial": True})
     assert client.put(f"/tickets/{ticket['id']}", json={"status": "INPROGRESS"}).json()["status"] == "INPROGRESS"
 
 
 def test_deleted_ticket_is_gone(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     assert client.delete(f"/tickets/{ticket['id']}").status_code == 204
     assert client.get(f"/tickets/{ticket['id']}").status_code == 404
@@ -226,7 +200,7 @@ def test_deleted_ticket_is_gone(casavi_sandbox):
 
 
 def test_comment_with_caller_id_is_created_once_and_bumps_last_modified(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     path = f"/tickets/{ticket['id']}/comments"
     reply = client.post(path, json={"id": "jira-10042-c-10311", "text": "Bitte **dringend**", "isInternal": True})
@@ -247,7 +221,7 @@ def test_comment_with_caller_id_is_created_once_and_bumps_last_modified(casavi_s
 
 
 def test_comment_author_must_exist_unless_falling_back_to_the_account(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     path = f"/tickets/{ticket['id']}/comments"
     manager = client.get("/staff").json()[0]
@@ -261,7 +235,7 @@ def test_comment_author_must_exist_unless_falling_back_to_the_account(casavi_san
 
 
 def test_files_on_a_comment_become_ticket_attachments_and_download_as_uploaded(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     data = "Zählerstand: 12.345 m³\n".encode() * 10
     upload = client.post("/files", content=data, headers={"X-Filename": "Z%C3%A4hler%20K%C3%BCche.txt",
@@ -282,7 +256,7 @@ def test_files_on_a_comment_become_ticket_attachments_and_download_as_uploaded(c
 
 
 def test_upload_over_10_mb_is_refused_with_413(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     headers = {"X-Filename": "big.bin", "Content-Type": "application/octet-stream"}
     assert client.post("/files", content=b"x" * (MAX_FILE_BYTES + 1), headers=headers).status_code == 413
 
@@ -295,7 +269,7 @@ def test_upload_over_10_mb_is_refused_with_413(casavi_sandbox):
 
 
 def test_tasks_have_unique_ids_valid_statuses_and_can_be_read_changed_deleted(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
     path = f"/tickets/{ticket['id']}/tasks"
     body = {"id": "jira-10050", "title": "Heizungsmonteur beauftragen", "status": "OPEN"}
@@ -313,14 +287,14 @@ def test_tasks_have_unique_ids_valid_statuses_and_can_be_read_changed_deleted(ca
 
 
 def test_ids_with_a_slash_work_when_percent_encoded(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     prop = client.get("/properties").json()["rows"][0]["id"]
     assert client.post("/tickets", json={"id": "A/1", "title": "Slash", "propertyId": prop}).status_code == 201
     assert client.get("/tickets/A%2F1").json()["id"] == "A/1"
 
 
 def test_unknown_ids_are_404_with_a_json_error_body(casavi_sandbox_session):
-    client = login(casavi_sandbox_session)
+    client = casavi_login(casavi_sandbox_session)
     for path in ("/tickets/T-99999", "/tickets/T-99999/comments", "/tickets/T-00001/tasks/nope", "/properties/P-nope",
                  "/properties/P-nope/units", "/units/U-nope", "/contacts/C-nope", "/staff/M-nope", "/files/999999",
                  "/files/abc", "/no/such/path"):
@@ -334,7 +308,7 @@ def test_unknown_ids_are_404_with_a_json_error_body(casavi_sandbox_session):
 
 
 def test_properties_are_paged_objects_and_units_page_from_zero(casavi_sandbox_session):
-    client = login(casavi_sandbox_session)
+    client = casavi_login(casavi_sandbox_session)
     properties = client.get("/properties").json()
     assert set(properties) == {"count", "page", "pageCount", "rows"} and properties["page"] == 1
     assert properties["count"] == len(properties["rows"]) and properties["pageCount"] == 1
@@ -353,7 +327,7 @@ def test_properties_are_paged_objects_and_units_page_from_zero(casavi_sandbox_se
 
 
 def test_hooks_are_created_with_location_and_deleted(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     created = client.post("/hooks", json={"eventName": "contact_created", "hookUrl": "https://example.org/hook"})
     assert created.status_code == 201
     hook_id = created.json()["id"]
@@ -368,158 +342,21 @@ def test_hooks_are_created_with_location_and_deleted(casavi_sandbox):
 
 
 def test_tenant_actions_change_the_same_data_and_bump_last_modified(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket = client.get("/tickets").json()[0]
-    comment = control(casavi_sandbox, "POST", f"/tickets/{ticket['id']}/comments", json={"text": "Wann kommt jemand?"})
+    comment = casavi_control(casavi_sandbox, "POST", f"/tickets/{ticket['id']}/comments", json={"text": "Wann kommt jemand?"})
     assert comment.status_code == 201 and comment.json()["authorId"] == ticket["contactId"]
-    status = control(casavi_sandbox, "PUT", f"/tickets/{ticket['id']}", json={"status": "POSTPONED"}).json()
+    status = casavi_control(casavi_sandbox, "PUT", f"/tickets/{ticket['id']}", json={"status": "POSTPONED"}).json()
     after = client.get(f"/tickets/{ticket['id']}").json()
     assert after["status"] == "POSTPONED" and after["comments"][-1]["text"] == "Wann kommt jemand?"
     assert ticket["lastModified"] < comment.json()["createdAt"] < after["lastModified"] == status["lastModified"]
-    created = control(casavi_sandbox, "POST", "/tickets", json={"title": "Neues Ticket"}).json()
+    created = casavi_control(casavi_sandbox, "POST", "/tickets", json={"title": "Neues Ticket"}).json()
     assert client.get(f"/tickets/{created['id']}").status_code == 200
 
 
 def test_last_modified_is_strictly_increasing_across_quick_writes(casavi_sandbox):
-    client = login(casavi_sandbox)
+    client = casavi_login(casavi_sandbox)
     ticket_id = client.get("/tickets").json()[0]["id"]
-    stamps = [control(casavi_sandbox, "PUT", f"/tickets/{ticket_id}", json={"status": "OPEN"}).json()["lastModified"]
+    stamps = [casavi_control(casavi_sandbox, "PUT", f"/tickets/{ticket_id}", json={"status": "OPEN"}).json()["lastModified"]
               for _ in range(20)]
     assert stamps == sorted(set(stamps))
-
-
-def test_rate_limit_answers_429_with_retry_after_and_sandbox_paths_are_never_faulted(start_casavi_sandbox):
-    sandbox = start_casavi_sandbox(rate_limit_rate=1.0, retry_after_seconds=1)
-    reply = PLAIN.get(sandbox.casavi_url + "/tickets")
-    assert reply.status_code == 429 and reply.headers["Retry-After"] == "1"
-    assert control(sandbox, "GET", "/stats").status_code == 200
-    assert control(sandbox, "GET", "/tickets/T-00001").status_code == 200
-
-
-def test_fault_rate_one_answers_server_errors(start_casavi_sandbox):
-    sandbox = start_casavi_sandbox(fault_rate=1.0)
-    statuses = {PLAIN.get(sandbox.casavi_url + "/tickets").status_code for _ in range(10)}
-    assert statuses <= {500, 502, 503}
-    assert control(sandbox, "GET", "/stats").json()["faults"]
-
-
-def test_forced_faults_hit_exactly_the_next_requests(casavi_sandbox):
-    client = login(casavi_sandbox)
-    control(casavi_sandbox, "POST", "/fault", json={"force_status": 429, "force_count": 2})
-    assert [client.get("/tickets").status_code for _ in range(3)] == [429, 429, 200]
-    assert control(casavi_sandbox, "POST", "/fault", json={"fault_rate": 2}).status_code == 400
-    assert control(casavi_sandbox, "POST", "/fault", json={"nonsense": 1}).status_code == 400
-
-
-def test_timeouts_hold_the_request_until_the_client_gives_up(casavi_sandbox):
-    client = login(casavi_sandbox)
-    control(casavi_sandbox, "POST", "/fault", json={"force_timeout_count": 1, "timeout_hold_seconds": 1.0})
-    started = time.monotonic()
-    with pytest.raises(httpx.ReadTimeout):
-        client.get("/tickets", timeout=0.3)
-    assert time.monotonic() - started >= 0.3
-    assert client.get("/tickets").status_code == 200
-
-
-def test_a_timeout_in_apply_mode_still_performs_the_write(casavi_sandbox):
-    client = login(casavi_sandbox)
-    ticket_id = client.get("/tickets").json()[0]["id"]
-    control(casavi_sandbox, "POST", "/fault",
-            json={"force_timeout_count": 1, "timeout_hold_seconds": 0.5, "timeout_mode": "apply"})
-    with pytest.raises(httpx.ReadTimeout):
-        client.post(f"/tickets/{ticket_id}/comments", json={"id": "late-1", "text": "spät"}, timeout=0.2)
-    time.sleep(0.8)
-    assert client.post(f"/tickets/{ticket_id}/comments", json={"id": "late-1", "text": "spät"}).status_code == 409
-
-
-def test_latency_is_added_to_every_request(start_casavi_sandbox):
-    sandbox = start_casavi_sandbox(latency_ms=150)
-    client = login(sandbox)
-    started = time.monotonic()
-    client.get("/staff")
-    assert time.monotonic() - started >= 0.15
-
-
-def test_stats_count_requests_by_route_template_and_reset(casavi_sandbox):
-    client = login(casavi_sandbox)
-    ids = [t["id"] for t in client.get("/tickets").json()[:3]]
-    for ticket_id in ids:
-        client.get(f"/tickets/{ticket_id}")
-    control(casavi_sandbox, "GET", "/tickets/T-00001")  # control calls are not counted
-    stats = control(casavi_sandbox, "GET", "/stats").json()
-    assert stats["requests"] == {"POST /authenticate": 1, "GET /tickets": 1, "GET /tickets/{ticket_id}": 3}
-    assert stats["total"] == 5
-    assert control(casavi_sandbox, "POST", "/stats/reset").json()["total"] == 0
-    assert PLAIN.get(casavi_sandbox.casavi_url + "/_sandbox/stats").json()["total"] == 0
-
-
-# -- ready file, config, generator, CLI -----------------------------------------------------------
-
-
-def test_ready_file_and_written_config_point_at_the_running_sandbox(tmp_path):
-    ready, config_path = tmp_path / "ready.json", tmp_path / "conf" / "bridge.toml"
-    with start_sandboxes(tickets=5, seed=3, ready_file=str(ready), write_config=str(config_path)) as sandbox:
-        info = json.loads(ready.read_text())
-        assert {"casavi_url", "casavi_key", "casavi_secret"} <= set(info)
-        assert info["casavi_url"] == sandbox.casavi_url
-        assert login(sandbox).get("/tickets").status_code == 200
-        config = tomllib.loads(config_path.read_text())
-    example = tomllib.loads((REPO / "config" / "casavi-bridge.example.toml").read_text())
-    connector = config["connector"]["kind"]
-    assert set(config) == (set(example) if connector == "jira" else set(example) - {"jira"})
-    for section, values in example.items():
-        if section in config:
-            assert set(config[section]) == set(values), section
-    assert config["casavi"]["base_url"] == info["casavi_url"] and config["casavi"]["key"] == info["casavi_key"]
-    assert config["filters"]["statuses"] == ["PENDING", "OPEN", "INPROGRESS", "POSTPONED"]
-    assert config["state"]["database"] == f"sqlite:///{config_path.parent.resolve()}/casavi-bridge-state.db"
-    if "jira_url" in info:
-        assert config["jira"]["url"] == info["jira_url"] and config["jira"]["deployment"] == "server"
-
-
-def test_generator_is_deterministic_and_carries_the_documents_quirks():
-    first, again, other = generate(tickets=300, seed=11), generate(tickets=300, seed=11), generate(tickets=300, seed=12)
-    assert first == again and first != other
-    contacts = {c["id"]: c for c in first.contacts}
-    rendered = [render_ticket(t, files={}, files_url="http://x/v1/files", contacts=contacts, staff={}, detail=True)
-                for t in first.tickets]
-    assert {type(t["number"]) for t in rendered} == {int, str}
-    assert any(t["reportedAt"] == "Invalid Date" for t in rendered)
-    assert {t["status"] for t in rendered} == {"PENDING", "OPEN", "INPROGRESS", "POSTPONED", "CLOSED"}
-    assert any(c["isInternal"] for t in rendered for c in t["comments"])
-    assert {task["status"] for t in rendered for task in t["tasks"]} == {"OPEN", "ACCEPTED", "COMPLETED", "DECLINED"}
-    assert any(ch in t["title"] + t["description"] for t in rendered for ch in "äöüß")
-    assert any(len(t["description"]) > 5000 for t in rendered)
-    assert {type(p["postalCode"]) for p in first.properties} == {int, str}
-    assert first.files and all(f.size < 1024 for f in first.files)
-
-
-def test_generator_makes_twenty_thousand_tickets_quickly():
-    started = time.monotonic()
-    data = generate(tickets=20_000, seed=1)
-    assert len(data.tickets) == 20_000 and data.tickets[-1].ticket_id == "T-20000"
-    assert time.monotonic() - started < 5
-
-
-def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
-    ready = tmp_path / "ready.json"
-    code = ("from bridge.sandbox.server import run_sandbox_cli; "
-            f"raise SystemExit(run_sandbox_cli(tickets=5, seed=2, ready_file={str(ready)!r}))")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        info = json.loads(ready.read_text())
-        assert PLAIN.post(info["casavi_url"] + "/authenticate",
-                          json={"key": info["casavi_key"], "secret": info["casavi_secret"]}).status_code == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        assert not ready.exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

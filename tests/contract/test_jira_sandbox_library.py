@@ -176,12 +176,19 @@ def test_every_write_moves_updated_forward(jira: JIRA, sandbox: RunningJira) -> 
               lambda: jira.add_issue_property(key, "p", {"v": 1}),
               lambda: jira.issue(key).update(summary="Clock 2"),
               lambda: httpx.post(f"{sandbox.url}/_sandbox/issues/{key}/comment",
-                                 json={"body": "from Alice", "as": "alice"}).raise_for_status()]
+                                 json={"body": "from Alice", "as": "alice"}).raise_for_status(),
+              lambda: httpx.post(f"{sandbox.url}/_sandbox/issues/{key}/transition",
+                                 json={"status": "Done", "resolution": "Duplicate", "as": "bob"}
+                                 ).raise_for_status(),
+              lambda: httpx.post(f"{sandbox.url}/_sandbox/issues/{key}/edit",
+                                 json={"summary": "Clock 3", "as": "carol"}).raise_for_status()]
     for write in writes:
         write()
         stamps.append(_updated(jira, key))
-    assert all(later > earlier for earlier, later in zip(stamps, stamps[1:]))
+    assert all(later > earlier for earlier, later in zip(stamps, stamps[1:], strict=False))
     assert jira.comments(key)[-1].author.displayName == "Alice Agent"
+    issue = jira.issue(key)
+    assert (issue.fields.summary, issue.fields.resolution.name) == ("Clock 3", "Duplicate")
 
 
 def test_jira_errors_for_missing_summary_unknown_issue_and_bad_credentials(
@@ -208,3 +215,18 @@ def test_cloud_search_is_gone_and_enhanced_search_works(jira_cloud_sandbox: Runn
     found = jira.enhanced_search_issues('issue.property[casavi].ticketId = "T-enhanced"')
     assert [i.key for i in found] == [key]
     assert [i.key for i in jira.search_issues('issue.property[casavi].ticketId = "T-enhanced"')] == [key]
+
+
+def test_cloud_search_lags_behind_creates_unless_reconciled(jira_cloud_sandbox: RunningJira) -> None:
+    """Cloud's /search/jql is eventually consistent: never use it to ask "does it exist yet?"."""
+    jira = _client(jira_cloud_sandbox)
+    knobs = f"{jira_cloud_sandbox.url}/_sandbox/fault"
+    httpx.post(knobs, json={"jira_search_lag_ms": 60_000}).raise_for_status()
+    try:
+        key = _create_with_marker(jira, jira_cloud_sandbox.project, "T-lag")
+        jql = 'issue.property[casavi].ticketId = "T-lag"'
+        assert list(jira.enhanced_search_issues(jql)) == []
+        reconciled = jira.enhanced_search_issues(jql, reconcileIssues=[int(jira.issue(key).id)])
+        assert [i.key for i in reconciled] == [key]
+    finally:
+        httpx.post(knobs, json={"jira_search_lag_ms": 0}).raise_for_status()

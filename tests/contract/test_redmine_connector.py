@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.errors import AuthError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
+from bridge.http import HttpPolicy
 from bridge.model import Comment, Marker, StatusTarget, Task
 from connectors.redmine import RedmineConnector, RedmineConnectorPlugin, RedmineSettings, mapping
 from tests.contract.connector_contract import ConnectorContract, ToolStatuses, a_draft, unique_marker
@@ -288,8 +289,8 @@ def test_an_unreachable_server_is_reported_by_check(redmine_server):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
-        connector = make_connector(redmine_server, url=f"http://127.0.0.1:{port}")
-        connector.client.policy.max_attempts = 1
+        settings = RedmineSettings.model_validate(redmine_server.settings(url=f"http://127.0.0.1:{port}"))
+        connector = RedmineConnectorPlugin.create(settings, http_policy=HttpPolicy(max_attempts=1))
         [problem] = connector.check()
     assert problem.startswith("redmine.url")
 
@@ -306,9 +307,11 @@ def test_check_reports_every_mismatch_at_once(redmine_server):
 def test_the_marker_field_is_found_by_name(redmine, redmine_server):
     redmine.create(a_draft(STATUSES), unique_marker())  # a non-admin sees fields on issues only
     for key in (redmine_server.api_key, redmine_server.admin_api_key):
-        connector = make_connector(redmine_server, api_key=key, marker_custom_field=redmine_server.custom_field_name)
-        assert connector.check() == []
-        assert connector._ids().field_id == redmine_server.custom_field_id
+        by_name = make_connector(redmine_server, api_key=key, marker_custom_field=redmine_server.custom_field_name)
+        assert by_name.check() == []
+        marker = unique_marker()
+        created = by_name.create(a_draft(STATUSES), marker)
+        assert redmine.find_by_marker(marker).target_id == created.target_id
 
 
 def test_an_unknown_issue_and_a_foreign_sub_item_are_not_found(redmine):
@@ -328,3 +331,22 @@ def test_settings_refuse_unknown_keys_and_create_does_no_io():
     connector = RedmineConnectorPlugin.create(settings)
     assert connector.name == RedmineConnectorPlugin.name == "redmine"
     assert connector.client.base_url == "http://127.0.0.1:9" and "s3cr3t" not in repr(settings)
+
+
+def test_a_parent_with_open_sub_items_is_closed_only_after_them(redmine):
+    created = redmine.create(a_draft(STATUSES), unique_marker())
+    sub = redmine.add_sub_item(created.target_id, Task("T-2", "Rohr"), StatusTarget("New"), marker="T-2")
+    with pytest.raises(SkippableError, match=f"#{sub.target_id}"):
+        redmine.set_status(created.target_id, StatusTarget("Closed"))
+    redmine.update_sub_item(created.target_id, sub.target_id, Task("T-2", "Rohr"), StatusTarget("Closed"))
+    assert redmine.set_status(created.target_id, StatusTarget("Closed")).fields["status"] == "Closed"
+    with pytest.raises(SkippableError, match="parent"):
+        redmine.update_sub_item(created.target_id, sub.target_id, Task("T-2", "Rohr"), StatusTarget("New"))
+
+
+def test_the_same_text_twice_gives_two_comments(redmine):
+    created = redmine.create(a_draft(STATUSES), unique_marker())
+    first = redmine.add_comment(created.target_id, Comment("x", "Danke!"), marker=None)
+    second = redmine.add_comment(created.target_id, Comment("y", "Danke!"), marker=None)
+    assert first.target_id != second.target_id
+    assert [c.comment_id for c in redmine.get(created.target_id).comments] == [first.target_id, second.target_id]

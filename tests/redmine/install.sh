@@ -40,14 +40,17 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian's patched bundler (ruby-bundler) accepts the gems Debian ships as gemspecs only; the
 # newer, unpatched bundler inside bookworm-security's ruby3.1 does not, and Redmine's
 # post-install step then fails with Bundler::GemNotFound.  Install ruby-bundler first and select
-# its version for everything that follows.
-if ! installed ruby-bundler || ! installed redmine || ! installed redmine-sqlite || ! installed ruby-webrick; then
-  apt-get update -qq
+# its version for everything that follows (also for finishing an interrupted earlier install).
+updated=""
+if ! installed ruby-bundler; then
+  apt-get update -qq && updated=1
   apt-get install -y -qq --no-install-recommends ruby-bundler >/dev/null
 fi
 BUNDLER_VERSION="$(dpkg-query -W -f='${Version}' ruby-bundler | sed -E 's/^[0-9]+://; s/-[^-]*$//')"
 export BUNDLER_VERSION
 if ! installed redmine || ! installed redmine-sqlite || ! installed ruby-webrick; then
+  [ -n "$updated" ] || apt-get update -qq
+  dpkg --configure -a
   apt-get install -y -qq --no-install-recommends redmine redmine-sqlite ruby-webrick >/dev/null
 fi
 echo "redmine: packages installed ($(dpkg-query -W -f='${Version}' redmine), bundler $BUNDLER_VERSION) after $(( $(date +%s) - started ))s"
@@ -79,8 +82,9 @@ fi
 export REDMINE_INSTANCE="$INSTANCE" RAILS_ENV=production REDMINE_LANG=en
 rm -f "$BUILD_DB" "$PRISTINE" "$INFO"
 bundle exec rake db:migrate >/dev/null
-# In a separate process: loaded right after the migrations in the same one, the default data
-# fails (stale model columns) and rake still exits 0, so its message is checked too.
+# In a separate process: in the same one as the migrations the loader fails with
+# UnknownAttributeError (models keep the columns they saw before migrating), and rake still
+# exits 0 — so its message is checked too.
 loaded="$(bundle exec rake redmine:load_default_data)"
 if [ "$loaded" != "Default configuration data loaded." ]; then
   echo "redmine: loading the default data failed: $loaded" >&2

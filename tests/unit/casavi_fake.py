@@ -19,6 +19,51 @@ KEY = "key-04523b90"
 SECRET = "s3cret-ksdasji0"
 
 
+# The ticket sample of the API document, with its quirks ("Invalid Date", trailing commas).
+SEED_TICKET = {
+    "id": "20131",
+    "internalId": 41251,
+    "number": "414",
+    "title": "Test ticket",
+    "description": "Test description",
+    "type": "Test type",
+    "typeGroup": "Billable",
+    "propertyId": "P-00451",
+    "unitId": "P-00451-0001",
+    "status": "OPEN",
+    "statusText": "Rejected",
+    "contactId": "C-0000312",
+    "contactName": "John Doe",
+    "contactTelephone": "+345353632",
+    "contactEmail": "john@casavi.de",
+    "sharedWithContacts": ["C-0000313"],
+    "sharedWithProperty": False,
+    "assignedToId": "M-000113",
+    "assignedToName": "Miriam Manager",
+    "createdAt": "2015-08-07T14:54:57.000Z",
+    "lastModified": "2015-08-19T12:43:30.000Z",
+    "closedAt": "2015-09-08T15:14:53.000Z",
+    "reportedAt": "Invalid Date",
+    "attachments": [345],
+    "attachmentDetails": [
+        {"id": 345, "name": "leak.jpg", "contentType": "image/jpeg", "size": 1024,
+         "url": "https://api.mycasavi.com/v1/files/345"}
+    ],
+    "comments": [
+        {"id": "C-0000231", "text": "Test ticket comment", "isInternal": False,
+         "authorId": "E-000481", "authorName": "Manager One",
+         "authorEmail": "manager1@propertymanagement.com", "createdAt": "2015-08-08T10:00:00.000Z"}
+    ],
+    "tasks": [
+        {"id": "T-000987", "title": "Please fix broken water pipe", "completed": False,
+         "status": "OPEN", "createdAt": "2016-08-05T23:30:00Z,", "acceptedAt": "2016-08-05T23:30:00Z,",
+         "assignedToId": "E-000481", "createdById": "E-000482", "attachments": [], "attachmentDetails": []}
+    ],
+    "customFields": {"priority": "high"},
+    "appLink": "https://app.casavi.de/tickets/41251",
+}
+
+
 class Clock:
     """Wall clock for the token lifetime (seconds since the epoch), moved by hand."""
 

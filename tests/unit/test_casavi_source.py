@@ -12,8 +12,7 @@ from bridge.casavi.source import CasaviSource, type_label
 from bridge.errors import ConflictError, NotFoundError
 from bridge.model import Attachment, SourceRef
 from bridge.source import ParseProblem, Source, SourceSummary
-from tests.unit.casavi_fake import FakeCasavi, ticket
-from tests.unit.test_casavi_parse import SEED_TICKET
+from tests.unit.casavi_fake import SEED_TICKET, FakeCasavi, ticket
 
 REF = SourceRef("casavi", "20131", 41251)
 
@@ -124,6 +123,11 @@ def test_set_status_puts_the_current_fields_back_with_the_new_status(source, cas
     body = json.loads(casavi.bodies[-1])
     assert body["status"] == "CLOSED"
     assert (body["id"], body["title"], body["propertyId"], body["number"]) == ("20131", "Test ticket", "P-00451", 414)
+
+
+def test_set_status_to_the_status_it_already_has_writes_nothing(source, casavi):
+    assert source.set_status(REF, "OPEN") == "2015-08-19T12:43:30.000Z"
+    assert casavi.paths("PUT") == []
 
 
 def test_add_comment_uses_our_id_and_a_conflict_means_it_exists(source, casavi):

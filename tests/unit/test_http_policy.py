@@ -292,16 +292,26 @@ def test_counters_per_host_count_requests_retries_failures_and_rate_limits():
     assert stats.latency_seconds_total >= 0.0
 
 
-def test_a_request_factory_builds_a_fresh_request_per_attempt():
-    policy, client, server, _ = make([(503, {}), 200])
-    built: list[httpx.Request] = []
+def test_a_request_factory_is_built_after_the_wait_so_the_repeat_carries_fresh_headers():
+    clock = FakeClock()
+    token = {"value": "old"}
+    seen: list[str] = []
 
-    def factory() -> httpx.Request:
-        built.append(get(client))
-        return built[-1]
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["token"])
+        return httpx.Response(429 if len(seen) == 1 else 200, headers={"Retry-After": "30"})
 
-    policy.send(client, factory, idempotent=True)
-    assert len(built) == 2 and built[0] is not built[1]
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        token["value"] = "new"  # e.g. the token was refreshed while this call waited
+
+    policy = HttpPolicy(max_attempts=3, base_delay=0.1, max_delay=1, concurrency=1, request_budget=0,
+                        timeout=5, sleep=sleep, clock=clock)
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    factory = lambda: client.build_request("GET", "https://casavi.test/v1/tickets",  # noqa: E731
+                                           headers={"token": token["value"]})
+    assert policy.send(client, factory, idempotent=True).status_code == 200
+    assert seen == ["old", "new"]
 
 
 def test_streamed_error_responses_are_read_for_the_message_and_closed():

@@ -1,0 +1,165 @@
+"""Every sandbox server's shared machinery, shown on the casavi sandbox: faults, request stats,
+the ready file, the written config, the generator and the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.config import load_config
+from bridge.sandbox.casavi_render import render_ticket
+from bridge.sandbox.generator import generate
+from bridge.sandbox.server import start_sandboxes
+from tests.fixtures.sandbox import PLAIN_CLIENT, casavi_control, casavi_login
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# -- faults and stats -----------------------------------------------------------------------------
+
+
+def test_rate_limit_answers_429_with_retry_after_and_sandbox_paths_are_never_faulted(start_casavi_sandbox):
+    sandbox = start_casavi_sandbox(rate_limit_rate=1.0, retry_after_seconds=1)
+    reply = PLAIN_CLIENT.get(sandbox.casavi_url + "/tickets")
+    assert reply.status_code == 429 and reply.headers["Retry-After"] == "1"
+    assert casavi_control(sandbox, "GET", "/stats").status_code == 200
+    assert casavi_control(sandbox, "GET", "/tickets/T-00001").status_code == 200
+
+
+def test_fault_rate_one_answers_server_errors(start_casavi_sandbox):
+    sandbox = start_casavi_sandbox(fault_rate=1.0)
+    statuses = {PLAIN_CLIENT.get(sandbox.casavi_url + "/tickets").status_code for _ in range(10)}
+    assert statuses <= {500, 502, 503}
+    assert casavi_control(sandbox, "GET", "/stats").json()["faults"]
+
+
+def test_forced_faults_hit_exactly_the_next_requests(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    casavi_control(casavi_sandbox, "POST", "/fault", json={"force_status": 429, "force_count": 2})
+    assert [client.get("/tickets").status_code for _ in range(3)] == [429, 429, 200]
+    assert casavi_control(casavi_sandbox, "POST", "/fault", json={"fault_rate": 2}).status_code == 400
+    assert casavi_control(casavi_sandbox, "POST", "/fault", json={"nonsense": 1}).status_code == 400
+
+
+def test_timeouts_hold_the_request_until_the_client_gives_up(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    casavi_control(casavi_sandbox, "POST", "/fault", json={"force_timeout_count": 1, "timeout_hold_seconds": 1.0})
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("/tickets", timeout=0.3)
+    assert time.monotonic() - started >= 0.3
+    assert client.get("/tickets").status_code == 200
+
+
+def test_a_timeout_in_apply_mode_still_performs_the_write(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    ticket_id = client.get("/tickets").json()[0]["id"]
+    casavi_control(casavi_sandbox, "POST", "/fault",
+            json={"force_timeout_count": 1, "timeout_hold_seconds": 0.5, "timeout_mode": "apply"})
+    with pytest.raises(httpx.ReadTimeout):
+        client.post(f"/tickets/{ticket_id}/comments", json={"id": "late-1", "text": "spät"}, timeout=0.2)
+    time.sleep(0.8)
+    assert client.post(f"/tickets/{ticket_id}/comments", json={"id": "late-1", "text": "spät"}).status_code == 409
+
+
+def test_latency_is_added_to_every_request(start_casavi_sandbox):
+    sandbox = start_casavi_sandbox(latency_ms=150)
+    client = casavi_login(sandbox)
+    started = time.monotonic()
+    client.get("/staff")
+    assert time.monotonic() - started >= 0.15
+
+
+def test_stats_count_requests_by_route_template_and_reset(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    ids = [t["id"] for t in client.get("/tickets").json()[:3]]
+    for ticket_id in ids:
+        client.get(f"/tickets/{ticket_id}")
+    casavi_control(casavi_sandbox, "GET", "/tickets/T-00001")  # control calls are not counted
+    stats = casavi_control(casavi_sandbox, "GET", "/stats").json()
+    assert stats["requests"] == {"POST /authenticate": 1, "GET /tickets": 1, "GET /tickets/{ticket_id}": 3}
+    assert stats["total"] == 5
+    assert casavi_control(casavi_sandbox, "POST", "/stats/reset").json()["total"] == 0
+    assert PLAIN_CLIENT.get(casavi_sandbox.casavi_url + "/_sandbox/stats").json()["total"] == 0
+
+
+# -- ready file, config, generator, CLI -----------------------------------------------------------
+
+
+def test_ready_file_and_written_config_point_at_the_running_sandbox(tmp_path):
+    ready, config_path = tmp_path / "ready.json", tmp_path / "conf" / "bridge.toml"
+    with start_sandboxes(tickets=5, seed=3, ready_file=str(ready), write_config=str(config_path)) as sandbox:
+        info = json.loads(ready.read_text())
+        assert {"casavi_url", "casavi_key", "casavi_secret"} <= set(info)
+        assert info["casavi_url"] == sandbox.casavi_url
+        assert casavi_login(sandbox).get("/tickets").status_code == 200
+        config = tomllib.loads(config_path.read_text())
+    example = tomllib.loads((REPO / "config" / "casavi-bridge.example.toml").read_text())
+    connector = config["connector"]["kind"]
+    assert set(config) == (set(example) if connector == "jira" else set(example) - {"jira"})
+    for section, values in example.items():
+        if section in config:
+            assert set(config[section]) == set(values), section
+    assert config["casavi"]["base_url"] == info["casavi_url"] and config["casavi"]["key"] == info["casavi_key"]
+    assert config["filters"]["statuses"] == ["PENDING", "OPEN", "INPROGRESS", "POSTPONED"]
+    assert config["state"]["database"] == f"sqlite:///{config_path.parent.resolve()}/casavi-bridge-state.db"
+    assert load_config(config_path).casavi.date_semantics == "modified"  # the project's own loader accepts it
+    if "jira_url" in info:
+        assert config["jira"]["url"] == info["jira_url"] and config["jira"]["deployment"] == "server"
+
+
+def test_generator_is_deterministic_and_carries_the_documents_quirks():
+    first, again, other = generate(tickets=300, seed=11), generate(tickets=300, seed=11), generate(tickets=300, seed=12)
+    assert first == again and first != other
+    contacts = {c["id"]: c for c in first.contacts}
+    rendered = [render_ticket(t, files={}, files_url="http://x/v1/files", contacts=contacts, staff={}, detail=True)
+                for t in first.tickets]
+    assert {type(t["number"]) for t in rendered} == {int, str}
+    assert any(t["reportedAt"] == "Invalid Date" for t in rendered)
+    assert {t["status"] for t in rendered} == {"PENDING", "OPEN", "INPROGRESS", "POSTPONED", "CLOSED"}
+    assert any(c["isInternal"] for t in rendered for c in t["comments"])
+    assert {task["status"] for t in rendered for task in t["tasks"]} == {"OPEN", "ACCEPTED", "COMPLETED", "DECLINED"}
+    assert any(ch in t["title"] + t["description"] for t in rendered for ch in "äöüß")
+    assert any(len(t["description"]) > 5000 for t in rendered)
+    assert {type(p["postalCode"]) for p in first.properties} == {int, str}
+    assert first.files and all(f.size < 1024 for f in first.files)
+
+
+def test_generator_makes_twenty_thousand_tickets_quickly():
+    started = time.monotonic()
+    data = generate(tickets=20_000, seed=1)
+    assert len(data.tickets) == 20_000 and data.tickets[-1].ticket_id == "T-20000"
+    assert time.monotonic() - started < 5
+
+
+def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
+    ready = tmp_path / "ready.json"
+    code = ("from bridge.sandbox.server import run_sandbox_cli; "
+            f"raise SystemExit(run_sandbox_cli(tickets=5, seed=2, ready_file={str(ready)!r}))")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        info = json.loads(ready.read_text())
+        assert PLAIN_CLIENT.post(info["casavi_url"] + "/authenticate",
+                          json={"key": info["casavi_key"], "secret": info["casavi_secret"]}).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert not ready.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
