@@ -40,11 +40,9 @@ def build_source(settings: Settings) -> Source:
                               timeout=c.timeout_seconds)
         return CasaviSource(client, date_means_created=c.date_semantics == "created")
     if settings.source.kind == "relay":
-        try:
-            from bridge.relay.source import RelaySource  # type: ignore[import-not-found]
-        except ImportError:
-            raise ConfigError("[source] kind <- \"relay\" is not available in this version") from None
-        return RelaySource.from_settings(settings.relay)  # pragma: no cover
+        from bridge.relay.source import RelaySource
+
+        return RelaySource.from_settings(settings.relay)
     raise ConfigError(f"[source] kind <- unknown source {settings.source.kind!r}")
 
 

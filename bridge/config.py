@@ -11,6 +11,9 @@ Decisions (the example file explains them to operators):
   target found by the back lookup): an **error**, since a typo would silently stop write-back.
 - With ``[source] kind = "casavi"``, every casavi ticket status needs a ``status_map`` entry (a
   mirrored ticket is followed in every status); task maps always cover the four task statuses.
+  With ``kind = "relay"`` the same holds for relay's order statuses, and the defaults change:
+  the relay status maps, ``[filters] statuses = ["OPEN", "IN_PROGRESS"]`` and
+  ``[sync] tasks = false`` (orders have no tasks; switching it on is an error).
 - A table in the file replaces its default entirely.  An omitted ``*_back`` table is the
   inverse of the forward table; where casavi statuses share a tool status the last listed wins.
 - ``task_status_map_back`` keys: ``"STATUS"`` (any resolution) or ``"STATUS/RESOLUTION"``, split
@@ -34,6 +37,10 @@ from bridge.model import TASK_STATUSES, StatusTarget
 from bridge.secrets import Secret, SecretError, collect_warnings, is_sensitive_key, resolve_secret
 
 CASAVI_TICKET_STATUSES = ("PENDING", "OPEN", "INPROGRESS", "POSTPONED", "CLOSED")
+RELAY_ORDER_STATUSES = ("OPEN", "IN_PROGRESS", "FINISHED", "DECLINED", "PREPARE", "NULL")
+# Orders that start being mirrored by default: issued to the provider and not yet done.
+# PREPARE (the manager is still preparing it) and NULL (no status) are followed once linked.
+RELAY_START_STATUSES = ("OPEN", "IN_PROGRESS")
 
 
 def _check(pattern: str, message: str) -> AfterValidator:
@@ -76,13 +83,15 @@ class CasaviSettings(_Section):
 
 
 class RelaySettings(_Section):
-    """The casavi relay (service-provider orders) source; its client comes later."""
+    """The casavi relay (service-provider orders) source: ``bridge/relay/``."""
 
     base_url: Url
     api_key: Secret
     timeout_seconds: PositiveSeconds = 30
     concurrency: Annotated[int, Field(ge=1)] = 4
     request_budget: Annotated[int, Field(ge=0)] = 0
+    # relay's CreateOrderComment requires an author name: the name comments written back carry.
+    author_name: NonEmpty = "casavi-bridge"
 
 
 class FilterSettings(_Section):
@@ -212,6 +221,16 @@ def default_status_maps() -> dict[str, dict[str, Any]]:
     }
 
 
+def default_relay_status_maps() -> dict[str, dict[str, str]]:
+    """The default relay order status maps (used when ``[source] kind = "relay"`` and the file
+    has no ``[status_map]``).  Jira's default workflow has no "declined": a declined order is
+    Done; "Waiting" in the tool is still work in progress from the manager's point of view."""
+    status_map = {"OPEN": "To Do", "PREPARE": "To Do", "NULL": "To Do", "IN_PROGRESS": "In Progress",
+                  "FINISHED": "Done", "DECLINED": "Done"}
+    back = {"To Do": "OPEN", "In Progress": "IN_PROGRESS", "Waiting": "IN_PROGRESS", "Done": "FINISHED"}
+    return {"status_map": status_map, "status_map_back": back}
+
+
 def invert_status_map(status_map: Mapping[str, str]) -> dict[str, str]:
     """Tool status → casavi status; when several share a tool status the last listed wins."""
     return {tool: casavi for casavi, tool in status_map.items()}
@@ -292,7 +311,10 @@ def settings_from_dict(raw: Mapping[str, Any], *, plugins: PluginSource = None) 
     source = run.values.get("source")
     if source is not None and source.kind not in raw:
         run.problem(source.kind, (), f'section missing (needed for [source] kind = "{source.kind}")')
-    _status_maps(run, raw)
+    relay_source = source is not None and source.kind == "relay"
+    if relay_source:
+        _relay_defaults(run, raw)
+    _status_maps(run, raw, relay=relay_source)
     _connector(run, raw, plugins)
     run.problems.extend(_cross_check(run.values))
     if run.problems:
@@ -323,14 +345,30 @@ class _Validation:
         self.warnings.extend(_problem(section, (field,) if field else (), message) for field, message in found)
 
 
-def _status_maps(run: _Validation, raw: Mapping[str, Any]) -> None:
+def _relay_defaults(run: _Validation, raw: Mapping[str, Any]) -> None:
+    """A relay source changes two defaults: which statuses start mirroring (relay's own) and
+    ``[sync] tasks`` (orders have no tasks: off, and an error when switched on)."""
+    filters, sync = run.values.get("filters"), run.values.get("sync")
+    if filters is not None and "statuses" not in (raw.get("filters") or {}):
+        run.values["filters"] = filters.model_copy(update={"statuses": RELAY_START_STATUSES})
+    if sync is not None and "tasks" not in (raw.get("sync") or {}):
+        run.values["sync"] = sync.model_copy(update={"tasks": False})
+    elif sync is not None and sync.tasks:
+        run.problem("sync", ("tasks",), 'relay orders have no tasks; set tasks = false for [source] kind = "relay"')
+
+
+def _status_maps(run: _Validation, raw: Mapping[str, Any], *, relay: bool = False) -> None:
     defaults = default_status_maps()
+    if relay:
+        defaults.update(default_relay_status_maps())
     for section, adapter in _MAPS.items():
         if section in raw:
             run.section(section, section, adapter.validate_python, raw[section])
         elif section in ("status_map", "task_status_map"):
             run.values[section] = adapter.validate_python(defaults[section])
-    if "status_map_back" not in raw and "status_map" in run.values:
+    if "status_map_back" not in raw and relay and "status_map" not in raw:
+        run.values["status_map_back"] = dict(defaults["status_map_back"])
+    elif "status_map_back" not in raw and "status_map" in run.values:
         run.values["status_map_back"] = invert_status_map(run.values["status_map"])
     if "task_status_map_back" not in raw and "task_status_map" in run.values:
         run.values["task_status_map_back"] = invert_task_status_map(run.values["task_status_map"])
@@ -414,25 +452,30 @@ def _cross_check(values: dict[str, Any]) -> list[str]:
     """Checks across sections; each runs only when the sections it reads validated."""
     problems: list[str] = []
     add = lambda section, loc, message: problems.append(_problem(section, loc, message))  # noqa: E731
-    casavi_source = values.get("source") is not None and values["source"].kind == "casavi"
+    kind = values["source"].kind if values.get("source") is not None else None
+    # The statuses of the source's items, the words for them, and what a mirrored item is.
+    known, what, item = {
+        "casavi": (CASAVI_TICKET_STATUSES, "casavi ticket status", "ticket"),
+        "relay": (RELAY_ORDER_STATUSES, "relay order status", "order"),
+    }.get(kind, ((), "", ""))
     status_map, back, filters = values.get("status_map"), values.get("status_map_back"), values.get("filters")
     task_map, task_back = values.get("task_status_map"), values.get("task_status_map_back")
-    ticket_statuses = ", ".join(CASAVI_TICKET_STATUSES)
+    listed = ", ".join(known)
     if status_map is not None and filters is not None:
         for index, status in enumerate(filters.statuses):
-            if casavi_source and status not in CASAVI_TICKET_STATUSES:
-                add("filters", ("statuses", index), f'"{status}" is not a casavi ticket status ({ticket_statuses})')
+            if known and status not in known:
+                add("filters", ("statuses", index), f'"{status}" is not a {what} ({listed})')
             elif status not in status_map:
                 add("filters", ("statuses", index), f'"{status}" has no [status_map] entry')
-    if status_map is not None and casavi_source:
-        for status in (s for s in status_map if s not in CASAVI_TICKET_STATUSES):
-            add("status_map", (status,), f"not a casavi ticket status ({ticket_statuses})")
-        for status in (s for s in CASAVI_TICKET_STATUSES if s not in status_map):
-            add("status_map", (status,), "missing: a mirrored ticket is followed in every status")
-    if back is not None and casavi_source:
-        for tool, casavi in back.items():
-            if casavi not in CASAVI_TICKET_STATUSES:
-                add("status_map_back", (tool,), f'"{casavi}" is not a casavi ticket status ({ticket_statuses})')
+    if status_map is not None and known:
+        for status in (s for s in status_map if s not in known):
+            add("status_map", (status,), f"not a {what} ({listed})")
+        for status in (s for s in known if s not in status_map):
+            add("status_map", (status,), f"missing: a mirrored {item} is followed in every status")
+    if back is not None and known:
+        for tool, source_status in back.items():
+            if source_status not in known:
+                add("status_map_back", (tool,), f'"{source_status}" is not a {what} ({listed})')
     if status_map is not None and back is not None:
         for casavi, tool in status_map.items():
             if tool not in back:

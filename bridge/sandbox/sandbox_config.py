@@ -7,6 +7,9 @@ SQLite file next to the config file, Jira is ``deployment = "server"`` (``"cloud
 sandbox runs with ``jira_mode = "cloud"``).  Optional settings the
 example leaves commented out (``filters.since``, ``metrics.listen``) stay absent.
 When no Jira sandbox runs, the connector is the in-memory reference connector (``memory``).
+With ``source="relay"`` the source section is ``[relay]`` (the relay sandbox's URL and API key)
+instead of ``[casavi]``, with relay's order statuses in the filters and status maps and
+``[sync] tasks = false`` (orders have no tasks).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from typing import Any, Mapping
 import tomli_w
 
 MIRRORED_STATUSES = ["PENDING", "OPEN", "INPROGRESS", "POSTPONED"]  # every ticket that is not CLOSED
+RELAY_MIRRORED_STATUSES = ["OPEN", "IN_PROGRESS"]  # orders issued to the provider and not done
+RELAY_STATUS_MAP = {"OPEN": "To Do", "PREPARE": "To Do", "NULL": "To Do", "IN_PROGRESS": "In Progress",
+                    "FINISHED": "Done", "DECLINED": "Done"}
+RELAY_STATUS_MAP_BACK = {"To Do": "OPEN", "In Progress": "IN_PROGRESS", "Waiting": "IN_PROGRESS",
+                         "Done": "FINISHED"}
 STATE_DB_NAME = "casavi-bridge-state.db"
 
 
@@ -36,7 +44,7 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
             "timeout_seconds": 30,
             "concurrency": 4,
             "request_budget": 0,
-        },
+        } if source != "relay" else _relay_section(info),
         "filters": {"statuses": list(MIRRORED_STATUSES), "property_ids": []},
         "sync": {
             "interval_seconds": 60,
@@ -68,6 +76,8 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
         "task_status_map_back": {"To Do": "OPEN", "In Progress": "ACCEPTED", "Done": "COMPLETED",
                                  "Done/Won't Do": "DECLINED"},
     }
+    if source == "relay":
+        _relay_source(config, info)
     if "jira_url" in info:
         config["connector"] = {"kind": "jira"}
         config["jira"] = {
@@ -85,6 +95,23 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
     config["log"] = {"level": "info", "format": "auto"}
     config["metrics"] = {}
     return config
+
+
+def _relay_source(config: dict[str, Any], info: Mapping[str, Any]) -> None:
+    """The relay variant: [relay] (in [casavi]'s place), relay statuses, no tasks."""
+    config["relay"] = config.pop("casavi")
+    config["filters"]["statuses"] = list(RELAY_MIRRORED_STATUSES)
+    config["sync"]["tasks"] = False
+    config["status_map"] = dict(RELAY_STATUS_MAP)
+    config["status_map_back"] = dict(RELAY_STATUS_MAP_BACK)
+    # Section order as in the example file: the source section right after [source].
+    for key in [k for k in config if k not in ("state", "source", "relay")]:
+        config[key] = config.pop(key)
+
+
+def _relay_section(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {"base_url": info["relay_url"], "api_key": info["relay_key"], "timeout_seconds": 30,
+            "concurrency": 4, "request_budget": 0, "author_name": "casavi-bridge"}
 
 
 def write_config_file(path: Path, info: Mapping[str, Any], options: Any) -> None:

@@ -53,6 +53,7 @@ class SandboxApp:
 SANDBOX_APPS: tuple[SandboxApp, ...] = (
     SandboxApp("casavi", "bridge.sandbox.casavi_app", "create_casavi_app", required=True),
     SandboxApp("jira", "bridge.sandbox.jira_app", "create_jira_app"),
+    SandboxApp("relay", "bridge.sandbox.relay_app", "create_relay_app"),
 )
 
 

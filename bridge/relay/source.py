@@ -1,0 +1,236 @@
+"""casavi relay orders as a :class:`bridge.source.Source` (source name ``"relay"``).
+
+Reading.  relay's GetOrders has no filter and no paging in the document, and it answers
+whole orders (comments, fields and contact persons included).  So one poll is **one
+request**: ``GET /orders``.  Every order is reported with the version ``updatedAt#hash`` —
+the hash covers the whole order, because ``updatedAt`` may not move for every change (a new
+comment) — and the engine skips the orders whose version it has synced already.  The orders
+that did change are taken from that same answer (:meth:`RelaySource.get` reuses a listed
+order for :data:`LISTING_REUSE_SECONDS`), so a pass that mirrors changes costs no further
+reads either; only writes do (see below).  ``since`` is not used to filter: with no
+server-side filter and an ``updatedAt`` that may stay put, comparing versions is the only
+safe test, and it is local.
+
+Writing.  Status: ``GET`` the order, then ``PATCH {status}`` unless it is there already (a
+repeat after a lost answer must not add a second status change).  Comments: relay takes no
+caller-chosen comment id, so the deterministic id travels as a trailer in the text
+(:func:`bridge.relay.parse.with_trailer`); before posting, the order's comments are read
+(one ``GET``, only on write-back) and nothing is posted when the trailer is there, and after
+a failed post that may have reached relay the comments are read once more — a retry never
+duplicates.  Restricted (internal) tool comments are not written: relay comments have no
+visibility, the property manager would read them.  Files from the tool go with a comment
+(multipart, ≤ 10 files, ≤ 100 MB): :meth:`RelaySource.upload_file` only stages the file
+locally, :meth:`RelaySource.add_comment` sends it.  Orders have no tasks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import structlog
+
+from bridge.errors import BridgeError, FatalError, RetriableError
+from bridge.http import HttpPolicy
+from bridge.model import Attachment, SourceItem, SourceRef
+from bridge.relay.client import CommentFile, RelayClient
+from bridge.relay.mapping import SOURCE_NAME, item_for, summary_for
+from bridge.relay.parse import OrderParseError, with_trailer
+from bridge.relay.records import Order
+from bridge.source import ParseProblem, SourceSummary
+
+log = structlog.get_logger()
+
+LISTING_REUSE_SECONDS = 60.0  # a listed order stands in for GET /orders/{id} this long
+CUSTOMER_RELOAD_SECONDS = 600.0  # an unknown customer id reloads the names at most this often
+DEFAULT_AUTHOR_NAME = "casavi-bridge"
+
+
+class RelaySource:
+    """relay's orders as the bridge's source."""
+
+    name = SOURCE_NAME
+    date_means_created = False
+
+    def __init__(self, client: RelayClient, *, author_name: str = DEFAULT_AUTHOR_NAME,
+                 clock: Callable[[], float] = time.monotonic, staging_dir: Path | None = None):
+        self.client = client
+        self.author_name = author_name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listed: dict[str, tuple[Order, float]] = {}
+        self._customers: dict[str, str] | None = None
+        self._customers_loaded_at: float | None = None
+        self._staging_root = staging_dir
+        self._staging: Path | None = None
+        self._staged: dict[str, CommentFile] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "RelaySource":
+        """From the ``[relay]`` section (:class:`bridge.config.RelaySettings`)."""
+        if settings is None:
+            from bridge.errors import ConfigError
+
+            raise ConfigError('[relay] <- section required when [source] kind = "relay"')
+        key = settings.api_key
+        key = key.get_secret_value() if hasattr(key, "get_secret_value") else str(key)
+        policy = HttpPolicy(concurrency=settings.concurrency, request_budget=settings.request_budget,
+                            timeout=settings.timeout_seconds)
+        client = RelayClient(settings.base_url, key, policy=policy, timeout=settings.timeout_seconds)
+        return cls(client, author_name=settings.author_name)
+
+    def __repr__(self) -> str:
+        return f"RelaySource({self.client!r})"
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        return self.client.check()
+
+    def begin_pass(self) -> None:
+        """A new pass: the per-pass request budget is full again."""
+        self.client.policy.reset_budget()
+
+    def changed_since(self, since: datetime | None) -> Iterator[SourceSummary | ParseProblem]:
+        # Every order, every status: the engine skips synced versions and filters new orders.
+        return iter(self._list())
+
+    def sweep(self, statuses: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
+        wanted = set(statuses)
+        return (s for s in self._list() if isinstance(s, ParseProblem) or s.status in wanted)
+
+    def _list(self) -> list[SourceSummary | ParseProblem]:
+        entries = self.client.list_orders()
+        now = self._clock()
+        listed = {e.order_id: (e, now) for e in entries if isinstance(e, Order) and e.complete}
+        with self._lock:
+            self._listed = listed
+        out: list[SourceSummary | ParseProblem] = []
+        for entry in entries:
+            if isinstance(entry, OrderParseError):
+                out.append(ParseProblem(entry.order_id, entry.reason))
+            else:
+                out.append(summary_for(entry))
+        return out
+
+    def get(self, ref: SourceRef) -> SourceItem:
+        with self._lock:
+            listed = self._listed.pop(ref.item_id, None)
+        if listed is not None and self._clock() - listed[1] <= LISTING_REUSE_SECONDS:
+            order = listed[0]
+        else:
+            order = self.client.get_order(ref.item_id)
+        if order.problems:
+            log.warning("relay_order_parts_skipped", order=order.order_id, problems=list(order.problems))
+        return item_for(order, self._customer_name(order.customer_id))
+
+    def _customer_name(self, customer_id: str | None) -> str | None:
+        """The customer's name from one GetCustomers, cached; a failed lookup gives None."""
+        if not customer_id:
+            return None
+        with self._lock:
+            names, loaded_at = self._customers, self._customers_loaded_at
+        stale = loaded_at is None or self._clock() - loaded_at >= CUSTOMER_RELOAD_SECONDS
+        if (names is None or customer_id not in names) and stale:
+            try:
+                names = {c.customer_id: c.name for c in self.client.list_customers() if c.name}
+            except BridgeError as exc:
+                log.info("relay_customer_lookup_failed", error=type(exc).__name__)
+            with self._lock:
+                self._customers, self._customers_loaded_at = names, self._clock()
+        return (names or {}).get(customer_id)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def set_status(self, ref: SourceRef, status: str) -> str | None:
+        current = self.client.get_order(ref.item_id)
+        if current.status == status:
+            return current.version  # already there: a second PATCH would add a second status change
+        self.client.patch_order(ref.item_id, status=status)
+        log.info("relay_status_written", order=ref.item_id, status=status)
+        return None  # PatchOrder's answer carries no order
+
+    def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
+                    author_email: str | None, file_ids: list[str] | None = None) -> str:
+        try:
+            files = [self._staged_file(file_id) for file_id in file_ids or []]
+            if internal:
+                log.info("relay_internal_comment_withheld", order=ref.item_id, comment=comment_id)
+                return comment_id
+            existing = self._written_comment(ref.item_id, comment_id)
+            if existing is not None:
+                log.info("relay_comment_already_present", order=ref.item_id, comment=comment_id)
+                return existing
+            try:
+                created = self.client.create_comment(ref.item_id, with_trailer(text, comment_id),
+                                                     self.author_name, files)
+            except RetriableError:
+                # The post may have reached relay before the answer was lost: look once.
+                found = self._written_comment(ref.item_id, comment_id, quiet=True)
+                if found is None:
+                    raise
+                created = found
+            log.info("relay_comment_written", order=ref.item_id, comment=comment_id, relay_comment=created)
+            return created
+        finally:
+            self._unstage(file_ids or [])
+
+    def _written_comment(self, order_id: str, written_id: str, *, quiet: bool = False) -> str | None:
+        try:
+            comments = self.client.list_comments(order_id)
+        except BridgeError:
+            if quiet:
+                return None
+            raise
+        return next((c.comment_id for c in comments if c.written_id == written_id), None)
+
+    def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
+        raise FatalError("relay orders have no tasks; set [sync] tasks = false for a relay source")
+
+    def set_task_status(self, ref: SourceRef, task_id: str, title: str, status: str) -> None:
+        raise FatalError("relay orders have no tasks; set [sync] tasks = false for a relay source")
+
+    def upload_file(self, name: str, content_type: str, path: Path) -> str:
+        """Stage a copy of the file for the next :meth:`add_comment` (relay has no file upload
+        of its own: files travel inside CreateOrderComment).  Each staging gets its own id, so
+        two items sending the same file in one pass never share (and remove) one copy."""
+        file_id = f"staged-{uuid.uuid4().hex}"
+        with self._lock:
+            if self._staging is None:
+                self._staging = Path(tempfile.mkdtemp(prefix="casavi-bridge-relay-", dir=self._staging_root))
+            staged = self._staging / file_id
+        shutil.copyfile(path, staged)
+        with self._lock:
+            self._staged[file_id] = CommentFile(name, content_type, staged)
+        return file_id
+
+    def _staged_file(self, file_id: str) -> CommentFile:
+        with self._lock:
+            found = self._staged.get(file_id)
+        if found is None:
+            raise FatalError(f"file {file_id} was not staged for this relay comment")
+        return found
+
+    def _unstage(self, file_ids: list[str]) -> None:
+        with self._lock:
+            gone = [self._staged.pop(i) for i in file_ids if i in self._staged]
+        for staged in gone:
+            Path(staged.path).unlink(missing_ok=True)
+
+    def download_attachment(self, ref: SourceRef, attachment: Attachment, dest: Path) -> None:
+        # Never planned: relay's document offers no download, so orders expose no attachments.
+        raise FatalError(f"relay offers no download of order files ({attachment.name})")
+
+    def close(self) -> None:
+        with self._lock:
+            staging, self._staging = self._staging, None
+            self._staged.clear()
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.client.close()
