@@ -139,6 +139,15 @@ async def project(request: Request, view: View) -> Response:
 
 
 @endpoint()
+async def project_statuses(request: Request, view: View) -> Response:
+    """Statuses per issue type of the project (Jira: ``GET /project/{key}/statuses``)."""
+    _project_or_404(request, view)
+    keep = ("self", "id", "name", "subtask")  # IssueTypeWithStatus has exactly these and `statuses`
+    return JSONResponse([{**{k: v for k, v in view.issuetype(t).items() if k in keep},
+                          "statuses": [view.status(s) for s in STATUSES]} for t in ISSUE_TYPES])
+
+
+@endpoint()
 async def createmeta_issuetypes(request: Request, view: View) -> Response:
     _project_or_404(request, view)
     start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50, 200)
@@ -192,6 +201,7 @@ def meta_routes() -> list[Route]:
         Route(f"{API}/issuetype/{{item_id}}", issuetype, methods=["GET"]),
         Route(f"{API}/project", projects, methods=["GET"]),
         Route(f"{API}/project/{{project}}", project, methods=["GET"]),
+        Route(f"{API}/project/{{project}}/statuses", project_statuses, methods=["GET"]),
         Route(f"{API}/issue/createmeta/{{project}}/issuetypes", createmeta_issuetypes, methods=["GET"]),
         Route(f"{API}/issue/createmeta/{{project}}/issuetypes/{{issuetype_id}}", createmeta_fields,
               methods=["GET"]),

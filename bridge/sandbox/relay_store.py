@@ -241,7 +241,7 @@ class RelayStore:
         if status not in ORDER_STATUSES:
             raise _bad(f"status must be one of {', '.join(ORDER_STATUSES)}")
         with self._lock:
-            prop = self.properties.get(int(body.get("propertyId") or min(self.properties)))
+            prop = self.properties.get(_number(body, "propertyId") if body.get("propertyId") else min(self.properties))
             if prop is None:
                 raise RelayStoreError(404, "property not found")
             order_id = next(self._ids)

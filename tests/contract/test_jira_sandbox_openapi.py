@@ -42,6 +42,7 @@ JIRA_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")
 ARRAY_DEFECTS = {
     ("get", "/api/2/field"), ("get", "/api/2/priority"), ("get", "/api/2/status"),
     ("get", "/api/2/resolution"), ("get", "/api/2/project"), ("get", "/api/2/issuetype"),
+    ("get", "/api/2/project/{projectIdOrKey}/statuses"),
     ("post", "/api/2/issue/{issueIdOrKey}/attachments"),
     ("get", "/api/2/issue/{issueIdOrKey}/remotelink"),
     ("get", "/rest/api/3/issue/{issueIdOrKey}/remotelink"),
@@ -191,6 +192,9 @@ def test_catalog_lists_are_arrays_of_the_documented_beans(jira: Flavour, path: s
 
 def test_catalogs_hold_the_workflow_and_fields_the_bridge_needs(jira: Flavour) -> None:
     assert {s["name"] for s in jira.ok("GET", "/status")} == {"To Do", "In Progress", "Waiting", "Done"}
+    per_type = jira.ok("GET", "/project/OPS/statuses")
+    assert {t["name"] for t in per_type} >= {"Task", "Sub-task"}
+    assert all({s["name"] for s in t["statuses"]} == {"To Do", "In Progress", "Waiting", "Done"} for t in per_type)
     assert {r["name"] for r in jira.ok("GET", "/resolution")} == {"Done", "Won't Do", "Duplicate"}
     field_ids = {f["id"] for f in jira.ok("GET", "/field")}
     assert {"summary", "description", "status", "labels", "priority", "assignee", "duedate",
