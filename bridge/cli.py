@@ -162,7 +162,7 @@ def check(config_path: Path) -> None:
 
 
 @main.command()
-@click.option("--tickets", default=200, show_default=True, help="Tickets the casavi sandbox generates.")
+@click.option("--tickets", default=200, show_default=True, help="Tickets (or relay orders) the sandbox generates.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the generator (same seed, same data).")
 @click.option("--latency-ms", default=0.0, show_default=True, help="Added to every response.")
 @click.option("--fault-rate", default=0.0, show_default=True, help="Share of requests answered with a 5xx.")

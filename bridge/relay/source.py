@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import structlog
 
-from bridge.errors import BridgeError, FatalError, RetriableError
+from bridge.errors import BridgeError, ConfigError, FatalError, RetriableError
 from bridge.http import HttpPolicy
 from bridge.model import Attachment, SourceItem, SourceRef
 from bridge.relay.client import CommentFile, RelayClient
@@ -66,6 +66,7 @@ class RelaySource:
         self._lock = threading.Lock()
         self._listed: dict[str, tuple[Order, float]] = {}
         self._customers: dict[str, str] | None = None
+        self._customers_lock = threading.Lock()
         self._customers_loaded_at: float | None = None
         self._staging_root = staging_dir
         self._staging: Path | None = None
@@ -75,8 +76,6 @@ class RelaySource:
     def from_settings(cls, settings: Any) -> "RelaySource":
         """From the ``[relay]`` section (:class:`bridge.config.RelaySettings`)."""
         if settings is None:
-            from bridge.errors import ConfigError
-
             raise ConfigError('[relay] <- section required when [source] kind = "relay"')
         key = settings.api_key
         key = key.get_secret_value() if hasattr(key, "get_secret_value") else str(key)
@@ -134,15 +133,14 @@ class RelaySource:
         """The customer's name from one GetCustomers, cached; a failed lookup gives None."""
         if not customer_id:
             return None
-        with self._lock:
+        with self._customers_lock:  # one load at a time: the engine reads orders in parallel
             names, loaded_at = self._customers, self._customers_loaded_at
-        stale = loaded_at is None or self._clock() - loaded_at >= CUSTOMER_RELOAD_SECONDS
-        if (names is None or customer_id not in names) and stale:
-            try:
-                names = {c.customer_id: c.name for c in self.client.list_customers() if c.name}
-            except BridgeError as exc:
-                log.info("relay_customer_lookup_failed", error=type(exc).__name__)
-            with self._lock:
+            stale = loaded_at is None or self._clock() - loaded_at >= CUSTOMER_RELOAD_SECONDS
+            if (names is None or customer_id not in names) and stale:
+                try:
+                    names = {c.customer_id: c.name for c in self.client.list_customers() if c.name}
+                except BridgeError as exc:
+                    log.info("relay_customer_lookup_failed", error=type(exc).__name__)
                 self._customers, self._customers_loaded_at = names, self._clock()
         return (names or {}).get(customer_id)
 

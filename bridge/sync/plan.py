@@ -253,10 +253,12 @@ def _plan_comments(source: SourceItem, target: TargetItem, links: ItemLinks, rul
     tgt_by_id = {c.comment_id: c for c in target.comments}
     tgt_by_marker = {c.marker: c for c in target.comments if c.marker and c.comment_id not in linked_tgt}
     prefix = f"{rules.connector}-{target.target_id}-c-" if target.target_id else None
+    # Comments the bridge wrote only to carry a tool file into the source: never mirrored back.
+    carrier = f"{rules.connector}-{target.target_id}-a-" if target.target_id else None
     plan: list[a.Action] = []
     adopted_tgt: set[str] = set()
     for c in source.comments:
-        if c.comment_id in linked_src:
+        if c.comment_id in linked_src or (carrier and c.comment_id.startswith(carrier)):
             continue
         if prefix and c.comment_id.startswith(prefix) and c.comment_id[len(prefix):] in tgt_by_id:
             tid = c.comment_id[len(prefix):]  # our own write-back whose link was lost

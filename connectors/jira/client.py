@@ -63,6 +63,7 @@ class JiraConnector:
         self.settings = settings
         self.http_policy = http_policy
         self.rest = JiraRest(settings)  # builds the library client on first use, not here
+        self._server_upload_limit: int | None = None
 
     # --- probes --------------------------------------------------------------------------
 
@@ -320,17 +321,49 @@ class JiraConnector:
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
                        marker: str | None) -> WriteResult:
         size = path.stat().st_size
-        if size > self.settings.attachment_max_bytes:
-            raise PayloadTooLargeError(f"jira: {name} has {size} bytes, more than attachment_max_bytes "
-                                       f"({self.settings.attachment_max_bytes})")
+        limit = self._upload_limit()
+        if size > limit:
+            raise PayloadTooLargeError(f"jira: {name} has {size} bytes, more than the {limit} allowed")
         # Uploaded through the session rather than JIRA.add_attachment, which sends every file
         # as application/octet-stream and raises after a successful upload when Jira reports
         # size 0 (a retry would then upload the file twice).
-        entry = self.rest.upload(target_id, name, content_type, path)
+        try:
+            entry = self.rest.upload(target_id, name, content_type, path)
+        except JIRAError as exc:
+            # Data Center answers 404 (not 413) for a file above its limit: when the issue is
+            # still there, the 404 was about the file.
+            if exc.status_code == 404 and self._exists(target_id):
+                raise PayloadTooLargeError(f"jira: the upload of {name} ({size} bytes) was refused with 404 "
+                                           "although the issue exists (above Jira's attachment limit)") from exc
+            raise
         attachment_id = str(entry["id"])
         if marker:
             self._remember_attachment(target_id, attachment_id, marker)
         return self._result(attachment_id, target_id)
+
+    def _upload_limit(self) -> int:
+        """The smaller of attachment_max_bytes and Jira's own limit (read once; unknown = ours)."""
+        if self._server_upload_limit is None:
+            try:
+                meta = self.rest.get("attachment/meta") or {}
+            except JIRAError as exc:
+                if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429:
+                    raise
+                meta = {}
+            if meta.get("enabled") is False:
+                raise SkippableError("jira: attachments are disabled in this Jira")
+            self._server_upload_limit = int(meta.get("uploadLimit") or 0)
+        server = self._server_upload_limit
+        return min(self.settings.attachment_max_bytes, server) if server > 0 else self.settings.attachment_max_bytes
+
+    def _exists(self, issue_id: str) -> bool:
+        try:
+            self.rest.issue(issue_id, ("summary",))
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
 
     def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
         try:

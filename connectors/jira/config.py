@@ -1,7 +1,7 @@
 """The ``[jira]`` settings: one typed, frozen schema that refuses unknown keys.
 
-Secrets: ``token`` is a plain string for now (the config loader resolves ``env:``/``file:``/
-``cred:`` references before it gets here); it is kept out of ``repr`` so it never lands in logs.
+``token`` is a :class:`~bridge.secrets.Secret`: validating resolves ``env:``/``file:``/``cred:``
+references, and neither ``str()`` nor ``repr()`` shows the value.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bridge.secrets import Secret
 
 
 class Visibility(BaseModel):
@@ -45,7 +47,7 @@ class JiraSettings(BaseModel):
     deployment: Literal["cloud", "server"] = "cloud"
     # cloud: the account e-mail; server with basic auth: the user name; unused with a PAT.
     user: str | None = None
-    token: str = Field(min_length=1, repr=False)
+    token: Secret = Field(repr=False)
     # None → "basic" on cloud; on server "basic" when a user is given, else "bearer" (PAT).
     auth: Literal["basic", "bearer"] | None = None
     project: str = Field(min_length=1)

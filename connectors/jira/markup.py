@@ -50,15 +50,16 @@ def escape_text(text: str) -> str:
     n = len(text)
     for i, ch in enumerate(text):
         prev = text[i - 1] if i > 0 else " "
-        nxt = text[i + 1] if i + 1 < n else " "
+        nxt = text[i + 1] if i + 1 < n else ""
         if ch == "\\":
-            # "\\" is a forced line break in wiki and "\x" an escape: show a real backslash.
-            out.append("&#92;" if (nxt == "\\" or _is_markup(nxt) or prev == "\\") else ch)
+            # "\\" is a forced line break in wiki and "\x" an escape: a backslash that could
+            # pair with the next character (or with whatever follows this piece) is an entity.
+            out.append(ch if nxt.isalnum() else "&#92;")
         elif ch in _ALWAYS:
             out.append("\\" + ch)
         elif ch == "?" and (nxt == "?" or prev == "?"):
             out.append("\\?")  # ??citation??
-        elif ch in _EFFECTS and not (prev.isalnum() and nxt.isalnum()):
+        elif ch in _EFFECTS and not (prev.isalnum() and nxt[:1].isalnum()):
             out.append("\\" + ch)
         else:
             out.append(ch)
@@ -74,10 +75,6 @@ def wiki_url(url: str) -> str:
     """A URL safe inside ``[text|url]``: the link syntax characters percent-encoded."""
     safe = "".join(c for c in URI_SAFE_CHARACTERS if c not in "[]|")
     return quote(url.strip(), safe=safe)
-
-
-def _is_markup(ch: str) -> bool:
-    return ch in _ALWAYS or ch in _EFFECTS or ch == "?"
 
 
 class _WikiRenderer(JiraRenderer):
@@ -106,6 +103,8 @@ class _WikiRenderer(JiraRenderer):
 
     def render_block_code(self, token) -> str:
         content = token.children[0].content if token.children else ""
+        if not content.strip():
+            return ""
         language = getattr(token, "language", "") or ""
         if language and "{code" not in content:
             opener, closer = "{code:" + re.sub(r"[^\w+#.-]", "", language) + "}", "{code}"
@@ -123,7 +122,14 @@ class _WikiRenderer(JiraRenderer):
     def render_quote(self, token) -> str:
         if not token.children:  # a bare ">" line
             return ""
-        return super().render_quote(token)
+        self.lastChildOfQuotes.append(token.children[-1])
+        inner = self.render_inner(token)
+        del self.lastChildOfQuotes[-1]
+        # "bq." quotes one line only; anything longer needs the {quote} macro.
+        if len(token.children) == 1 and isinstance(token.children[0], block_token.Paragraph) \
+                and "\n" not in inner.rstrip("\n"):
+            return "bq. " + inner + self._block_eol(token)[0:-1]
+        return "{quote}\n" + inner + "{quote}" + self._block_eol(token)
 
     def render_link(self, token) -> str:
         inner = self.render_inner(token) or escape_text(token.target)
@@ -160,20 +166,37 @@ _BLOCK_RE = re.compile(r"(\{(code|noformat)(?::[^}]*)?\}.*?\{\2\})", re.DOTALL)
 _ESCAPE_RE = re.compile(r"\\([!-/:-@\[\]^_`{|}~])")  # backslash + ASCII punctuation, not "\"
 _PLACEHOLDER_BASE = 0xE000  # Unicode private use area: never in real text we convert
 _MD_SPECIAL = set("\\`*_[]<>#+-!|~")
+_LITERAL = {ord(ch): chr(_PLACEHOLDER_BASE + ord(ch)) for ch in "`<"}
 
 
 def _protect(segment: str) -> str:
     segment = segment.replace("&#92;", chr(_PLACEHOLDER_BASE + ord("\\")))
-    return _ESCAPE_RE.sub(lambda m: chr(_PLACEHOLDER_BASE + ord(m.group(1))), segment)
+    segment = _ESCAPE_RE.sub(lambda m: chr(_PLACEHOLDER_BASE + ord(m.group(1))), segment)
+    # Backticks and "<" mean nothing in wiki text but code and HTML in markdown: keep them literal.
+    return segment.translate(_LITERAL)
+
+
+_PLACEHOLDER_RE = re.compile("[\ue000-\ue07f]")
+_CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 
 
 def _restore(text: str) -> str:
-    def back(ch: str) -> str:
-        code = ord(ch) - _PLACEHOLDER_BASE
-        original = chr(code)
+    """Placeholders back: plain inside code spans, else markdown-escaped where markdown needs it."""
+    def plain(match: re.Match) -> str:
+        return chr(ord(match.group(0)) - _PLACEHOLDER_BASE)
+
+    def escaped(match: re.Match) -> str:
+        original = plain(match)
         return "\\" + original if original in _MD_SPECIAL else original
 
-    return re.sub("[\ue000-\ue07f]", lambda m: back(m.group(0)), text)
+    pieces = []
+    last = 0
+    for span in _CODE_SPAN_RE.finditer(text):
+        pieces.append(_PLACEHOLDER_RE.sub(escaped, text[last:span.start()]))
+        pieces.append(_PLACEHOLDER_RE.sub(plain, span.group(0)))
+        last = span.end()
+    pieces.append(_PLACEHOLDER_RE.sub(escaped, text[last:]))
+    return "".join(pieces)
 
 
 def wiki_to_markdown(wiki: str) -> str:

@@ -50,9 +50,9 @@ class JiraRest:
         s = self.settings
         auth: dict[str, Any]
         if s.effective_auth == "basic":
-            auth = {"basic_auth": (s.user or "", s.token)}
+            auth = {"basic_auth": (s.user or "", s.token.get_secret_value())}
         else:
-            auth = {"token_auth": s.token}
+            auth = {"token_auth": s.token.get_secret_value()}
         client = JIRA(server=s.server_url, options={"rest_api_version": "2", "check_update": False},
                       get_server_info=False, max_retries=0, timeout=s.timeout, **auth)
         # The library switches to Cloud behaviour (search/jql) by this attribute.

@@ -12,7 +12,7 @@ from bridge.errors import AuthError, RetriableError
 from bridge.model import SourceRef
 from bridge.relay.parse import with_trailer
 from bridge.relay.source import RelaySource
-from bridge.source import SourceSummary
+from bridge.source import Source, SourceSummary
 from tests.contract.relay_helpers import control, faults, relay_client, relay_sandbox, requests, reset_stats  # noqa: F401
 
 REF = SourceRef("relay", "5001")
@@ -24,6 +24,12 @@ def source_for(sandbox, tmp_path, **client_args) -> RelaySource:
 
 def bridge_comments(sandbox, order_id: str = "5001") -> list[dict]:
     return [c for c in control(sandbox, "GET", f"/orders/{order_id}")["comments"] if "casavi-bridge [" in c["text"]]
+
+
+def test_the_relay_source_is_a_source(relay_sandbox, tmp_path):
+    source = source_for(relay_sandbox, tmp_path)
+    assert isinstance(source, Source) and (source.name, source.date_means_created) == ("relay", False)
+    assert requests(relay_sandbox) == {}  # nothing is sent before it is asked for
 
 
 def test_a_poll_is_one_request_and_reading_a_listed_order_costs_none(relay_sandbox, tmp_path):

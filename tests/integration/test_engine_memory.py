@@ -152,6 +152,7 @@ def test_tool_attachment_goes_to_casavi_once_and_never_back(world, tmp_path):
     world.sync()
     assert len(world.source.items["P-1"].attachments) == 1
     assert len(world.tool.get(target_id).attachments) == 1
+    assert world.tool.get(target_id).comments == ()  # the comment carrying the file stays in casavi
 
 
 def test_missing_ticket_is_reported_not_deleted(world):

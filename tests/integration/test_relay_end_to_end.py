@@ -1,15 +1,14 @@
 """relay as the source, end to end: the relay sandbox over real sockets, the engine, and the tool —
-the memory connector (every rule), the Jira sandbox through the Jira connector, and the two
-commands an operator runs (``sandbox --source relay --write-config``, ``run --once``)."""
+the memory connector (every rule), the Jira sandbox through the Jira connector, and the
+commands an operator runs (``sandbox --source relay --write-config``, ``check``, ``run --once``)."""
 
 from __future__ import annotations
 
-import tomllib
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-import tomli_w
 
 from bridge.app import build_bridge, build_rules
 from bridge.config import load_config, settings_from_dict
@@ -217,21 +216,22 @@ def test_relay_to_jira_mirror_rerun_done_and_comments_both_ways(tmp_path):
             bridge.source.close()
 
 
-def test_the_sandbox_command_writes_a_relay_config_that_run_once_mirrors_with(sandbox_process, tmp_path):
+def test_the_sandbox_command_writes_a_relay_config_that_check_and_run_once_work_with(sandbox_process, tmp_path):
     config = tmp_path / "bridge.toml"
     proc = sandbox_process("--source", "relay", "--tickets", "6", "--write-config", str(config))
+    deadline = time.monotonic() + 30
+    while not config.exists() and time.monotonic() < deadline:  # written (atomically) after the ready file
+        time.sleep(0.05)
     settings = load_config(config)
-    assert (settings.source.kind, settings.relay.base_url) == ("relay", proc.info["relay_url"])
-    # The tool is the memory connector here: `run` checks Jira's project statuses first, which the
-    # Jira side does not serve yet (the same for a casavi source); relay → Jira runs in-process above.
-    raw = tomllib.loads(config.read_text())
-    raw.pop("jira")
-    raw["connector"], raw["memory"] = {"kind": "memory"}, {"path": str(tmp_path / "tool.json")}
-    config.write_text(tomli_w.dumps(raw))
+    assert (settings.source.kind, settings.relay.base_url, settings.connector.kind) == (
+        "relay", proc.info["relay_url"], "jira")
+    checked = run_bridge("check", "--config", str(config), timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr[-2000:]
     result = run_bridge("run", "--config", str(config), "--once", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
+    issues = httpx.get(proc.info["jira_url"].rstrip("/") + "/_sandbox/issues", timeout=10).json()
     orders = RelayClient(proc.info["relay_url"], proc.info["relay_key"], policy=HttpPolicy()).list_orders()
-    assert {i.marker.item_id for i in tool.all_items()} == {o.order_id for o in orders if o.status in STARTS}
-    assert all(i.marker.source == "relay" for i in tool.all_items())
-
+    assert sorted(i["properties"]["casavi"]["ticketId"] for i in issues) == sorted(
+        o.order_id for o in orders if o.status in STARTS)
+    assert all(i["properties"]["casavi"] == {"ticketId": i["properties"]["casavi"]["ticketId"],
+                                             "internalId": None, "source": "relay"} for i in issues)

@@ -193,3 +193,11 @@ def test_tool_without_sub_items_degrades_with_a_note():
     plan = plan_item(ticket(tasks=(Task("t1", "x"),)), None, ItemLinks(),
                      make_rules(capabilities=Capabilities(sub_items=False)))
     assert "CreateSubItem" not in kinds(plan) and "Note" in kinds(plan)
+
+
+def test_comment_carrying_a_tool_file_is_not_mirrored_back():
+    src = ticket(comments=(Comment("memory-10-a-77", "📎 plan.pdf"),),
+                 attachments=(Attachment("900", "plan.pdf", "application/pdf", 42),))
+    tgt = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42),))
+    links = synced(src, tgt, [LinkView("attachment", "900", "77", {}, {})])
+    assert kinds(plan_item(src, tgt, links, RULES)) == ["FinishItem"]
