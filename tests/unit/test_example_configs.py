@@ -1,0 +1,34 @@
+"""The example configurations an operator copies load with the real connector plugins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.config import load_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.fixture
+def credentials(tmp_path, monkeypatch) -> Path:
+    for name in ("casavi-key", "casavi-secret", "jira-token", "redmine-key"):
+        (tmp_path / name).write_text(f"{name}-value-0123\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    return tmp_path
+
+
+def test_jira_example_loads_with_the_installed_jira_plugin(credentials):
+    settings = load_config(CONFIG_DIR / "casavi-bridge.example.toml")
+    assert settings.connector.kind == "jira"
+    assert settings.connector_settings.project == "OPS"
+    assert settings.connector_settings.token.get_secret_value() == "jira-token-value-0123"
+
+
+def test_redmine_example_loads_with_the_installed_redmine_plugin(credentials):
+    settings = load_config(CONFIG_DIR / "redmine.example.toml")
+    assert settings.connector.kind == "redmine"
+    assert settings.connector_settings.marker_custom_field == "casavi ticket"
+    assert settings.status_map["CLOSED"] == "Closed"
+    assert settings.task_status_map["DECLINED"].status == "Rejected"
