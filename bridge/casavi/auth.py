@@ -19,8 +19,8 @@ from typing import Any, Callable, Mapping
 import structlog
 
 from bridge.casavi import paths
-from bridge.casavi.parse import MalformedPayloadError, parse_datetime
 from bridge.errors import AuthError, FatalError, NotFoundError, RetriableError
+from bridge.lenient import MalformedPayloadError, parse_datetime
 
 log = structlog.get_logger()
 

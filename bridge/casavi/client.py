@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import structlog
 
@@ -45,9 +45,10 @@ from bridge.casavi.parse import (
     parse_unit,
 )
 from bridge.casavi.session import CasaviSession, PaginationError, response_json  # noqa: F401  (PaginationError re-exported)
-from bridge.errors import AuthError, BridgeError, RetriableError
 
 log = structlog.get_logger()
+
+T = TypeVar("T")
 
 
 def _file_ids(ids: Iterable[str | int]) -> list[int | str]:
@@ -57,6 +58,11 @@ def _file_ids(ids: Iterable[str | int]) -> list[int | str]:
         text = str(file_id).strip()
         out.append(int(text) if text.isascii() and text.isdigit() else text)
     return out
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields whose value is not None: what a PUT changes."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _record(payload: Any, parse: Any, what: str) -> Any:
@@ -71,17 +77,9 @@ class CasaviClient(CasaviSession):
 
     # -- probe -------------------------------------------------------------------------------
 
-    def check(self) -> list[str]:
-        """Log in and read the first ticket page; one line per problem (empty = fine)."""
-        try:
-            self._get_json(paths.TICKETS, [("page", paths.FIRST_PAGE)])
-        except AuthError:
-            return [f"casavi at {self.base_url} refused the API key and secret"]
-        except RetriableError as exc:
-            return [f"casavi at {self.base_url} cannot be reached right now: {exc}"]
-        except BridgeError as exc:
-            return [f"casavi at {self.base_url}: {exc}"]
-        return []
+    def _probe(self) -> None:
+        """Log in and read the first ticket page (for :meth:`check`)."""
+        self._get_json(paths.TICKETS, [("page", paths.FIRST_PAGE)])
 
     # -- tickets -----------------------------------------------------------------------------
 
@@ -171,11 +169,8 @@ class CasaviClient(CasaviSession):
     # -- comments ----------------------------------------------------------------------------
 
     def list_comments(self, ticket_id: str) -> Iterator[TicketComment]:
-        for rows in self._array_pages(paths.ticket_comments(ticket_id)):
-            comments, problems = parse_list(rows, parse_comment, "comments")
-            for problem in problems:
-                log.warning("casavi_comment_skipped", ticket=ticket_id, reason=problem)
-            yield from comments
+        return self._array_records(paths.ticket_comments(ticket_id), parse_comment, "comments",
+                                   "casavi_comment_skipped", ticket=ticket_id)
 
     def create_comment(
         self,
@@ -214,15 +209,14 @@ class CasaviClient(CasaviSession):
 
     def update_comment(self, ticket_id: str, comment_id: str, *, text: str | None = None,
                        is_internal: bool | None = None) -> TicketComment | None:
-        body: dict[str, Any] = {"id": comment_id}
-        if text is not None:
-            body["text"] = text
-        if is_internal is not None:
-            body["isInternal"] = is_internal
-        payload = response_json(self._call("PUT", paths.ticket_comment(ticket_id, comment_id),
-                                   idempotent=True, json_body=body))
+        body = {"id": comment_id, **_given(text=text, isInternal=is_internal)}
+        return self._put_record(paths.ticket_comment(ticket_id, comment_id), body, parse_comment)
+
+    def _put_record(self, path: str, body: dict[str, Any], parse: Callable[[Any], T]) -> T | None:
+        """PUT ``body``; the record the answer shows, None when it shows none."""
+        payload = response_json(self._call("PUT", path, idempotent=True, json_body=body))
         try:
-            return parse_comment(payload)
+            return parse(payload)
         except ValueError:
             return None
 
@@ -271,19 +265,9 @@ class CasaviClient(CasaviSession):
         assigned_to_id: str | None = None,
     ) -> TicketTask | None:
         """PUT a task (id and title are required by the API)."""
-        body: dict[str, Any] = {"id": task_id, "title": title}
-        if status is not None:
-            body["status"] = status
-        if description is not None:
-            body["description"] = description
-        if assigned_to_id is not None:
-            body["assignedToId"] = assigned_to_id
-        payload = response_json(self._call("PUT", paths.ticket_task(ticket_id, task_id),
-                                   idempotent=True, json_body=body))
-        try:
-            return parse_task(payload)
-        except ValueError:
-            return None
+        body = {"id": task_id, "title": title,
+                **_given(status=status, description=description, assignedToId=assigned_to_id)}
+        return self._put_record(paths.ticket_task(ticket_id, task_id), body, parse_task)
 
     def delete_task(self, ticket_id: str, task_id: str) -> None:
         self._call("DELETE", paths.ticket_task(ticket_id, task_id), idempotent=True)
@@ -326,26 +310,27 @@ class CasaviClient(CasaviSession):
         return _record(self._get_json(paths.unit(unit_id)), parse_unit, f"unit {unit_id}")
 
     def list_contacts(self) -> Iterator[Contact]:
-        for rows in self._array_pages(paths.CONTACTS):
-            contacts, problems = parse_list(rows, parse_contact, "contacts")
-            for problem in problems:
-                log.warning("casavi_contact_skipped", reason=problem)
-            yield from contacts
+        return self._array_records(paths.CONTACTS, parse_contact, "contacts", "casavi_contact_skipped")
 
     def get_contact(self, contact_id: str) -> Contact:
         return _record(self._get_json(paths.contact(contact_id)), parse_contact,
                        f"contact {contact_id}")
 
     def list_staff(self) -> Iterator[Staff]:
-        for rows in self._array_pages(paths.STAFF):
-            members, problems = parse_list(rows, parse_staff, "staff")
-            for problem in problems:
-                log.warning("casavi_staff_member_skipped", reason=problem)
-            yield from members
+        return self._array_records(paths.STAFF, parse_staff, "staff", "casavi_staff_member_skipped")
 
     def get_staff_member(self, staff_id: str) -> Staff:
         return _record(self._get_json(paths.staff_member(staff_id)), parse_staff,
                        f"staff member {staff_id}")
+
+    def _array_records(self, path: str, parse: Callable[[Any], T], what: str, skipped_event: str,
+                       **log_fields: str) -> Iterator[T]:
+        """Every record of a JSON-array listing; an unreadable entry is logged as ``skipped_event``."""
+        for rows in self._array_pages(path):
+            records, problems = parse_list(rows, parse, what)
+            for problem in problems:
+                log.warning(skipped_event, **log_fields, reason=problem)
+            yield from records
 
     # -- REST hooks --------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ import httpx
 import structlog
 
 from bridge.casavi import paths
-from bridge.casavi.parse import MalformedPayloadError, as_id
 from bridge.errors import FatalError, PayloadTooLargeError, RetriableError
+from bridge.lenient import MalformedPayloadError, as_id
 
 if TYPE_CHECKING:
     from bridge.casavi.session import CasaviSession

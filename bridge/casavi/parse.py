@@ -2,7 +2,8 @@
 
 casavi's answers do not always match its own document: ``number`` is a string in responses
 and an integer in requests, ``postalCode`` is either, ``reportedAt`` may be the text
-``"Invalid Date"``, task dates come as ``"2016-08-05T23:30:00Z,"``.  The rules here:
+``"Invalid Date"``, task dates come as ``"2016-08-05T23:30:00Z,"``.  The rules (the scalar and
+list ones shared with relay, in :mod:`bridge.lenient`):
 
 - unparsable dates become ``None``; valid ones become aware UTC datetimes;
 - ids and numbers given as int or str become ``str``;
@@ -16,8 +17,6 @@ and an integer in requests, ``postalCode`` is either, ``reportedAt`` may be the 
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from bridge.casavi.records import (  # noqa: F401  (re-exported: parse.Ticket etc.)
@@ -33,9 +32,19 @@ from bridge.casavi.records import (  # noqa: F401  (re-exported: parse.Ticket et
     format_datetime,
     ticket_to_json,
 )
-from bridge.errors import RetriableError, SkippableError
-
-_MAX_DATE_CHARS = 64
+from bridge.errors import SkippableError
+from bridge.lenient import (
+    MalformedPayloadError,
+    as_bool,
+    as_id,
+    as_int,
+    as_opt_text,
+    as_text,
+    extra_fields,
+    parse_datetime,
+    record_id,
+    records,
+)
 
 
 class TicketParseError(SkippableError):
@@ -47,81 +56,7 @@ class TicketParseError(SkippableError):
         self.reason = message
 
 
-class MalformedPayloadError(RetriableError):
-    """A whole answer is not what the API promises (not JSON, not a list where one is due).
-
-    Retriable: a proxy's error page answered with 200 is the usual cause, and it passes.
-    """
-
-
-# -- scalar helpers ------------------------------------------------------------------------
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """ISO 8601 text (``...Z``, ``+hh:mm``, ms or not, trailing commas) → aware UTC; else None."""
-    if not isinstance(value, str) or len(value) > _MAX_DATE_CHARS:
-        return None
-    text = value.strip().rstrip(",").strip()
-    if len(text) < 10:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    try:
-        return parsed.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        return None
-
-
-def as_id(value: Any) -> str | None:
-    """An id or number given as text or integer → text; anything else (bool, dict, "") → None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        return value.strip() or None
-    number = as_int(value)
-    return str(number) if number is not None else None
-
-
-def as_text(value: Any, default: str = "") -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return str(value)
-        except ValueError:  # an integer too long to print
-            return default
-    return default
-
-
-def as_opt_text(value: Any) -> str | None:
-    text = as_text(value, "")
-    return text if text else None
-
-
-def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if abs(value) < 10**18 else None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e18:
-        return int(value)
-    if isinstance(value, str) and len(value) < 30:
-        digits = value.strip()
-        if digits.lstrip("-").isascii() and digits.lstrip("-").isdigit():
-            return int(digits)
-    return None
-
-
-def as_bool(value: Any, default: bool = False) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return default
+# -- casavi-only helpers -------------------------------------------------------------------
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -132,10 +67,6 @@ def _ids(value: Any) -> tuple[str, ...]:
 
 def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _extra(obj: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if k not in known}
 
 
 # -- parsers -------------------------------------------------------------------------------
@@ -171,27 +102,12 @@ def parse_attachment(obj: Any) -> AttachmentDetail:
         content_type=as_text(obj.get("contentType")) or "application/octet-stream",
         size=size if size is not None and size >= 0 else 0,
         url=as_opt_text(obj.get("url")),
-        extra=_extra(obj, _ATTACHMENT_KEYS),
+        extra=extra_fields(obj, _ATTACHMENT_KEYS),
     )
 
 
-def _sub_records(value: Any, parse: Any, what: str, problems: list[str]) -> tuple[Any, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        problems.append(f"{what} is not a list")
-        return ()
-    out = []
-    for index, entry in enumerate(value):
-        try:
-            out.append(parse(entry))
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{what}[{index}] dropped: {exc}")
-    return tuple(out)
-
-
 def _attachments(obj: Mapping[str, Any], problems: list[str]) -> tuple[AttachmentDetail, ...]:
-    return _sub_records(obj.get("attachmentDetails"), parse_attachment, "attachmentDetails", problems)
+    return records(obj.get("attachmentDetails"), parse_attachment, "attachmentDetails", problems)
 
 
 def parse_comment(obj: Any) -> TicketComment:
@@ -211,7 +127,7 @@ def parse_comment(obj: Any) -> TicketComment:
         created_at=parse_datetime(obj.get("createdAt")),
         attachments=_ids(obj.get("attachments")),
         attachment_details=_attachments(obj, ignored),
-        extra=_extra(obj, _COMMENT_KEYS),
+        extra=extra_fields(obj, _COMMENT_KEYS),
     )
 
 
@@ -238,7 +154,7 @@ def parse_task(obj: Any) -> TicketTask:
         completed_at=parse_datetime(obj.get("completedAt")),
         attachments=_ids(obj.get("attachments")),
         attachment_details=_attachments(obj, ignored),
-        extra=_extra(obj, _TASK_KEYS),
+        extra=extra_fields(obj, _TASK_KEYS),
     )
 
 
@@ -282,11 +198,11 @@ def parse_ticket(obj: Any) -> Ticket:
             reported_at=parse_datetime(obj.get("reportedAt")),
             attachments=_ids(obj.get("attachments")),
             attachment_details=_attachments(obj, problems),
-            comments=_sub_records(obj.get("comments"), parse_comment, "comments", problems),
-            tasks=_sub_records(obj.get("tasks"), parse_task, "tasks", problems),
+            comments=records(obj.get("comments"), parse_comment, "comments", problems),
+            tasks=records(obj.get("tasks"), parse_task, "tasks", problems),
             custom_fields=_mapping(obj.get("customFields")),
             app_link=as_opt_text(obj.get("appLink")),
-            extra=_extra(obj, _TICKET_KEYS),
+            extra=extra_fields(obj, _TICKET_KEYS),
             problems=tuple(problems),
         )
     except (ValueError, TypeError, RecursionError) as exc:  # defensive: never anything else
@@ -315,10 +231,9 @@ def _rows_of(payload: Any, what: str) -> list[Any]:
 
 
 def parse_property(obj: Any) -> Property:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("property without id")
+    property_id = record_id(obj, "property")
     return Property(
-        property_id=as_id(obj.get("id")) or "",
+        property_id=property_id,
         internal_id=as_int(obj.get("internalId")),
         name=as_text(obj.get("name")),
         note=as_text(obj.get("note")),
@@ -327,16 +242,15 @@ def parse_property(obj: Any) -> Property:
         postal_code=as_id(obj.get("postalCode")),
         number=as_id(obj.get("number")),
         app_link=as_opt_text(obj.get("appLink")),
-        extra=_extra(obj, frozenset({"id", "internalId", "name", "note", "country", "city",
-                                     "postalCode", "number", "appLink"})),
+        extra=extra_fields(obj, frozenset({"id", "internalId", "name", "note", "country", "city",
+                                          "postalCode", "number", "appLink"})),
     )
 
 
 def parse_unit(obj: Any) -> Unit:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("unit without id")
+    unit_id = record_id(obj, "unit")
     return Unit(
-        unit_id=as_id(obj.get("id")) or "",
+        unit_id=unit_id,
         internal_id=as_int(obj.get("internalId")),
         name=as_text(obj.get("name")),
         number=as_id(obj.get("number")),
@@ -345,16 +259,15 @@ def parse_unit(obj: Any) -> Unit:
         floor=as_opt_text(obj.get("floor")),
         purpose=as_opt_text(obj.get("purpose")),
         app_link=as_opt_text(obj.get("appLink")),
-        extra=_extra(obj, frozenset({"id", "internalId", "name", "number", "note", "address",
-                                     "floor", "purpose", "appLink"})),
+        extra=extra_fields(obj, frozenset({"id", "internalId", "name", "number", "note", "address",
+                                          "floor", "purpose", "appLink"})),
     )
 
 
 def parse_contact(obj: Any) -> Contact:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("contact without id")
+    contact_id = record_id(obj, "contact")
     return Contact(
-        contact_id=as_id(obj.get("id")) or "",
+        contact_id=contact_id,
         internal_id=as_int(obj.get("internalId")),
         first_name=as_text(obj.get("firstName")),
         last_name=as_text(obj.get("lastName")),
@@ -364,22 +277,21 @@ def parse_contact(obj: Any) -> Contact:
         postal_code=as_id(obj.get("postalCode")),
         city=as_opt_text(obj.get("city")),
         app_link=as_opt_text(obj.get("appLink")),
-        extra=_extra(obj, frozenset({"id", "internalId", "firstName", "lastName", "company",
-                                     "email", "telephone", "postalCode", "city", "appLink"})),
+        extra=extra_fields(obj, frozenset({"id", "internalId", "firstName", "lastName", "company",
+                                          "email", "telephone", "postalCode", "city", "appLink"})),
     )
 
 
 def parse_staff(obj: Any) -> Staff:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("staff member without id")
+    staff_id = record_id(obj, "staff member")
     return Staff(
-        staff_id=as_id(obj.get("id")) or "",
+        staff_id=staff_id,
         internal_id=as_int(obj.get("internalId")),
         first_name=as_text(obj.get("firstName")),
         last_name=as_text(obj.get("lastName")),
         email=as_opt_text(obj.get("email")),
         role=as_opt_text(obj.get("role")),
-        extra=_extra(obj, frozenset({"id", "internalId", "firstName", "lastName", "email", "role"})),
+        extra=extra_fields(obj, frozenset({"id", "internalId", "firstName", "lastName", "email", "role"})),
     )
 
 
@@ -387,13 +299,13 @@ def parse_list(payload: Any, parse: Any, what: str) -> tuple[list[Any], list[str
     """A JSON-array page of records: (records, problems); bad entries are reported, not fatal."""
     problems: list[str] = []
     rows = _rows_of(payload, what)
-    return list(_sub_records(rows, parse, what, problems)), problems
+    return list(records(rows, parse, what, problems)), problems
 
 
 def parse_page(payload: Any, parse: Any, what: str) -> Page[Any]:
     """A paged object ``{count, page, pageCount, rows}`` (a bare array is accepted too)."""
     problems: list[str] = []
-    rows = _sub_records(_rows_of(payload, what), parse, what, problems)
+    rows = records(_rows_of(payload, what), parse, what, problems)
     meta = payload if isinstance(payload, Mapping) else {}
     return Page(
         rows=rows,

@@ -8,19 +8,10 @@ their way back to JSON.  Pure: plain frozen dataclasses, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-
-def format_datetime(value: datetime) -> str:
-    """The API's date format: ISO 8601 in UTC with milliseconds and ``Z``; naive means UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    v = value.astimezone(timezone.utc)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-        f".{v.microsecond // 1000:03d}Z"
-    )
+from bridge.lenient import format_datetime
 
 
 @dataclass(frozen=True)

@@ -2,43 +2,39 @@
 
 One ``_call`` path: current token in the ``token`` header, the shared :class:`HttpPolicy`
 for retries/limits/budget, and exactly one fresh login and repeat on a 401.  Plus the two
-pagination loops (JSON-array pages and paged objects) with their safety guards.
-No I/O happens in the constructor: the httpx client is made on first use.
+pagination loops (JSON-array pages and paged objects).  The lazily made httpx client and the
+listing guards are :class:`bridge.rest_session.RestSession`'s, shared with relay.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 import time
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 import structlog
 
 from bridge.casavi import paths
 from bridge.casavi.auth import CasaviAuth, mask_key
-from bridge.casavi.parse import MalformedPayloadError, as_id, as_int
-from bridge.errors import AuthError, FatalError
+from bridge.errors import AuthError
 from bridge.http import HttpPolicy
+from bridge.lenient import MalformedPayloadError, as_int
+from bridge.rest_session import (  # noqa: F401  (PaginationError importable from here as before)
+    PaginationError,
+    Params,
+    RestSession,
+    response_json,
+)
 
 log = structlog.get_logger()
-
-Params = Sequence[tuple[str, str | int]]
 
 DEFAULT_MAX_PAGES = 10_000  # 250,000 tickets: beyond this a listing is a server fault
 
 
-class PaginationError(FatalError):
-    """A listing does not end: a page repeated the previous one, or the page limit was hit.
+class CasaviSession(RestSession):
+    service = "casavi"
+    credentials = "the API key and secret"
 
-    Raised instead of looping forever; items yielded before it are valid, but the listing
-    is incomplete, so a caller must not advance a cursor past it.
-    """
-
-
-class CasaviSession:
     def __init__(
         self,
         base_url: str,
@@ -51,46 +47,18 @@ class CasaviSession:
         max_pages: int = DEFAULT_MAX_PAGES,
         clock: Callable[[], float] = time.time,
     ):
-        self.base_url = base_url.rstrip("/")
-        self.policy = policy
-        self.max_pages = max_pages
-        self._transport = transport
-        self._timeout = timeout if timeout is not None else policy.timeout
-        self._http_client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        super().__init__(base_url, policy=policy, transport=transport, timeout=timeout, max_pages=max_pages)
         self.auth = CasaviAuth(key, secret, self._post_unauthenticated, clock=clock)
         self._key_hint = mask_key(key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, key={self._key_hint!r}, secret=<hidden>)"
 
-    def __enter__(self) -> "CasaviSession":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._http_client is not None:
-                self._http_client.close()
-                self._http_client = None
-
     # -- the one call path -----------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._http_client is None:
-                # Redirects are not followed automatically: the `token` header would travel
-                # to whatever host a redirect names (downloads follow them by hand).
-                self._http_client = httpx.Client(
-                    base_url=self.base_url + "/",
-                    transport=self._transport,
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                    headers={"Accept": "application/json", "User-Agent": "casavi-bridge"},
-                )
-            return self._http_client
+    def _client_options(self) -> dict[str, Any]:
+        # A relative URL not starting with "/" (see _url) resolves against the base URL.
+        return {"base_url": self.base_url + "/"}
 
     def _url(self, path: str) -> str:
         # Paths start with "/"; joined onto the base URL's own path (e.g. /v1).
@@ -143,9 +111,6 @@ class CasaviSession:
         response = self._call("POST", path, idempotent=True, json_body=dict(body), send_token=False)
         return response_json(response)
 
-    def _get_json(self, path: str, params: Params | None = None) -> Any:
-        return response_json(self._call("GET", path, idempotent=True, params=params))
-
     # -- pagination --------------------------------------------------------------------------
 
     def _array_pages(self, path: str, params: Params = ()) -> Iterator[list[Any]]:
@@ -158,17 +123,14 @@ class CasaviSession:
         for number in range(paths.FIRST_PAGE, paths.FIRST_PAGE + self.max_pages):
             payload = self._get_json(path, [*params, ("page", number)])
             rows = _rows(payload, path)
-            fingerprint = _fingerprint(rows)
-            if rows and fingerprint == previous:
-                log.error("casavi_page_repeated", path=path, page=number)
-                raise PaginationError(f"GET {path}: page {number} repeats page {number - 1}; listing stopped")
+            fingerprint = self._new_page_fingerprint(
+                path, rows, previous, f"page {number} repeats page {number - 1}", page=number)
             if rows:
                 yield rows
             if len(rows) < paths.PAGE_SIZE:
                 return
             previous = fingerprint
-        log.error("casavi_page_limit_reached", path=path, max_pages=self.max_pages)
-        raise PaginationError(f"GET {path}: more than {self.max_pages} pages; listing stopped")
+        raise self._page_limit_reached(path)
 
     def _object_pages(self, path: str, *, first_page: int, params: Params = ()) -> Iterator[Any]:
         """Raw payloads of a paged-object listing ``{count, page, pageCount, rows}``.
@@ -181,10 +143,8 @@ class CasaviSession:
             number = first_page + index
             payload = self._get_json(path, [*params, ("page", number)])
             rows = _rows(payload, path)
-            fingerprint = _fingerprint(rows)
-            if rows and fingerprint == previous:
-                log.error("casavi_page_repeated", path=path, page=number)
-                raise PaginationError(f"GET {path}: page {number} repeats page {number - 1}; listing stopped")
+            fingerprint = self._new_page_fingerprint(
+                path, rows, previous, f"page {number} repeats page {number - 1}", page=number)
             yield payload
             page_count = as_int(payload.get("pageCount")) if isinstance(payload, Mapping) else None
             if not rows:
@@ -195,19 +155,7 @@ class CasaviSession:
             elif len(rows) < paths.PAGE_SIZE:
                 return
             previous = fingerprint
-        log.error("casavi_page_limit_reached", path=path, max_pages=self.max_pages)
-        raise PaginationError(f"GET {path}: more than {self.max_pages} pages; listing stopped")
-
-
-def response_json(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        raise MalformedPayloadError(
-            f"{response.request.method} {response.request.url.path}: the answer is not JSON"
-        ) from None
+        raise self._page_limit_reached(path)
 
 
 def _rows(payload: Any, path: str) -> list[Any]:
@@ -218,15 +166,3 @@ def _rows(payload: Any, path: str) -> list[Any]:
     if payload is None:
         return []
     raise MalformedPayloadError(f"GET {path}: expected a list, got {type(payload).__name__}")
-
-
-def _fingerprint(rows: list[Any]) -> tuple[str, ...]:
-    """Each row's id, or a hash of the row when it has none."""
-    out = []
-    for row in rows:
-        row_id = as_id(row.get("id")) if isinstance(row, Mapping) else None
-        if row_id is None:
-            blob = json.dumps(row, sort_keys=True, default=str).encode()
-            row_id = "#" + hashlib.sha256(blob).hexdigest()[:16]
-        out.append(row_id)
-    return tuple(out)

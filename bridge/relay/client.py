@@ -18,8 +18,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import structlog
 
-from bridge.casavi.records import format_datetime
-from bridge.errors import AuthError, BridgeError, FatalError, PayloadTooLargeError, RetriableError
+from bridge.errors import FatalError, PayloadTooLargeError
+from bridge.lenient import format_datetime
 from bridge.relay import paths
 from bridge.relay.parse import (
     MalformedPayloadError,
@@ -34,7 +34,8 @@ from bridge.relay.parse import (
     parse_wrapped,
 )
 from bridge.relay.records import Customer, Order, OrderComment, Property, Unit
-from bridge.relay.session import RelaySession, response_json
+from bridge.relay.session import RelaySession
+from bridge.rest_session import response_json
 
 log = structlog.get_logger()
 
@@ -71,17 +72,9 @@ class RelayClient(RelaySession):
 
     # -- probe -------------------------------------------------------------------------------
 
-    def check(self) -> list[str]:
-        """One cheap authenticated read (one property); one line per problem (empty = fine)."""
-        try:
-            self._get_json(paths.PROPERTIES, [("limit", 1), ("offset", 0)])
-        except AuthError:
-            return [f"relay at {self.base_url} refused the API key"]
-        except RetriableError as exc:
-            return [f"relay at {self.base_url} cannot be reached right now: {exc}"]
-        except BridgeError as exc:
-            return [f"relay at {self.base_url}: {exc}"]
-        return []
+    def _probe(self) -> None:
+        """One cheap authenticated read, one property (for :meth:`check`)."""
+        self._get_json(paths.PROPERTIES, [("limit", 1), ("offset", 0)])
 
     # -- orders ------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Tolerant, typed parsing of relay payloads.  Pure: no I/O, no httpx.
 
-The rules are those of :mod:`bridge.casavi.parse` (whose scalar helpers are reused):
+The rules are those of :mod:`bridge.casavi.parse` (both read through :mod:`bridge.lenient`):
 
 - unparsable dates become ``None``; valid ones aware UTC datetimes (due and follow-up dates
   become the calendar date *as written*, ``"2025-07-01T22:00:00Z"`` → 1 July: relay's
@@ -24,16 +24,19 @@ import re
 from datetime import date
 from typing import Any, Callable, Mapping, TypeVar
 
-from bridge.casavi.parse import (  # the same scalar rules for both casavi APIs
+from bridge.errors import SkippableError
+from bridge.lenient import (
     MalformedPayloadError,
     as_bool,
     as_id,
     as_int,
     as_opt_text,
     as_text,
+    extra_fields,
     parse_datetime,
+    record_id,
+    records,
 )
-from bridge.errors import SkippableError
 from bridge.model import content_hash
 from bridge.relay.records import (
     Address,
@@ -107,25 +110,6 @@ def parse_created_id(payload: Any) -> str | None:
     return as_id(payload)
 
 
-def _records(value: Any, parse: Callable[[Any], T], what: str, problems: list[str]) -> tuple[T, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        problems.append(f"{what} is not a list")
-        return ()
-    out = []
-    for index, entry in enumerate(value):
-        try:
-            out.append(parse(entry))
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{what}[{index}] dropped: {exc}")
-    return tuple(out)
-
-
-def _extra(obj: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if k not in known}
-
-
 # -- records -------------------------------------------------------------------------------
 
 
@@ -195,8 +179,8 @@ def parse_comment(obj: Any) -> OrderComment:
         author=as_opt_text(obj.get("author")),
         status_change=as_opt_text(obj.get("statusChange")),
         created_at=parse_datetime(obj.get("createdAt")),
-        attachments=_records(obj.get("attachments"), parse_attachment, "attachments", ignored),
-        extra=_extra(obj, _COMMENT_KEYS),
+        attachments=records(obj.get("attachments"), parse_attachment, "attachments", ignored),
+        extra=extra_fields(obj, _COMMENT_KEYS),
     )
 
 
@@ -248,15 +232,15 @@ def parse_order(obj: Any) -> Order:
             customer_id=as_id(obj.get("customerId")),
             casavi_order_id=as_id(obj.get("casaviOrderId")),
             casavi_ticket_id=as_id(obj.get("casaviTicketId")),
-            fields=tuple(sorted(_records(obj.get("fields"), parse_field, "fields", problems),
+            fields=tuple(sorted(records(obj.get("fields"), parse_field, "fields", problems),
                                 key=lambda f: f.position)),
-            contact_persons=_records(obj.get("contactPersons"), parse_contact_person, "contactPersons", problems),
-            attachments=_records(obj.get("attachments"), parse_attachment, "attachments", problems),
-            comments=_records(comments, parse_comment, "comments", problems),
+            contact_persons=records(obj.get("contactPersons"), parse_contact_person, "contactPersons", problems),
+            attachments=records(obj.get("attachments"), parse_attachment, "attachments", problems),
+            comments=records(comments, parse_comment, "comments", problems),
             complete=isinstance(comments, list),
             fingerprint=content_hash(obj),
             problems=tuple(problems),
-            extra=_extra(obj, _ORDER_KEYS),
+            extra=extra_fields(obj, _ORDER_KEYS),
         )
     except (ValueError, TypeError, RecursionError) as exc:  # defensive: never anything else
         raise OrderParseError(order_id, f"unreadable: {type(exc).__name__}") from exc
@@ -288,49 +272,47 @@ def parse_comment_list(payload: Any) -> tuple[list[OrderComment], list[str]]:
     """A ``GET /orders/{id}/comments`` answer: (comments, problems)."""
     problems: list[str] = []
     rows = _rows_of(payload, "comment list", "comments")
-    return list(_records(rows, parse_comment, "comments", problems)), problems
+    return list(records(rows, parse_comment, "comments", problems)), problems
 
 
 def parse_customer(obj: Any) -> Customer:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("customer without id")
+    customer_id = record_id(obj, "customer")
     return Customer(
-        customer_id=as_id(obj.get("id")) or "",
+        customer_id=customer_id,
         name=as_text(obj.get("name")).strip(),
         email=as_opt_text(obj.get("emailAddress")),
         telephone=as_opt_text(obj.get("telephone")),
         address=parse_address(obj.get("address")),
-        extra=_extra(obj, frozenset({"id", "name", "emailAddress", "telephone", "address"})),
+        extra=extra_fields(obj, frozenset({"id", "name", "emailAddress", "telephone", "address"})),
     )
 
 
 def parse_property(obj: Any) -> Property:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("property without id")
+    property_id = record_id(obj, "property")
     return Property(
-        property_id=as_id(obj.get("id")) or "",
+        property_id=property_id,
         name=as_text(obj.get("name")).strip(),
         customer_id=as_id(obj.get("customerId")),
         msc_number=as_opt_text(obj.get("mscNumber")),
         address=parse_address(obj.get("address")),
-        extra=_extra(obj, frozenset({"id", "name", "customerId", "mscNumber", "address"})),
+        extra=extra_fields(obj, frozenset({"id", "name", "customerId", "mscNumber", "address"})),
     )
 
 
 def parse_unit(obj: Any) -> Unit:
-    if not isinstance(obj, Mapping) or as_id(obj.get("id")) is None:
-        raise ValueError("unit without id")
+    unit_id = record_id(obj, "unit")
     return Unit(
-        unit_id=as_id(obj.get("id")) or "",
+        unit_id=unit_id,
         name=as_text(obj.get("name")).strip(),
         property_id=as_id(obj.get("propertyId")),
         unit_msc_number=as_opt_text(obj.get("unitMscNumber")),
         property_msc_number=as_opt_text(obj.get("propertyMscNumber")),
-        extra=_extra(obj, frozenset({"id", "name", "propertyId", "unitMscNumber", "propertyMscNumber"})),
+        extra=extra_fields(obj, frozenset({"id", "name", "propertyId", "unitMscNumber",
+                                           "propertyMscNumber"})),
     )
 
 
 def parse_wrapped(payload: Any, key: str, parse: Callable[[Any], T]) -> tuple[list[T], list[str]]:
     """``{"customers": [...]}`` / ``{"properties": [...]}`` / ``{"units": [...]}``: (records, problems)."""
     problems: list[str] = []
-    return list(_records(_rows_of(payload, key, key), parse, key, problems)), problems
+    return list(records(_rows_of(payload, key, key), parse, key, problems)), problems

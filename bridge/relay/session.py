@@ -3,30 +3,31 @@
 One ``_call`` path: ``Authorization: Bearer <api-key>`` on every request and the shared
 :class:`~bridge.http.HttpPolicy` for retries, rate limits and the request budget.  relay's
 key is static (no login, no token to refresh), so a 401 is final: an :class:`AuthError`.
-Plus the ``limit``/``offset`` pagination loop with its guards.  No I/O in the constructor.
+Plus the ``limit``/``offset`` pagination loop.  The lazily made httpx client and the listing
+guards are :class:`bridge.rest_session.RestSession`'s, shared with casavi.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
 import httpx
-import structlog
 
-from bridge.casavi.session import PaginationError
 from bridge.http import HttpPolicy
+from bridge.lenient import MalformedPayloadError
 from bridge.relay import paths
-from bridge.relay.parse import MalformedPayloadError, as_id
+from bridge.rest_session import (  # noqa: F401  (PaginationError, response_json importable from here)
+    PaginationError,
+    Params,
+    RestSession,
+    response_json,
+)
 
-log = structlog.get_logger()
 
-Params = Sequence[tuple[str, str | int]]
+class RelaySession(RestSession):
+    service = "relay"
+    credentials = "the API key"
 
-
-class RelaySession:
     def __init__(
         self,
         base_url: str,
@@ -40,45 +41,15 @@ class RelaySession:
     ):
         if not api_key:
             raise ValueError("relay needs an API key")
-        self.base_url = base_url.rstrip("/")
-        self.policy = policy
+        super().__init__(base_url, policy=policy, transport=transport, timeout=timeout, max_pages=max_pages)
         self.page_limit = page_limit
-        self.max_pages = max_pages
         self._api_key = api_key
-        self._transport = transport
-        self._timeout = timeout if timeout is not None else policy.timeout
-        self._http_client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         # The key is the only credential (a bearer key): never shown, not even in part.
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<hidden>)"
 
-    def __enter__(self) -> "RelaySession":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._http_client is not None:
-                self._http_client.close()
-                self._http_client = None
-
     # -- the one call path -----------------------------------------------------------------
-
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._http_client is None:
-                # No automatic redirects: the API key would travel to whatever host one names.
-                self._http_client = httpx.Client(
-                    transport=self._transport,
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                    headers={"Accept": "application/json", "User-Agent": "casavi-bridge"},
-                )
-            return self._http_client
 
     def _call(
         self,
@@ -112,9 +83,6 @@ class RelaySession:
 
         return self.policy.send(client, make, idempotent=idempotent)
 
-    def _get_json(self, path: str, params: Params | None = None) -> Any:
-        return response_json(self._call("GET", path, idempotent=True, params=params))
-
     # -- pagination --------------------------------------------------------------------------
 
     def _offset_pages(self, path: str, key: str) -> Iterator[Any]:
@@ -130,35 +98,10 @@ class RelaySession:
             rows = payload.get(key) if isinstance(payload, Mapping) else payload
             if not isinstance(rows, list):
                 raise MalformedPayloadError(f"GET {path}: expected a list under {key!r}")
-            fingerprint = _fingerprint(rows)
-            if rows and fingerprint == previous:
-                log.error("relay_page_repeated", path=path, offset=offset)
-                raise PaginationError(f"GET {path}: offset {offset} repeats the previous page; listing stopped")
+            fingerprint = self._new_page_fingerprint(
+                path, rows, previous, f"offset {offset} repeats the previous page", offset=offset)
             yield payload
             if len(rows) < self.page_limit:
                 return
             previous = fingerprint
-        log.error("relay_page_limit_reached", path=path, max_pages=self.max_pages)
-        raise PaginationError(f"GET {path}: more than {self.max_pages} pages; listing stopped")
-
-
-def response_json(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        raise MalformedPayloadError(
-            f"{response.request.method} {response.request.url.path}: the answer is not JSON"
-        ) from None
-
-
-def _fingerprint(rows: list[Any]) -> tuple[str, ...]:
-    out = []
-    for row in rows:
-        row_id = as_id(row.get("id")) if isinstance(row, Mapping) else None
-        if row_id is None:
-            blob = json.dumps(row, sort_keys=True, default=str).encode()
-            row_id = "#" + hashlib.sha256(blob).hexdigest()[:16]
-        out.append(row_id)
-    return tuple(out)
+        raise self._page_limit_reached(path)

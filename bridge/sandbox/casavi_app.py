@@ -145,7 +145,7 @@ def credentials_for(seed: int) -> tuple[str, str]:
 
 
 def create_casavi_app(options: SandboxOptions | dict[str, Any] | None = None) -> tuple[CasaviAsgi, dict[str, Any]]:
-    """Registry factory: generated data for ``options.tickets``/``seed``; info for the ready file."""
+    """Registry factory: generated data for ``options.tickets``/``seed``/``profile``; info for the ready file."""
     opts = SandboxOptions.build(options)
     if opts.date_semantics not in DATE_SEMANTICS:
         raise ValueError(f"date_semantics must be one of {DATE_SEMANTICS}")
@@ -153,7 +153,7 @@ def create_casavi_app(options: SandboxOptions | dict[str, Any] | None = None) ->
     settings = CasaviSettings(key=opts.casavi_key or key, secret=opts.casavi_secret or secret,
                               token_ttl_seconds=opts.token_ttl_seconds, date_semantics=opts.date_semantics,
                               ticket_put_partial=opts.ticket_put_partial)
-    sandbox = CasaviSandbox(CasaviStore(generate(tickets=opts.tickets, seed=opts.seed)), settings)
+    sandbox = CasaviSandbox(CasaviStore(generate(tickets=opts.tickets, seed=opts.seed, profile=opts.profile)), settings)
     faults = fault_settings_from(opts)
     app = build_casavi_app(sandbox, faults=faults, seed=opts.seed)
     info = {"casavi_key": settings.key, "casavi_secret": settings.secret}

@@ -17,11 +17,19 @@ It serves itself, with no auth and never faulted or counted, under ``/_sandbox``
 ``<strip_prefix>/_sandbox``, e.g. ``/v1/_sandbox/stats``); other ``/_sandbox`` paths go on to the
 app uncounted (its own control endpoints):
 
-- ``GET /_sandbox/stats`` → ``{"requests": {"GET /tickets": 12}, "total": 12, "faults": {"429": 1}}``
+- ``GET /_sandbox/stats`` → ``{"requests": {"GET /tickets": 12}, "total": 12, "faults": {"429": 1},
+  "retry_after_violations": 0, "retry_after_violation_examples": []}``
 - ``POST /_sandbox/stats/reset``
 - ``GET /_sandbox/fault`` → the current knobs; ``POST /_sandbox/fault {knob: value}`` changes
   them at run time.  Keys it does not know go to the app's ``extra_knobs`` hook (e.g. the
   casavi sandbox's ``token_ttl_seconds``); a key nobody knows → 400.
+
+Retry-After, checked from the server side: every 429 sent holds its client (the remote
+address, i.e. the whole side as the bridge sees it: every connection from there) until its
+``Retry-After`` has passed.  A later request from that client that arrives before then is a
+*violation*, counted in the stats with a few examples.  Requests arriving within
+:data:`IN_FLIGHT_GRACE_SECONDS` after the 429 was sent are not counted: the client may have
+sent them on other connections before the 429 reached it.  Only the last 429 per client counts.
 
 Timeouts: in ``timeout_mode = "drop"`` (default) the held request is never handed to the app
 (no side effect) and ends with 504 if the client is still there; in ``"apply"`` it is handed
@@ -36,6 +44,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from http import HTTPStatus
@@ -56,6 +65,10 @@ SERVER_ERROR_STATUSES = (500, 502, 503)
 UNMATCHED_ROUTE = "<unmatched>"
 TIMEOUT_MODES = ("drop", "apply")
 HOLD_POLL_SECONDS = 0.05  # how often a held request looks for a departed client or a shutdown
+# A request arriving this soon after a 429 may have left the client before the 429 reached it
+# (another connection of the same client): not a Retry-After violation.
+IN_FLIGHT_GRACE_SECONDS = 0.25
+MAX_VIOLATION_EXAMPLES = 10
 
 
 @dataclass
@@ -98,13 +111,67 @@ class FaultSettings:
             setattr(self, key, value)
 
 
-class RequestStats:
-    """Thread-safe counters: requests by ``METHOD template`` and injected faults by kind."""
+class RetryAfterWatch:
+    """Remembers the last 429 per client and counts requests that came before its Retry-After passed.
 
-    def __init__(self) -> None:
+    ``clock`` is monotonic seconds (injectable for tests); ``client`` is the remote address.
+    """
+
+    def __init__(self, *, grace_seconds: float = IN_FLIGHT_GRACE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.grace_seconds = grace_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[float, float]] = {}  # client -> (429 sent at, allowed again at)
+        self._violations = 0
+        self._examples: list[dict[str, Any]] = []
+
+    def rate_limited(self, client: str, retry_after_seconds: float) -> None:
+        """A 429 with this Retry-After is being sent to ``client`` now."""
+        now = self._clock()
+        with self._lock:
+            self._held[client] = (now, now + retry_after_seconds)
+
+    def arrived(self, client: str, request: str) -> None:
+        """A request (``"GET /tickets"``) from ``client`` arrived now: a violation if it is too early."""
+        now = self._clock()
+        with self._lock:
+            held = self._held.get(client)
+            if held is None:
+                return
+            sent_at, allowed_at = held
+            if now >= allowed_at:
+                del self._held[client]
+                return
+            if now - sent_at < self.grace_seconds:
+                return
+            self._violations += 1
+            if len(self._examples) < MAX_VIOLATION_EXAMPLES:
+                self._examples.append({"request": request, "client": client,
+                                       "seconds_after_429": round(now - sent_at, 3),
+                                       "seconds_too_early": round(allowed_at - now, 3)})
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"retry_after_violations": self._violations,
+                    "retry_after_violation_examples": list(self._examples)}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._held.clear()
+            self._violations = 0
+            self._examples.clear()
+
+
+class RequestStats:
+    """Thread-safe counters: requests by ``METHOD template``, injected faults by kind, and
+    Retry-After violations (:class:`RetryAfterWatch`)."""
+
+    def __init__(self, retry_after: RetryAfterWatch | None = None) -> None:
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
+        self.retry_after = retry_after or RetryAfterWatch()
 
     def count_request(self, key: str) -> None:
         with self._lock:
@@ -116,16 +183,18 @@ class RequestStats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            counts = {
                 "requests": dict(sorted(self._requests.items())),
                 "total": sum(self._requests.values()),
                 "faults": dict(sorted(self._faults.items())),
             }
+        return {**counts, **self.retry_after.snapshot()}
 
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
             self._faults.clear()
+        self.retry_after.reset()
 
 
 def route_template(app: Any, scope: Scope) -> str | None:
@@ -229,7 +298,10 @@ class FaultMiddleware:
                 await self.app(scope, receive, send)
             return
 
-        self.stats.count_request(self._count_key(scope))
+        key = self._count_key(scope)
+        client = _client_of(scope)
+        self.stats.count_request(key)
+        self.stats.retry_after.arrived(client, key)
         if self.settings.latency_ms > 0:
             await asyncio.sleep(self.settings.latency_ms / 1000.0)
         kind, status = self._decide()
@@ -239,7 +311,10 @@ class FaultMiddleware:
             return
         if kind == "status":
             self.stats.count_fault(str(status))
-            await self._fault_response(status)(scope, receive, send)
+            response = self._fault_response(status)
+            if status == 429:
+                self.stats.retry_after.rate_limited(client, int(response.headers["Retry-After"]))
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -329,6 +404,11 @@ class FaultMiddleware:
         except (TypeError, ValueError) as exc:
             return _bad_request(str(exc))
         return JSONResponse(self._knobs())
+
+
+def _client_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _phrase(status: int) -> str:

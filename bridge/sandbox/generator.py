@@ -10,6 +10,10 @@ as string or integer (see :mod:`bridge.sandbox.casavi_render`), ``reportedAt`` s
 
 Generation is linear and cheap (20,000 tickets in about a second): texts are drawn from
 fixed pools, attachments are a few hundred bytes.
+
+Profiles: ``"mixed"`` (the default) is the random mix above.  ``"bench"`` gives every ticket
+the same shape, so a benchmark can state exactly which requests a mirror must make: status
+OPEN, a short description, 3 public comments, 1 OPEN task and 1 small ticket attachment.
 """
 
 from __future__ import annotations
@@ -81,12 +85,16 @@ ATTACHMENT_KINDS = (
     ("Übergabeprotokoll.pdf", "application/pdf"),
     ("meter reading.txt", "text/plain"),
 )
+PROFILES = ("mixed", "bench")
+BENCH_COMMENTS, BENCH_TASKS, BENCH_ATTACHMENTS = 3, 1, 1  # per ticket in the "bench" profile
 PNG_1X1 = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
-def generate(tickets: int = 200, seed: int = 1) -> Dataset:
+def generate(tickets: int = 200, seed: int = 1, profile: str = "mixed") -> Dataset:
     """The full data set for ``tickets`` tickets; identical for identical arguments."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}")
     rng = random.Random(seed)
     data = Dataset()
     data.staff = _staff()
@@ -106,6 +114,9 @@ def generate(tickets: int = 200, seed: int = 1) -> Dataset:
     start_ms = ANCHOR_MS - 730 * DAY_MS
     span_ms = 700 * DAY_MS  # so every ticket's last change (≤ 14 days later) is before ANCHOR
     for index in range(1, tickets + 1):
+        if profile == "bench":
+            data.tickets.append(_bench_ticket(rng, data, index, units_by_property, start_ms + rng.randrange(span_ms)))
+            continue
         prop = data.properties[rng.randrange(n_properties)]
         unit = rng.choice(units_by_property[prop["id"]]) if rng.random() < 0.8 else None
         contact = rng.choice(data.contacts)
@@ -163,6 +174,42 @@ def generate(tickets: int = 200, seed: int = 1) -> Dataset:
         ticket.modified_ms = moment + rng.randrange(0, 3_600_000)
         data.tickets.append(ticket)
     return data
+
+
+def _bench_ticket(rng: random.Random, data: Dataset, index: int, units_by_property: dict[str, list[dict]],
+                  created: int) -> TicketRecord:
+    """One ticket of the "bench" profile (see the module docstring); its file is added to ``data``."""
+    prop = data.properties[rng.randrange(len(data.properties))]
+    unit = rng.choice(units_by_property[prop["id"]])
+    contact = rng.choice(data.contacts)
+    ticket = TicketRecord(
+        ticket_id=f"T-{index:05d}", internal_id=FIRST_TICKET_INTERNAL_ID + index - 1, number=400 + index,
+        title=rng.choice(TITLES), description=rng.choice(DESCRIPTIONS[:-1]), property_id=prop["id"],
+        status="OPEN", created_ms=created, modified_ms=created, reported_ms=created, unit_id=unit["id"],
+        type="Schaden", type_group="Reparatur", contact_id=contact["id"], shared_with_property=False,
+        assigned_to_id=data.staff[0]["id"], status_text=None, custom_fields={"priority": "normal"},
+    )
+    moment = created
+    for _ in range(BENCH_ATTACHMENTS):
+        file_id = 101 + len(data.files)
+        data.files.append(_file(file_id, "Schadensmeldung_Küche.txt", "text/plain", ticket.ticket_id, moment))
+        ticket.attachments.append(file_id)
+    for c_index in range(BENCH_COMMENTS):
+        moment += rng.randrange(1, DAY_MS)
+        author = contact if c_index % 2 == 0 else data.staff[0]
+        comment = CommentRecord(
+            comment_id=f"{ticket.ticket_id}-c{c_index + 1}", text=rng.choice(COMMENTS), is_internal=False,
+            author_id=author["id"], author_name=f"{author['firstName']} {author['lastName']}",
+            author_email=author["email"], created_ms=moment, modified_ms=moment)
+        ticket.comments[comment.comment_id] = comment
+    for t_index in range(BENCH_TASKS):
+        moment += rng.randrange(1, DAY_MS)
+        task = TaskRecord(task_id=f"{ticket.ticket_id}-task{t_index + 1}", title=rng.choice(TASK_TITLES),
+                          description=rng.choice(DESCRIPTIONS[:-1]), status="OPEN", created_ms=moment,
+                          modified_ms=moment, created_by_id=ticket.assigned_to_id)
+        ticket.tasks[task.task_id] = task
+    ticket.modified_ms = moment
+    return ticket
 
 
 def _staff() -> list[dict]:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bridge.model import Attachment, Comment, Marker, SubItem, TargetItem
 
-from .markup import split_comment, split_description, wiki_to_markdown
+from .markup import read_description, split_comment, wiki_to_markdown
 
 MARKER_KEY = "casavi"  # issue property: {"ticketId", "internalId"[, "source"]}
 TASK_MARKER_KEY = "casavi.task"  # sub-task property: {"taskId"}
@@ -176,11 +176,11 @@ def parent_id(raw_issue: Mapping[str, Any]) -> str | None:
 
 
 def item_fields(raw_issue: Mapping[str, Any]) -> dict[str, str]:
-    """The fields the planner compares: title, description (markdown, no header), status, due_date."""
+    """The fields the planner compares: title, description (markdown, with the header), status, due_date."""
     fields = raw_issue.get("fields") or {}
     return {
         "title": str(fields.get("summary") or ""),
-        "description": split_description(fields.get("description")),
+        "description": read_description(fields.get("description")),
         "status": _name(fields.get("status")) or "",
         "due_date": str(fields.get("duedate") or ""),
     }
@@ -215,7 +215,7 @@ def to_sub_item(raw: Mapping[str, Any]) -> SubItem:
         sub_id=str(raw.get("id")),
         title=str(fields.get("summary") or ""),
         status=_name(fields.get("status")) or "",
-        description=split_description(fields.get("description")),
+        description=read_description(fields.get("description")),
         resolution=_name(fields.get("resolution")),
         marker=str(marker_value["taskId"]) if isinstance(marker_value, Mapping) and marker_value.get("taskId") else None,
     )

@@ -11,8 +11,9 @@ Decision: the connector talks REST API **v2** on Cloud and on Server/Data Center
   characters are swapped for placeholders around the conversion and come back as markdown
   escapes (or as themselves where markdown gives them no meaning).
 - The header block (facts and the link back to casavi) is a ``{panel:title=casavi}`` at the
-  top of the description; :func:`split_description` strips it again, so the description read
-  back from Jira is the casavi text alone.
+  top of the description.  It is part of the description as read back (as a markdown quote),
+  like every connector's header (the shared contract: facts are visible in the description);
+  the planner hashes the facts with the description on the source side, so this is stable.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from mistletoe.contrib.jira_renderer import JiraRenderer
 
 HEADER_TITLE = "casavi"
 _HEADER_OPEN = "{panel:title=" + HEADER_TITLE + "}"
-_HEADER_RE = re.compile(r"\A\s*\{panel:title=" + HEADER_TITLE + r"\}.*?\{panel\}[ \t]*(?:\n|\Z)\n*", re.DOTALL)
 _COMMENT_HEADER_RE = re.compile(r"\A\*((?:\\.|[^*\\\n])+)\* via casavi:[ \t]*(?:\n\n?|\Z)")
 _ZWSP = "\u200b"
 
@@ -165,14 +165,17 @@ def markdown_to_wiki(text: str) -> str:
 _BLOCK_RE = re.compile(r"(\{(code|noformat)(?::[^}]*)?\}.*?\{\2\})", re.DOTALL)
 _ESCAPE_RE = re.compile(r"\\([!-/:-@\[\]^_`{|}~])")  # backslash + ASCII punctuation, not "\"
 _PLACEHOLDER_BASE = 0xE000  # Unicode private use area: never in real text we convert
-_MD_SPECIAL = set("\\`*_[]<>#+-!|~")
-_LITERAL = {ord(ch): chr(_PLACEHOLDER_BASE + ord(ch)) for ch in "`<"}
+_MD_SPECIAL = set("\\`*_[]<>#+-!|~.")
+_LITERAL = {ord(ch): chr(_PLACEHOLDER_BASE + ord(ch)) for ch in "`<>"}
+_ORDERED_RE = re.compile(r"(?m)^([ \t]*\d{1,9})\.(?=[ \t]|$)")
 
 
 def _protect(segment: str) -> str:
     segment = segment.replace("&#92;", chr(_PLACEHOLDER_BASE + ord("\\")))
     segment = _ESCAPE_RE.sub(lambda m: chr(_PLACEHOLDER_BASE + ord(m.group(1))), segment)
-    # Backticks and "<" mean nothing in wiki text but code and HTML in markdown: keep them literal.
+    # Backticks, "<" and ">" mean nothing in wiki text but code, HTML and quotes in markdown,
+    # and "1. " opens no list in wiki: keep them literal.
+    segment = _ORDERED_RE.sub(lambda m: m.group(1) + chr(_PLACEHOLDER_BASE + ord(".")), segment)
     return segment.translate(_LITERAL)
 
 
@@ -230,10 +233,9 @@ def build_description(description: str, facts: Iterable[tuple[str, str]] = (), l
     return header + ("\n\n" + body if body else "")
 
 
-def split_description(wiki: str | None) -> str:
-    """The casavi text of a wiki description, as markdown, without the header panel."""
-    text = (wiki or "").replace("\r\n", "\n")
-    return wiki_to_markdown(_HEADER_RE.sub("", text, count=1))
+def read_description(wiki: str | None) -> str:
+    """A wiki description as markdown, header block included (it reads back as a quote)."""
+    return wiki_to_markdown(wiki or "")
 
 
 def _one_line(value: str) -> str:

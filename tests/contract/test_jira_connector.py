@@ -348,12 +348,13 @@ def test_content_type_and_umlaut_file_names_survive_the_upload(jira, tmp_path: P
 
 # --- descriptions ----------------------------------------------------------------------------
 
-def test_description_in_jira_has_the_header_and_reads_back_without_it(jira, sandbox):
+def test_description_in_jira_is_wiki_text_under_the_header_panel(jira, sandbox):
     created = jira.create(a_draft(STATUSES), unique_marker())
     stored = sandbox.store.issue(created.target_id).description
-    assert stored.startswith("{panel:title=casavi}") and "P-00451 Easy Living Apartments" in stored
-    assert "[Open in casavi|https://app.casavi.example/tickets/41251]" in stored
-    assert created.fields["description"] == "Die **Heizung** im Treppenhaus ist kalt.\n\n- Raum 1\n- Raum 2"
+    assert stored == ("{panel:title=casavi}\n*Property:* P-00451 Easy Living Apartments\n*Unit:* P-00451-0001\n"
+                      "[Open in casavi|https://app.casavi.example/tickets/41251]\n{panel}\n\n"
+                      "Die *Heizung* im Treppenhaus ist kalt.\n\n* Raum 1\n* Raum 2")
+    assert created.fields["description"].endswith("Die **Heizung** im Treppenhaus ist kalt.\n\n- Raum 1\n- Raum 2")
 
 
 def test_due_date_labels_and_wiki_breaking_text(jira, sandbox):

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bridge.config import load_config
+from bridge.sandbox.faults import RetryAfterWatch
 from bridge.sandbox.casavi_render import render_ticket
 from bridge.sandbox.generator import generate
 from bridge.sandbox.server import start_sandboxes
@@ -33,6 +34,47 @@ def test_rate_limit_answers_429_with_retry_after_and_sandbox_paths_are_never_fau
     assert reply.status_code == 429 and reply.headers["Retry-After"] == "1"
     assert casavi_control(sandbox, "GET", "/stats").status_code == 200
     assert casavi_control(sandbox, "GET", "/tickets/T-00001").status_code == 200
+
+
+def test_a_request_before_the_last_retry_after_passed_is_counted_as_a_violation(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    casavi_control(casavi_sandbox, "POST", "/fault", json={"force_status": 429, "force_count": 1,
+                                                           "retry_after_seconds": 1})
+    limited_at = time.monotonic()
+    assert client.get("/tickets").status_code == 429
+    time.sleep(0.4)  # past the in-flight grace, before Retry-After
+    assert client.get("/tickets").status_code == 200
+    stats = casavi_control(casavi_sandbox, "GET", "/stats").json()
+    assert stats["retry_after_violations"] == 1
+    [example] = stats["retry_after_violation_examples"]
+    assert example["request"] == "GET /tickets" and example["client"] == "127.0.0.1"
+    assert 0 < example["seconds_too_early"] <= 0.7
+    time.sleep(max(0.0, limited_at + 1.1 - time.monotonic()))
+    assert client.get("/tickets").status_code == 200  # Retry-After has passed: no violation
+    assert casavi_control(casavi_sandbox, "GET", "/stats").json()["retry_after_violations"] == 1
+    reset = casavi_control(casavi_sandbox, "POST", "/stats/reset").json()
+    assert reset["retry_after_violations"] == 0 and reset["retry_after_violation_examples"] == []
+
+
+def test_retry_after_watch_spares_requests_in_flight_and_follows_the_last_429():
+    now = [100.0]
+    watch = RetryAfterWatch(grace_seconds=0.25, clock=lambda: now[0])
+    watch.arrived("10.0.0.1", "GET /a")  # nothing held yet
+    watch.rate_limited("10.0.0.1", 2)
+    now[0] = 100.1
+    watch.arrived("10.0.0.1", "GET /in-flight")  # sent before the 429 could have arrived
+    watch.arrived("10.0.0.2", "GET /other-client")
+    now[0] = 100.5
+    watch.arrived("10.0.0.1", "GET /too-early")
+    watch.rate_limited("10.0.0.1", 1)  # a later 429 replaces the hold: allowed again at 101.5
+    now[0] = 101.6
+    watch.arrived("10.0.0.1", "GET /after")
+    now[0] = 101.9
+    watch.arrived("10.0.0.1", "GET /still-after")
+    snapshot = watch.snapshot()
+    assert snapshot["retry_after_violations"] == 1
+    assert snapshot["retry_after_violation_examples"] == [
+        {"request": "GET /too-early", "client": "10.0.0.1", "seconds_after_429": 0.5, "seconds_too_early": 1.5}]
 
 
 def test_fault_rate_one_answers_server_errors(start_casavi_sandbox):
@@ -139,6 +181,27 @@ def test_generator_makes_twenty_thousand_tickets_quickly():
     data = generate(tickets=20_000, seed=1)
     assert len(data.tickets) == 20_000 and data.tickets[-1].ticket_id == "T-20000"
     assert time.monotonic() - started < 5
+
+
+def test_bench_profile_gives_every_ticket_the_same_shape():
+    data = generate(tickets=50, seed=4, profile="bench")
+    assert data == generate(tickets=50, seed=4, profile="bench")
+    assert len(data.tickets) == 50 and len(data.files) == 50
+    for ticket in data.tickets:
+        assert ticket.status == "OPEN" and ticket.description and ticket.unit_id
+        assert len(ticket.comments) == 3 and not any(c.is_internal for c in ticket.comments.values())
+        assert [t.status for t in ticket.tasks.values()] == ["OPEN"]
+        assert len(ticket.attachments) == 1
+    assert all(f.size < 1024 for f in data.files)
+    with pytest.raises(ValueError):
+        generate(tickets=5, profile="uniform")
+
+
+def test_profile_option_reaches_the_casavi_sandbox():
+    with start_sandboxes(tickets=3, seed=2, profile="bench", apps=("casavi",)) as sandbox:
+        ticket = casavi_login(sandbox).get("/tickets/T-00002").json()
+    assert ticket["status"] == "OPEN"
+    assert (len(ticket["comments"]), len(ticket["tasks"]), len(ticket["attachmentDetails"])) == (3, 1, 1)
 
 
 def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
