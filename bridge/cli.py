@@ -70,7 +70,7 @@ def reconcile(config_path: Path, dry_run: bool, lock_wait: float) -> None:
       casavi-bridge reconcile --config /etc/casavi-bridge/config.toml --dry-run
     """
     from bridge.app import build_bridge
-    from bridge.reconcile import print_plan
+    from bridge.reconcile import Progress, print_plan
 
     try:
         settings = _load(config_path)
@@ -80,12 +80,15 @@ def reconcile(config_path: Path, dry_run: bool, lock_wait: float) -> None:
     except BridgeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    progress = Progress()
+    bridge.engine.on_total, bridge.engine.progress = progress.start, progress.step
     try:
         report = bridge.engine.run_pass(full=True, dry_run=dry_run)
     except BridgeError as exc:
         click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
     finally:
+        progress.finish()
         bridge.close()
     print_plan(report, dry_run=dry_run)
     if report.failed:

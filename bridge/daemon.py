@@ -61,7 +61,7 @@ class Daemon:
         watchdog.start()
         try:
             self.bridge = build_bridge(self.settings, metrics=self.metrics)
-            self.bridge.engine.progress = self.touch
+            self.bridge.engine.heartbeat = self.touch
             if self.stop.is_set():
                 self.bridge.stop.set()
             self._wait_until_reachable()
@@ -155,7 +155,7 @@ class Daemon:
         self.bridge.close()
         self.settings = settings
         self.bridge = build_bridge(settings, metrics=self.metrics)
-        self.bridge.engine.progress = self.touch
+        self.bridge.engine.heartbeat = self.touch
         log.info("config_reloaded")
 
     # --- watchdog and metrics -----------------------------------------------------------------

@@ -12,6 +12,43 @@ from bridge.sync import actions as a
 from bridge.sync.engine import PassReport
 
 
+class Progress:
+    """Reconcile's progress: a bar on a terminal, a plain line every 10 % otherwise (journald)."""
+
+    def __init__(self, stream=None):
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.total = 0
+        self.done = 0
+        self._bar = None
+        self._last_tenth = -1
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.tty and total:
+            self._bar = click.progressbar(length=total, label="comparing", file=self.stream)
+            self._bar.__enter__()
+        elif total:
+            click.echo(f"comparing {total} items", file=self.stream)
+
+    def step(self) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        elif self.total:
+            tenth = self.done * 10 // self.total
+            if tenth != self._last_tenth:
+                self._last_tenth = tenth
+                click.echo(f"compared {self.done}/{self.total}", file=self.stream)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
 def print_plan(report: PassReport, *, dry_run: bool) -> None:
     writes = [(key, [x for x in plan if a.is_write(x) or isinstance(x, (a.RecordConflict, a.ReportOrphan, a.Note))])
               for key, plan in report.planned]

@@ -86,7 +86,9 @@ class Engine:
         self.source_stream = f"source:{source.name}"
         self.target_stream = f"target:{connector.name}"
         self.sweep_stream = f"sweep:{source.name}"
-        self.progress = lambda: None  # called after every item (the daemon's watchdog heartbeat)
+        self.heartbeat = lambda: None  # called whenever work moves on (the daemon's watchdog)
+        self.on_total = lambda total: None  # called once the pass knows how many items it compares
+        self.progress = lambda: None  # called once per item compared (reconcile's progress bar)
 
     # --- entry points -----------------------------------------------------------------------
     def run_pass(self, *, full: bool = False, dry_run: bool = False, brake: bool = True) -> PassReport:
@@ -186,6 +188,7 @@ class Engine:
         for key in self.ledger.due_for_retry(datetime.now(timezone.utc), self.settings.max_attempts):
             candidates.setdefault(key, _Candidate(key, self._ref_for(key, None)))
         report.counts["candidates"] = len(candidates)
+        self.on_total(len(candidates))
         return candidates, src_max, tgt_max
 
     def _keep(self, s: SourceSummary | ParseProblem, report: PassReport) -> bool:
@@ -244,6 +247,9 @@ class Engine:
                     break
                 chunk = [candidates[k] for k in keys[start:start + self.settings.chunk_size]]
                 planned = list(pool.map(lambda c: self._plan_safely(c, report), chunk))
+                for _ in chunk:
+                    self.progress()
+                self.heartbeat()
                 for cand, (source, plan) in zip(chunk, planned):
                     if plan is None:
                         continue
@@ -275,7 +281,7 @@ class Engine:
         if self.stop.is_set():  # a used-up budget still lets planned items finish
             return self.applier.skipped(cand.item_key)
         outcome = self.applier.apply_item(cand.item_key, plan, ref)
-        self.progress()
+        self.heartbeat()
         if isinstance(outcome.error, BudgetExceededError):
             self._cut(report, outcome.error)
         elif outcome.error is not None:

@@ -23,9 +23,9 @@ def notify_socket(tmp_path):
 
 
 def read_messages(sock, until: float, want: set[str]) -> list[str]:
-    """Datagrams until every wanted prefix was seen (or the deadline passed)."""
+    """Datagrams until every wanted text was seen in some message (or the deadline passed)."""
     seen: list[str] = []
-    while time.monotonic() < until and not all(any(m.startswith(w) for m in seen) for w in want):
+    while time.monotonic() < until and not all(any(w in m for m in seen) for w in want):
         try:
             seen += sock.recv(4096).decode().splitlines()
         except socket.timeout:
@@ -41,7 +41,7 @@ def test_daemon_notifies_systemd_and_stops_cleanly_on_sigterm(sandbox_process, t
     proc = bridge_process("run", "--config", str(config), log=tmp_path / "daemon.log",
                           env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "2000000"})
     try:
-        seen = read_messages(sock, time.monotonic() + 60, {"READY=1", "WATCHDOG=1", "STATUS="})
+        seen = read_messages(sock, time.monotonic() + 60, {"READY=1", "WATCHDOG=1", "linked"})
         assert "READY=1" in seen, seen
         assert "WATCHDOG=1" in seen, seen
         assert any(m.startswith("STATUS=") and "linked" in m for m in seen), seen
@@ -86,6 +86,7 @@ def test_reconcile_and_status_after_a_run(sandbox_process, tmp_path):
     dry = run_bridge("reconcile", "--config", str(config), "--dry-run")
     assert dry.returncode == 1, dry.stdout + dry.stderr
     assert "would change" in dry.stdout and "CreateItem" in dry.stdout
+    assert "compared 12/12" in dry.stderr or "compared" in dry.stderr.splitlines()[-1], dry.stderr
     fix = run_bridge("reconcile", "--config", str(config))
     assert fix.returncode == 0, fix.stdout + fix.stderr
     again = run_bridge("reconcile", "--config", str(config), "--dry-run")
@@ -112,3 +113,58 @@ def test_logs_of_a_full_run_contain_no_secret(sandbox_process, tmp_path):
     for line in logs.splitlines():
         if line.startswith("{"):
             json.loads(line)  # every line is one JSON object (journald-friendly)
+
+
+def test_reconcile_shows_a_progress_bar_on_a_terminal(sandbox_process, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    sandbox = sandbox_process("--tickets", "12")
+    config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "reconcile", "--config", str(config), "--dry-run"],
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert proc.wait(timeout=120) == 1
+    text = output.decode(errors="replace")
+    assert "comparing" in text and "100%" in text, text[-2000:]
+
+
+def test_sighup_reloads_the_configuration(sandbox_process, tmp_path):
+    sandbox = sandbox_process("--tickets", "5")
+    config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__interval_seconds=1,
+                          sync__jitter_seconds=0, log__format="json")
+    proc = bridge_process("run", "--config", str(config), log=tmp_path / "daemon.log")
+    try:
+        deadline = time.monotonic() + 60
+        while "pass_finished" not in (tmp_path / "daemon.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        data = tomllib.loads(config.read_text())
+        data["sync"]["interval_seconds"] = 2
+        config.write_text(tomli_w.dumps(data))
+        proc.send_signal(signal.SIGHUP)
+        while "config_reloaded" not in (tmp_path / "daemon.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        config.write_text("[sync]\nintervall = 1\n")  # a broken file is refused; the old one stays
+        proc.send_signal(signal.SIGHUP)
+        while "config_reload_refused" not in (tmp_path / "daemon.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the daemon keeps running with the old configuration"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = (tmp_path / "daemon.log").read_text()
+    assert "config_reloaded" in log and "config_reload_refused" in log
