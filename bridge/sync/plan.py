@@ -318,6 +318,12 @@ def _plan_tasks(source: SourceItem, target: TargetItem, links: ItemLinks, rules:
             if sub is not None:
                 plan.append(a.AdoptChild(key, KIND_TASK, task.task_id, sub.sub_id, task_hashes(task), sub_hashes(sub)))
                 handled_subs.add(sub.sub_id)
+                forward = rules.task_status_map.get(task.status)
+                if not own and forward is not None and not _task_in_sync(rules, task, sub):
+                    # Our create reached the tool but its status step did not (e.g. the transition
+                    # failed): the task is the truth.  Adopting alone would record the mismatch as
+                    # synced, and nothing would look at the item again until either side changed.
+                    plan.append(a.UpdateSubItem(key, task, sub.sub_id, forward, task_hashes(task)))
                 continue
             status = rules.task_status_map.get(task.status)
             if status is None:

@@ -63,6 +63,8 @@ class JiraSettings(BaseModel):
     # {"Done": {"resolution": {"name": "Done"}}}.
     transition_fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
     timeout: float = Field(default=30.0, gt=0)
+    # Attempts for an idempotent request (GET, PUT) on 429/5xx/timeouts; a POST is sent once.
+    max_attempts: int = Field(default=4, ge=1, le=10)
     max_results: int = Field(default=50, ge=1, le=1000)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 

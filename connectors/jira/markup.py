@@ -24,7 +24,8 @@ from typing import Iterable
 from urllib.parse import quote
 
 import mistletoe
-from jira2markdown import convert as _jira_to_markdown
+from jira2markdown.elements import MarkupElements
+from pyparsing import Forward, MatchFirst
 from mistletoe import block_token
 from mistletoe.base_renderer import URI_SAFE_CHARACTERS, BaseRenderer
 from mistletoe.contrib.jira_renderer import JiraRenderer
@@ -119,6 +120,18 @@ class _WikiRenderer(JiraRenderer):
             content += "\n"
         return f"{opener}\n{content}{closer}" + self._block_eol(token)
 
+    def render_list_item(self, token) -> str:
+        inner = self.render_inner(token)
+        if not inner.strip():  # an empty bullet shows nothing; in wiki it would be a literal "*"
+            return ""
+        return "".join(self.listTokens) + " " + inner
+
+    def render_heading(self, token) -> str:
+        inner = self.render_inner(token)
+        if not inner.strip():
+            return ""
+        return f"h{token.level}. {inner}" + self._block_eol(token)
+
     def render_quote(self, token) -> str:
         if not token.children:  # a bare ">" line
             return ""
@@ -192,14 +205,55 @@ def _restore(text: str) -> str:
         original = plain(match)
         return "\\" + original if original in _MD_SPECIAL else original
 
+    def code_span(match: re.Match) -> str:
+        content = _PLACEHOLDER_RE.sub(plain, match.group(2))
+        if "`" not in content:
+            return match.group(1) + content + match.group(1)
+        fence = "`" * (max(len(run) for run in re.findall("`+", content)) + 1)
+        pad = " " if content.startswith("`") or content.endswith("`") else ""
+        return fence + pad + content + pad + fence
+
     pieces = []
     last = 0
     for span in _CODE_SPAN_RE.finditer(text):
         pieces.append(_PLACEHOLDER_RE.sub(escaped, text[last:span.start()]))
-        pieces.append(_PLACEHOLDER_RE.sub(plain, span.group(0)))
+        pieces.append(code_span(span))
         last = span.end()
     pieces.append(_PLACEHOLDER_RE.sub(escaped, text[last:]))
     return "".join(pieces)
+
+
+class _JiraToMarkdown:
+    """``jira2markdown.convert``, with the grammar built once instead of on every call.
+
+    ``convert`` builds its pyparsing grammar per call (~0.2 s, most of a read's time).  The
+    grammar is reused here; the list elements keep an indentation state between matches,
+    which is reset before each conversion, and one lock serialises the conversions.
+    """
+
+    _lock = threading.Lock()
+    _markup: Forward | None = None
+    _stateful: list = []
+
+    @classmethod
+    def convert(cls, text: str) -> str:
+        with cls._lock:
+            if cls._markup is None:
+                cls._build()
+            for element in cls._stateful:
+                element.indent_state.reset()
+            assert cls._markup is not None
+            return cls._markup.transform_string(text)
+
+    @classmethod
+    def _build(cls) -> None:
+        inline_markup, markup = Forward(), Forward()
+        kwargs = {"inline_markup": inline_markup, "markup": markup, "usernames": {}}
+        elements = [element(**kwargs) for element in MarkupElements()]
+        inline_markup <<= MatchFirst([e.expr for e in elements if e.is_inline_element])
+        markup <<= MatchFirst([e.expr for e in elements])
+        cls._stateful = [e for e in elements if hasattr(e, "indent_state")]
+        cls._markup = markup
 
 
 def wiki_to_markdown(wiki: str) -> str:
@@ -215,7 +269,7 @@ def wiki_to_markdown(wiki: str) -> str:
             protected.append(_protect(part))
         elif kind == 1:
             protected.append(part)
-    markdown = _jira_to_markdown("".join(protected))
+    markdown = _JiraToMarkdown.convert("".join(protected))
     return _restore(markdown).replace(_ZWSP, "").strip("\n").rstrip()
 
 

@@ -3,12 +3,13 @@
 - No I/O at construction: the ``JIRA`` object is made on first use with
   ``get_server_info=False`` (the deployment comes from the configuration; ``check()`` compares
   it with ``serverInfo``), and ``max_retries=0`` — the library would otherwise retry 429/503
-  and connection errors for every method, POST included, which can duplicate an issue.  The
-  bridge's own retry policy (which knows about markers) decides instead.
+  and connection errors for every method, POST included, which can duplicate an issue.
 - Requests the library cannot make are sent through its own session (same auth, headers,
   timeout and error handling): ``POST /issue`` with ``properties`` beside ``fields`` (so the
   marker is set in the creating request), comments with properties, paged comments with
   ``total``, streamed multipart uploads with the real content type, streamed downloads.
+- Retries and Retry-After are applied below the library by :mod:`.transport`, mounted as
+  the session's adapter: idempotent requests are repeated, a POST only when it never left.
 - Search pages by ``startAt`` on Server/DC (``/search``) and by ``nextPageToken`` on Cloud
   (``/search/jql``; the old endpoint answers 410 there).  Cloud's search is eventually
   consistent, so it is never used to decide whether an issue exists right after creating it.
@@ -26,6 +27,7 @@ from jira.exceptions import JIRAError
 from requests_toolbelt import MultipartEncoder
 
 from .config import JiraSettings
+from .transport import RetryAfterGate, RetryingAdapter
 
 # Server paging by startAt re-reads this many items at each page boundary: an item updated
 # while we page moves to the end of "ORDER BY updated" and shifts the rest one place back.
@@ -34,8 +36,9 @@ _CHUNK = 64 * 1024
 
 
 class JiraRest:
-    def __init__(self, settings: JiraSettings):
+    def __init__(self, settings: JiraSettings, gate: RetryAfterGate | None = None):
         self.settings = settings
+        self.gate = gate or RetryAfterGate()
         self._client: JIRA | None = None
         self._lock = threading.Lock()
 
@@ -57,6 +60,9 @@ class JiraRest:
                       get_server_info=False, max_retries=0, timeout=s.timeout, **auth)
         # The library switches to Cloud behaviour (search/jql) by this attribute.
         client.deploymentType = "Cloud" if s.deployment == "cloud" else "Server"
+        adapter = RetryingAdapter(self.gate, max_attempts=s.max_attempts)
+        client._session.mount("https://", adapter)
+        client._session.mount("http://", adapter)
         return client
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ issues, and a test that turns a sandbox knob gives it back.
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -78,6 +79,9 @@ class Control:
 
     def requests(self) -> dict[str, int]:
         return self.http.get("/_sandbox/stats").json()["requests"]
+
+    def retry_after_violations(self) -> int:
+        return self.http.get("/_sandbox/stats").json()["retry_after_violations"]
 
     def as_alice(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.http.post(f"/_sandbox/issues/{path}", json=body)
@@ -238,26 +242,57 @@ def test_change_made_in_jira_is_read_with_its_new_status(jira, control):
 # --- retries, errors, credentials -------------------------------------------------------------
 
 def test_a_rate_limited_create_is_sent_once_and_reported_with_retry_after(jira, control):
-    control.knobs(force_status=429, force_count=1, retry_after_seconds=7)
+    control.knobs(force_status=429, force_count=1, retry_after_seconds=2)
     before, count = control.requests(), control.issue_count()
     with pytest.raises(RetriableError) as refused:
-        jira.create(a_draft(STATUSES), unique_marker())
-    assert refused.value.retry_after == 7.0 and refused.value.status == 429
+        jira.create(a_draft(STATUSES), marker := unique_marker())
+    assert refused.value.retry_after == 2.0 and refused.value.status == 429
     assert delta(before, control.requests(), CREATE) == 1  # the library did not repeat the POST
     assert control.issue_count() == count
+    assert jira.find_by_marker(marker) is None  # after the wait: nothing to adopt, create again
+    jira.create(a_draft(STATUSES), marker)
+    assert control.issue_count() == count + 1
 
 
-def test_server_errors_and_unreachable_hosts_are_retriable(jira, control):
-    control.knobs(force_status=503, force_count=1)
+def test_no_request_goes_to_jira_before_its_retry_after_has_passed(jira, control):
+    created = jira.create(a_draft(STATUSES), unique_marker())
+    violations = control.retry_after_violations()
+    control.knobs(force_status=429, force_count=1, retry_after_seconds=1)
+    with pytest.raises(RetriableError):
+        jira.add_comment(created.target_id, Comment("c", "zu früh"), marker="c-1")
+    started = time.monotonic()
+    assert jira.get(created.target_id).comments == ()  # the next call waits, then goes through
+    assert time.monotonic() - started >= 0.9
+    assert control.retry_after_violations() == violations
+
+
+def test_a_read_is_repeated_after_a_server_error_but_a_create_is_not(jira, control):
+    created = jira.create(a_draft(STATUSES), unique_marker())
+    control.knobs(force_status=503, force_count=1)  # without Retry-After
+    assert jira.get(created.target_id).target_id == created.target_id
+    control.knobs(force_status=502, force_count=1)
+    before, count = control.requests(), control.issue_count()
+    with pytest.raises(RetriableError):
+        jira.create(a_draft(STATUSES), unique_marker())
+    assert delta(before, control.requests(), CREATE) == 1 and control.issue_count() == count
+
+
+def test_a_read_that_keeps_failing_is_retriable(sandbox, control):
+    jira = make_connector(sandbox, max_attempts=2)
+    control.knobs(force_status=500, force_count=2)
     with pytest.raises(RetriableError):
         jira.get("10001")
+
+
+def test_an_unreachable_jira_is_retriable_and_check_says_so(sandbox):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    gone = make_connector(control.sandbox, url=f"http://127.0.0.1:{port}")
+    gone = make_connector(sandbox, url=f"http://127.0.0.1:{port}", max_attempts=1)
     with pytest.raises(RetriableError):
         gone.get("10001")
-    assert gone.check() and "cannot read server info" in gone.check()[0]
+    problems = gone.check()
+    assert len(problems) == 1 and "cannot read server info" in problems[0]
 
 
 def test_wrong_credentials_are_an_auth_error_and_check_says_so(sandbox):

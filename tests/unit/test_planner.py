@@ -201,3 +201,12 @@ def test_comment_carrying_a_tool_file_is_not_mirrored_back():
     tgt = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42),))
     links = synced(src, tgt, [LinkView("attachment", "900", "77", {}, {})])
     assert kinds(plan_item(src, tgt, links, RULES)) == ["FinishItem"]
+
+
+def test_sub_item_found_by_marker_with_a_stale_status_is_moved_when_adopted():
+    # The sub-task was created with its marker, but moving it to the task's status failed.
+    task = Task("t1", "Rohr", status="COMPLETED")
+    src, tgt = ticket(tasks=(task,)), issue(sub_items=(SubItem("55", "Rohr", "To Do", marker="t1"),))
+    plan = plan_item(src, tgt, synced(src, issue()), RULES)
+    assert kinds(plan) == ["AdoptChild", "UpdateSubItem", "FinishItem"]
+    assert plan[1].sub_id == "55" and plan[1].status == StatusTarget("Done")

@@ -1,0 +1,254 @@
+"""The processes a benchmark drives: the sandboxes (``bench.sandbox_host``) and the bridge
+(``casavi-bridge run``, once or as the daemon), plus what the benchmark reads from them.
+
+Request counts come from the sandboxes' ``/_sandbox/stats`` (control endpoints are neither
+counted nor delayed); the benchmark's own REST calls (polling Jira for a comment) are counted
+there too, so callers subtract them.  CPU time and peak RSS come from the kernel: ``wait4``
+for a finished process, ``/proc/<pid>/status`` (VmHWM) and ``/proc/<pid>/stat`` for a running one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import tomli_w
+
+from bridge.sandbox.sandbox_config import sandbox_config
+
+REPO = Path(__file__).resolve().parent.parent
+BRIDGE = [sys.executable, "-m", "bridge.cli"]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+JIRA_API = "/rest/api/2"
+
+
+class BenchError(RuntimeError):
+    """A benchmark step could not be carried out (a process died, a wait ran out)."""
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+
+
+def process_memory_kb(pid: int) -> dict[str, int]:
+    """VmHWM (peak RSS) and VmRSS of a running process, in kB."""
+    found: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            found[key] = int(value.split()[0])
+    return found
+
+
+class Sandbox:
+    """``python -m bench.sandbox_host`` in its own process; a context manager."""
+
+    def __init__(self, workdir: Path, tickets: int, *, seed: int, latency_ms: float, profile: str = "bench"):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        ready = workdir / "ready.json"
+        self._log = open(workdir / "sandbox.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.sandbox_host", "--tickets", str(tickets), "--seed", str(seed),
+             "--profile", profile, "--latency-ms", str(latency_ms), "--ready-file", str(ready)],
+            cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise BenchError("the sandbox did not start: " + (workdir / "sandbox.log").read_text()[-2000:])
+            time.sleep(0.05)
+        self.info: dict[str, Any] = json.loads(ready.read_text())
+        self.roots = {"casavi": self.info["casavi_url"].rsplit("/v1", 1)[0], "jira": self.info["jira_url"]}
+        self.http = httpx.Client(timeout=300)
+        self.jira = httpx.Client(base_url=self.info["jira_url"] + JIRA_API, timeout=60,
+                                 headers={"Authorization": f"Bearer {self.info['jira_token']}"})
+
+    # -- control endpoints (neither counted nor delayed) ----------------------------------
+    def _control(self, side: str, method: str, path: str, **kwargs: Any) -> Any:
+        reply = self.http.request(method, self.roots[side] + "/_sandbox" + path, **kwargs)
+        reply.raise_for_status()
+        return reply.json() if reply.content else None
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {side: self._control(side, "GET", "/stats") for side in self.roots}
+
+    def reset_stats(self) -> None:
+        for side in self.roots:
+            self._control(side, "POST", "/stats/reset")
+
+    def set_latency(self, latency_ms: float) -> None:
+        for side in self.roots:
+            self._control(side, "POST", "/fault", json={"latency_ms": latency_ms})
+
+    def jira_issues(self) -> list[dict[str, Any]]:
+        """Every Jira issue (sub-tasks included) with ``updatedMillis`` and its properties."""
+        return self._control("jira", "GET", "/issues")
+
+    def tenant_comment(self, ticket_id: str, text: str) -> dict[str, Any]:
+        return self._control("casavi", "POST", f"/tickets/{ticket_id}/comments", json={"text": text})
+
+    # -- the Jira REST API (counted: callers subtract their own calls) ---------------------
+    def jira_comment_bodies(self, issue_id: str) -> list[str]:
+        reply = self.jira.get(f"/issue/{issue_id}/comment", params={"maxResults": 1000})
+        reply.raise_for_status()
+        return [c.get("body") or "" for c in reply.json().get("comments") or []]
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        for client in ("http", "jira"):
+            if hasattr(self, client):
+                getattr(self, client).close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def write_config(info: dict[str, Any], path: Path, *, concurrency: int, interval_seconds: float) -> Path:
+    """The sandboxes' config (as ``--write-config`` writes it) with the benchmark's settings:
+    ``concurrency`` for both the engine and the casavi client, the poll interval without
+    jitter, JSON log lines (the benchmark reads ``pass_finished`` from them)."""
+    config = sandbox_config(info, config_path=path)
+    config["sync"].update(concurrency=concurrency, interval_seconds=interval_seconds, jitter_seconds=0)
+    config["casavi"]["concurrency"] = concurrency
+    config["log"] = {"level": "info", "format": "json"}
+    path.write_text(tomli_w.dumps(config))
+    os.chmod(path, 0o600)
+    return path
+
+
+def log_events(path: Path, event: str) -> list[dict[str, Any]]:
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        if f'"{event}"' in line:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == event:
+                found.append(entry)
+    return found
+
+
+@dataclass
+class OnceResult:
+    wall_seconds: float
+    cpu_seconds: float
+    max_rss_kb: int
+    exit_code: int
+    passes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pass_seconds(self) -> float:
+        return float(self.passes[-1]["seconds"]) if self.passes else self.wall_seconds
+
+
+def run_once(config: Path, log: Path) -> OnceResult:
+    """``casavi-bridge run --once``: wall time, CPU time and peak RSS from ``wait4``."""
+    with open(log, "w") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen([*BRIDGE, "run", "--config", str(config), "--once"], cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result = OnceResult(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode,
+                        log_events(log, "pass_finished"))
+    if result.exit_code != 0 or not result.passes:
+        raise BenchError(f"`casavi-bridge run --once` failed (exit {result.exit_code}); see {log}")
+    return result
+
+
+def bridge_status(config: Path) -> dict[str, Any]:
+    """``casavi-bridge status --json``: links, cursors, quarantine."""
+    done = subprocess.run([*BRIDGE, "status", "--config", str(config), "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise BenchError(f"`casavi-bridge status` failed: {done.stderr[-2000:]}") from None
+
+
+class Daemon:
+    """``casavi-bridge run`` (the daemon); follows its JSON log for ``pass_finished``."""
+
+    def __init__(self, config: Path, log: Path):
+        self.log_path = log
+        self._out = open(log, "w")
+        self.proc = subprocess.Popen([*BRIDGE, "run", "--config", str(config)], cwd=REPO, stdout=self._out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self._reader = open(log, "r", errors="replace")
+        self._partial = ""
+        self._lines: list[str] = []
+
+    def wait_pass(self, timeout: float) -> dict[str, Any]:
+        """The next ``pass_finished`` event of the daemon's log (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._lines:
+                line = self._lines.pop(0)
+                if '"pass_finished"' in line:
+                    entry = json.loads(line)
+                    if entry.get("event") == "pass_finished":
+                        return entry
+            chunk = self._reader.read()
+            if chunk:
+                *complete, self._partial = (self._partial + chunk).split("\n")
+                self._lines.extend(complete)
+                continue
+            if self.proc.poll() is not None:
+                raise BenchError(f"the daemon exited with {self.proc.returncode}; see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"no pass finished within {timeout:.0f} s; see {self.log_path}")
+            time.sleep(0.02)
+
+    def memory_kb(self) -> dict[str, int]:
+        return process_memory_kb(self.proc.pid)
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        self._reader.close()
+
+    def __enter__(self) -> "Daemon":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,107 @@
+"""Retries and Retry-After for every request the Jira connector sends, below the ``jira`` library.
+
+The library's own retries are off (``max_retries=0``): they repeat 429/503 and connection
+errors for every method, POST included, so a retried create could duplicate an issue.
+Instead this transport adapter, mounted on the library's session, applies the bridge's rules:
+
+- Retry-After is a minimum wait for the whole connector: after a 429 (or a 503 carrying it)
+  no request goes to Jira before it has passed, from any thread (:class:`RetryAfterGate`).
+  A wait longer than ``max_wait`` is not slept through: the call fails with RetriableError
+  without sending, and the engine comes back later.
+- Idempotent requests (GET, PUT, DELETE, HEAD) are repeated on 408/425/429/5xx, timeouts and
+  broken connections, with full-jitter exponential backoff, up to ``max_attempts``.
+- A POST (create, comment, transition, upload, remote link) is repeated only when it provably
+  never reached Jira (the connection was refused or could not be opened); otherwise the error
+  goes up and the engine retries behind the marker check.
+
+Why not urllib3's ``Retry``: it cannot share a Retry-After hold across requests and threads,
+and a POST it may not repeat would still wait out Retry-After inside the call.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from bridge.errors import RetriableError, parse_retry_after
+
+MAX_WAIT_SECONDS = 300.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_RETRIABLE_STATUS = frozenset({408, 425, 429})
+
+
+class RetryAfterGate:
+    """The earliest time the next request may go to Jira, shared by every thread."""
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 max_wait: float = MAX_WAIT_SECONDS):
+        self.sleep, self._clock, self.max_wait = sleep, clock, max_wait
+        self._lock = threading.Lock()
+        self._not_before = float("-inf")
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                remaining = self._not_before - self._clock()
+            if remaining <= 0:
+                return
+            if remaining > self.max_wait:
+                raise RetriableError(f"jira: rate limited for another {remaining:.0f} s", retry_after=remaining,
+                                     status=429)
+            self.sleep(remaining)
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
+    return rng.uniform(0.0, min(cap, base * (2 ** (attempt - 1))))
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request cannot have reached Jira (no connection was made)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+class RetryingAdapter(HTTPAdapter):
+    def __init__(self, gate: RetryAfterGate, *, max_attempts: int = 4, base_delay: float = 0.5,
+                 max_delay: float = 30.0, rng: random.Random | None = None):
+        super().__init__()
+        self.gate = gate
+        self.max_attempts = max(1, max_attempts)
+        self.base_delay, self.max_delay = base_delay, max_delay
+        self.rng = rng or random.Random()
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        idempotent = (request.method or "GET").upper() in IDEMPOTENT
+        attempt = 0
+        while True:
+            attempt += 1
+            self.gate.wait()
+            try:
+                response = super().send(request, **kwargs)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                if attempt >= self.max_attempts or not (idempotent or never_sent(exc)):
+                    raise
+            else:
+                status = response.status_code
+                if status in (429, 503):
+                    seconds = parse_retry_after(response.headers.get("Retry-After"))
+                    if seconds is not None:
+                        self.gate.hold(seconds)
+                retriable = status in _RETRIABLE_STATUS or status >= 500
+                if not retriable or not idempotent or attempt >= self.max_attempts:
+                    return response
+                response.close()
+            self.gate.sleep(backoff(attempt, self.base_delay, self.max_delay, self.rng))

@@ -1,0 +1,104 @@
+"""casavi → Jira end to end: the casavi and Jira sandboxes over real sockets, the engine, the
+Jira connector, in both Jira flavours (Data Center and Cloud), wired from the config the
+``sandbox --write-config`` command writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from bridge.app import build_bridge
+from bridge.config import settings_from_dict
+from bridge.sandbox.sandbox_config import sandbox_config
+from bridge.sandbox.server import start_sandboxes
+
+HTTP = httpx.Client(timeout=10)
+MIRRORED = ("PENDING", "OPEN", "INPROGRESS", "POSTPONED")
+
+
+class World:
+    def __init__(self, handle, tmp_path: Path, mode: str):
+        self.handle = handle
+        raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", jira_deployment=mode)
+        self.bridge = build_bridge(settings_from_dict(raw), workdir=tmp_path)
+
+    def sync(self):
+        report = self.bridge.engine.run_pass()
+        assert report.failed == {}, report.failed
+        return report
+
+    def casavi(self, method: str, path: str, body: Any = None) -> Any:
+        answer = HTTP.request(method, self.handle.casavi_root + "/_sandbox" + path, json=body)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def jira(self, method: str, path: str, body: Any = None) -> Any:
+        answer = HTTP.request(method, self.handle.root_url("jira") + "/_sandbox" + path, json=body)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def issues(self) -> dict[str, dict]:
+        """Mirrored issues (not sub-tasks) by casavi ticket id."""
+        return {i["properties"]["casavi"]["ticketId"]: i for i in self.jira("GET", "/issues")
+                if "casavi" in i["properties"]}
+
+    def new_ticket(self, **fields: Any) -> str:
+        tenant = next(iter(self.handle.casavi.store.contacts))  # the tenant who reports it
+        return self.casavi("POST", "/tickets", {"title": "Wasserschaden im Keller", "status": "OPEN",
+                                                "description": "Die **Wand** ist nass.", "contactId": tenant,
+                                                **fields})["id"]
+
+
+@pytest.fixture(params=["server", "cloud"])
+def world(request, tmp_path) -> Iterator[World]:
+    with start_sandboxes(tickets=3, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle:
+        made = World(handle, tmp_path, request.param)
+        try:
+            yield made
+        finally:
+            made.bridge.close()
+
+
+def test_open_tickets_are_mirrored_once_and_a_second_pass_changes_nothing(world):
+    world.sync()
+    statuses = {s.ref.item_id: s.status for s in world.bridge.source.changed_since(None)}
+    issues = world.issues()
+    assert set(issues) == {ticket for ticket, status in statuses.items() if status in MIRRORED}
+    assert issues, "the sandbox data should hold tickets to mirror"
+    assert world.sync().differences == 0
+    assert world.sync().differences == 0
+
+
+def test_status_and_comment_from_jira_reach_casavi_once(world):
+    ticket = world.new_ticket()
+    world.sync()
+    issue = world.issues()[ticket]
+    world.jira("POST", f"/issues/{issue['key']}/transition", {"status": "Done"})
+    world.jira("POST", f"/issues/{issue['key']}/comment", {"body": "Trocknungsgerät *steht*."})
+    for _ in range(3):
+        world.sync()
+    after = world.casavi("GET", f"/tickets/{ticket}")
+    assert after["status"] == "CLOSED"
+    assert sum("Trocknungsgerät" in c["text"] for c in after["comments"]) == 1
+    assert world.sync().differences == 0
+
+
+def test_casavi_comment_task_and_closing_reach_jira(world):
+    ticket = world.new_ticket()
+    world.sync()
+    world.casavi("POST", f"/tickets/{ticket}/comments", {"text": "Mieterin ist ab 14 Uhr da."})
+    task = world.casavi("POST", f"/tickets/{ticket}/tasks", {"id": "task-1", "title": "Trocknung prüfen"})
+    world.sync()
+    world.casavi("PUT", f"/tickets/{ticket}/tasks/{task['id']}", {"status": "DECLINED"})
+    world.casavi("PUT", f"/tickets/{ticket}", {"status": "CLOSED"})
+    world.sync()
+    issue = world.issues()[ticket]
+    assert (issue["status"], issue["resolution"]) == ("Done", "Done")
+    assert issue["comments"] == 1
+    subs = [i for i in world.jira("GET", "/issues") if i["issuetype"] == "Sub-task"
+            and i["properties"].get("casavi.task", {}).get("taskId") == task["id"]]
+    assert [(s["status"], s["resolution"]) for s in subs] == [("Done", "Won't Do")]
+    assert world.sync().differences == 0
