@@ -24,7 +24,7 @@ from bench.report import breakdown, build_metrics, table, write_json
 from bench.scenarios import BenchSettings, mirror_run, say, steady_state
 
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
-QUICK = {"tickets": 40, "serial_tickets": 10, "small": 40, "large": 200, "interval": 2.0, "idle_passes": 1}
+QUICK = {"tickets": 40, "serial_tickets": 10, "small": 40, "large": 80, "interval": 2.0, "idle_passes": 1}
 FULL = {"tickets": 2000, "serial_tickets": None, "small": 1000, "large": 20000, "interval": 5.0, "idle_passes": 3}
 
 

@@ -130,7 +130,9 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
             "tickets": size,
             "links": status.get("links", {}),
             "setup": {"mirror_pass_seconds": mirror.pass_seconds, "mirror_cpu_seconds": mirror.cpu_seconds,
-                      "settle_pass_seconds": settle.pass_seconds, "settle_report": settle.passes[-1],
+                      "mirror_max_rss_kb": mirror.max_rss_kb, "settle_pass_seconds": settle.pass_seconds,
+                      "settle_cpu_seconds": settle.cpu_seconds, "settle_max_rss_kb": settle.max_rss_kb,
+                      "settle_report": settle.passes[-1],
                       "settle_totals": _totals(settle_stats), "settle_requests": _requests(settle_stats)},
             "overlap_tail": _overlap_tail(config, status, issues),
         }

@@ -28,7 +28,7 @@ from bridge.model import (Attachment, Capabilities, Comment, ItemDraft, Marker, 
 from . import mapping as m
 from .config import JiraSettings
 from .errors import translate
-from .markup import build_comment, build_description, markdown_to_wiki
+from .markup import build_comment, build_description, fit, markdown_to_wiki
 from .rest import JiraRest
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,8 @@ class JiraConnector:
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
+        # The bridge's HttpPolicy sends through httpx; the jira library uses requests, so the
+        # same rules (Retry-After, idempotent retries) are applied by .transport instead.
         self.http_policy = http_policy
         self.rest = JiraRest(settings)  # builds the library client on first use, not here
         self._server_upload_limit: int | None = None
@@ -72,7 +74,7 @@ class JiraConnector:
         client = self.rest.client
         try:
             info = client.server_info() or {}
-        except _LIBRARY_ERRORS as exc:
+        except (*_LIBRARY_ERRORS, BridgeError) as exc:
             return [f"jira: cannot read server info at {s.server_url}: {translate(exc)}"]
         problems: list[str] = []
         cloud = info.get("deploymentType") == "Cloud"
@@ -246,8 +248,11 @@ class JiraConnector:
                 return
             transitions = m.parse_transitions(self.rest.client.transitions(issue_id, expand="transitions.fields"))
             known[current] = transitions
-            if at_target:  # right status, other resolution: re-enter the status if the workflow allows
-                step = next((t for t in transitions if _same(t.to_status, target.status)), None)
+            if at_target:
+                # Right status, other resolution: re-enter the status (through another one when
+                # the workflow has no transition into the current status) to set the resolution.
+                step = next((t for t in transitions if _same(t.to_status, target.status)), None) \
+                    or next(iter(transitions), None)
                 if step is None:
                     log.warning("jira_resolution_not_set", target_id=issue_id, resolution=target.resolution)
                     return
@@ -302,7 +307,7 @@ class JiraConnector:
         fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
                                   "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
         if task.description:
-            fields["description"] = markdown_to_wiki(task.description)
+            fields["description"] = fit(markdown_to_wiki(task.description))
         reply = self.rest.send("POST", "issue", {
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
@@ -312,7 +317,7 @@ class JiraConnector:
     @_boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
-            "summary": m.summary_for(task.title), "description": markdown_to_wiki(task.description)}})
+            "summary": m.summary_for(task.title), "description": fit(markdown_to_wiki(task.description))}})
         if status is not None:
             self._move(sub_id, status)
         return self._result(sub_id, target_id)

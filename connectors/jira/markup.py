@@ -23,12 +23,13 @@ import threading
 from typing import Iterable
 from urllib.parse import quote
 
+import jira2markdown.parser  # noqa: F401  (sets pyparsing's whitespace handling its grammar needs)
 import mistletoe
 from jira2markdown.elements import MarkupElements
-from pyparsing import Forward, MatchFirst
 from mistletoe import block_token
 from mistletoe.base_renderer import URI_SAFE_CHARACTERS, BaseRenderer
 from mistletoe.contrib.jira_renderer import JiraRenderer
+from pyparsing import Forward, MatchFirst
 
 HEADER_TITLE = "casavi"
 _HEADER_OPEN = "{panel:title=" + HEADER_TITLE + "}"
@@ -194,6 +195,7 @@ def _protect(segment: str) -> str:
 
 _PLACEHOLDER_RE = re.compile("[\ue000-\ue07f]")
 _CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+_FENCE_RE = re.compile(r"(^```[^\n]*\n.*?^```[ \t]*$)", re.DOTALL | re.MULTILINE)
 
 
 def _restore(text: str) -> str:
@@ -213,14 +215,18 @@ def _restore(text: str) -> str:
         pad = " " if content.startswith("`") or content.endswith("`") else ""
         return fence + pad + content + pad + fence
 
-    pieces = []
-    last = 0
-    for span in _CODE_SPAN_RE.finditer(text):
-        pieces.append(_PLACEHOLDER_RE.sub(escaped, text[last:span.start()]))
-        pieces.append(code_span(span))
-        last = span.end()
-    pieces.append(_PLACEHOLDER_RE.sub(escaped, text[last:]))
-    return "".join(pieces)
+    def inline(segment: str) -> str:
+        pieces, last = [], 0
+        for span in _CODE_SPAN_RE.finditer(segment):
+            pieces.append(_PLACEHOLDER_RE.sub(escaped, segment[last:span.start()]))
+            pieces.append(code_span(span))
+            last = span.end()
+        pieces.append(_PLACEHOLDER_RE.sub(escaped, segment[last:]))
+        return "".join(pieces)
+
+    # Fenced blocks (from {code}/{noformat}, never protected) are left exactly as they are.
+    parts = _FENCE_RE.split(text)
+    return "".join(part if index % 2 else inline(part) for index, part in enumerate(parts))
 
 
 class _JiraToMarkdown:
@@ -282,14 +288,27 @@ def build_description(description: str, facts: Iterable[tuple[str, str]] = (), l
     if link_url:
         lines.append(f"[Open in casavi|{wiki_url(link_url)}]")
     if not lines:
-        return body
+        return fit(body)
     header = _HEADER_OPEN + "\n" + "\n".join(lines) + "\n{panel}"
-    return header + ("\n\n" + body if body else "")
+    return fit(header + ("\n\n" + body if body else ""))
 
 
 def read_description(wiki: str | None) -> str:
     """A wiki description as markdown, header block included (it reads back as a quote)."""
     return wiki_to_markdown(wiki or "")
+
+
+# Jira refuses a description or comment above 32,767 characters (400); longer casavi text is
+# cut with a note, so the item is mirrored instead of failing on every pass.
+TEXT_LIMIT = 32_767
+_CUT_NOTE = "\n\n_(shortened by casavi-bridge: the full text is in casavi)_"
+_NO_TEXT = "_(no text)_"
+
+
+def fit(wiki: str, limit: int = TEXT_LIMIT) -> str:
+    if len(wiki) <= limit:
+        return wiki
+    return wiki[: limit - len(_CUT_NOTE)].rstrip() + _CUT_NOTE
 
 
 def _one_line(value: str) -> str:
@@ -302,9 +321,9 @@ def build_comment(text: str, author: str | None) -> str:
     """A comment body: "*Anna Example* via casavi:" when the author is known, then the text."""
     body = markdown_to_wiki(text)
     if not author or not author.strip():
-        return body
+        return fit(body) or _NO_TEXT  # Jira refuses an empty comment body
     header = f"*{escape_text(_one_line(author))}* via casavi:"
-    return header + ("\n\n" + body if body else "")
+    return fit(header + ("\n\n" + body if body else ""))
 
 
 def split_comment(wiki: str | None) -> tuple[str | None, str]:

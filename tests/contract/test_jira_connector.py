@@ -335,6 +335,14 @@ def test_declined_task_lands_in_done_with_its_resolution(jira):
     assert [(s.sub_id, s.status, s.resolution) for s in item.sub_items] == [(sub.target_id, "Done", "Won't Do")]
 
 
+def test_a_resolution_change_in_the_done_status_is_written(jira):
+    created = jira.create(a_draft(STATUSES), unique_marker())
+    sub = jira.add_sub_item(created.target_id, Task("T-3", "Tür"), StatusTarget("Done"), marker="T-3")
+    jira.update_sub_item(created.target_id, sub.target_id, Task("T-3", "Tür"), StatusTarget("Done", "Won't Do"))
+    [item] = jira.get(created.target_id).sub_items
+    assert (item.status, item.resolution) == ("Done", "Won't Do")
+
+
 # --- attachments -----------------------------------------------------------------------------
 
 def test_file_above_the_configured_limit_is_refused_before_uploading(sandbox, control, tmp_path: Path):

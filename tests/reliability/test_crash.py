@@ -5,6 +5,7 @@ once on each side."""
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ from connectors.memory import MemoryConnector, MemorySettings
 from tests.fixtures.processes import bridge_process, run_bridge, write_config
 
 KILLS = 40
+WRITING = re.compile(r"(ticket|comment|task|attachment)_(mirrored|written_back)|status_(mirrored|written_back)")
 
 
 def casavi_ticket(sandbox, ticket_id: str) -> dict:
@@ -29,8 +31,14 @@ def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
     rng = random.Random(20261123)
     tool_comments: list[str] = []
     for n in range(KILLS):
-        proc = bridge_process("run", "--config", str(config), "--once", log=tmp_path / f"run-{n}.log")
-        time.sleep(rng.uniform(0.2, 3.0))
+        log = tmp_path / f"run-{n}.log"
+        proc = bridge_process("run", "--config", str(config), "--once", log=log)
+        # Kill at a random moment after the process started writing (its log says so), so the
+        # kills land mid-write however slow the machine is; a run with nothing to do just ends.
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and not WRITING.search(log.read_text()):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         ticket_id = f"T-{rng.randint(1, 400):05d}"
@@ -38,7 +46,7 @@ def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
                    json={"text": f"Mieterkommentar {n}"}, timeout=10).raise_for_status()
         if n % 4 == 2:  # people keep working in the tool while the bridge keeps dying
             for item in rng.sample(tool.all_items(), k=min(3, len(tool.all_items()))):
-                text = f"Kommentar aus dem Tool {n}-{item.target_id}"
+                text = f"Kommentar aus dem Tool [{n}-{item.target_id}]"  # brackets: [6-2] is not in [6-24]
                 tool.add_comment(item.target_id, Comment("x", text, author="Max"), marker=None)
                 tool_comments.append(text)
     progressed = [n for n in range(KILLS) if "ticket_mirrored" in (tmp_path / f"run-{n}.log").read_text()

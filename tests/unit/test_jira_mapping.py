@@ -42,14 +42,15 @@ def html(markdown: str) -> str:
 
 def visible(rendered: str) -> str:
     """HTML without what shows nothing: empty blocks (a bare ">", "-" or "#" line), line breaks
-    at the very start or end of a paragraph."""
+    at the very start or end of a paragraph; and line breaks as plain newlines."""
     previous = None
     while previous != rendered:
         previous = rendered
         rendered = re.sub(r"<(blockquote|ul|ol|li|h[1-6])(?: start=\"\d+\")?>\s*</\1>\n?", "", rendered)
         rendered = re.sub(r"<p><br />\n?|<br />\n?</p>", lambda m: "<p>" if m.group(0).startswith("<p>") else "</p>",
                           rendered)
-    return rendered.strip()
+    # Hard and soft line breaks both become a newline in Jira, which shows it as a line break.
+    return re.sub(r"[ \t]*<br />\n?", "\n", rendered).strip()
 
 
 def round_trip(markdown: str) -> str:
@@ -182,12 +183,19 @@ def test_header_never_swallows_or_breaks_the_text(facts, body):
         assert f"*{name}:* {escape_text(' '.join(value.split()))}" in header
 
 
+def test_text_longer_than_jira_takes_is_shortened_with_a_note():
+    wiki = build_description("x " * 20_000, (("Property", "P-1"),))
+    assert len(wiki) <= 32_767 and wiki.endswith("the full text is in casavi)_")
+    assert len(build_comment("y " * 20_000, "Anna")) <= 32_767
+
+
 def test_comment_author_line_round_trips():
     wiki = build_comment("Wasser läuft **weiter**.", "Anna *Example*")
     assert wiki.startswith("*Anna \\*Example\\** via casavi:\n\n")
     assert split_comment(wiki) == ("Anna *Example*", "Wasser läuft **weiter**.")
     assert split_comment("plain") == (None, "plain")
     assert build_comment("ohne Autor", None) == "ohne Autor"
+    assert build_comment("", None) == "_(no text)_"  # Jira refuses an empty body
 
 
 # --- JQL -----------------------------------------------------------------------------------
