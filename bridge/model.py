@@ -102,7 +102,7 @@ class Comment:
     """
 
     comment_id: str
-    text: str
+    text: str  # a connector may keep a marked comment's text in the tool's markup (never copied back)
     internal: bool = False
     author: str | None = None
     author_email: str | None = None
@@ -126,6 +126,8 @@ class SubItem:
 
     ``status`` is the tool's status name; ``resolution`` the tool's resolution if any.
     ``marker`` is the source task id it was created from (connectors store it).
+    ``description`` is markdown; for a marked sub-item (written by the bridge, never copied
+    back) a connector may keep it in the tool's own markup, which saves a conversion per read.
     """
 
     sub_id: str
@@ -174,6 +176,21 @@ class TargetItem:
     resolution: str | None = None
     updated_at: datetime | None = None  # server time of the last change, for cursors
     display_id: str | None = None  # what people call it (Jira key "OPS-12"); target_id stays stable
+    # A summary from ``changed_since``: target_id, version, updated_at, marker and display_id
+    # only.  The engine reads the whole item with ``get`` when the version is not the synced one.
+    partial: bool = False
+
+
+class Changes(list):
+    """What ``changed_since`` may return instead of a plain iterable: the items, plus ``as_of``,
+    the tool's own clock when the read was complete (e.g. the HTTP ``Date`` of the first search
+    page).  Every change made before ``as_of`` that the tool had made visible is in the list, so
+    the engine may move the cursor to ``as_of`` rather than to the newest item seen; that keeps
+    an idle poll's overlap window short instead of re-reading the last busy minutes forever."""
+
+    def __init__(self, items=(), as_of: datetime | None = None):
+        super().__init__(items)
+        self.as_of = as_of
 
 
 @dataclass(frozen=True)
@@ -203,9 +220,11 @@ class WriteResult:
     """What every connector write returns.
 
     ``target_id`` is the id of what was written (issue key, comment id, sub-item id,
-    attachment id).  ``version`` is the item's new modification stamp after the write, and
-    ``fields`` the item's fields as they now read back (so the planner records exactly what a
-    later read will see and never mistakes its own write for a change in the tool).
+    attachment id).  ``version`` is the item's new modification stamp when the tool's reply
+    says it (optional: the engine records the versions it planned on, never these).  ``fields``
+    (for ``create``, ``update`` and ``set_status``) are the item's fields as a later ``get``
+    will read them, so the planner never mistakes its own write for a change in the tool; a
+    connector may compute them from what it sent instead of reading the item back.
     """
 
     target_id: str

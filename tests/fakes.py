@@ -126,3 +126,28 @@ class FakeSource:
 
     def download_attachment(self, ref, attachment, dest):
         shutil.copyfile(self.files_dir / attachment.attachment_id, dest)
+
+
+class SummarisingTool:
+    """A connector wrapper whose ``changed_since`` answers like Jira's: partial summaries (no
+    fields, comments or sub-items) and ``as_of`` = the tool's clock when the read was made.
+    Counts ``get`` calls, so tests see which items the engine read whole."""
+
+    def __init__(self, inner, clock=lambda: datetime.now(timezone.utc)):
+        self.inner, self.clock, self.gets = inner, clock, 0
+        self.name, self.capabilities = inner.name, inner.capabilities
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def changed_since(self, since):
+        from bridge.model import Changes, TargetItem
+
+        as_of = self.clock()
+        return Changes([TargetItem(t.target_id, {}, t.version, t.marker, updated_at=t.updated_at,
+                                   display_id=t.display_id, partial=True)
+                        for t in self.inner.changed_since(since)], as_of=as_of)
+
+    def get(self, target_id):
+        self.gets += 1
+        return self.inner.get(target_id)

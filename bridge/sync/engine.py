@@ -6,7 +6,10 @@ Cursor discipline (see README "How syncing works"):
   re-read is skipped cheaply when its (id, version) was already synced;
 - a cursor never moves past an item that failed: it stops just before the oldest failure;
 - it is capped at the signpost (the time the pass started), so changes made during the pass
-  are read again next time.
+  are read again next time;
+- a connector that reports the tool's own time of a complete read (``Changes.as_of``) moves
+  the target cursor there: items seen are older than that read, changes made during the pass
+  newer, and an idle tool's window slides forward with the clock.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BridgeError, BudgetExceededError, FatalError, NotFoundError, RetriableError
-from bridge.model import Marker, SourceItem, SourceRef, TargetItem
+from bridge.model import Changes, Marker, SourceItem, SourceRef, TargetItem
 from bridge.source import ParseProblem, Source, SourceSummary
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
@@ -101,13 +104,13 @@ class Engine:
             self.source.begin_pass()
             if not dry_run:
                 self.resolve_intents(report)
-            candidates, src_max, tgt_max = self._collect(report, full=full)
+            candidates, src_max, tgt_max, tgt_as_of = self._collect(report, full=full)
             self._process(candidates, report, dry_run=dry_run, brake=brake and not full)
             if self.stop.is_set() and report.cut_short is None:
                 report.cut_short = "stop requested"
             if not dry_run and report.cut_short is None:
                 self._advance(self.source_stream, src_max, signpost)
-                self._advance(self.target_stream, tgt_max, signpost)
+                self._advance(self.target_stream, tgt_max, signpost, as_of=tgt_as_of)
             if report.failed:
                 outcome = "partial"
         except MassChangeError as exc:
@@ -142,7 +145,8 @@ class Engine:
         cursor = self.ledger.cursor(stream)
         return cursor - self.settings.overlap if cursor else None
 
-    def _collect(self, report: PassReport, *, full: bool) -> tuple[dict[str, _Candidate], datetime | None, datetime | None]:
+    def _collect(self, report: PassReport, *, full: bool
+                 ) -> tuple[dict[str, _Candidate], datetime | None, datetime | None, datetime | None]:
         candidates: dict[str, _Candidate] = {}
         src_max: datetime | None = None
         since = self._since(self.source_stream, full)
@@ -165,7 +169,9 @@ class Engine:
             candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
 
         tgt_max: datetime | None = None
-        items = list(self.connector.changed_since(self._since(self.target_stream, full)))
+        changes = self.connector.changed_since(self._since(self.target_stream, full))
+        items = list(changes)
+        tgt_as_of = changes.as_of if isinstance(changes, Changes) else None
         by_target = self.ledger.items_by_target([t.target_id for t in items])
         for t in items:
             if t.updated_at and (tgt_max is None or t.updated_at > tgt_max):
@@ -189,7 +195,7 @@ class Engine:
             candidates.setdefault(key, _Candidate(key, self._ref_for(key, None)))
         report.counts["candidates"] = len(candidates)
         self.on_total(len(candidates))
-        return candidates, src_max, tgt_max
+        return candidates, src_max, tgt_max, tgt_as_of
 
     def _keep(self, s: SourceSummary | ParseProblem, report: PassReport) -> bool:
         if isinstance(s, ParseProblem):
@@ -222,6 +228,11 @@ class Engine:
         except NotFoundError:
             source = None
         target = cand.target
+        if target is not None and target.partial:  # a summary from changed_since: read it whole
+            try:
+                target = self.connector.get(target.target_id)
+            except NotFoundError:
+                target = None
         if links.item is not None and (target is None or target.target_id != links.item.target_id):
             try:
                 target = self.connector.get(links.item.target_id)
@@ -312,10 +323,16 @@ class Engine:
                     f"{n} of {linked_total} linked items would change {direction.replace('_', ' ')} in one pass "
                     f"(limit {self.settings.mass_change_share:.0%}); run `casavi-bridge reconcile` to review and apply")
 
-    def _advance(self, stream: str, newest: datetime | None, signpost: datetime) -> None:
-        if newest is None:
+    def _advance(self, stream: str, newest: datetime | None, signpost: datetime, *,
+                 as_of: datetime | None = None) -> None:
+        if as_of is not None:
+            # The side's own clock when its read was complete: a quiet side's window then
+            # slides forward instead of re-reading the last busy minutes on every poll.
+            position = max(as_of, newest) if newest is not None else as_of
+        elif newest is None:
             return
-        position = min(newest, signpost)
+        else:
+            position = min(newest, signpost)
         held = self.ledger.oldest_failed_version(self.settings.max_attempts)
         if held is not None:
             position = min(position, held - timedelta(milliseconds=1))

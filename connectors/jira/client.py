@@ -1,8 +1,14 @@
 """The Jira connector: every :class:`bridge.connector.Connector` method on top of :mod:`.rest`.
 
 Ids: ``target_id`` is the numeric issue id (stable when an issue moves to another project and
-its key changes); the key is ``TargetItem.display_id``.  Every write ends with a read of the
-item, so ``WriteResult.fields``/``version`` are exactly what a later :meth:`get` returns.
+its key changes); the key is ``TargetItem.display_id``.
+
+Requests: writes are not read back.  ``WriteResult.fields`` are computed from what was sent
+(the description is compared as the wiki text the bridge wrote) plus the status the issue is
+in after the workflow walk; only the status is read, because a new issue's status is the
+workflow's initial one, which an administrator may change at any time.  ``changed_since``
+returns summaries from one search (no comments, no sub-tasks) and the engine reads whole
+only the items whose version it has not synced.
 
 Markers: the issue property ``casavi`` (set in the creating POST), ``casavi.task`` on
 sub-tasks (same), ``casavi`` = ``{"commentId"}`` on comments (same), and
@@ -13,16 +19,18 @@ after the upload; if that fails the engine adopts the attachment by name and siz
 from __future__ import annotations
 
 import functools
+import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import requests
 import structlog
+from cachetools import LRUCache
 from jira.exceptions import JIRAError
 
 from bridge.errors import BridgeError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
-from bridge.model import (Attachment, Capabilities, Comment, ItemDraft, Marker, StatusTarget, Task,
+from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 
 from . import mapping as m
@@ -50,6 +58,26 @@ def _boundary(action: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
     return wrap
 
 
+class _Recent:
+    """A bounded, thread-safe map of recently used values (least recently used dropped first)."""
+
+    def __init__(self, size: int):
+        self._values: LRUCache = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._values.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._values[key] = value
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return (a or "").casefold() == (b or "").casefold()
 
@@ -66,6 +94,9 @@ class JiraConnector:
         self.http_policy = http_policy
         self.rest = JiraRest(settings)  # builds the library client on first use, not here
         self._server_upload_limit: int | None = None
+        # casavi.attachments of issues this process created or read: only the bridge writes
+        # that property, and one writer runs at a time, so what it last wrote is what Jira has.
+        self._attachment_markers = _Recent(2048)
 
     # --- probes --------------------------------------------------------------------------
 
@@ -119,37 +150,45 @@ class JiraConnector:
             except JIRAError as exc:
                 if exc.status_code != 404:  # a sub-task deleted meanwhile is just absent
                     raise
+        if "properties" in raw:  # asked for: an absent key means the issue has no such property
+            known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
+            if isinstance(known, dict):
+                self._attachment_markers.put(issue_id, dict(known))
         return m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url)
 
-    def changed_since(self, since: datetime | None) -> Iterator[TargetItem]:
-        """Issues changed at or after ``since``; a changed sub-task surfaces as its parent."""
-        yielded: dict[str, datetime | None] = {}
+    def changed_since(self, since: datetime | None) -> Changes:
+        """Summaries of the issues changed at or after ``since`` (a changed sub-task surfaces as
+        its parent), with ``as_of`` = Jira's clock when the search began answering.
+
+        A parent's version folds in its sub-tasks' ``updated`` (as :meth:`get` does) from the
+        sub-task rows of the same search: every sub-task updated after its parent is in it,
+        because the parent is.  A sub-task whose parent was not changed is read with its parent.
+        """
         jql = m.changed_since_jql(self.settings.project, since)
+        parents: dict[str, dict[str, Any]] = {}
+        subs: dict[str, dict[str, dict[str, Any]]] = {}
+        as_of: datetime | None = None
         try:
-            for raw in self.rest.search(jql, m.ISSUE_FIELDS, (m.MARKER_KEY, m.ATTACHMENTS_KEY)):
-                item = self._changed_item(raw, yielded)
-                if item is not None:
-                    yielded[item.target_id] = item.updated_at
-                    yield item
+            for page, clock in self.rest.search_pages(jql, m.SUMMARY_FIELDS, (m.MARKER_KEY,)):
+                as_of = as_of or clock
+                for raw in page:
+                    if m.is_sub_task(raw):
+                        parent = m.parent_id(raw)
+                        if parent is not None:
+                            subs.setdefault(parent, {})[str(raw.get("id"))] = raw
+                    else:
+                        parents[str(raw.get("id"))] = raw
+            items: list[TargetItem] = []
+            for issue_id, raw in parents.items():
+                items.append(m.to_summary(raw, list(subs.get(issue_id, {}).values())))
+            for issue_id in subs.keys() - parents.keys():
+                try:
+                    items.append(self.get(issue_id))
+                except NotFoundError:
+                    log.info("jira_parent_not_found", target_id=issue_id)
         except _LIBRARY_ERRORS as exc:
             raise translate(exc, action="changed_since") from exc
-
-    def _changed_item(self, raw: dict[str, Any], yielded: dict[str, datetime | None]) -> TargetItem | None:
-        stamp = m.parse_jira_time((raw.get("fields") or {}).get("updated"))
-        issue_id = m.parent_id(raw) if m.is_sub_task(raw) else str(raw.get("id"))
-        if issue_id is None:
-            return None
-        if issue_id in yielded:  # already read in this pass, after this change
-            seen = yielded[issue_id]
-            if seen is not None and stamp is not None and stamp <= seen:
-                return None
-        if m.is_sub_task(raw) or "properties" not in raw:
-            try:
-                return self.get(issue_id)
-            except NotFoundError:
-                log.info("jira_parent_not_found", target_id=issue_id)
-                return None
-        return self._complete(raw)
+        return Changes(items, as_of=as_of)
 
     @_boundary("find_by_marker")
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
@@ -172,21 +211,18 @@ class JiraConnector:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _result(self, written_id: str, item_id: str) -> WriteResult:
-        item = self.get(item_id)
-        return WriteResult(target_id=written_id, version=item.version, fields=dict(item.fields))
-
     @_boundary("create")
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         body = {"fields": self._create_fields(draft),
                 "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
         reply = self.rest.send("POST", "issue", body)
         issue_id = str(reply["id"])
+        self._attachment_markers.put(issue_id, {})  # a new issue has none
         log.info("jira_issue_created", target_id=issue_id, key=reply.get("key"), ticket=marker.item_id)
         if draft.link_url:
             self._link_back(issue_id, draft.link_url, marker)
-        self._move(issue_id, draft.status)
-        return self._result(issue_id, issue_id)
+        status = self._move(issue_id, draft.status)
+        return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}))
 
     def _create_fields(self, draft: ItemDraft) -> dict[str, Any]:
         s = self.settings
@@ -229,15 +265,17 @@ class JiraConnector:
             payload["duedate"] = draft.due_date.isoformat() if draft.due_date else None
         if payload:
             self.rest.send("PUT", f"issue/{target_id}", {"fields": payload})
-        return self._result(target_id, target_id)
+        written = m.written_fields(payload)
+        return WriteResult(target_id, fields={name: written[name] for name in ("title", "description", "due_date")
+                                              if name in fields})
 
     @_boundary("set_status")
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
-        self._move(target_id, status)
-        return self._result(target_id, target_id)
+        return WriteResult(target_id, fields={"status": self._move(target_id, status)})
 
-    def _move(self, issue_id: str, target: StatusTarget) -> None:
-        """Walk the workflow to ``target``, one transition at a time (one step when any-to-any)."""
+    def _move(self, issue_id: str, target: StatusTarget) -> str:
+        """Walk the workflow to ``target``, one transition at a time (one step when any-to-any);
+        returns the status the issue is in afterwards."""
         fields = (self.rest.issue(issue_id, ("status", "resolution")) or {}).get("fields") or {}
         current = (fields.get("status") or {}).get("name") or ""
         resolution = (fields.get("resolution") or {}).get("name")
@@ -245,7 +283,7 @@ class JiraConnector:
         for _ in range(MAX_TRANSITION_STEPS):
             at_target = _same(current, target.status)
             if at_target and (target.resolution is None or _same(resolution, target.resolution)):
-                return
+                return current
             transitions = m.parse_transitions(self.rest.client.transitions(issue_id, expand="transitions.fields"))
             known[current] = transitions
             if at_target:
@@ -255,7 +293,7 @@ class JiraConnector:
                     or next(iter(transitions), None)
                 if step is None:
                     log.warning("jira_resolution_not_set", target_id=issue_id, resolution=target.resolution)
-                    return
+                    return current
             else:
                 step = m.next_transition(known, current, target.status)
                 if step is None:
@@ -264,7 +302,7 @@ class JiraConnector:
             self.rest.client.transition_issue(issue_id, step.transition_id, fields=self._transition_fields(step, target))
             current = step.to_status
             if _same(current, target.status):
-                return
+                return current
         raise FatalError(f"jira: status {target.status!r} not reached in {MAX_TRANSITION_STEPS} transitions "
                          f"(issue {issue_id})")
 
@@ -299,7 +337,7 @@ class JiraConnector:
         if properties:
             body["properties"] = properties
         reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
-        return self._result(str(reply["id"]), target_id)
+        return WriteResult(str(reply["id"]))
 
     @_boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
@@ -312,7 +350,7 @@ class JiraConnector:
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
         self._move(sub_id, status)
-        return self._result(sub_id, target_id)
+        return WriteResult(sub_id)
 
     @_boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
@@ -320,7 +358,7 @@ class JiraConnector:
             "summary": m.summary_for(task.title), "description": fit(markdown_to_wiki(task.description))}})
         if status is not None:
             self._move(sub_id, status)
-        return self._result(sub_id, target_id)
+        return WriteResult(sub_id)
 
     @_boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
@@ -344,7 +382,7 @@ class JiraConnector:
         attachment_id = str(entry["id"])
         if marker:
             self._remember_attachment(target_id, attachment_id, marker)
-        return self._result(attachment_id, target_id)
+        return WriteResult(attachment_id)
 
     def _upload_limit(self) -> int:
         """The smaller of attachment_max_bytes and Jira's own limit (read once; unknown = ours)."""
@@ -372,10 +410,14 @@ class JiraConnector:
 
     def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
         try:
-            known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
+            known = self._attachment_markers.get(target_id)
+            if known is None:
+                known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
             known = dict(known) if isinstance(known, dict) else {}
             known[attachment_id] = marker
+            self._attachment_markers.forget(target_id)  # unknown until the PUT is through
             self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
+            self._attachment_markers.put(target_id, known)
         except _LIBRARY_ERRORS as exc:
             # Not raised: the upload happened, and a retry would upload it again.
             log.warning("jira_attachment_marker_not_stored", target_id=target_id, attachment_id=attachment_id,

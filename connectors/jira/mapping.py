@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bridge.model import Attachment, Comment, Marker, SubItem, TargetItem
 
-from .markup import read_description, split_comment, wiki_to_markdown
+from .markup import comment_author, read_description, wiki_to_markdown
 
 MARKER_KEY = "casavi"  # issue property: {"ticketId", "internalId"[, "source"]}
 TASK_MARKER_KEY = "casavi.task"  # sub-task property: {"taskId"}
@@ -25,6 +25,8 @@ SERVICE_DESK_KEY = "sd.public.comment"  # JSM: {"internal": true}
 ISSUE_FIELDS = ("summary", "description", "status", "resolution", "updated", "created",
                 "duedate", "subtasks", "attachment", "parent", "issuetype")
 SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", "issuetype", "parent")
+# What an incremental search reads: enough for the version, the cursor and the marker.
+SUMMARY_FIELDS = ("updated", "issuetype", "parent")
 
 
 # --- JQL -----------------------------------------------------------------------------
@@ -176,11 +178,20 @@ def parent_id(raw_issue: Mapping[str, Any]) -> str | None:
 
 
 def item_fields(raw_issue: Mapping[str, Any]) -> dict[str, str]:
-    """The fields the planner compares: title, description (markdown, with the header), status, due_date."""
-    fields = raw_issue.get("fields") or {}
+    """The fields the planner compares: title, description, status, due_date.
+
+    The description stays Jira wiki markup, exactly as stored: the bridge only hashes it (to
+    see edits made in Jira) and shows it in conflict reports, never copies it to casavi, so
+    the costly wiki → markdown conversion is not paid on every read.
+    """
+    return written_fields((raw_issue.get("fields") or {}))
+
+
+def written_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`item_fields` of an issue whose REST ``fields`` are ``fields`` (also: what was sent)."""
     return {
         "title": str(fields.get("summary") or ""),
-        "description": read_description(fields.get("description")),
+        "description": str(fields.get("description") or ""),
         "status": _name(fields.get("status")) or "",
         "due_date": str(fields.get("duedate") or ""),
     }
@@ -192,7 +203,8 @@ def to_comment(raw: Mapping[str, Any]) -> Comment:
     marker = str(marker_value["commentId"]) if isinstance(marker_value, Mapping) and marker_value.get("commentId") else None
     author = raw.get("author") or {}
     if marker is not None:  # only our own comments carry the "via casavi" line on purpose
-        text_author, text = split_comment(raw.get("body"))
+        # Never copied back, so the text stays wiki markup (no conversion per read).
+        text_author, text = comment_author(raw.get("body"))
     else:
         text_author, text = None, wiki_to_markdown(raw.get("body") or "")
     service_desk = props.get(SERVICE_DESK_KEY) or {}
@@ -211,13 +223,15 @@ def to_comment(raw: Mapping[str, Any]) -> Comment:
 def to_sub_item(raw: Mapping[str, Any]) -> SubItem:
     fields = raw.get("fields") or {}
     marker_value = _properties(raw).get(TASK_MARKER_KEY) or {}
+    marker = str(marker_value["taskId"]) if isinstance(marker_value, Mapping) and marker_value.get("taskId") else None
     return SubItem(
         sub_id=str(raw.get("id")),
         title=str(fields.get("summary") or ""),
         status=_name(fields.get("status")) or "",
-        description=read_description(fields.get("description")),
+        # A sub-task the bridge wrote (marker) is never copied back: its description stays wiki.
+        description=str(fields.get("description") or "") if marker else read_description(fields.get("description")),
         resolution=_name(fields.get("resolution")),
-        marker=str(marker_value["taskId"]) if isinstance(marker_value, Mapping) and marker_value.get("taskId") else None,
+        marker=marker,
     )
 
 
@@ -271,6 +285,17 @@ def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[
         updated_at=updated_at,
         display_id=str(key) if key else None,
     )
+
+
+def to_summary(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]]) -> TargetItem:
+    """A search row as a partial item: the version :func:`to_target_item` would give (when
+    ``raw_sub_tasks`` holds every sub-task updated at or after the parent), marker and key."""
+    version, updated_at = latest_update(raw_issue, raw_sub_tasks)
+    key = raw_issue.get("key")
+    return TargetItem(
+        target_id=str(raw_issue.get("id")), fields={}, version=version,
+        marker=Marker.from_property(_properties(raw_issue).get(MARKER_KEY)),
+        updated_at=updated_at, display_id=str(key) if key else None, partial=True)
 
 
 def labels_for(prefix: str, labels: Iterable[str]) -> list[str]:

@@ -326,10 +326,16 @@ def build_comment(text: str, author: str | None) -> str:
     return fit(header + ("\n\n" + body if body else ""))
 
 
-def split_comment(wiki: str | None) -> tuple[str | None, str]:
-    """(author from the "via casavi" line or None, the comment text as markdown)."""
+def comment_author(wiki: str | None) -> tuple[str | None, str]:
+    """(author from the "via casavi" line or None, the comment text as it is: wiki markup)."""
     text = (wiki or "").replace("\r\n", "\n")
     match = _COMMENT_HEADER_RE.match(text)
     if not match:
-        return None, wiki_to_markdown(text)
-    return unescape_text(match.group(1)), wiki_to_markdown(text[match.end():])
+        return None, text
+    return unescape_text(match.group(1)), text[match.end():]
+
+
+def split_comment(wiki: str | None) -> tuple[str | None, str]:
+    """(author from the "via casavi" line or None, the comment text as markdown)."""
+    author, text = comment_author(wiki)
+    return author, wiki_to_markdown(text)

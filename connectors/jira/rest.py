@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -107,29 +109,48 @@ class JiraRest:
 
     def search(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         """Raw issues matching ``jql``, page by page (items may repeat at page boundaries)."""
-        client = self.client
-        size = self.settings.max_results
-        props = ",".join(properties) or None
+        for issues, _ in self.search_pages(jql, fields, properties):
+            yield from issues
+
+    def search_pages(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...]
+                     ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
+        """(issues, Jira's clock from the reply's ``Date`` header) for every page of ``jql``.
+
+        Sent through the library's session (auth, retries, error translation) rather than
+        ``search_issues``, which hides the reply's headers.  Server/DC pages by ``startAt`` on
+        ``/search``; Cloud by ``nextPageToken`` on ``/search/jql`` (``/search`` answers 410 there).
+        """
+        params: dict[str, Any] = {"jql": jql, "maxResults": self.settings.max_results, "fields": ",".join(fields)}
+        if properties:
+            params["properties"] = ",".join(properties)
         if self.settings.deployment == "cloud":
-            token: str | None = None
             while True:
-                page = client.enhanced_search_issues(jql, nextPageToken=token, maxResults=size, fields=list(fields),
-                                                     properties=props, json_result=True) or {}
-                yield from page.get("issues") or []
+                page, clock = self._search_page("search/jql", params)
+                yield page.get("issues") or [], clock
                 token = page.get("nextPageToken")
                 if not token or page.get("isLast"):
                     return
+                params["nextPageToken"] = token
         start = 0
         while True:
-            page = client.search_issues(jql, startAt=start, maxResults=size, fields=list(fields),
-                                        properties=props, json_result=True) or {}
+            page, clock = self._search_page("search", {**params, "startAt": start})
             issues = page.get("issues") or []
-            yield from issues
+            yield issues, clock
             total = page.get("total")
             reached = start + len(issues)
-            if not issues or (total is not None and reached >= int(total)) or (total is None and len(issues) < size):
+            if not issues or (total is not None and reached >= int(total)) or (total is None and len(issues) < self.settings.max_results):
                 return
             start = reached - PAGE_OVERLAP if len(issues) > PAGE_OVERLAP else reached
+
+    def _search_page(self, path: str, params: dict[str, Any]) -> tuple[dict[str, Any], datetime | None]:
+        reply = self.client._session.get(self.url(path), params=params)
+        clock = None
+        if reply.headers.get("Date"):
+            try:
+                clock = parsedate_to_datetime(reply.headers["Date"])
+            except (TypeError, ValueError):
+                clock = None
+        return (reply.json() if reply.content else None) or {}, clock
 
     def issue_property(self, issue_id: str, key: str) -> Any:
         """An entity property's value, or None when the issue has no such property."""

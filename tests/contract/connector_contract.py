@@ -30,6 +30,11 @@ class ToolStatuses:
     done_resolution: str | None = None
 
 
+def whole(connector: Connector, item):
+    """The item as the engine uses it: a summary from ``changed_since`` is read whole."""
+    return connector.get(item.target_id) if item.partial else item
+
+
 def unique_marker(source: str = "casavi") -> Marker:
     return Marker(source, f"T-{uuid.uuid4().hex[:10]}", 41000 + int(uuid.uuid4().int % 1000))
 
@@ -141,7 +146,21 @@ class ConnectorContract:
         connector.add_comment(first.target_id, Comment("c", "later change"), marker=None)
         seen = {item.target_id: item for item in connector.changed_since(before)}
         assert first.target_id in seen and second.target_id in seen
-        assert any("later change" in c.text for c in seen[first.target_id].comments)
+        assert any("later change" in c.text for c in whole(connector, seen[first.target_id]).comments)
+
+    def test_changed_since_gives_the_version_a_full_read_gives(self, connector, tool_statuses):
+        # The engine skips an item whose version it has synced, and reads a summary whole only
+        # when the version differs: both reads must agree on it, sub-items included.
+        before = datetime.now(timezone.utc) - timedelta(seconds=2)
+        created = connector.create(a_draft(tool_statuses), unique_marker())
+        if connector.capabilities.sub_items:
+            connector.add_sub_item(created.target_id, Task("T-9", "Rohr"), StatusTarget(tool_statuses.initial),
+                                   marker="T-9")
+        connector.add_comment(created.target_id, Comment("c", "noch eine"), marker="c")
+        seen = {item.target_id: item for item in connector.changed_since(before)}
+        item, full = seen[created.target_id], connector.get(created.target_id)
+        assert (item.version, item.updated_at, item.display_id) == (full.version, full.updated_at, full.display_id)
+        assert item.marker == full.marker and full.marker is not None
 
     def test_changed_since_skips_items_not_changed_for_a_long_time(self, connector, tool_statuses):
         created = connector.create(a_draft(tool_statuses), unique_marker())

@@ -25,7 +25,8 @@ from bridge.errors import AuthError, FatalError, PayloadTooLargeError, Retriable
 from bridge.model import Comment, ItemDraft, Marker, StatusTarget, Task
 from connectors.jira import JiraConnectorPlugin
 from connectors.jira.client import JiraConnector
-from tests.contract.connector_contract import ConnectorContract, ToolStatuses, a_draft, unique_marker
+from connectors.jira.markup import wiki_to_markdown
+from tests.contract.connector_contract import ConnectorContract, ToolStatuses, a_draft, unique_marker, whole
 from tests.fixtures.jira_sandbox import TEST_ATTACHMENT_LIMIT, RunningJira
 
 STATUSES = ToolStatuses("To Do", "In Progress", "Done", "Won't Do")
@@ -218,8 +219,20 @@ def test_a_changed_sub_task_surfaces_as_its_parent(jira, control):
     seen = {i.target_id: i for i in jira.changed_since(since)}
     assert sub.target_id not in seen  # sub-tasks are not items of their own
     parent = seen[created.target_id]
-    assert parent.sub_items[0].status == "In Progress"
+    assert whole(jira, parent).sub_items[0].status == "In Progress"
     assert parent.version != before.version and parent.updated_at > before.updated_at
+    assert parent.version == jira.get(created.target_id).version
+
+
+def test_changed_since_reports_jiras_clock_so_an_idle_window_slides_forward(jira):
+    created = jira.create(a_draft(STATUSES), unique_marker())
+    updated_at = jira.get(created.target_id).updated_at
+    changes = jira.changed_since(datetime.now(timezone.utc) - timedelta(seconds=30))
+    after = datetime.now(timezone.utc)
+    assert changes.as_of is not None and changes.as_of.tzinfo is not None
+    # The reply's Date header: whole seconds, refreshed by servers about once a second, so at
+    # most ~2 s behind the change it lists, and never after the read (the safe direction).
+    assert updated_at - timedelta(seconds=2) <= changes.as_of <= after
 
 
 def test_changed_since_reads_every_page(sandbox):
@@ -235,7 +248,7 @@ def test_change_made_in_jira_is_read_with_its_new_status(jira, control):
     since = datetime.now(timezone.utc)
     key = jira.get(created.target_id).display_id
     control.as_alice(f"{key}/transition", {"status": "Done", "resolution": "Duplicate"})
-    item = {i.target_id: i for i in jira.changed_since(since)}[created.target_id]
+    item = whole(jira, {i.target_id: i for i in jira.changed_since(since)}[created.target_id])
     assert (item.fields["status"], item.resolution) == ("Done", "Duplicate")
 
 
@@ -397,7 +410,7 @@ def test_description_in_jira_is_wiki_text_under_the_header_panel(jira, sandbox):
     assert stored == ("{panel:title=casavi}\n*Property:* P-00451 Easy Living Apartments\n*Unit:* P-00451-0001\n"
                       "[Open in casavi|https://app.casavi.example/tickets/41251]\n{panel}\n\n"
                       "Die *Heizung* im Treppenhaus ist kalt.\n\n* Raum 1\n* Raum 2")
-    assert created.fields["description"].endswith("Die **Heizung** im Treppenhaus ist kalt.\n\n- Raum 1\n- Raum 2")
+    assert created.fields["description"] == stored  # compared as Jira stores it
 
 
 def test_due_date_labels_and_wiki_breaking_text(jira, sandbox):
@@ -408,6 +421,7 @@ def test_due_date_labels_and_wiki_breaking_text(jira, sandbox):
     assert sandbox.store.issue(created.target_id).labels == ["Heizung_defekt"]
     item = jira.get(created.target_id)
     assert item.fields["title"] == "Titel mit {code}"
-    assert "{noformat}" in item.fields["description"] and "Pipe" in item.fields["description"]
+    assert item.fields["description"] == "Text mit \\{noformat\\} und \\[Klammer\\] \\| Pipe"  # escaped wiki
+    assert wiki_to_markdown(item.fields["description"]) == "Text mit {noformat} und \\[Klammer\\] \\| Pipe"
     cleared = jira.update(created.target_id, replace(draft, due_date=None), {"due_date"})
     assert cleared.fields["due_date"] == ""

@@ -10,7 +10,7 @@ from bridge.state.ledger import Ledger
 from bridge.sync.engine import Engine, EngineSettings
 from bridge.sync.rules import SyncRules, default_task_status_map_back
 from connectors.memory import MemoryConnector, MemorySettings
-from tests.fakes import FakeSource
+from tests.fakes import FakeSource, SummarisingTool
 
 TASK_MAP = {"OPEN": StatusTarget("To Do"), "ACCEPTED": StatusTarget("In Progress"),
             "COMPLETED": StatusTarget("Done"), "DECLINED": StatusTarget("Done", "Won't Do")}
@@ -262,3 +262,34 @@ def test_change_in_the_tool_during_our_write_is_not_lost(world):
     world.tool.set_status = real_set_status
     world.sync()
     assert any("Zwischendurch kommentiert" in c.text for c in world.source.items["P-1"].comments)
+
+
+def test_tool_summaries_are_read_whole_only_when_their_version_is_new(tmp_path):
+    world = World(tmp_path)
+    tool = world.engine.connector = world.engine.applier.connector = SummarisingTool(world.tool)
+    world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Bitte"),), tasks=(Task("t1", "Rufen"),))
+    world.source.add_ticket("P-2", "Fenster klemmt")
+    world.sync()
+    world.sync()  # items written last pass are read once more (versions recorded are the planned ones)
+    tool.gets = 0
+    assert world.sync().differences == 0
+    assert tool.gets == 0  # nothing changed: summaries alone decide
+    issue = world.issue_for("P-1")
+    world.tool.set_status(issue.target_id, StatusTarget("In Progress"))  # a person moves it in the tool
+    world.sync()
+    assert tool.gets == 1
+    assert world.source.items["P-1"].status == "INPROGRESS"
+
+
+def test_target_cursor_moves_to_the_tools_clock_when_it_reports_one(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    world = World(tmp_path)
+    clock = [datetime.now(timezone.utc) + timedelta(minutes=10)]
+    world.engine.connector = world.engine.applier.connector = SummarisingTool(world.tool, lambda: clock[0])
+    world.source.add_ticket("P-1", "Heizung kalt")
+    world.sync()
+    assert world.ledger.cursor(world.engine.target_stream) == clock[0]
+    clock[0] += timedelta(minutes=5)
+    world.sync()  # an idle pass: the window slides forward with the tool's clock
+    assert world.ledger.cursor(world.engine.target_stream) == clock[0]

@@ -314,8 +314,9 @@ def _issue(updated: str = "2025-05-01T10:00:00.000+0200", **fields) -> dict:
 def test_issue_maps_to_a_target_item_with_stable_id_and_key_for_people():
     item = m.to_target_item(_issue(duedate="2025-06-01"), [], [], server_url="https://jira.example")
     assert (item.target_id, item.display_id, item.url) == ("10001", "OPS-1", "https://jira.example/browse/OPS-1")
+    # The description is compared as Jira stores it (wiki markup): hashed, never copied back.
     assert item.fields == {"title": "Heizung", "status": "To Do", "due_date": "2025-06-01",
-                           "description": "> **casavi**\n> **Property:** P-1\n> [Open in casavi](https://x.de/1)\n\nKalt"}
+                           "description": build_description("Kalt", (("Property", "P-1"),), "https://x.de/1")}
     assert item.marker == Marker("casavi", "P-1", 41251)
     assert item.updated_at == datetime(2025, 5, 1, 8, 0, tzinfo=timezone.utc)
 
@@ -329,6 +330,26 @@ def test_a_changed_sub_task_changes_its_parents_version():
     assert item.sub_items[0].marker == "T-1" and item.sub_items[0].resolution == "Won't Do"
 
 
+def test_a_search_row_summarises_to_the_version_and_marker_a_full_read_gives():
+    sub = {"id": "10002", "fields": {"updated": "2025-05-01T09:30:00.000+0000", "issuetype": {"subtask": True},
+                                     "parent": {"id": "10001"}}}
+    for subs in ([], [sub]):
+        summary = m.to_summary(_issue(), subs)
+        whole = m.to_target_item(_issue(), [], subs, server_url="https://j")
+        assert summary.partial and not whole.partial
+        assert (summary.target_id, summary.version, summary.updated_at, summary.marker, summary.display_id) == \
+            (whole.target_id, whole.version, whole.updated_at, whole.marker, whole.display_id)
+        assert summary.fields == {} and summary.comments == ()
+
+
+def test_marked_sub_items_keep_wiki_text_and_unmarked_ones_read_as_markdown():
+    def raw(props):
+        return {"id": "7", "fields": {"summary": "Rohr", "status": {"name": "To Do"}, "description": "Bitte *bald*"},
+                "properties": props}
+    assert m.to_sub_item(raw({"casavi.task": {"taskId": "T-1"}})).description == "Bitte *bald*"
+    assert m.to_sub_item(raw({})).description == "Bitte **bald**"  # made in Jira: may be copied to casavi
+
+
 def test_comments_map_visibility_service_desk_flag_and_marker():
     ours = {"id": "1", "body": build_comment("Hallo", "Anna Example"), "author": {"displayName": "bridge"},
             "created": "2025-05-01T10:00:00.000+0000", "properties": [{"key": "casavi", "value": {"commentId": "c-1"}}]}
@@ -338,6 +359,8 @@ def test_comments_map_visibility_service_desk_flag_and_marker():
             "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}
     a, b, c = (m.to_comment(raw) for raw in (ours, restricted, desk))
     assert (a.text, a.author, a.marker, a.internal) == ("Hallo", "Anna Example", "c-1", False)
+    bold = m.to_comment({**ours, "body": build_comment("**fett**", "Anna Example")})
+    assert bold.text == "*fett*"  # a marked comment is never copied back: its text stays wiki
     assert (b.internal, b.author, b.author_email, b.marker) == (True, "Alice", "alice@example.com", None)
     assert c.internal is True and c.text == "**via casavi:** nicht unser"
 
