@@ -24,8 +24,10 @@ from bench.report import breakdown, build_metrics, table, write_json
 from bench.scenarios import BenchSettings, mirror_run, say, steady_state
 
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
-QUICK = {"tickets": 40, "serial_tickets": 10, "small": 40, "large": 80, "interval": 2.0, "idle_passes": 1}
-FULL = {"tickets": 2000, "serial_tickets": None, "small": 1000, "large": 20000, "interval": 5.0, "idle_passes": 3}
+QUICK = {"tickets": 40, "serial_tickets": 10, "small": 40, "large": 80, "interval": 2.0, "idle_passes": 1,
+         "overlap": 10.0}
+FULL = {"tickets": 2000, "serial_tickets": None, "small": 1000, "large": 20000, "interval": 5.0, "idle_passes": 3,
+        "overlap": 120.0}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="[sync] and [casavi] concurrency of the measured runs (8; the shipped default is 4)")
     parser.add_argument("--interval", type=float, help="the daemon's poll interval in seconds (5; --quick: 2)")
     parser.add_argument("--idle-passes", type=int, help="idle polls measured per size (3; --quick: 1)")
+    parser.add_argument("--overlap", type=float,
+                        help="[sync] overlap_seconds of the measured bridge (120, the shipped default; --quick: 10)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results ({DEFAULT_JSON})")
     parser.add_argument("--workdir", type=Path, help="keep processes' logs and state here (default: a temporary directory)")
@@ -58,7 +62,7 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> BenchSettings:
         large=args.large or base["large"], latency_ms=args.latency_ms, concurrency=args.concurrency,
         interval_seconds=args.interval or base["interval"],
         idle_passes=max(1, args.idle_passes or base["idle_passes"]),
-        seed=args.seed)
+        seed=args.seed, overlap_seconds=args.overlap or base["overlap"])
 
 
 def _commit() -> str | None:
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick, "tickets": settings.tickets, "serial_tickets": settings.serial_tickets,
         "small": settings.small, "large": settings.large, "latency_ms": settings.latency_ms,
         "concurrency": settings.concurrency, "interval_seconds": settings.interval_seconds,
-        "idle_passes": settings.idle_passes, "seed": settings.seed,
+        "idle_passes": settings.idle_passes, "seed": settings.seed, "overlap_seconds": settings.overlap_seconds,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "commit": _commit(),
         "cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.platform(),
         "lower_bound": "L = (requests the design must make) x latency / concurrency; see bench/design.py and "

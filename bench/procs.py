@@ -127,12 +127,14 @@ class Sandbox:
         self.stop()
 
 
-def write_config(info: dict[str, Any], path: Path, *, concurrency: int, interval_seconds: float) -> Path:
+def write_config(info: dict[str, Any], path: Path, *, concurrency: int, interval_seconds: float,
+                 overlap_seconds: float = 120.0) -> Path:
     """The sandboxes' config (as ``--write-config`` writes it) with the benchmark's settings:
     ``concurrency`` for both the engine and the casavi client, the poll interval without
-    jitter, JSON log lines (the benchmark reads ``pass_finished`` from them)."""
+    jitter, the overlap window, JSON log lines (the benchmark reads ``pass_finished`` from them)."""
     config = sandbox_config(info, config_path=path)
-    config["sync"].update(concurrency=concurrency, interval_seconds=interval_seconds, jitter_seconds=0)
+    config["sync"].update(concurrency=concurrency, interval_seconds=interval_seconds, jitter_seconds=0,
+                          overlap_seconds=overlap_seconds)
     config["casavi"]["concurrency"] = concurrency
     config["log"] = {"level": "info", "format": "json"}
     path.write_text(tomli_w.dumps(config))

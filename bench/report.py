@@ -165,6 +165,9 @@ def breakdown(results: dict[str, Any], limit: int = 8) -> str:
             top = sorted(requests[side].items(), key=lambda kv: -kv[1])[:limit]
             cells = ", ".join(f"{_short(route)} {_number(count / divisor)}" for route, count in top)
             lines.append(f"  {side}: {cells or '-'}")
+    if large.get("burst_tail_poll"):
+        lines.append(f"poll right after the mirror at {large['tickets']} (re-reads the last overlap window as "
+                     f"summaries): {large['burst_tail_poll']['totals']} requests")
     tail = large.get("overlap_tail", {})
     if tail.get("cursor"):
         lines.append(f"Jira issues with updated >= cursor - {tail['overlap_seconds']:g} s (re-read by every idle poll "

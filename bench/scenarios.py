@@ -37,6 +37,7 @@ class BenchSettings:
     interval_seconds: float = 5.0
     idle_passes: int = 3
     seed: int = 1
+    overlap_seconds: float = 120.0  # [sync] overlap_seconds of the measured bridge (the shipped default)
 
 
 def say(message: str) -> None:
@@ -65,7 +66,7 @@ def mirror_run(settings: BenchSettings, *, tickets: int, concurrency: int, label
     say(f"{label}: mirroring {tickets} tickets at {settings.latency_ms:g} ms latency, concurrency {concurrency}")
     with Sandbox(workdir, tickets, seed=settings.seed, latency_ms=settings.latency_ms) as sandbox:
         config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=concurrency,
-                              interval_seconds=settings.interval_seconds)
+                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds)
         sandbox.reset_stats()
         sandbox_cpu = sandbox.cpu_seconds()
         result = run_once(config, workdir / "bridge.log")
@@ -119,7 +120,7 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
     say(f"steady-{size}: setting up {size} mirrored tickets (latency 0)")
     with Sandbox(workdir, size, seed=settings.seed, latency_ms=0) as sandbox:
         config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=settings.concurrency,
-                              interval_seconds=settings.interval_seconds)
+                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds)
         mirror = run_once(config, workdir / "setup-mirror.log")
         sandbox.reset_stats()
         settle = run_once(config, workdir / "setup-settle.log")
@@ -141,17 +142,30 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
         sandbox.set_latency(settings.latency_ms)
         with Daemon(config, workdir / "daemon.log") as daemon:
             daemon.wait_pass(pass_timeout)  # the first pass, after the startup probe
-            polls = []
-            for _ in range(settings.idle_passes):
+
+            def poll() -> dict[str, Any]:
                 sandbox.reset_stats()
                 cpu = daemon.cpu_seconds()
                 event = daemon.wait_pass(pass_timeout)
                 stats = sandbox.stats()
-                polls.append({"totals": _totals(stats), "requests": _requests(stats), "seconds": event["seconds"],
-                              "candidates": event.get("candidates"), "cpu_seconds": daemon.cpu_seconds() - cpu})
+                return {"totals": _totals(stats), "requests": _requests(stats), "seconds": event["seconds"],
+                        "candidates": event.get("candidates"), "cpu_seconds": daemon.cpu_seconds() - cpu}
+
+            # Right after the mirror, a poll re-reads (as summaries) what changed in the last
+            # overlap window; an idle daemon's window then slides past the burst.  Both are shown;
+            # the idle figures are the polls after the window has passed.
+            out["burst_tail_poll"] = poll()
+            newest = max((i["updatedMillis"] for i in issues), default=0) / 1000
+            clear_at = newest + settings.overlap_seconds + 60 + 1  # JQL compares whole minutes
+            if clear_at > time.time():
+                say(f"steady-{size}: waiting {clear_at - time.time():.0f} s for the overlap window to pass the mirror")
+                time.sleep(clear_at - time.time())
+            daemon.wait_pass(pass_timeout)
+            polls = [poll() for _ in range(settings.idle_passes)]
             out["idle_polls"] = polls
             out["memory_kb_after_idle"] = daemon.memory_kb()
-            say(f"steady-{size}: idle polls {[p['totals'] for p in polls]}, "
+            say(f"steady-{size}: poll right after the mirror {out['burst_tail_poll']['totals']}; "
+                f"idle polls {[p['totals'] for p in polls]}, "
                 f"{[round(p['seconds'], 1) for p in polls]} s; memory {out['memory_kb_after_idle']} kB")
             if change:
                 out["change"] = one_change(settings, sandbox, daemon, issues, size, pass_timeout)

@@ -10,12 +10,33 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import func
+from sqlalchemy import JSON, DateTime, bindparam, func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bridge.state.tables import Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
 from bridge.sync.plan import KIND_TICKET, ItemLinks, LinkView, child_key
+
+
+# The columns of ``links`` (see tables.Link); datetimes as SQLAlchemy stores them in SQLite.
+_UPSERT_LINK = text("""
+INSERT INTO links (kind, item_key, source_key, source_internal_id, target_id, target_display_id,
+                   source_hashes, target_hashes, source_version, target_version, created_at, updated_at)
+VALUES (:kind, :item_key, :source_key, :source_internal_id, :target_id, :target_display_id,
+        :source_hashes, :target_hashes, :source_version, :target_version, :now, :now)
+ON CONFLICT (kind, source_key) DO UPDATE SET
+    target_id = excluded.target_id,
+    target_display_id = coalesce(excluded.target_display_id, target_display_id),
+    source_hashes = json_patch(source_hashes, excluded.source_hashes),
+    target_hashes = json_patch(target_hashes, excluded.target_hashes),
+    source_version = coalesce(excluded.source_version, source_version),
+    target_version = coalesce(excluded.target_version, target_version),
+    orphaned_at = NULL, orphan_side = NULL, updated_at = excluded.updated_at
+""").bindparams(bindparam("source_hashes", type_=JSON), bindparam("target_hashes", type_=JSON),
+                bindparam("now", type_=DateTime))
+_DROP_INTENT = text("DELETE FROM intents WHERE item_key = :item_key")
+_ADD_INTENT = text("INSERT INTO intents (item_key, source_internal_id, created_at) VALUES (:item_key, :internal_id, :now)"
+                   " ON CONFLICT (item_key) DO NOTHING").bindparams(bindparam("now", type_=DateTime))
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -94,32 +115,22 @@ class Ledger:
                     source_version: str | None = None, target_version: str | None = None,
                     source_internal_id: int | None = None, display_id: str | None = None,
                     clear_intent: bool = False) -> None:
-        """Insert or update one link in one transaction; hashes are merged field by field."""
+        """Insert or update one link in one transaction; hashes are merged field by field.
+
+        One upsert statement (``ON CONFLICT ... DO UPDATE`` with ``json_patch`` merging the
+        hashes), compiled once: this runs after every remote write, under the one writer lock,
+        so it is kept to one round through SQLite instead of an ORM read-modify-write."""
         source_key = item_key if kind == KIND_TICKET else child_key(item_key, kind, source_id or "")
-        with self._write_lock, Session(self.engine) as s:
-            row = s.exec(select(Link).where(Link.kind == kind, Link.source_key == source_key)).first()
-            if row is None:
-                row = Link(kind=kind, item_key=item_key, source_key=source_key, target_id=target_id,
-                           source_internal_id=source_internal_id, target_display_id=display_id)
-            row.target_id = target_id
-            if display_id:
-                row.target_display_id = display_id
-            if source_hashes:
-                row.source_hashes = {**(row.source_hashes or {}), **source_hashes}
-            if target_hashes:
-                row.target_hashes = {**(row.target_hashes or {}), **target_hashes}
-            if source_version is not None:
-                row.source_version = source_version
-            if target_version is not None:
-                row.target_version = target_version
-            row.orphaned_at = None
-            row.orphan_side = None
-            row.updated_at = utc_now()
-            s.add(row)
+        now = utc_now()
+        values = {"kind": kind, "item_key": item_key, "source_key": source_key,
+                  "source_internal_id": source_internal_id, "target_id": target_id,
+                  "target_display_id": display_id or None, "source_hashes": dict(source_hashes or {}),
+                  "target_hashes": dict(target_hashes or {}), "source_version": source_version,
+                  "target_version": target_version, "now": now}
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(_UPSERT_LINK, values)
             if clear_intent:
-                for intent in s.exec(select(Intent).where(Intent.item_key == item_key)).all():
-                    s.delete(intent)
-            s.commit()
+                conn.execute(_DROP_INTENT, {"item_key": item_key})
 
     def mark_orphan(self, item_key: str, side: str) -> None:
         with self._write_lock, Session(self.engine) as s:
@@ -131,10 +142,8 @@ class Ledger:
 
     # --- intents --------------------------------------------------------------------------
     def add_intent(self, item_key: str, internal_id: int | None) -> None:
-        with self._write_lock, Session(self.engine) as s:
-            if s.exec(select(Intent).where(Intent.item_key == item_key)).first() is None:
-                s.add(Intent(item_key=item_key, source_internal_id=internal_id))
-                s.commit()
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(_ADD_INTENT, {"item_key": item_key, "internal_id": internal_id, "now": utc_now()})
 
     def intents(self) -> list[Intent]:
         with Session(self.engine) as s:
@@ -193,6 +202,11 @@ class Ledger:
             return row
 
     def release(self, item_key: str) -> None:
+        """Forget an item's failures (after it synced).  Most items never failed: that is seen
+        with a read, without taking the writer lock."""
+        with Session(self.engine) as s:
+            if s.get(Quarantine, item_key) is None:
+                return
         with self._write_lock, Session(self.engine) as s:
             row = s.get(Quarantine, item_key)
             if row is not None:

@@ -169,7 +169,8 @@ class JiraConnector:
         subs: dict[str, dict[str, dict[str, Any]]] = {}
         as_of: datetime | None = None
         try:
-            for page, clock in self.rest.search_pages(jql, m.SUMMARY_FIELDS, (m.MARKER_KEY,)):
+            for page, clock in self.rest.search_pages(jql, m.SUMMARY_FIELDS, (m.MARKER_KEY,),
+                                                      page_size=self.settings.summary_page_size):
                 as_of = as_of or clock
                 for raw in page:
                     if m.is_sub_task(raw):

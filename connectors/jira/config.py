@@ -65,7 +65,10 @@ class JiraSettings(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     # Attempts for an idempotent request (GET, PUT) on 429/5xx/timeouts; a POST is sent once.
     max_attempts: int = Field(default=4, ge=1, le=10)
-    max_results: int = Field(default=50, ge=1, le=1000)
+    max_results: int = Field(default=50, ge=1, le=1000)  # page size of comment lists and full searches
+    # Page size of the incremental search, whose rows are small (id, updated, marker); Jira
+    # answers with fewer where its own limit is lower (Cloud: 100), and paging follows.
+    summary_page_size: int = Field(default=1000, ge=1, le=5000)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
     @model_validator(mode="after")

@@ -112,15 +112,16 @@ class JiraRest:
         for issues, _ in self.search_pages(jql, fields, properties):
             yield from issues
 
-    def search_pages(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...]
-                     ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
+    def search_pages(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...], *,
+                     page_size: int | None = None) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
         """(issues, Jira's clock from the reply's ``Date`` header) for every page of ``jql``.
 
         Sent through the library's session (auth, retries, error translation) rather than
         ``search_issues``, which hides the reply's headers.  Server/DC pages by ``startAt`` on
         ``/search``; Cloud by ``nextPageToken`` on ``/search/jql`` (``/search`` answers 410 there).
         """
-        params: dict[str, Any] = {"jql": jql, "maxResults": self.settings.max_results, "fields": ",".join(fields)}
+        size = page_size or self.settings.max_results  # Jira may answer with fewer: paging copes
+        params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
         if properties:
             params["properties"] = ",".join(properties)
         if self.settings.deployment == "cloud":
@@ -138,7 +139,7 @@ class JiraRest:
             yield issues, clock
             total = page.get("total")
             reached = start + len(issues)
-            if not issues or (total is not None and reached >= int(total)) or (total is None and len(issues) < self.settings.max_results):
+            if not issues or (total is not None and reached >= int(total)) or (total is None and len(issues) < size):
                 return
             start = reached - PAGE_OVERLAP if len(issues) > PAGE_OVERLAP else reached
 

@@ -236,11 +236,15 @@ def test_changed_since_reports_jiras_clock_so_an_idle_window_slides_forward(jira
 
 
 def test_changed_since_reads_every_page(sandbox):
-    jira = make_connector(sandbox, max_results=2)
+    jira = make_connector(sandbox, max_results=2, summary_page_size=2)
     since = datetime.now(timezone.utc) - timedelta(seconds=1)
     made = {jira.create(a_draft(STATUSES, f"Seite {n}"), unique_marker()).target_id for n in range(5)}
+    subs = [jira.add_sub_item(t, Task("T-1", "Rohr"), StatusTarget("To Do"), marker="T-1") for t in sorted(made)[:2]]
     seen = [i.target_id for i in jira.changed_since(since)]
     assert made <= set(seen) and len(seen) == len(set(seen))
+    assert not {s.target_id for s in subs} & set(seen)  # sub-task rows (on other pages) fold into parents
+    versions = {i.target_id: i.version for i in jira.changed_since(since)}
+    assert all(versions[t] == jira.get(t).version for t in made)
 
 
 def test_change_made_in_jira_is_read_with_its_new_status(jira, control):

@@ -91,3 +91,27 @@ def test_quarantine_backs_off_and_counts_attempts(tmp_path):
     assert (second.next_retry_at - second.last_failed_at).total_seconds() >= 3600
     assert ledger.due_for_retry(datetime.now(timezone.utc), max_attempts=10) == []
     assert first.error == "down"
+
+
+def test_recording_a_link_again_merges_hashes_and_keeps_what_is_not_given(tmp_path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    ledger = Ledger(engine)
+    ledger.add_intent("casavi:T-1", 41)
+    ledger.add_intent("casavi:T-1", 41)  # a repeated intent is one intent
+    assert [i.item_key for i in ledger.intents()] == ["casavi:T-1"]
+    ledger.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="10001", display_id="OPS-1",
+                       source_hashes={"title": "s1", "status": "s2"}, target_hashes={"title": "t1"},
+                       source_version="v1", source_internal_id=41, clear_intent=True)
+    assert ledger.intents() == []
+    ledger.mark_orphan("casavi:T-1", "target")
+    ledger.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="10001",
+                       source_hashes={"status": "s3"}, target_hashes={"status": "t2"}, target_version="w1")
+    link = ledger.item_link("casavi:T-1")
+    assert link.source_hashes == {"title": "s1", "status": "s3"}
+    assert link.target_hashes == {"title": "t1", "status": "t2"}
+    assert (link.source_version, link.target_version) == ("v1", "w1")
+    assert (link.target_display_id, link.source_internal_id, link.orphaned_at) == ("OPS-1", 41, None)
+    ledger.record_link(kind="comment", item_key="casavi:T-1", source_id="c-1", target_id="500")
+    links = ledger.item_links("casavi:T-1")
+    assert [(c.kind, c.source_id, c.target_id) for c in links.children] == [("comment", "c-1", "500")]
