@@ -32,3 +32,14 @@ def test_redmine_example_loads_with_the_installed_redmine_plugin(credentials):
     assert settings.connector_settings.marker_custom_field == "casavi ticket"
     assert settings.status_map["CLOSED"] == "Closed"
     assert settings.task_status_map["DECLINED"].status == "Rejected"
+
+
+def test_jira_example_names_every_jira_setting():
+    # An operator learns the keys from the example: every setting appears, set or commented out.
+    from connectors.jira.config import FieldMap, JiraSettings
+
+    text = (CONFIG_DIR / "casavi-bridge.example.toml").read_text()
+    section = text.split("[jira]", 1)[1].split("\n[log]", 1)[0]
+    missing = [name for name in (*JiraSettings.model_fields, *FieldMap.model_fields)
+               if f"{name} =" not in section and f"[jira.{name}]" not in section]
+    assert missing == []
