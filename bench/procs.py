@@ -232,6 +232,13 @@ class Daemon:
                 raise BenchError(f"no pass finished within {timeout:.0f} s; see {self.log_path}")
             time.sleep(0.02)
 
+    def drain(self) -> None:
+        """Forget the passes finished so far: the next :meth:`wait_pass` is one still to end."""
+        chunk = self._reader.read()
+        if chunk:
+            *_, self._partial = (self._partial + chunk).split("\n")
+        self._lines.clear()
+
     def memory_kb(self) -> dict[str, int]:
         return process_memory_kb(self.proc.pid)
 

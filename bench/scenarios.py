@@ -144,6 +144,10 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
             daemon.wait_pass(pass_timeout)  # the first pass, after the startup probe
 
             def poll() -> dict[str, Any]:
+                # Counting starts right after a pass ended (the daemon then sleeps an interval),
+                # so the next pass is counted whole and alone.
+                daemon.drain()
+                daemon.wait_pass(pass_timeout)
                 sandbox.reset_stats()
                 cpu = daemon.cpu_seconds()
                 event = daemon.wait_pass(pass_timeout)
@@ -160,7 +164,6 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
             if clear_at > time.time():
                 say(f"steady-{size}: waiting {clear_at - time.time():.0f} s for the overlap window to pass the mirror")
                 time.sleep(clear_at - time.time())
-            daemon.wait_pass(pass_timeout)
             polls = [poll() for _ in range(settings.idle_passes)]
             out["idle_polls"] = polls
             out["memory_kb_after_idle"] = daemon.memory_kb()
@@ -176,13 +179,16 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
 def one_change(settings: BenchSettings, sandbox: Sandbox, daemon: Daemon, issues: list[dict[str, Any]],
                size: int, timeout: float) -> dict[str, Any]:
     """A tenant comment on one ticket, added right after a pass finished (so it waits a whole
-    interval): seconds until Jira shows it, and the requests of the pass that carried it."""
+    interval): seconds until Jira shows it, and the requests of the pass that carried it (the
+    first pass to finish after the comment is in Jira)."""
     ticket_id = f"T-{max(1, size // 2):05d}"
     issue = next((i for i in issues if (i.get("properties") or {}).get("casavi", {}).get("ticketId") == ticket_id),
                  None)
     if issue is None:
         raise BenchError(f"no Jira issue carries the marker of {ticket_id}")
     nonce = "bench" + secrets.token_hex(6)
+    daemon.drain()
+    daemon.wait_pass(timeout)  # right after a pass: the comment waits a whole interval
     sandbox.reset_stats()
     started = time.monotonic()
     sandbox.tenant_comment(ticket_id, f"Tenant comment {nonce}")
