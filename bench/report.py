@@ -170,8 +170,9 @@ def breakdown(results: dict[str, Any], limit: int = 8) -> str:
                      f"summaries): {large['burst_tail_poll']['totals']} requests")
     tail = large.get("overlap_tail", {})
     if tail.get("cursor"):
-        lines.append(f"Jira issues with updated >= cursor - {tail['overlap_seconds']:g} s (re-read by every idle poll "
-                     f"at {large['tickets']}): {tail['issues']} ({tail['of_which_sub_tasks']} sub-tasks)")
+        lines.append(f"Jira issues with updated >= cursor - {tail['overlap_seconds']:g} s after the setup at "
+                     f"{large['tickets']} (the first incremental search reads them as summary rows): "
+                     f"{tail['issues']} ({tail['of_which_sub_tasks']} sub-tasks)")
     return "\n".join(lines)
 
 

@@ -145,10 +145,23 @@ class Bridge:
             self.lock = None
 
 
+def observe_requests(source: Source, connector: Connector, metrics) -> None:
+    """Every remote request of both sides into ``metrics`` (``casavi_bridge_requests_total``
+    and ``casavi_bridge_request_duration_seconds``, labelled by side)."""
+    policy = getattr(getattr(source, "client", None), "policy", None)
+    if isinstance(policy, HttpPolicy):
+        policy.observer = lambda status, seconds: metrics.observe_request(source.name, status, seconds)
+    observe = getattr(connector, "observe_requests", None)
+    if callable(observe):
+        observe(lambda status, seconds: metrics.observe_request("tool", status, seconds))
+
+
 def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, lock_wait: float = 0.0,
                  metrics=None, workdir: Path | None = None) -> Bridge:
     source = build_source(settings)
     connector = build_connector(settings, plugins)
+    if metrics is not None:
+        observe_requests(source, connector, metrics)
     ledger, lock = open_state(settings.state.database, lock_wait=lock_wait)
     stop = threading.Event()
     engine = Engine(source, connector, ledger, build_rules(settings, connector), engine_settings(settings),

@@ -181,6 +181,9 @@ def check(config_path: Path) -> None:
 @click.option("--write-config", type=click.Path(dir_okay=False), default=None,
               help="Write a complete configuration pointing at the sandboxes.")
 @click.option("--source", type=click.Choice(["casavi", "relay"]), default="casavi", show_default=True)
+@click.option("--apps", callback=lambda ctx, param, value: _sandbox_apps(value), default=None,
+              help="Comma-separated sandboxes to start (casavi, jira, relay); default: all. "
+                   "One per process: `--apps casavi` here, `--apps jira` there.")
 def sandbox(**options) -> None:
     """Run the casavi and Jira sandbox servers on 127.0.0.1 until SIGTERM.
 
@@ -190,7 +193,23 @@ def sandbox(**options) -> None:
     """
     from bridge.sandbox.server import run_sandbox_cli
 
+    apps = options["apps"]
+    if apps is not None and options["write_config"] and options["source"] not in apps:
+        raise click.UsageError(f"--write-config needs the {options['source']} sandbox in --apps")
     sys.exit(run_sandbox_cli(**options))
+
+
+def _sandbox_apps(value: str | None) -> tuple[str, ...] | None:
+    from bridge.sandbox.server import SANDBOX_APPS
+
+    if value is None:
+        return None
+    apps = tuple(name.strip() for name in value.split(",") if name.strip())
+    known = [entry.name for entry in SANDBOX_APPS]
+    unknown = [name for name in apps if name not in known]
+    if not apps or unknown:
+        raise click.BadParameter(f"{', '.join(unknown) or 'nothing'} (known: {', '.join(known)})", param_hint="--apps")
+    return apps
 
 
 @main.command()

@@ -17,7 +17,11 @@ checks them):
 - Library exceptions are translated into :mod:`bridge.errors` at the boundary; a create is
   never retried blindly (the engine retries creates only behind ``find_by_marker``).
 - ``changed_since`` uses the tool's own timestamps, returns every item changed at or after
-  ``since`` (more is fine; the engine de-duplicates on (target_id, version)).
+  ``since`` (more is fine; the engine de-duplicates on (target_id, version)).  It may return
+  partial summaries (``TargetItem.partial``: the engine then calls ``get`` for the items whose
+  version it has not synced) and a :class:`~bridge.model.Changes` with the tool's clock.
+- Optional: ``observe_requests(observer)`` — call ``observer(status, seconds)`` after every
+  request (status: the HTTP code, or "timeout" / "error"); the daemon exports it to Prometheus.
 """
 
 from __future__ import annotations

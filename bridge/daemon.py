@@ -86,7 +86,7 @@ class Daemon:
         assert self.bridge is not None
         started = time.monotonic()
         try:
-            report = self.bridge.engine.run_pass()
+            report = self.bridge.engine.run_pass(keep_plans=False)
         except RetriableError as exc:
             log.warning("pass_failed", error=str(exc), error_class=type(exc).__name__)
             self.notifier.status(f"side unreachable: {type(exc).__name__}; retrying with backoff")

@@ -88,6 +88,9 @@ class HttpPolicy:
         self.max_delay = max_delay
         self.concurrency = concurrency
         self.request_budget = request_budget  # 0 = no limit
+        # Called after every attempt with the HTTP status (or "timeout" / "error") and its
+        # seconds: the daemon's Prometheus metrics (casavi_bridge_requests_total and duration).
+        self.observer: Callable[[int | str, float], None] | None = None
         self.timeout = timeout
         # A Retry-After longer than this is not slept through inside one call: the call
         # raises RetriableError (never fatal) and the host stays blocked until it passed.
@@ -236,11 +239,19 @@ class HttpPolicy:
     ) -> httpx.Response:
         with self._slots:
             started = time.perf_counter()
+            outcome: int | str = "error"
             try:
-                return client.send(request, stream=stream)
+                response = client.send(request, stream=stream)
+                outcome = response.status_code
+                return response
+            except httpx.TimeoutException:
+                outcome = "timeout"
+                raise
             finally:
                 elapsed = time.perf_counter() - started
                 self._count(host, requests=1, retries=int(retry), latency=elapsed)
+                if self.observer is not None:
+                    self.observer(outcome, elapsed)
 
     def _count(self, host: str, *, requests: int = 0, retries: int = 0, failures: int = 0,
                rate_limited: int = 0, latency: float | None = None) -> None:

@@ -241,6 +241,9 @@ class Capabilities:
     comment_visibility: bool = True  # restricted (internal) comments
     markers_on_comments: bool = True  # comments can carry the source comment id
     due_date: bool = True
+    # The file's marker is written after the upload (Jira: an issue property), so a crash in
+    # between leaves an unmarked copy: the connector then offers ``mark_attachment``.
+    attachment_marker_after_upload: bool = False
 
 
 def content_hash(value: Any) -> str:

@@ -166,10 +166,17 @@ def start_sandboxes(options: SandboxOptions | Mapping[str, Any] | None = None, *
     opts = SandboxOptions.build(options, **overrides)
     if opts.ready_file:
         Path(opts.ready_file).unlink(missing_ok=True)  # a stale file must not signal readiness
+    unknown = sorted(set(opts.apps or ()) - {entry.name for entry in SANDBOX_APPS})
+    if unknown:
+        raise ValueError(f"unknown sandbox {', '.join(map(repr, unknown))}; known: "
+                         + ", ".join(entry.name for entry in SANDBOX_APPS))
     chosen = [(entry, load_factory(entry)) for entry in SANDBOX_APPS
               if opts.apps is None or entry.name in opts.apps]
     chosen = [(entry, factory) for entry, factory in chosen if factory is not None]
-    if opts.source not in {entry.name for entry, _ in chosen}:
+    # The source must run unless ``apps`` leaves it out on purpose (e.g. only Jira, in a
+    # process of its own); a config to write needs it either way.
+    wanted_source = opts.apps is None or opts.source in opts.apps or opts.write_config
+    if wanted_source and opts.source not in {entry.name for entry, _ in chosen}:
         raise ValueError(f"no {opts.source!r} sandbox is available to act as the source")
     sockets: dict[str, socket.socket] = {}
     try:
@@ -251,13 +258,15 @@ def run_sandbox_cli(
     ready_file: str | None = None,
     write_config: str | None = None,
     source: str = "casavi",
+    apps: tuple[str, ...] | None = None,
 ) -> int:
-    """``casavi-bridge sandbox``: start the sandboxes, print where they are, block until SIGTERM/SIGINT."""
+    """``casavi-bridge sandbox``: start the sandboxes (every available one, or ``apps``), print
+    where they are, block until SIGTERM/SIGINT."""
     options = SandboxOptions(
         tickets=tickets, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate, rate_limit_rate=rate_limit_rate,
         timeout_rate=timeout_rate, date_semantics=date_semantics, token_ttl_seconds=token_ttl_seconds,
         casavi_port=casavi_port, jira_port=jira_port, ready_file=ready_file, write_config=write_config,
-        source=source)
+        source=source, apps=apps)
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

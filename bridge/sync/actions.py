@@ -232,6 +232,19 @@ class Note(Action):
 
 
 @dataclass(frozen=True)
+class MarkAttachment(Action):
+    """Stamp a tool file with the source file it was copied from: the marker write that follows
+    an upload was lost (a crash in between), and without it the copy reads as a person's file."""
+
+    attachment_id: str  # the tool's
+    source_file_id: str
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"mark tool file {self.attachment_id} as the copy of file {self.source_file_id}"
+
+
+@dataclass(frozen=True)
 class FinishItem(Action):
     """Last step of every item: remember the versions seen, so an unchanged item is skipped."""
 
@@ -243,7 +256,8 @@ class FinishItem(Action):
 
 
 WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
-          CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource)
+          CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
+          MarkAttachment)
 
 
 def is_write(action: Action) -> bool:

@@ -186,6 +186,10 @@ class Applier:
                                     target_id=result.target_id)
             self._count(outcome, "attachment_mirrored", a.TO_TARGET)
             log.info("attachment_mirrored", file=f.name, size=f.size)
+        elif isinstance(action, a.MarkAttachment):
+            self.connector.mark_attachment(target_id, action.attachment_id, action.source_file_id)
+            self._count(outcome, "attachment_marked", a.TO_TARGET)
+            log.info("attachment_marked", attachment=action.attachment_id, file=action.source_file_id)
         elif isinstance(action, a.CopyToSource):
             f = action.attachment
             with self._tempfile() as path:

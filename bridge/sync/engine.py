@@ -56,7 +56,10 @@ class PassReport:
     kind: str = "pass"
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     counts: Counter = field(default_factory=Counter)
+    # Every item's plan, when the pass keeps them (reconcile prints them; the daemon does not
+    # keep them: at 20,000 new tickets they would hold every draft until the pass ends).
     planned: list[tuple[str, list[a.Action]]] = field(default_factory=list)
+    items_to_write: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     braked: str | None = None
@@ -64,7 +67,8 @@ class PassReport:
 
     @property
     def differences(self) -> int:
-        return sum(1 for _, plan in self.planned if any(a.is_write(x) for x in plan))
+        """Items whose plan writes to either side."""
+        return self.items_to_write
 
 
 @dataclass
@@ -94,8 +98,10 @@ class Engine:
         self.progress = lambda: None  # called once per item compared (reconcile's progress bar)
 
     # --- entry points -----------------------------------------------------------------------
-    def run_pass(self, *, full: bool = False, dry_run: bool = False, brake: bool = True) -> PassReport:
-        """One pass.  ``full`` compares every item on both sides (reconcile); ``dry_run`` only plans."""
+    def run_pass(self, *, full: bool = False, dry_run: bool = False, brake: bool = True,
+                 keep_plans: bool = True) -> PassReport:
+        """One pass.  ``full`` compares every item on both sides (reconcile); ``dry_run`` only
+        plans; ``keep_plans`` keeps every item's plan in the report (``report.planned``)."""
         report = PassReport(kind="reconcile" if full else "pass")
         run_id = None if dry_run else self.ledger.start_run(report.kind)
         signpost = report.started_at
@@ -105,7 +111,7 @@ class Engine:
             if not dry_run:
                 self.resolve_intents(report)
             candidates, src_max, tgt_max, tgt_as_of = self._collect(report, full=full)
-            self._process(candidates, report, dry_run=dry_run, brake=brake and not full)
+            self._process(candidates, report, dry_run=dry_run, brake=brake and not full, keep_plans=keep_plans)
             if self.stop.is_set() and report.cut_short is None:
                 report.cut_short = "stop requested"
             if not dry_run and report.cut_short is None:
@@ -248,7 +254,8 @@ class Engine:
     def ledger_has_intent(self, item_key: str) -> bool:
         return any(i.item_key == item_key for i in self.ledger.intents())
 
-    def _process(self, candidates: dict[str, _Candidate], report: PassReport, *, dry_run: bool, brake: bool) -> None:
+    def _process(self, candidates: dict[str, _Candidate], report: PassReport, *, dry_run: bool, brake: bool,
+                 keep_plans: bool = True) -> None:
         keys = sorted(candidates)
         linked_total = max(1, self.ledger.count_links().get("ticket", 0))
         changed = Counter()
@@ -264,7 +271,10 @@ class Engine:
                 for cand, (source, plan) in zip(chunk, planned):
                     if plan is None:
                         continue
-                    report.planned.append((cand.item_key, plan))
+                    if keep_plans:
+                        report.planned.append((cand.item_key, plan))
+                    if any(a.is_write(x) for x in plan):
+                        report.items_to_write += 1
                     for direction in {x.direction for x in plan if x.changes_linked}:
                         changed[direction] += 1
                 if brake:

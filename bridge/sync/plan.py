@@ -25,6 +25,7 @@ from bridge.model import (
     FIELD_DUE_DATE,
     FIELD_STATUS,
     FIELD_TITLE,
+    Attachment,
     ItemDraft,
     Marker,
     SourceItem,
@@ -383,6 +384,20 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
     linked_tgt = {l.target_id for l in linked}
     free_tgt = [t for t in target.attachments if t.attachment_id not in linked_tgt]
     plan: list[a.Action] = []
+    source_comment_ids = {c.comment_id for c in source.comments}
+
+    def lost_marker(t: Attachment) -> bool:
+        # Our copy of a source file whose marker write was lost; not a person's tool file that
+        # went to the source (that one has its carrier comment there, and stays unmarked).
+        return (rules.capabilities.attachment_marker_after_upload and t.marker is None and bool(target.target_id)
+                and written_id(rules.connector, target.target_id, "a", t.attachment_id) not in source_comment_ids)
+
+    source_files = {f.attachment_id for f in source.attachments}
+    tgt_by_id = {t.attachment_id: t for t in target.attachments}
+    for l in linked:
+        t = tgt_by_id.get(l.target_id)
+        if t is not None and l.source_id in source_files and lost_marker(t):
+            plan.append(a.MarkAttachment(key, t.attachment_id, l.source_id))
     taken: set[str] = set()
     for f in source.attachments:
         if f.attachment_id in linked_src:
@@ -392,6 +407,8 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
                      (t.marker == f.attachment_id or (t.name == f.name and t.size == f.size))), None)
         if twin is not None:
             taken.add(twin.attachment_id)
+            if lost_marker(twin):  # marked before it is linked: a failed mark is planned again
+                plan.append(a.MarkAttachment(key, twin.attachment_id, f.attachment_id))
             plan.append(a.AdoptChild(key, KIND_ATTACHMENT, f.attachment_id, twin.attachment_id))
             continue
         refused = rules.attachment_allowed(f.content_type, f.size)

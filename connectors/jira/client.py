@@ -85,7 +85,7 @@ def _same(a: str | None, b: str | None) -> bool:
 class JiraConnector:
     name = "jira"
     capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
-                                markers_on_comments=True, due_date=True)
+                                markers_on_comments=True, due_date=True, attachment_marker_after_upload=True)
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
@@ -97,6 +97,14 @@ class JiraConnector:
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
         self._attachment_markers = _Recent(2048)
+
+    def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
+        """Report every request to Jira (status or "timeout"/"error", seconds) to ``observer``."""
+        self.rest.observer = observer
+        if self.rest._client is not None:  # already built: reach the mounted adapters too
+            for adapter in self.rest.client._session.adapters.values():
+                if hasattr(adapter, "observer"):
+                    adapter.observer = observer
 
     # --- probes --------------------------------------------------------------------------
 
@@ -409,20 +417,26 @@ class JiraConnector:
             raise
         return True
 
+    @_boundary("mark_attachment")
+    def mark_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
+        """Record ``attachment_id`` as the copy of source file ``marker`` (``casavi.attachments``)."""
+        known = self._attachment_markers.get(target_id)
+        if known is None:
+            known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
+        known = dict(known) if isinstance(known, dict) else {}
+        known[attachment_id] = marker
+        self._attachment_markers.forget(target_id)  # unknown until the PUT is through
+        self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
+        self._attachment_markers.put(target_id, known)
+
     def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
         try:
-            known = self._attachment_markers.get(target_id)
-            if known is None:
-                known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
-            known = dict(known) if isinstance(known, dict) else {}
-            known[attachment_id] = marker
-            self._attachment_markers.forget(target_id)  # unknown until the PUT is through
-            self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
-            self._attachment_markers.put(target_id, known)
-        except _LIBRARY_ERRORS as exc:
+            self.mark_attachment(target_id, attachment_id, marker)
+        except BridgeError as exc:
             # Not raised: the upload happened, and a retry would upload it again.
+            # The next pass sees the unmarked copy and plans the mark again (MarkAttachment).
             log.warning("jira_attachment_marker_not_stored", target_id=target_id, attachment_id=attachment_id,
-                        error=str(translate(exc)))
+                        error=str(exc))
 
     @_boundary("download_attachment")
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:

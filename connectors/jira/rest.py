@@ -22,7 +22,7 @@ import threading
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from jira import JIRA
 from jira.exceptions import JIRAError
@@ -43,6 +43,7 @@ class JiraRest:
         self.gate = gate or RetryAfterGate()
         self._client: JIRA | None = None
         self._lock = threading.Lock()
+        self.observer: Callable[[int | str, float], None] | None = None  # set before first use
 
     @property
     def client(self) -> JIRA:
@@ -63,6 +64,7 @@ class JiraRest:
         # The library switches to Cloud behaviour (search/jql) by this attribute.
         client.deploymentType = "Cloud" if s.deployment == "cloud" else "Server"
         adapter = RetryingAdapter(self.gate, max_attempts=s.max_attempts)
+        adapter.observer = self.observer
         client._session.mount("https://", adapter)
         client._session.mount("http://", adapter)
         return client

@@ -82,6 +82,12 @@ class RetryingAdapter(HTTPAdapter):
         self.max_attempts = max(1, max_attempts)
         self.base_delay, self.max_delay = base_delay, max_delay
         self.rng = rng or random.Random()
+        # Called after every attempt with the HTTP status (or "timeout" / "error") and seconds.
+        self.observer: Callable[[int | str, float], None] | None = None
+
+    def _observe(self, outcome: int | str, started: float) -> None:
+        if self.observer is not None:
+            self.observer(outcome, time.perf_counter() - started)
 
     def send(self, request, **kwargs):  # type: ignore[override]
         idempotent = (request.method or "GET").upper() in IDEMPOTENT
@@ -89,12 +95,15 @@ class RetryingAdapter(HTTPAdapter):
         while True:
             attempt += 1
             self.gate.wait()
+            started = time.perf_counter()
             try:
                 response = super().send(request, **kwargs)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                self._observe("timeout" if isinstance(exc, requests.Timeout) else "error", started)
                 if attempt >= self.max_attempts or not (idempotent or never_sent(exc)):
                     raise
             else:
+                self._observe(response.status_code, started)
                 status = response.status_code
                 if status in (429, 503):
                     seconds = parse_retry_after(response.headers.get("Retry-After"))

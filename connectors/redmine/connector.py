@@ -74,6 +74,10 @@ class RedmineConnector:
 
     # --- probing ----------------------------------------------------------------------------
 
+
+    def observe_requests(self, observer) -> None:
+        """Report every request to Redmine (status or "timeout"/"error", seconds) to ``observer``."""
+        self.client.policy.observer = observer
     def check(self) -> list[str]:
         try:
             lookup, problems = resolve(self.client, self.settings)

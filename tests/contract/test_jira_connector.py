@@ -21,7 +21,7 @@ import httpx
 import pytest
 from jira import JIRA
 
-from bridge.errors import AuthError, FatalError, PayloadTooLargeError, RetriableError, SkippableError
+from bridge.errors import AuthError, FatalError, NotFoundError, PayloadTooLargeError, RetriableError, SkippableError
 from bridge.model import Comment, ItemDraft, Marker, StatusTarget, Task
 from connectors.jira import JiraConnectorPlugin
 from connectors.jira.client import JiraConnector
@@ -429,3 +429,26 @@ def test_due_date_labels_and_wiki_breaking_text(jira, sandbox):
     assert wiki_to_markdown(item.fields["description"]) == "Text mit {noformat} und \\[Klammer\\] \\| Pipe"
     cleared = jira.update(created.target_id, replace(draft, due_date=None), {"due_date"})
     assert cleared.fields["due_date"] == ""
+
+
+def test_every_request_to_jira_is_reported_with_its_status(sandbox):
+    jira = make_connector(sandbox)
+    seen: list[tuple[int | str, float]] = []
+    jira.observe_requests(lambda status, seconds: seen.append((status, seconds)))
+    jira.statuses()
+    with pytest.raises(NotFoundError):
+        jira.get("999999")
+    assert [status for status, _ in seen] == [200, 404]
+    assert all(seconds >= 0 for _, seconds in seen)
+
+
+def test_an_unmarked_upload_is_marked_afterwards(jira, sandbox, tmp_path):
+    created = jira.create(a_draft(STATUSES), unique_marker())
+    src = tmp_path / "plan.pdf"
+    src.write_bytes(b"%PDF- plan")
+    first = jira.add_attachment(created.target_id, "plan.pdf", "application/pdf", src, marker="f-1")
+    lost = jira.add_attachment(created.target_id, "plan.pdf", "application/pdf", src, marker=None)  # crash gap
+    fresh = make_connector(sandbox)  # as after a restart: nothing cached
+    fresh.mark_attachment(created.target_id, lost.target_id, "f-2")
+    markers = {a.attachment_id: a.marker for a in jira.get(created.target_id).attachments}
+    assert markers == {first.target_id: "f-1", lost.target_id: "f-2"}

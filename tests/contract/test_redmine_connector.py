@@ -350,3 +350,12 @@ def test_the_same_text_twice_gives_two_comments(redmine):
     second = redmine.add_comment(created.target_id, Comment("y", "Danke!"), marker=None)
     assert first.target_id != second.target_id
     assert [c.comment_id for c in redmine.get(created.target_id).comments] == [first.target_id, second.target_id]
+
+
+def test_every_request_to_redmine_is_reported_with_its_status(redmine):
+    seen: list[int | str] = []
+    redmine.observe_requests(lambda status, seconds: seen.append(status))
+    redmine.statuses()
+    with pytest.raises(NotFoundError):
+        redmine.get("99999999")
+    assert seen and seen[-1] == 404 and all(s == 200 for s in seen[:-1])

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from bridge.cli import main
 from bridge.config import load_config
 from bridge.sandbox.faults import RetryAfterWatch
 from bridge.sandbox.casavi_render import render_ticket
@@ -226,3 +228,26 @@ def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_apps_starts_only_the_named_sandboxes_so_each_can_run_in_its_own_process(tmp_path):
+    ready = tmp_path / "ready.json"
+    with start_sandboxes(tickets=3, seed=2, apps=("jira",), ready_file=str(ready)) as sandbox:
+        info = json.loads(ready.read_text())
+        assert set(sandbox.servers) == {"jira"}
+        assert "casavi_url" not in info and PLAIN_CLIENT.get(info["jira_url"] + "/rest/api/2/serverInfo").status_code == 200
+    with start_sandboxes(tickets=3, seed=2, apps=("casavi",)) as sandbox:
+        assert set(sandbox.servers) == {"casavi"} and "jira_url" not in sandbox.info
+
+
+def test_apps_refuses_unknown_sandboxes_and_a_config_without_its_source(tmp_path):
+    with pytest.raises(ValueError, match="unknown sandbox 'jria'"):
+        start_sandboxes(tickets=3, apps=("casavi", "jria"))
+    with pytest.raises(ValueError, match="no 'casavi' sandbox"):
+        start_sandboxes(tickets=3, apps=("jira",), write_config=str(tmp_path / "bridge.toml"))
+    runner = CliRunner()
+    unknown = runner.invoke(main, ["sandbox", "--apps", "casavi,jria"])
+    assert unknown.exit_code == 2 and "jria" in unknown.output
+    no_source = runner.invoke(main, ["sandbox", "--apps", "jira", "--write-config", str(tmp_path / "bridge.toml")])
+    assert no_source.exit_code == 2 and "--write-config needs the casavi sandbox" in no_source.output
+    assert not (tmp_path / "bridge.toml").exists()

@@ -293,3 +293,11 @@ def test_target_cursor_moves_to_the_tools_clock_when_it_reports_one(tmp_path):
     clock[0] += timedelta(minutes=5)
     world.sync()  # an idle pass: the window slides forward with the tool's clock
     assert world.ledger.cursor(world.engine.target_stream) == clock[0]
+
+
+def test_a_pass_that_keeps_no_plans_still_counts_the_items_it_writes(world):
+    world.source.add_ticket("P-1", "Heizung kalt")
+    world.source.add_ticket("P-2", "Fenster klemmt")
+    report = world.sync(keep_plans=False)
+    assert report.planned == [] and report.differences == 2
+    assert world.issue_for("P-1") is not None

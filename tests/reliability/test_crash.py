@@ -5,25 +5,24 @@ once on each side."""
 from __future__ import annotations
 
 import random
-import re
-import signal
-import time
 from collections import Counter
 
 import httpx
+import pytest
 
 from bridge.model import Comment
 from connectors.memory import MemoryConnector, MemorySettings
-from tests.fixtures.processes import bridge_process, run_bridge, write_config
+from tests.fixtures.processes import run_bridge, write_config
+from tests.reliability.crash_helpers import kill_while_writing
 
 KILLS = 40
-WRITING = re.compile(r"(ticket|comment|task|attachment)_(mirrored|written_back)|status_(mirrored|written_back)")
 
 
 def casavi_ticket(sandbox, ticket_id: str) -> dict:
     return httpx.get(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}", timeout=10).json()
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
     sandbox = sandbox_process("--tickets", "400", "--seed", "11", "--latency-ms", "10")
     config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__concurrency=4)
@@ -31,16 +30,8 @@ def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
     rng = random.Random(20261123)
     tool_comments: list[str] = []
     for n in range(KILLS):
-        log = tmp_path / f"run-{n}.log"
-        proc = bridge_process("run", "--config", str(config), "--once", log=log)
-        # Kill at a random moment after the process started writing (its log says so), so the
-        # kills land mid-write however slow the machine is; a run with nothing to do just ends.
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline and not WRITING.search(log.read_text()):
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 1.5))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        # Killed at a random moment after it started writing; a run with nothing to do just ends.
+        kill_while_writing(config, tmp_path / f"run-{n}.log", rng.uniform(0.0, 1.5))
         ticket_id = f"T-{rng.randint(1, 400):05d}"
         httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}/comments",
                    json={"text": f"Mieterkommentar {n}"}, timeout=10).raise_for_status()

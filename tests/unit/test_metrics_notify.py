@@ -179,3 +179,38 @@ def test_watchdog_interval_is_half_of_watchdog_usec_for_this_process(monkeypatch
 
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))
     assert watchdog_interval() is None
+
+
+def test_every_remote_request_of_both_sides_is_counted_by_side_and_status():
+    import httpx
+
+    from bridge.app import observe_requests
+    from bridge.errors import NotFoundError
+    from bridge.http import HttpPolicy
+
+    replies = iter([200, 404, 200])
+    transport = httpx.MockTransport(lambda request: httpx.Response(next(replies)))
+    policy = HttpPolicy(max_attempts=1, sleep=lambda _: None)
+
+    class Side:  # what observe_requests looks for: a source with client.policy, a connector hook
+        name = "casavi"
+        client = type("Client", (), {"policy": policy})()
+
+    class Tool:
+        def observe_requests(self, observer):
+            self.observer = observer
+
+    metrics, tool = Metrics(), Tool()
+    observe_requests(Side(), tool, metrics)
+    with httpx.Client(transport=transport, base_url="https://casavi.example") as client:
+        policy.send(client, client.build_request("GET", "/tickets"), idempotent=True)
+        with pytest.raises(NotFoundError):
+            policy.send(client, client.build_request("GET", "/tickets/9"), idempotent=True)
+        policy.send(client, client.build_request("GET", "/tickets"), idempotent=True)
+    tool.observer("timeout", 30.0)
+
+    def count(side: str, status: str) -> float | None:
+        return metrics.registry.get_sample_value("casavi_bridge_requests_total", {"side": side, "status": status})
+
+    assert (count("casavi", "200"), count("casavi", "404"), count("tool", "timeout")) == (2.0, 1.0, 1.0)
+    assert metrics.registry.get_sample_value("casavi_bridge_request_duration_seconds_count", {"side": "casavi"}) == 3

@@ -210,3 +210,31 @@ def test_sub_item_found_by_marker_with_a_stale_status_is_moved_when_adopted():
     plan = plan_item(src, tgt, synced(src, issue()), RULES)
     assert kinds(plan) == ["AdoptChild", "UpdateSubItem", "FinishItem"]
     assert plan[1].sub_id == "55" and plan[1].status == StatusTarget("Done")
+
+
+def test_our_copy_left_unmarked_by_a_crash_is_marked_before_it_is_linked():
+    from bridge.model import Capabilities
+
+    rules = make_rules(capabilities=Capabilities(attachment_marker_after_upload=True))
+    src = ticket(attachments=(Attachment("900", "plan.pdf", "application/pdf", 42),))
+    tgt = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42),))  # uploaded, marker lost
+    plan = [x for x in plan_item(src, tgt, synced(src, tgt), rules) if not isinstance(x, a.FinishItem)]
+    assert kinds(plan) == ["MarkAttachment", "AdoptChild"]
+    assert (plan[0].attachment_id, plan[0].source_file_id) == ("77", "900")
+    # Linked earlier without its marker (before this rule): marked when the item is planned.
+    links = synced(src, tgt, [LinkView("attachment", "900", "77", {}, {})])
+    assert kinds(plan_item(src, tgt, links, rules)) == ["MarkAttachment", "FinishItem"]
+    marked = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42, marker="900"),))
+    assert kinds(plan_item(src, marked, synced(src, marked, links.children), rules)) == ["FinishItem"]
+
+
+def test_a_tool_file_written_back_to_casavi_is_never_marked_as_our_copy():
+    from bridge.model import Capabilities
+
+    rules = make_rules(capabilities=Capabilities(attachment_marker_after_upload=True))
+    src = ticket(comments=(Comment("memory-10-a-77", "📎 plan.pdf"),),
+                 attachments=(Attachment("900", "plan.pdf", "application/pdf", 42),))
+    tgt = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42),))
+    assert "MarkAttachment" not in kinds(plan_item(src, tgt, synced(src, tgt), rules))  # the crash case
+    links = synced(src, tgt, [LinkView("attachment", "900", "77", {}, {})])
+    assert kinds(plan_item(src, tgt, links, rules)) == ["FinishItem"]
