@@ -50,6 +50,17 @@ def process_memory_kb(pid: int) -> dict[str, int]:
     return found
 
 
+def terminate(proc: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Sandbox:
     """``python -m bench.sandbox_host`` in its own process; a context manager."""
 
@@ -108,13 +119,7 @@ class Sandbox:
         return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=30)
         self._log.close()
         for client in ("http", "jira"):
             if hasattr(self, client):
@@ -246,13 +251,7 @@ class Daemon:
         return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=120)
         self._out.close()
         self._reader.close()
 
