@@ -100,11 +100,7 @@ class JiraConnector:
 
     def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
         """Report every request to Jira (status or "timeout"/"error", seconds) to ``observer``."""
-        self.rest.observer = observer
-        if self.rest._client is not None:  # already built: reach the mounted adapters too
-            for adapter in self.rest.client._session.adapters.values():
-                if hasattr(adapter, "observer"):
-                    adapter.observer = observer
+        self.rest.observe(observer)
 
     # --- probes --------------------------------------------------------------------------
 

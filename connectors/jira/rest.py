@@ -69,6 +69,15 @@ class JiraRest:
         client._session.mount("http://", adapter)
         return client
 
+    def observe(self, observer: Callable[[int | str, float], None]) -> None:
+        """Report every attempt (status or "timeout"/"error", seconds) to ``observer``."""
+        with self._lock:
+            self.observer = observer
+            if self._client is not None:  # already built: the mounted adapters too
+                for adapter in self._client._session.adapters.values():
+                    if isinstance(adapter, RetryingAdapter):
+                        adapter.observer = observer
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
