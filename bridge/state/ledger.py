@@ -145,6 +145,10 @@ class Ledger:
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(_ADD_INTENT, {"item_key": item_key, "internal_id": internal_id, "now": utc_now()})
 
+    def has_intent(self, item_key: str) -> bool:
+        with Session(self.engine) as s:
+            return s.exec(select(Intent.intent_id).where(Intent.item_key == item_key)).first() is not None
+
     def intents(self) -> list[Intent]:
         with Session(self.engine) as s:
             return list(s.exec(select(Intent)).all())

@@ -244,15 +244,12 @@ class Engine:
                 target = self.connector.get(links.item.target_id)
             except NotFoundError:
                 target = None
-        elif links.item is None and target is None and self.ledger_has_intent(cand.item_key):
+        elif links.item is None and target is None and self.ledger.has_intent(cand.item_key):
             target = self.connector.find_by_marker(Marker(cand.ref.source, cand.ref.item_id, cand.ref.internal_id))
         if links.item is None and source is not None and target is None:
             if not self.rules.starts_mirroring(source.status, source.property_id, source.created_at):
                 return source, []
         return source, plan_item(source, target, links, self.rules, item_key=cand.item_key)
-
-    def ledger_has_intent(self, item_key: str) -> bool:
-        return any(i.item_key == item_key for i in self.ledger.intents())
 
     def _process(self, candidates: dict[str, _Candidate], report: PassReport, *, dry_run: bool, brake: bool,
                  keep_plans: bool = True) -> None:

@@ -392,12 +392,13 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
         return (rules.capabilities.attachment_marker_after_upload and t.marker is None and bool(target.target_id)
                 and written_id(rules.connector, target.target_id, "a", t.attachment_id) not in source_comment_ids)
 
-    source_files = {f.attachment_id for f in source.attachments}
-    tgt_by_id = {t.attachment_id: t for t in target.attachments}
-    for l in linked:
-        t = tgt_by_id.get(l.target_id)
-        if t is not None and l.source_id in source_files and lost_marker(t):
-            plan.append(a.MarkAttachment(key, t.attachment_id, l.source_id))
+    if rules.capabilities.attachment_marker_after_upload and linked:
+        source_files = {f.attachment_id for f in source.attachments}
+        tgt_by_id = {t.attachment_id: t for t in target.attachments}
+        for l in linked:
+            t = tgt_by_id.get(l.target_id)
+            if t is not None and l.source_id in source_files and lost_marker(t):
+                plan.append(a.MarkAttachment(key, t.attachment_id, l.source_id))
     taken: set[str] = set()
     for f in source.attachments:
         if f.attachment_id in linked_src:
