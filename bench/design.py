@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.sandbox.generator import generate
+from bridge.sandbox.casavi.generator import generate
 
 CASAVI_PAGE_SIZE = 25
 

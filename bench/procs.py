@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,13 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import tomli_w
 
-from bridge.sandbox.sandbox_config import sandbox_config
+from bridge.sandbox import processes
+from bridge.sandbox.processes import (
+    BRIDGE,
+    ProcessError,
+    SandboxProcess,
+    bridge_process,
+    log_events,
+    process_cpu_seconds,
+    process_memory_kb,
+    terminate,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-BRIDGE = [sys.executable, "-m", "bridge.cli"]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 JIRA_API = "/rest/api/2"
 
 
@@ -34,52 +40,20 @@ class BenchError(RuntimeError):
     """A benchmark step could not be carried out (a process died, a wait ran out)."""
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process (its own, not its children's)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
-
-
-def process_memory_kb(pid: int) -> dict[str, int]:
-    """VmHWM (peak RSS) and VmRSS of a running process, in kB."""
-    found: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            found[key] = int(value.split()[0])
-    return found
-
-
-def terminate(proc: subprocess.Popen, *, timeout: float) -> None:
-    """SIGTERM, then SIGKILL if the process has not ended within ``timeout`` seconds."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 class Sandbox:
     """``python -m bench.sandbox_host`` in its own process; a context manager."""
 
     def __init__(self, workdir: Path, tickets: int, *, seed: int, latency_ms: float, profile: str = "bench"):
-        workdir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "bench.sandbox_host"]
+        try:
+            self.process = SandboxProcess(workdir, "--tickets", str(tickets), "--seed", str(seed), "--profile", profile,
+                                          "--latency-ms", str(latency_ms), command=command, cwd=REPO,
+                                          start_timeout=120, stop_timeout=30)
+        except ProcessError as exc:
+            raise BenchError(str(exc)) from None
         self.workdir = workdir
-        ready = workdir / "ready.json"
-        self._log = open(workdir / "sandbox.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.sandbox_host", "--tickets", str(tickets), "--seed", str(seed),
-             "--profile", profile, "--latency-ms", str(latency_ms), "--ready-file", str(ready)],
-            cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise BenchError("the sandbox did not start: " + (workdir / "sandbox.log").read_text()[-2000:])
-            time.sleep(0.05)
-        self.info: dict[str, Any] = json.loads(ready.read_text())
+        self.proc = self.process.proc
+        self.info: dict[str, Any] = self.process.info
         self.roots = {"casavi": self.info["casavi_url"].rsplit("/v1", 1)[0], "jira": self.info["jira_url"]}
         self.http = httpx.Client(timeout=300)
         self.jira = httpx.Client(base_url=self.info["jira_url"] + JIRA_API, timeout=60,
@@ -119,8 +93,7 @@ class Sandbox:
         return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        terminate(self.proc, timeout=30)
-        self._log.close()
+        self.process.stop()
         for client in ("http", "jira"):
             if hasattr(self, client):
                 getattr(self, client).close()
@@ -137,27 +110,9 @@ def write_config(info: dict[str, Any], path: Path, *, concurrency: int, interval
     """The sandboxes' config (as ``--write-config`` writes it) with the benchmark's settings:
     ``concurrency`` for both the engine and the casavi client, the poll interval without
     jitter, the overlap window, JSON log lines (the benchmark reads ``pass_finished`` from them)."""
-    config = sandbox_config(info, config_path=path)
-    config["sync"].update(concurrency=concurrency, interval_seconds=interval_seconds, jitter_seconds=0,
-                          overlap_seconds=overlap_seconds)
-    config["casavi"]["concurrency"] = concurrency
-    config["log"] = {"level": "info", "format": "json"}
-    path.write_text(tomli_w.dumps(config))
-    os.chmod(path, 0o600)
-    return path
-
-
-def log_events(path: Path, event: str) -> list[dict[str, Any]]:
-    found = []
-    for line in path.read_text(errors="replace").splitlines():
-        if f'"{event}"' in line:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("event") == event:
-                found.append(entry)
-    return found
+    return processes.write_config(info, path, sync__concurrency=concurrency, sync__interval_seconds=interval_seconds,
+                                  sync__jitter_seconds=0, sync__overlap_seconds=overlap_seconds,
+                                  casavi__concurrency=concurrency, log__level="info", log__format="json")
 
 
 @dataclass
@@ -209,9 +164,7 @@ class Daemon:
 
     def __init__(self, config: Path, log: Path):
         self.log_path = log
-        self._out = open(log, "w")
-        self.proc = subprocess.Popen([*BRIDGE, "run", "--config", str(config)], cwd=REPO, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = bridge_process("run", "--config", str(config), log=log, cwd=REPO)
         self._reader = open(log, "r", errors="replace")
         self._partial = ""
         self._lines: list[str] = []
@@ -252,7 +205,6 @@ class Daemon:
 
     def stop(self) -> None:
         terminate(self.proc, timeout=120)
-        self._out.close()
         self._reader.close()
 
     def __enter__(self) -> "Daemon":

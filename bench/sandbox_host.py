@@ -11,7 +11,7 @@ import argparse
 import signal
 import threading
 
-from bridge.sandbox.generator import PROFILES
+from bridge.sandbox.casavi.generator import PROFILES
 from bridge.sandbox.options import SandboxOptions
 from bridge.sandbox.server import start_sandboxes
 

@@ -23,7 +23,7 @@ def _count(counter: Counter, report) -> None:
 
 
 def run_demo(*, tickets: int = 24, keep: Path | None = None) -> int:
-    from bridge.sandbox.sandbox_config import write_config_file
+    from bridge.sandbox.written_config import write_config_file
     from bridge.sandbox.server import start_sandboxes
 
     workdir = keep or Path(tempfile.mkdtemp(prefix="casavi-bridge-demo-"))

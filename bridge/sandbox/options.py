@@ -18,7 +18,7 @@ HOST = "127.0.0.1"  # sandboxes bind loopback only
 class SandboxOptions:
     tickets: int = 200
     seed: int = 1
-    profile: str = "mixed"  # shape of the generated casavi tickets, see bridge.sandbox.generator.PROFILES
+    profile: str = "mixed"  # shape of the generated casavi tickets, see bridge.sandbox.casavi.generator.PROFILES
     latency_ms: float = 0.0
     fault_rate: float = 0.0
     rate_limit_rate: float = 0.0

@@ -37,7 +37,7 @@ import uvicorn
 
 from bridge.sandbox.faults import FaultMiddleware, fault_settings_from, is_wrapped
 from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.sandbox_config import write_config_file
+from bridge.sandbox.written_config import write_config_file
 
 START_TIMEOUT_SECONDS = 15.0
 
@@ -51,9 +51,9 @@ class SandboxApp:
 
 
 SANDBOX_APPS: tuple[SandboxApp, ...] = (
-    SandboxApp("casavi", "bridge.sandbox.casavi_app", "create_casavi_app", required=True),
-    SandboxApp("jira", "bridge.sandbox.jira_app", "create_jira_app"),
-    SandboxApp("relay", "bridge.sandbox.relay_app", "create_relay_app"),
+    SandboxApp("casavi", "bridge.sandbox.casavi.app", "create_casavi_app", required=True),
+    SandboxApp("jira", "bridge.sandbox.jira.app", "create_jira_app"),
+    SandboxApp("relay", "bridge.sandbox.relay.app", "create_relay_app"),
 )
 
 

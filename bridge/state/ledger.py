@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bridge.state.tables import Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
-from bridge.sync.plan import KIND_TICKET, ItemLinks, LinkView, child_key
+from bridge.sync.links import KIND_TICKET, ItemLinks, LinkView, child_key
 
 
 # The columns of ``links`` (see tables.Link); datetimes as SQLAlchemy stores them in SQLite.

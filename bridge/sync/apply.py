@@ -22,7 +22,8 @@ from bridge.model import FIELD_STATUS, Comment, SourceRef, SubItem, Task, conten
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
-from bridge.sync.plan import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, sub_hashes, target_hashes, task_hashes
+from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET
+from bridge.sync.plan import sub_hashes, target_hashes, task_hashes
 from bridge.sync.rules import SyncRules
 
 log = structlog.get_logger()

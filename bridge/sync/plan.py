@@ -17,7 +17,6 @@ It holds every sync rule and does no I/O.  The rules, in the order they are appl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from bridge.model import (
@@ -36,37 +35,8 @@ from bridge.model import (
     content_hash,
 )
 from bridge.sync import actions as a
+from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
-
-KIND_TICKET, KIND_COMMENT, KIND_TASK, KIND_ATTACHMENT = "ticket", "comment", "task", "attachment"
-
-
-@dataclass(frozen=True)
-class LinkView:
-    """A stored link as the planner sees it.  For children ``source_id`` is the child's own id."""
-
-    kind: str
-    source_id: str
-    target_id: str
-    source_hashes: Mapping[str, str]
-    target_hashes: Mapping[str, str]
-    source_version: str | None = None
-    target_version: str | None = None
-
-
-@dataclass(frozen=True)
-class ItemLinks:
-    item: LinkView | None = None
-    children: tuple[LinkView, ...] = ()
-
-    def of_kind(self, kind: str) -> list[LinkView]:
-        return [c for c in self.children if c.kind == kind]
-
-
-def child_key(item_key: str, kind: str, child_id: str) -> str:
-    """The source key of a child link: ``casavi:P-1/comment/C-7``."""
-    return f"{item_key}/{kind}/{child_id}"
-
 
 def written_id(connector: str, target_item_id: str, kind_letter: str, target_child_id: str) -> str:
     """Deterministic id of an object the bridge writes to the source, e.g. ``jira-10042-c-10311``."""

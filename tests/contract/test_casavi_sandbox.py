@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from bridge.sandbox.casavi_records import MAX_FILE_BYTES, parse_date_ms
+from bridge.sandbox.casavi.records import MAX_FILE_BYTES, parse_date_ms
 from tests.fixtures.sandbox import PLAIN_CLIENT, casavi_control, casavi_login
 
 

@@ -1,6 +1,8 @@
-"""The Jira sandbox answers in Atlassian's own shapes: every response is checked against the
-OpenAPI documents in shared/jira-openapi — Data Center 10.3 for ``/rest/api/2`` in server mode,
-Cloud (v3) for ``/rest/api/3`` in cloud mode.
+"""The Jira sandbox answers in Atlassian's own shapes: every response is checked against
+Atlassian's OpenAPI documents — Data Center 10.3 for ``/rest/api/2`` in server mode, Cloud (v3)
+for ``/rest/api/3`` in cloud mode — as extracted into tests/data/jira-openapi/ (the operations
+the sandbox serves and the schemas they reach, as published; ``extract.py`` there says where the
+full documents come from and regenerates the extracts).
 
 Each check finds the operation in the document by method and path, requires a success status
 to be one the document declares, and validates the body against the declared response schema
@@ -37,7 +39,7 @@ import pytest
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 
-DOCS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "jira-openapi").resolve()
+DOCS = Path(__file__).resolve().parents[1] / "data" / "jira-openapi"
 JIRA_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")
 ARRAY_DEFECTS = {
     ("get", "/api/2/field"), ("get", "/api/2/priority"), ("get", "/api/2/status"),

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from bridge.cli import main
 from bridge.config import load_config
 from bridge.sandbox.faults import RetryAfterWatch
-from bridge.sandbox.casavi_render import render_ticket
-from bridge.sandbox.generator import generate
+from bridge.sandbox.casavi.render import render_ticket
+from bridge.sandbox.casavi.generator import generate
 from bridge.sandbox.server import start_sandboxes
 from tests.fixtures.sandbox import PLAIN_CLIENT, casavi_control, casavi_login
 

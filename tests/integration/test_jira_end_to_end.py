@@ -12,7 +12,7 @@ import pytest
 
 from bridge.app import build_bridge
 from bridge.config import settings_from_dict
-from bridge.sandbox.sandbox_config import sandbox_config
+from bridge.sandbox.written_config import sandbox_config
 from bridge.sandbox.server import start_sandboxes
 
 HTTP = httpx.Client(timeout=10)

@@ -16,8 +16,8 @@ from bridge.http import HttpPolicy
 from bridge.model import Comment
 from bridge.relay.client import RelayClient
 from bridge.relay.source import RelaySource
-from bridge.sandbox.relay_generator import FIRST_ORDER_ID
-from bridge.sandbox.sandbox_config import sandbox_config
+from bridge.sandbox.relay.generator import FIRST_ORDER_ID
+from bridge.sandbox.written_config import sandbox_config
 from bridge.sandbox.server import start_sandboxes
 from bridge.state.db import migrate, open_engine
 from bridge.state.ledger import Ledger

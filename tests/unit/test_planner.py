@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 from bridge.model import Attachment, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task, TargetItem
 from bridge.sync import actions as a
-from bridge.sync.plan import ItemLinks, LinkView, plan_item, source_hashes, sub_hashes, target_hashes, task_hashes
+from bridge.sync.links import ItemLinks, LinkView
+from bridge.sync.plan import plan_item, source_hashes, sub_hashes, target_hashes, task_hashes
 from tests.integration.test_engine_memory import make_rules
 
 RULES = make_rules()

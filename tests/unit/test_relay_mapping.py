@@ -13,7 +13,7 @@ from bridge.errors import ConfigError
 from bridge.model import SourceRef
 from bridge.relay.mapping import item_for, neutral_comment, summary_for
 from bridge.relay.parse import parse_comment, parse_order, with_trailer
-from bridge.sandbox.sandbox_config import sandbox_config
+from bridge.sandbox.written_config import sandbox_config
 from tests.unit.test_relay_parse import ORDER
 
 

@@ -1,0 +1,71 @@
+"""The Jira sandbox's records: an issue and what hangs off it (comments, attachments, links).
+
+Plain data, no behaviour: the store (:mod:`bridge.sandbox.jira.store`) and its mixins
+(:mod:`bridge.sandbox.jira.store_items`, :mod:`bridge.sandbox.jira.workflow`) change them under
+the store's lock; :mod:`bridge.sandbox.jira.render` shows them in Jira's shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.sandbox.jira.catalog import DEFAULT_PRIORITY, INITIAL_STATUS, JiraUser, Named, Status
+
+
+@dataclass
+class Comment:
+    comment_id: int
+    body: str
+    author: JiraUser
+    update_author: JiraUser
+    created_ms: int
+    updated_ms: int
+    visibility: dict[str, str] | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Attachment:
+    attachment_id: int
+    issue_id: int
+    filename: str
+    mime_type: str
+    size: int
+    author: JiraUser
+    created_ms: int
+
+
+@dataclass
+class RemoteLink:
+    link_id: int
+    object: dict[str, Any]
+    global_id: str | None = None
+    application: dict[str, Any] | None = None
+    relationship: str | None = None
+
+
+@dataclass
+class Issue:
+    issue_id: int
+    key: str
+    issuetype: Named
+    summary: str
+    reporter: JiraUser
+    creator: JiraUser
+    created_ms: int
+    updated_ms: int
+    status_category_changed_ms: int
+    status: Status = INITIAL_STATUS
+    description: str | None = None
+    labels: list[str] = field(default_factory=list)
+    priority: Named = DEFAULT_PRIORITY
+    assignee: JiraUser | None = None
+    duedate: str | None = None
+    parent_id: int | None = None
+    resolution: Named | None = None
+    resolution_ms: int | None = None
+    comments: list[Comment] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    remote_links: list[RemoteLink] = field(default_factory=list)

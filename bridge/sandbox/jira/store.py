@@ -1,0 +1,252 @@
+"""The Jira sandbox's state: one project, its issues, comments, attachments, properties, links.
+
+All state lives in memory behind one re-entrant lock, so the ASGI app, test threads and the
+``/_sandbox`` control endpoints can share one store.  Every write stamps the issue's
+``updated`` with a millisecond time that is strictly greater than any earlier stamp, the way
+a real Jira's ``updated`` moves on each change (comments, attachments, transitions and
+entity properties included); an edit that changes nothing does not move it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from bridge.sandbox.jira.catalog import (
+    DEFAULT_PRIORITY,
+    EDITABLE_FIELDS,
+    ISSUE_TYPES,
+    STATUSES,
+    JiraSandboxOptions,
+    JiraUser,
+    Named,
+    Status,
+    by_id_or_name,
+    make_users,
+)
+from bridge.sandbox.jira.fields import FieldParser, JiraApiError, apply_update_ops, cannot_set
+from bridge.sandbox.jira.records import Issue
+from bridge.sandbox.jira.store_items import ItemsMixin
+from bridge.sandbox.jira.workflow import WorkflowMixin
+
+__all__ = ["JiraStore"]
+
+
+class JiraStore(ItemsMixin, WorkflowMixin):
+    """Thread-safe in-memory Jira.  Methods raise :class:`JiraApiError` as Jira would answer."""
+
+    def __init__(self, options: JiraSandboxOptions | None = None):
+        self.options = options or JiraSandboxOptions()
+        self.users = make_users(self.options)
+        self.lock = threading.RLock()
+        self._issues: dict[int, Issue] = {}
+        self._ids_by_key: dict[str, int] = {}
+        self._last_ms = 0
+        self._next = {"issue": 10001, "number": 1, "comment": 10000, "attachment": 10000,
+                      "link": 10000}
+        self._blobs: dict[int, bytes] = {}
+        self._blob_dir = Path(self.options.attachment_dir) if self.options.attachment_dir else None
+        if self._blob_dir is not None:
+            self._blob_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- basics -------------------------------------------------------------------------------
+
+    @property
+    def api_user(self) -> JiraUser:
+        return self.users[0]
+
+    def tick(self) -> int:
+        """Now in epoch milliseconds, strictly after every earlier stamp."""
+        with self.lock:
+            self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+            return self._last_ms
+
+    def _new_id(self, kind: str) -> int:
+        value = self._next[kind]
+        self._next[kind] += 1
+        return value
+
+    def find_user(self, ref: Mapping[str, Any] | str) -> JiraUser | None:
+        if isinstance(ref, str):
+            ref = {"name": ref}
+        for wanted_attr, user_attr in (("accountId", "account_id"), ("id", "account_id"),
+                                       ("name", "name"), ("key", "key"), ("username", "name"),
+                                       ("emailAddress", "email")):
+            if wanted_attr in ref:
+                wanted = str(ref[wanted_attr])
+                return next((u for u in self.users if getattr(u, user_attr) == wanted), None)
+        return None
+
+    def issue(self, id_or_key: str | int) -> Issue:
+        """The issue by numeric id or key (keys are case-insensitive); 404 when absent."""
+        with self.lock:
+            text = str(id_or_key).strip()
+            issue_id = int(text) if text.isdigit() else self._ids_by_key.get(text.upper())
+            found = self._issues.get(issue_id) if issue_id is not None else None
+            if found is None:
+                raise JiraApiError(404, self._not_found_message())
+            return found
+
+    def _not_found_message(self) -> str:
+        if self.options.cloud:
+            return "Issue does not exist or you do not have permission to see it."
+        return "Issue Does Not Exist"
+
+    def has_issue(self, id_or_key: str) -> bool:
+        try:
+            self.issue(id_or_key)
+        except JiraApiError:
+            return False
+        return True
+
+    def issues(self) -> list[Issue]:
+        with self.lock:
+            return list(self._issues.values())
+
+    def subtasks(self, issue: Issue) -> list[Issue]:
+        with self.lock:
+            return [i for i in self._issues.values() if i.parent_id == issue.issue_id]
+
+    def parent(self, issue: Issue) -> Issue | None:
+        with self.lock:
+            return self._issues.get(issue.parent_id) if issue.parent_id else None
+
+    def touch(self, issue: Issue) -> int:
+        issue.updated_ms = self.tick()
+        return issue.updated_ms
+
+    # -- issues -------------------------------------------------------------------------------
+
+    def create_issue(self, fields: Mapping[str, Any], actor: JiraUser,
+                     properties: Any = None, update: Any = None) -> Issue:
+        if not isinstance(fields, Mapping):
+            raise JiraApiError(400, ["Issue fields are required."])
+        parser = FieldParser(self.find_user, self.options.cloud)
+        values, comment_ops = apply_update_ops({}, update)
+        values.update(fields)
+        issuetype = self._check_project_and_type(values, parser)
+        summary = parser.parse("summary", values.get("summary"))
+        parent = self._check_parent(values.get("parent"), issuetype, parser)
+        parsed: dict[str, Any] = {}
+        for field_id, value in values.items():
+            if field_id in ("project", "issuetype", "summary", "parent"):
+                continue
+            if field_id in EDITABLE_FIELDS or field_id == "reporter":
+                parsed[field_id] = parser.parse(field_id, value)
+            else:
+                parser.errors[field_id] = cannot_set(field_id)
+        props = self._check_properties(properties)
+        parser.fail_if_errors()
+        for op in comment_ops:  # refuse before anything is written
+            self._check_comment(op.get("body"), op.get("visibility"))
+        with self.lock:
+            now = self.tick()
+            number = self._new_id("number")
+            issue = Issue(
+                issue_id=self._new_id("issue"), key=f"{self.options.project_key}-{number}",
+                issuetype=issuetype, summary=summary, reporter=parsed.pop("reporter", None) or actor,
+                creator=actor, created_ms=now, updated_ms=now, status_category_changed_ms=now,
+                parent_id=parent.issue_id if parent else None, properties=props,
+            )
+            self._assign(issue, parsed)
+            self._issues[issue.issue_id] = issue
+            self._ids_by_key[issue.key.upper()] = issue.issue_id
+            for op in comment_ops:
+                self.add_comment(issue.key, op.get("body"), actor, op.get("visibility"))
+            return issue
+
+    def _check_project_and_type(self, values: Mapping[str, Any], parser: FieldParser) -> Named:
+        project = values.get("project")
+        if project is None:
+            parser.errors["project"] = "project is required"
+        elif not isinstance(project, Mapping) or not self.is_project(
+                project.get("id") or project.get("key")):
+            parser.errors["project"] = "valid project is required"
+        issuetype = values.get("issuetype")
+        found = by_id_or_name(ISSUE_TYPES, issuetype, "item_id")
+        if issuetype is None:
+            parser.errors["issuetype"] = "issue type is required"
+        elif found is None:
+            parser.errors["issuetype"] = "Specify a valid issue type"
+        return found or ISSUE_TYPES[0]
+
+    def is_project(self, key_or_id: Any) -> bool:
+        text = str(key_or_id or "")
+        return text == self.options.project_id or text.upper() == self.options.project_key.upper()
+
+    def _check_parent(self, ref: Any, issuetype: Named, parser: FieldParser) -> Issue | None:
+        if not issuetype.subtask:
+            if ref is not None:
+                parser.errors["parent"] = "Given parent issue does not belong to appropriate hierarchy."
+            return None
+        if not isinstance(ref, Mapping) or not (ref.get("key") or ref.get("id")):
+            parser.errors["parent"] = ("Issue type is a sub-task but parent issue key or id"
+                                       " not specified.")
+            return None
+        try:
+            parent = self.issue(ref.get("key") or ref.get("id"))
+        except JiraApiError:
+            parser.errors["parent"] = "Could not find issue by id or key."
+            return None
+        if parent.issuetype.subtask:
+            parser.errors["parent"] = "Given parent issue does not belong to appropriate hierarchy."
+            return None
+        return parent
+
+    def _assign(self, issue: Issue, parsed: Mapping[str, Any]) -> bool:
+        """Store parsed values; True when anything changed."""
+        changed = False
+        for field_id, value in parsed.items():
+            if field_id == "priority" and value is None:
+                value = DEFAULT_PRIORITY
+            if getattr(issue, field_id) != value:
+                setattr(issue, field_id, value)
+                changed = True
+        return changed
+
+    def edit_issue(self, id_or_key: str, fields: Any, update: Any, actor: JiraUser) -> Issue:
+        with self.lock:
+            issue = self.issue(id_or_key)
+            if fields is not None and not isinstance(fields, Mapping):
+                raise JiraApiError(400, ["Field values must be an object."])
+            current = {"labels": list(issue.labels)}
+            values, comment_ops = apply_update_ops(current, update)
+            values.update(fields or {})
+            parser = FieldParser(self.find_user, self.options.cloud)
+            parsed = {}
+            for field_id, value in values.items():
+                if field_id in EDITABLE_FIELDS:
+                    parsed[field_id] = parser.parse(field_id, value)
+                else:
+                    parser.errors[field_id] = cannot_set(field_id)
+            parser.fail_if_errors()
+            for op in comment_ops:  # refuse before anything is written
+                self._check_comment(op.get("body"), op.get("visibility"))
+            if self._assign(issue, parsed):
+                self.touch(issue)
+            for op in comment_ops:
+                self.add_comment(issue.key, op.get("body"), actor, op.get("visibility"))
+            return issue
+
+    def delete_issue(self, id_or_key: str, delete_subtasks: bool) -> None:
+        with self.lock:
+            issue = self.issue(id_or_key)
+            children = self.subtasks(issue)
+            if children and not delete_subtasks:
+                raise JiraApiError(400, [
+                    f"The issue '{issue.key}' has subtasks.  You must specify the "
+                    "'deleteSubtasks' parameter to delete this issue with all its subtasks."])
+            for doomed in children + [issue]:
+                for attachment in doomed.attachments:
+                    self._drop_blob(attachment.attachment_id)
+                del self._issues[doomed.issue_id]
+                del self._ids_by_key[doomed.key.upper()]
+
+    @staticmethod
+    def status_named(name: str) -> Status:
+        found = next((s for s in STATUSES if s.name.lower() == str(name).lower()), None)
+        if found is None:
+            raise JiraApiError(400, [f"There is no status named '{name}'."])
+        return found
