@@ -133,30 +133,18 @@ def check(config_path: Path) -> None:
       casavi-bridge check --config /etc/casavi-bridge/config.toml
     """
     from bridge.app import build_connector, build_source
+    from bridge.checks import check_findings
     from bridge.config import load_config
 
     try:
         settings = load_config(config_path)
     except ConfigError as exc:
         _fail_config(exc)
-    problems: list[str] = []
     try:
         source, connector = build_source(settings), build_connector(settings)
     except ConfigError as exc:
         _fail_config(exc)
-    problems += [f"source: {p}" for p in source.check()]
-    tool_problems = connector.check()
-    problems += [f"{connector.name}: {p}" for p in tool_problems]
-    if not tool_problems:
-        known = connector.statuses()
-        wanted = set(settings.status_map.values()) | {t.status for t in settings.task_status_map.values()}
-        wanted |= set(settings.status_map_back)
-        for name in sorted(wanted - known):
-            problems.append(f"{connector.name}: status {name!r} from the status map does not exist in the tool's workflow "
-                            f"(known: {', '.join(sorted(known))})")
-        reachable = getattr(connector, "unreachable_statuses", None)
-        if reachable is not None:
-            problems += [f"{connector.name}: {p}" for p in reachable(sorted(wanted & known))]
+    problems = check_findings(settings, source, connector)
     for p in problems:
         click.echo(p)
     if problems:

@@ -137,7 +137,9 @@ class LogSettings(_Section):
 
 
 class MetricsSettings(_Section):
-    listen: str | None = None  # "host:port", "[::1]:9464"; None = no endpoint
+    listen: str | None = None  # "host:port", "[::1]:9464", ":9464" (127.0.0.1); None = no endpoint
+    status_page: bool = True  # the operator's status page on / and /status of the same listener
+    admin_token: Secret | None = None  # allows the page's "retry now"; without it the page only reads
 
     @field_validator("listen")
     @classmethod
@@ -156,10 +158,13 @@ class MetricsSettings(_Section):
 
 
 def split_listen(value: str) -> tuple[str, int]:
-    """``"127.0.0.1:9464"`` → ``("127.0.0.1", 9464)``; ``"[::1]:9464"`` → ``("::1", 9464)``."""
+    """``"127.0.0.1:9464"`` → ``("127.0.0.1", 9464)``; ``"[::1]:9464"`` → ``("::1", 9464)``;
+    ``":9464"`` → ``("127.0.0.1", 9464)`` (no host: loopback only, never every interface)."""
     host, sep, port_text = value.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError('expected "host:port", e.g. "127.0.0.1:9464"')
+    if not host:
+        return "127.0.0.1", int(port_text)
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
         ipaddress.IPv6Address(host)

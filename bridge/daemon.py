@@ -6,6 +6,10 @@
 - SIGTERM/SIGINT: the current item finishes, no new one starts, STOPPING=1, exit 0.
 - SIGHUP: the configuration is read again before the next pass (a bad file keeps the old one).
 - While a side is down, passes back off exponentially (up to 10 minutes); cursors stay put.
+- With ``[metrics] listen`` (and ``status_page``, default on) the same listener serves the
+  status page (:mod:`bridge.statuspage`) for this daemon's one tenant, named after the
+  configuration file's stem (as a fleet names tenants after their files).  The ``check``
+  findings it shows are taken once both sides answer, and again after each reload.
 """
 
 from __future__ import annotations
@@ -14,15 +18,18 @@ import random
 import signal
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import structlog
 
 from bridge.app import Bridge, build_bridge
+from bridge.checks import check_findings
 from bridge.config import Settings, load_config, split_listen
 from bridge.errors import BridgeError, ConfigError, FatalError, RetriableError
 from bridge.metrics import Metrics
 from bridge.notify import Notifier, watchdog_interval
+from bridge.statuspage.views import CheckFindings, Tenant
 
 log = structlog.get_logger()
 
@@ -39,6 +46,8 @@ class Daemon:
         self.notifier = Notifier()
         self.metrics: Metrics | None = None
         self.bridge: Bridge | None = None
+        self.tenant_name = config_path.stem
+        self.findings = CheckFindings()
         self._progress = time.monotonic()
         self._rng = random.Random()
 
@@ -65,6 +74,7 @@ class Daemon:
             if self.stop.is_set():
                 self.bridge.stop.set()
             self._wait_until_reachable()
+            self._take_findings()
             failures = 0
             while not self.stop.is_set():
                 self._maybe_reload()
@@ -156,7 +166,29 @@ class Daemon:
         self.settings = settings
         self.bridge = build_bridge(settings, metrics=self.metrics)
         self.bridge.engine.heartbeat = self.touch
+        if self.metrics is not None:
+            self.metrics.set_interval(settings.sync.interval_seconds)
         log.info("config_reloaded")
+        self._take_findings()
+
+    def _take_findings(self) -> None:
+        """The `check` findings for the status page (read-only requests to both sides)."""
+        if self.metrics is None or self.metrics.pages is None or self.bridge is None:
+            return
+        try:
+            lines = check_findings(self.settings, self.bridge.source, self.bridge.connector)
+        except BridgeError as exc:
+            lines = [f"check failed: {type(exc).__name__}: {exc}"]
+        self.findings.update(lines, datetime.now(timezone.utc))
+        log.info("check_findings", findings=len(lines))
+
+    def tenants(self) -> list[Tenant]:
+        """The tenants this daemon works, as the status page reads them: one."""
+        bridge = self.bridge
+        if bridge is None:
+            return []
+        return [Tenant(name=self.tenant_name, source=bridge.source.name, tool=bridge.connector.name,
+                       ledger=bridge.ledger, max_attempts=self.settings.sync.max_attempts, findings=self.findings)]
 
     # --- watchdog and metrics -----------------------------------------------------------------
     def touch(self) -> None:
@@ -178,9 +210,16 @@ class Daemon:
         if not listen:
             return
         host, port = split_listen(listen)
+        m = self.settings.metrics
         self.metrics = Metrics(interval_seconds=self.settings.sync.interval_seconds)
+        self.metrics.set_tenant_claimed(self.tenant_name, True)
+        if m.status_page:
+            from bridge.statuspage.app import StatusPage
+
+            self.metrics.pages = StatusPage(self.tenants, admin_token=m.admin_token)
         bound = self.metrics.start(host, port)
-        log.info("metrics_listening", address=f"{bound[0]}:{bound[1]}")
+        log.info("metrics_listening", address=f"{bound[0]}:{bound[1]}", status_page=m.status_page,
+                 retry_enabled=m.status_page and m.admin_token is not None)
 
 
 def run_daemon(config_path: Path, *, once: bool = False) -> int:

@@ -7,9 +7,20 @@ Metric names carry the ``casavi_bridge_`` prefix (Prometheus naming practice):
 - ``casavi_bridge_errors_total{side, kind}``: failures by side (casavi, relay, tool, state)
   and error class (retriable, fatal, skippable, conflict, config, ...);
 - ``casavi_bridge_quarantine_size``: items waiting in quarantine;
-- ``casavi_bridge_last_successful_pass_timestamp_seconds``: Unix time of the last good pass;
+- ``casavi_bridge_last_successful_pass_timestamp_seconds``: Unix time of the last good pass
+  (0 before the first);
+- ``casavi_bridge_start_time_seconds``: Unix time the daemon started (an alert's grace period
+  before the first pass);
+- ``casavi_bridge_sync_interval_seconds``: the configured ``[sync] interval_seconds`` (alert rules
+  measure staleness in intervals);
+- ``casavi_bridge_tenant_claimed{tenant}``: 1 for a tenant this process works, 0 for one it knows
+  but does not hold (a fleet's alert: no worker holds a tenant); a single daemon reports its one
+  tenant as 1;
 - ``casavi_bridge_request_duration_seconds{side}`` and ``casavi_bridge_requests_total{side, status}``
   for every remote request (status: the HTTP code, or "timeout" / "error").
+
+``contrib/prometheus/casavi-bridge.rules.yml`` and ``contrib/grafana/casavi-bridge.json`` are
+built on these names (a test holds them to this module).
 
 ``/healthz`` answers JSON, 200 while the last successful pass is at most
 ``stale_after_intervals`` sync intervals old (and during that long after start, before the
@@ -17,7 +28,8 @@ first pass finished), else 503.  A long first pass over thousands of tickets can
 report 503 until it completes; that is the truth an alert should see.
 
 Each :class:`Metrics` owns its own ``CollectorRegistry`` (several can live in one process, e.g.
-in tests).  The HTTP server is the standard library's WSGI server in a background thread,
+in tests).  ``pages``, when set, is a WSGI app serving every other path of the listener (the
+status page, :mod:`bridge.statuspage`).  The HTTP server is the standard library's WSGI server in a background thread,
 bound to exactly the configured address.
 """
 
@@ -44,6 +56,7 @@ class Metrics:
     def __init__(self, *, interval_seconds: float = 60.0, stale_after_intervals: float = 3.0,
                  clock: Callable[[], float] = time.time):
         self.registry = CollectorRegistry(auto_describe=True)
+        self.stale_after_intervals = stale_after_intervals
         self.max_age_seconds = interval_seconds * stale_after_intervals
         self._clock = clock
         self._started_at = clock()
@@ -61,6 +74,13 @@ class Metrics:
             "request_duration_seconds", "Duration of remote requests.", ["side"], buckets=REQUEST_BUCKETS, **common
         )
         self.requests = Counter("requests", "Remote requests by side and status.", ["side", "status"], **common)
+        self.start_time = Gauge("start_time_seconds", "Unix time this process started.", **common)
+        self.start_time.set(self._started_at)
+        self.sync_interval = Gauge("sync_interval_seconds", "The configured sync interval.", **common)
+        self.sync_interval.set(interval_seconds)
+        self.tenant_claimed = Gauge("tenant_claimed", "1 for a tenant this process works, 0 for one it does not hold.",
+                                    ["tenant"], **common)
+        self.pages: Callable[..., Iterable[bytes]] | None = None
 
     # ------------------------------------------------------------------ recording
 
@@ -77,6 +97,14 @@ class Metrics:
         """Record a finished pass (``at``: Unix time, default now)."""
         self._last_success = self._clock() if at is None else at
         self.last_successful_pass.set(self._last_success)
+
+    def set_interval(self, interval_seconds: float) -> None:
+        """A reloaded ``[sync] interval_seconds``: /healthz and the exported interval follow it."""
+        self.max_age_seconds = interval_seconds * self.stale_after_intervals
+        self.sync_interval.set(interval_seconds)
+
+    def set_tenant_claimed(self, tenant: str, claimed: bool) -> None:
+        self.tenant_claimed.labels(tenant=tenant).set(1 if claimed else 0)
 
     def observe_request(self, side: str, status: int | str, seconds: float) -> None:
         self.requests.labels(side=side, status=str(status)).inc()
@@ -116,6 +144,8 @@ class Metrics:
                 status = "200 OK" if healthy else "503 Service Unavailable"
                 start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
                 return [payload]
+            if self.pages is not None:
+                return self.pages(environ, start_response)
             payload = b"not found; try /metrics or /healthz\n"
             start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
             return [payload]

@@ -12,6 +12,8 @@
 
 Forced faults take precedence over the rates: ``force_status`` + ``force_count`` answer the
 next N requests with that status; ``force_timeout_count`` holds the next N requests.
+``force_path`` (default ``""``: every request) limits the forced faults to requests whose path
+contains it, e.g. ``"/tickets/T-00003"``: one item fails while the others go through.
 
 It serves itself, with no auth and never faulted or counted, under ``/_sandbox`` (and under
 ``<strip_prefix>/_sandbox``, e.g. ``/v1/_sandbox/stats``); other ``/_sandbox`` paths go on to the
@@ -85,6 +87,7 @@ class FaultSettings:
     force_status: int = 0
     force_count: int = 0
     force_timeout_count: int = 0
+    force_path: str = ""
 
     def update(self, values: dict[str, Any]) -> None:
         """Apply known keys after validating all of them (all or nothing); ValueError on a bad value."""
@@ -96,6 +99,11 @@ class FaultSettings:
             if key == "timeout_mode":
                 if value not in TIMEOUT_MODES:
                     raise ValueError(f"timeout_mode must be one of {TIMEOUT_MODES}")
+                checked[key] = value
+                continue
+            if key == "force_path":
+                if not isinstance(value, str):
+                    raise ValueError("force_path must be a string (\"\" = every path)")
                 checked[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -256,14 +264,15 @@ class FaultMiddleware:
 
     # -- decisions ------------------------------------------------------------------------
 
-    def _decide(self) -> tuple[str, int]:
-        """("pass", 0), ("timeout", 0) or ("status", code) for the next request."""
+    def _decide(self, path: str = "") -> tuple[str, int]:
+        """("pass", 0), ("timeout", 0) or ("status", code) for the next request (to ``path``)."""
         with self._lock:
             s = self.settings
-            if s.force_timeout_count > 0:
+            forced = s.force_path in path
+            if forced and s.force_timeout_count > 0:
                 s.force_timeout_count -= 1
                 return "timeout", 0
-            if s.force_count > 0 and s.force_status:
+            if forced and s.force_count > 0 and s.force_status:
                 s.force_count -= 1
                 return "status", s.force_status
             if s.timeout_rate and self._random.random() < s.timeout_rate:
@@ -304,7 +313,7 @@ class FaultMiddleware:
         self.stats.retry_after.arrived(client, key)
         if self.settings.latency_ms > 0:
             await asyncio.sleep(self.settings.latency_ms / 1000.0)
-        kind, status = self._decide()
+        kind, status = self._decide(scope["path"])
         if kind == "timeout":
             self.stats.count_fault("timeout")
             await self._hold(scope, receive, send)

@@ -217,6 +217,23 @@ class Ledger:
                 s.delete(row)
                 s.commit()
 
+    def retry_now(self, item_key: str, max_attempts: int) -> Quarantine | None:
+        """Make a quarantined item due at once (the status page's "retry now"); None when it is
+        not in quarantine.  Only the schedule changes: the engine's next pass plans the item as
+        usual.  An item that gave up (``attempts >= max_attempts``) gets one more attempt: its
+        count is set to ``max_attempts - 1``, so a new failure gives up again."""
+        with self._write_lock, Session(self.engine) as s:
+            row = s.get(Quarantine, item_key)
+            if row is None:
+                return None
+            row.next_retry_at = utc_now()
+            if row.attempts >= max_attempts:
+                row.attempts = max(0, max_attempts - 1)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
     def quarantined(self) -> list[Quarantine]:
         with Session(self.engine) as s:
             return list(s.exec(select(Quarantine).order_by(Quarantine.next_retry_at)).all())
@@ -266,6 +283,21 @@ class Ledger:
     def runs(self, limit: int = 10) -> list[RunLog]:
         with Session(self.engine) as s:
             return list(s.exec(select(RunLog).order_by(RunLog.run_id.desc()).limit(limit)).all())
+
+    def last_run_with_outcome(self, outcome: str) -> RunLog | None:
+        """The latest run that ended with ``outcome`` ("ok", "partial", ...), or None."""
+        with Session(self.engine) as s:
+            return s.exec(select(RunLog).where(RunLog.outcome == outcome)
+                          .order_by(RunLog.run_id.desc()).limit(1)).first()
+
+    def item_links_for(self, item_keys: list[str]) -> list[Link]:
+        """The ticket links among ``item_keys`` (unlinked keys are left out)."""
+        found: list[Link] = []
+        with Session(self.engine) as s:
+            for start in range(0, len(item_keys), 500):
+                chunk = item_keys[start:start + 500]
+                found += s.exec(select(Link).where(Link.kind == KIND_TICKET, Link.source_key.in_(chunk))).all()
+        return found
 
     def iter_item_links(self) -> Iterator[Link]:
         with Session(self.engine) as s:

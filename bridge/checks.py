@@ -1,0 +1,34 @@
+"""The `check` findings: what `casavi-bridge check` prints and the status page shows.
+
+Read-only probes of both sides (``Source.check()``, ``Connector.check()``) and of the status
+maps against the tool's workflow.  Each finding is one line naming the side and, where it is a
+setting, its key path; an empty list means everything checked is fine.
+"""
+
+from __future__ import annotations
+
+from bridge.config import Settings
+from bridge.connector import Connector
+from bridge.source import Source
+
+
+def check_findings(settings: Settings, source: Source, connector: Connector) -> list[str]:
+    """``["source: ...", "jira: status 'X' from the status map does not exist ...", ...]``.
+
+    Network errors inside the probes are reported by the probes themselves as findings; this
+    function raises nothing of its own."""
+    problems = [f"source: {p}" for p in source.check()]
+    tool_problems = connector.check()
+    problems += [f"{connector.name}: {p}" for p in tool_problems]
+    if tool_problems:
+        return problems
+    known = connector.statuses()
+    wanted = set(settings.status_map.values()) | {t.status for t in settings.task_status_map.values()}
+    wanted |= set(settings.status_map_back)
+    for name in sorted(wanted - known):
+        problems.append(f"{connector.name}: status {name!r} from the status map does not exist in the tool's workflow "
+                        f"(known: {', '.join(sorted(known))})")
+    reachable = getattr(connector, "unreachable_statuses", None)
+    if reachable is not None:
+        problems += [f"{connector.name}: {p}" for p in reachable(sorted(wanted & known))]
+    return problems
