@@ -94,8 +94,12 @@ class StatusPage:
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        body = self._route(environ, start_response, method)
+        return [] if method == "HEAD" else body
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse, method: str) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
         if path in ("/", "/status"):
             if method not in ("GET", "HEAD"):
                 return self._plain(start_response, "405 Method Not Allowed", "use GET\n", [("Allow", "GET, HEAD")])

@@ -157,3 +157,9 @@ def test_metrics_and_health_stay_where_they_were(serve):
     assert client.get("/healthz").status_code == 200
     assert client.get("/nothing-here").status_code == 404
     assert "Not checked yet" in client.get("/").text
+
+
+def test_head_answers_headers_only(serve):
+    client = serve()
+    head = client.head("/status")
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 1000
