@@ -109,6 +109,17 @@ class SyncSettings(_Section):
     concurrency: Annotated[int, Field(ge=1)] = 4
     comments: bool = True
     internal_comments: Literal["mirror", "skip"] = "mirror"
+    # Who in casavi may read what people write in the tool.  Tenants read casavi; colleagues
+    # write in the tool for each other, not knowing a tenant might read along: both default to
+    # "internal" (a manager can still make a comment public in casavi; a leak cannot be undone).
+    # A comment restricted in the tool is internal in casavi either way.  (relay: see below.)
+    tool_comments_to_casavi: Literal["public", "internal"] = "internal"
+    tool_files_to_casavi: Literal["public", "internal"] = "internal"
+    # casavi status -> statusText sent when the bridge writes that status back (tenants see the
+    # text instead of the status's own name); statuses not listed send none.
+    status_text_back: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
+    # Closing a ticket from the tool: suppress casavi's request to the tenant to rate the process.
+    suppress_rating_request: bool = False
     tasks: bool = True
     attachments: bool = True
     attachment_max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
@@ -351,15 +362,23 @@ class _Validation:
 
 
 def _relay_defaults(run: _Validation, raw: Mapping[str, Any]) -> None:
-    """A relay source changes two defaults: which statuses start mirroring (relay's own) and
-    ``[sync] tasks`` (orders have no tasks: off, and an error when switched on)."""
+    """A relay source changes defaults: which statuses start mirroring (relay's own),
+    ``[sync] tasks`` (orders have no tasks: off, and an error when switched on) and what the
+    tool writes back (``tool_comments_to_casavi``/``tool_files_to_casavi``: "public")."""
     filters, sync = run.values.get("filters"), run.values.get("sync")
     if filters is not None and "statuses" not in (raw.get("filters") or {}):
         run.values["filters"] = filters.model_copy(update={"statuses": RELAY_START_STATUSES})
     if sync is not None and "tasks" not in (raw.get("sync") or {}):
-        run.values["sync"] = sync.model_copy(update={"tasks": False})
+        sync = run.values["sync"] = sync.model_copy(update={"tasks": False})
     elif sync is not None and sync.tasks:
         run.problem("sync", ("tasks",), 'relay orders have no tasks; set tasks = false for [source] kind = "relay"')
+    # An order's comments are read by the property manager (the customer), never by tenants,
+    # and relay has no internal comments: what is written back is written for the manager.
+    for key in ("tool_comments_to_casavi", "tool_files_to_casavi"):
+        if sync is not None and key not in (raw.get("sync") or {}):
+            sync = run.values["sync"] = sync.model_copy(update={key: "public"})
+        elif sync is not None and getattr(sync, key) == "internal":
+            run.problem("sync", (key,), 'relay has no internal comments; set "public" for [source] kind = "relay"')
 
 
 def _status_maps(run: _Validation, raw: Mapping[str, Any], *, relay: bool = False) -> None:
@@ -466,6 +485,10 @@ def _cross_check(values: dict[str, Any]) -> list[str]:
     status_map, back, filters = values.get("status_map"), values.get("status_map_back"), values.get("filters")
     task_map, task_back = values.get("task_status_map"), values.get("task_status_map_back")
     listed = ", ".join(known)
+    sync = values.get("sync")
+    if sync is not None and known:
+        for status in (s for s in sync.status_text_back if s not in known):
+            add("sync", ("status_text_back", status), f"not a {what} ({listed})")
     if status_map is not None and filters is not None:
         for index, status in enumerate(filters.statuses):
             if known and status not in known:

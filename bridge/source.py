@@ -56,8 +56,12 @@ class Source(Protocol):
     def get(self, ref: SourceRef) -> SourceItem:
         """The full item with comments, tasks and attachments; NotFoundError when gone."""
 
-    def set_status(self, ref: SourceRef, status: str) -> str | None:
-        """Write the status; returns the item's new version when the reply carries it."""
+    def set_status(self, ref: SourceRef, status: str, *, status_text: str | None = None,
+                   suppress_rating_request: bool = False) -> str | None:
+        """Write the status; returns the item's new version when the reply carries it.
+
+        ``status_text`` (casavi ``statusText``: None = not sent, "" = cleared) and
+        ``suppress_rating_request`` go with it where the source has them (relay has not)."""
 
     def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
                     author_email: str | None, file_ids: list[str] | None = None) -> str:

@@ -84,9 +84,11 @@ class FakeSource:
         except KeyError:
             raise NotFoundError(f"ticket {ref.item_id} not found", status=404) from None
 
-    def set_status(self, ref, status):
+    def set_status(self, ref, status, *, status_text=None, suppress_rating_request=False):
         with self._lock:
             self.writes.append(("status", ref.item_id, status))
+            if status_text is not None or suppress_rating_request:
+                self.writes.append(("status_extras", ref.item_id, status_text, suppress_rating_request))
             return self._bump(self.get(ref), status=status).version
 
     def add_comment(self, ref, comment_id, text, *, internal, author_email, file_ids=None):

@@ -195,9 +195,14 @@ class CasaviSource:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def set_status(self, ref: SourceRef, status: str) -> str | None:
+    def set_status(self, ref: SourceRef, status: str, *, status_text: str | None = None,
+                   suppress_rating_request: bool = False) -> str | None:
         """PUT the ticket with its current fields and the new status (PUT needs id, title,
-        propertyId); returns the new lastModified when the answer carries it."""
+        propertyId); returns the new lastModified when the answer carries it.
+
+        ``status_text`` is sent as ``statusText`` when given ("" clears it: tenants then see the
+        status's own name); ``suppress_rating_request`` asks casavi not to send the tenant a
+        rating request when the ticket closes (API document, "Update ticket")."""
         current = self.client.get_ticket(ref.item_id)
         if current.status == status:
             # Already there (e.g. a repeat after a lost answer): writing would only bump
@@ -205,6 +210,10 @@ class CasaviSource:
             return current.last_modified
         fields = ticket_write_fields(current)
         fields["status"] = status
+        if status_text is not None:
+            fields["statusText"] = status_text or None
+        if suppress_rating_request:
+            fields["suppressRatingRequest"] = True
         updated = self.client.update_ticket(ref.item_id, fields)
         log.info("casavi_status_written", ticket=ref.item_id, status=status)
         return updated.last_modified if updated is not None else None

@@ -146,7 +146,9 @@ class RelaySource:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def set_status(self, ref: SourceRef, status: str) -> str | None:
+    def set_status(self, ref: SourceRef, status: str, *, status_text: str | None = None,
+                   suppress_rating_request: bool = False) -> str | None:
+        # An order has no status label and no rating request: both are casavi ticket features.
         current = self.client.get_order(ref.item_id)
         if current.status == status:
             return current.version  # already there: a second PATCH would add a second status change

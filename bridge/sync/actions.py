@@ -82,6 +82,9 @@ class SetTargetStatus(Action):
 class SetSourceStatus(Action):
     status: str
     target_hash: str
+    # casavi's statusText for the new status: None = not sent, "" = cleared (see SyncRules).
+    status_text: str | None = None
+    suppress_rating_request: bool = False
     direction = TO_SOURCE
     changes_linked = True
 
@@ -113,6 +116,7 @@ class AddTargetComment(Action):
 class AddSourceComment(Action):
     comment_id: str  # deterministic: <connector>-<target item>-c-<target comment>
     comment: Comment  # the tool's comment
+    internal: bool = True  # written as an internal (staff-only) comment in the source
     direction = TO_SOURCE
 
     def describe(self) -> str:
@@ -195,6 +199,7 @@ class CopyToTarget(Action):
 class CopyToSource(Action):
     attachment: Attachment  # the tool's attachment
     comment_id: str  # deterministic: <connector>-<target item>-a-<attachment>
+    internal: bool = True  # the comment carrying the file is internal (staff-only) in the source
     direction = TO_SOURCE
 
     def describe(self) -> str:

@@ -117,7 +117,12 @@ class Applier:
             self._count(outcome, "status_mirrored", a.TO_TARGET)
             log.info("status_mirrored", status=action.status.status)
         elif isinstance(action, a.SetSourceStatus):
-            version = self.source.set_status(self._ref(ref, key), action.status)
+            extras = {}
+            if action.status_text is not None:
+                extras["status_text"] = action.status_text
+            if action.suppress_rating_request:
+                extras["suppress_rating_request"] = True
+            version = self.source.set_status(self._ref(ref, key), action.status, **extras)
             self._link(key, target_id, source_hashes={FIELD_STATUS: content_hash(action.status)},
                        target_hashes={FIELD_STATUS: action.target_hash})
             self._count(outcome, "status_written_back", a.TO_SOURCE)
@@ -132,7 +137,7 @@ class Applier:
             c = action.comment
             text = attributed(c, self.connector.name)
             self._idempotent(lambda: self.source.add_comment(self._ref(ref, key), action.comment_id, text,
-                                                             internal=c.internal, author_email=c.author_email))
+                                                             internal=action.internal, author_email=c.author_email))
             self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=action.comment_id, target_id=c.comment_id)
             self._count(outcome, "comment_written_back", a.TO_SOURCE)
             log.info("comment_written_back", comment=action.comment_id)
@@ -197,7 +202,7 @@ class Applier:
                 self.connector.download_attachment(target_id, f, path)
                 file_id = self.source.upload_file(f.name, f.content_type, path)
             self._idempotent(lambda: self.source.add_comment(
-                self._ref(ref, key), action.comment_id, f"📎 {f.name}", internal=False, author_email=None,
+                self._ref(ref, key), action.comment_id, f"📎 {f.name}", internal=action.internal, author_email=None,
                 file_ids=[file_id]))
             self.ledger.record_link(kind=KIND_ATTACHMENT, item_key=key, source_id=file_id, target_id=f.attachment_id)
             self._count(outcome, "attachment_written_back", a.TO_SOURCE)

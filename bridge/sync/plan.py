@@ -208,7 +208,7 @@ def _plan_status(source: SourceItem, target: TargetItem, link: LinkView, rules: 
             return plan + [a.Note(key, f"tool status {t_status!r} has no entry in status_map_back; not written back")]
         if back == source.status:
             return plan + [a.RecordHashes(key, {FIELD_STATUS: s_hash}, {FIELD_STATUS: t_hash})]
-        return plan + [a.SetSourceStatus(key, back, t_hash)]
+        return plan + [a.SetSourceStatus(key, back, t_hash, *rules.status_write_extras(back))]
     if forward is None:
         return plan + [a.Note(key, f"source status {source.status!r} has no entry in the status map")]
     return plan + [a.SetTargetStatus(key, link.target_id, StatusTarget(forward), s_hash)]
@@ -256,7 +256,7 @@ def _plan_comments(source: SourceItem, target: TargetItem, links: ItemLinks, rul
         cid = written_id(rules.connector, target.target_id, "c", t.comment_id)
         if cid in src_ids:
             continue  # handled above as an adoption
-        plan.append(a.AddSourceComment(key, cid, t))
+        plan.append(a.AddSourceComment(key, cid, t, rules.comment_internal_in_source(t.internal)))
     return plan
 
 
@@ -397,5 +397,6 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
         if refused:
             plan.append(a.Note(key, f"tool file {t.name} not written back: {refused}"))
             continue
-        plan.append(a.CopyToSource(key, t, written_id(rules.connector, target.target_id, "a", t.attachment_id)))
+        plan.append(a.CopyToSource(key, t, written_id(rules.connector, target.target_id, "a", t.attachment_id),
+                                   rules.files_internal_in_source))
     return plan

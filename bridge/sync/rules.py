@@ -10,6 +10,7 @@ from typing import Mapping
 from bridge.model import Capabilities, StatusTarget
 
 POLICIES = ("casavi-wins", "tool-wins", "newest")
+CLOSED = "CLOSED"  # the source status in which a casavi ticket is closed (asks for a rating)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class SyncRules:
     property_ids: frozenset[str] = frozenset()
     comments: bool = True
     internal_comments: str = "mirror"  # mirror | skip
+    # What the tool's comments and files become in the source: "internal" (staff only) or
+    # "public" (tenants read it; a comment restricted in the tool stays internal).
+    tool_comments_to_source: str = "internal"
+    tool_files_to_source: str = "internal"
+    status_text_back: Mapping[str, str] = field(default_factory=dict)  # source status → statusText
+    suppress_rating_request: bool = False  # sent when the tool closes the item
     tasks: bool = True
     attachments: bool = True
     attachment_max_bytes: int = 10 * 1024 * 1024
@@ -41,6 +48,23 @@ class SyncRules:
         if self.since is not None and created_at is not None and created_at < self.since:
             return False
         return True
+
+    def comment_internal_in_source(self, comment_internal: bool) -> bool:
+        """Whether a tool comment is written to the source as an internal comment."""
+        return comment_internal or self.tool_comments_to_source != "public"
+
+    @property
+    def files_internal_in_source(self) -> bool:
+        return self.tool_files_to_source != "public"
+
+    def status_write_extras(self, status: str) -> tuple[str | None, bool]:
+        """(statusText, suppressRatingRequest) to send with a status written back to the source.
+
+        Without ``status_text_back`` no text is sent (casavi keeps what it has); with it, a
+        status not listed clears the text, since a label belongs to the status it was set for.
+        """
+        text = self.status_text_back.get(status, "") if self.status_text_back else None
+        return text, self.suppress_rating_request and status == CLOSED
 
     def task_status_back(self, status: str, resolution: str | None) -> str | None:
         return self.task_status_map_back.get((status, resolution)) or self.task_status_map_back.get((status, None))

@@ -370,3 +370,42 @@ def test_metrics_listen_accepts_host_port_and_bracketed_ipv6() -> None:
     assert split_listen("[::1]:9464") == ("::1", 9464)
     with pytest.raises(ValueError):
         split_listen("::1:9464")
+
+
+def test_tool_comments_and_files_reach_casavi_internal_unless_the_operator_says_public(tmp_path: Path, env_secrets: None) -> None:
+    settings = load_config(write(tmp_path, MINIMAL), plugins=PLUGINS)
+    assert (settings.sync.tool_comments_to_casavi, settings.sync.tool_files_to_casavi) == ("internal", "internal")
+    assert settings.sync.status_text_back == {} and settings.sync.suppress_rating_request is False
+
+    public = load_config(write(tmp_path, MINIMAL + '[sync]\ntool_comments_to_casavi = "public"\n'), plugins=PLUGINS)
+    assert (public.sync.tool_comments_to_casavi, public.sync.tool_files_to_casavi) == ("public", "internal")
+
+
+def test_status_text_for_an_unknown_casavi_status_is_an_error(tmp_path: Path, env_secrets: None) -> None:
+    path = write(tmp_path, MINIMAL + '[sync]\nstatus_text_back = { CLOSED = "Erledigt", DONE = "x" }\n')
+    assert problems_of(path) == ['[sync] status_text_back.DONE <- not a casavi ticket status '
+                                 '(PENDING, OPEN, INPROGRESS, POSTPONED, CLOSED)']
+
+
+RELAY = """
+[source]
+kind = "relay"
+
+[relay]
+base_url = "https://relay.example/api"
+api_key = "env:CASAVI_KEY"
+
+[jira]
+url = "https://jira.example"
+user = "bridge@example.com"
+token = "env:JIRA_TOKEN"
+project = "OPS"
+"""
+
+
+def test_relay_source_writes_tool_comments_and_files_public_and_refuses_internal(tmp_path: Path, env_secrets: None) -> None:
+    settings = load_config(write(tmp_path, RELAY), plugins=PLUGINS)
+    assert (settings.sync.tool_comments_to_casavi, settings.sync.tool_files_to_casavi) == ("public", "public")
+    path = write(tmp_path, RELAY + '[sync]\ntool_files_to_casavi = "internal"\n')
+    assert problems_of(path) == ['[sync] tool_files_to_casavi <- relay has no internal comments; '
+                                 'set "public" for [source] kind = "relay"']

@@ -43,3 +43,12 @@ def test_jira_example_names_every_jira_setting():
     missing = [name for name in (*JiraSettings.model_fields, *FieldMap.model_fields)
                if f"{name} =" not in section and f"[jira.{name}]" not in section]
     assert missing == []
+
+
+@pytest.mark.parametrize("name", ["casavi-bridge.example.toml", "redmine.example.toml"])
+def test_examples_name_every_sync_setting(name):
+    from bridge.config import SyncSettings
+
+    section = (CONFIG_DIR / name).read_text().split("\n[sync]", 1)[1].split("\n[", 1)[0]
+    missing = [key for key in SyncSettings.model_fields if f"{key} =" not in section]
+    assert missing == []

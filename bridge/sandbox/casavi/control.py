@@ -14,6 +14,7 @@ POST   /_sandbox/tickets/{id}/comments      a tenant's comment (author: ``contac
                                             write as a manager instead)
 POST   /_sandbox/tickets/{id}/tasks         new task
 PUT    /_sandbox/tickets/{id}/tasks/{tid}   partial task update, e.g. ``{"status": "COMPLETED"}``
+GET    /_sandbox/tickets/{id}/notices       what casavi sent the tenant: ``{"ratingRequests": n}``
 GET    /_sandbox/info                       credentials, knobs and counts
 ==========================================  ====================================================
 
@@ -50,6 +51,13 @@ async def update_ticket(request: Request) -> Response:
     sandbox, ticket_id = _sandbox(request), request.path_params["ticket_id"]
     sandbox.store.update_ticket(ticket_id, await read_json(request), partial=True)
     return JSONResponse(sandbox.store.render_ticket(ticket_id, files_url(request)))
+
+
+async def ticket_notices(request: Request) -> Response:
+    store = _sandbox(request).store
+    with store.lock:
+        ticket = store.ticket(request.path_params["ticket_id"])
+        return JSONResponse({"ratingRequests": ticket.rating_requests})
 
 
 async def delete_ticket(request: Request) -> Response:
@@ -96,6 +104,7 @@ def control_routes() -> list[Route]:
         Route("/tickets/{ticket_id:segment}", get_ticket, methods=["GET"]),
         Route("/tickets/{ticket_id:segment}", update_ticket, methods=["PUT"]),
         Route("/tickets/{ticket_id:segment}", delete_ticket, methods=["DELETE"]),
+        Route("/tickets/{ticket_id:segment}/notices", ticket_notices, methods=["GET"]),
         Route("/tickets/{ticket_id:segment}/comments", create_comment, methods=["POST"]),
         Route("/tickets/{ticket_id:segment}/tasks", create_task, methods=["POST"]),
         Route("/tickets/{ticket_id:segment}/tasks/{task_id:segment}", update_task, methods=["PUT"]),

@@ -112,6 +112,9 @@ class TicketRecord:
     shared_with_property: bool = False
     assigned_to_id: str | None = None
     closed_ms: int | None = None
+    # Sandbox bookkeeping: rating requests casavi sent to the tenant on closing (the document:
+    # sent when the feature is active unless the closing PUT says suppressRatingRequest).
+    rating_requests: int = 0
     attachments: list[int] = field(default_factory=list)
     comments: dict[str, CommentRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)

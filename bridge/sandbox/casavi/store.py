@@ -291,6 +291,8 @@ class CasaviStore(TicketItemsMixin):
                 ticket.closed_ms = None
             elif not was_closed or ticket.closed_ms is None:
                 ticket.closed_ms = stamp
+                if payload.get("suppressRatingRequest") is not True:
+                    ticket.rating_requests += 1
 
     def delete_ticket(self, ticket_id: str) -> None:
         with self._lock:

@@ -7,6 +7,8 @@ like a change through the REST API.  ``as`` names the acting user (default ``ali
 - ``GET  /_sandbox/issues``                        → overview of every issue
 - ``POST /_sandbox/issues/{key}/transition``       ``{"status": "Done", "resolution": "Won't Do"}``
 - ``POST /_sandbox/issues/{key}/comment``          ``{"body": "...", "visibility": {...}}``
+- ``PUT  /_sandbox/issues/{key}/comment/{id}``     ``{"body": "..."}`` (edit a comment)
+- ``POST /_sandbox/issues/{key}/attachment``       ``{"filename": "...", "text": "...", "mimeType": "..."}``
 - ``POST /_sandbox/issues/{key}/edit``             ``{"summary": "...", "labels": [...], ...}``
 - ``DELETE /_sandbox/issues/{key}``                (with its sub-tasks)
 
@@ -85,6 +87,26 @@ async def comment(request: Request, view: View) -> Response:
         return JSONResponse(view.comment(store.issue(request.path_params["key"]), added), status_code=201)
 
 
+async def edit_comment(request: Request, view: View) -> Response:
+    body = json_object(await json_body(request))
+    store = view.store
+    with store.lock:
+        key = request.path_params["key"]
+        changed = store.update_comment(key, request.path_params["comment_id"], body.get("body"),
+                                       body.get("visibility"), _actor(store, body))
+        return JSONResponse(view.comment(store.issue(key), changed))
+
+
+async def attach(request: Request, view: View) -> Response:
+    body = json_object(await json_body(request))
+    store = view.store
+    with store.lock:
+        added = store.add_attachment(request.path_params["key"], str(body.get("filename") or "file.txt"),
+                                     str(body.get("text") or "").encode("utf-8"),
+                                     str(body.get("mimeType") or "text/plain"), _actor(store, body))
+        return JSONResponse({"id": str(added.attachment_id), "filename": added.filename}, status_code=201)
+
+
 async def edit(request: Request, view: View) -> Response:
     body = json_object(await json_body(request))
     store = view.store
@@ -105,6 +127,8 @@ def control_routes() -> list[Route]:
         Route("/_sandbox/issues", _control(overview), methods=["GET"]),
         Route("/_sandbox/issues/{key}/transition", _control(transition), methods=["POST"]),
         Route("/_sandbox/issues/{key}/comment", _control(comment), methods=["POST"]),
+        Route("/_sandbox/issues/{key}/comment/{comment_id}", _control(edit_comment), methods=["PUT"]),
+        Route("/_sandbox/issues/{key}/attachment", _control(attach), methods=["POST"]),
         Route("/_sandbox/issues/{key}/edit", _control(edit), methods=["POST"]),
         Route("/_sandbox/issues/{key}", _control(delete), methods=["DELETE"]),
     ]
