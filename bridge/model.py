@@ -108,6 +108,9 @@ class Comment:
     author_email: str | None = None
     created_at: datetime | None = None
     marker: str | None = None
+    # Going to the tool: names of the ticket's own files; an image in the text naming one of
+    # them is shown as that file, any other image becomes a link or text (bridge.markup).
+    files: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,7 @@ class ItemDraft:
     link_url: str | None = None
     due_date: date | None = None
     assignee: str | None = None
+    files: tuple[str, ...] = ()  # the ticket's file names: images in the text may show these
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ It holds every sync rule and does no I/O.  The rules, in the order they are appl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
 from bridge.model import (
@@ -83,6 +84,7 @@ def draft_for(item: SourceItem, rules: SyncRules) -> ItemDraft | None:
         link_url=item.link_url,
         due_date=item.due_date,
         assignee=item.assignee,
+        files=tuple(f.name for f in item.attachments),
     )
 
 
@@ -244,7 +246,7 @@ def _plan_comments(source: SourceItem, target: TargetItem, links: ItemLinks, rul
             continue
         if c.internal and (rules.internal_comments == "skip" or not rules.capabilities.comment_visibility):
             continue  # internal casavi comments stay in casavi unless the tool can restrict them
-        plan.append(a.AddTargetComment(key, c))
+        plan.append(a.AddTargetComment(key, replace(c, files=tuple(f.name for f in source.attachments))))
     src_ids = {c.comment_id for c in source.comments}
     for t in target.comments:
         if t.comment_id in linked_tgt or t.comment_id in adopted_tgt:

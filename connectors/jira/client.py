@@ -32,6 +32,7 @@ from jira.exceptions import JIRAError
 from bridge.errors import BridgeError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
+from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
 from . import mapping as m
 from .config import JiraSettings
@@ -97,6 +98,11 @@ class JiraConnector:
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
         self._attachment_markers = _Recent(2048)
+        # casavi/relay text → wiki: only http/https/mailto links, images only of the ticket's files.
+        self.text_policy = ToolTextPolicy()
+        # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
+        self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=self._person_name)
+        self._names = _Recent(512)
 
     def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
         """Report every request to Jira (status or "timeout"/"error", seconds) to ``observer``."""
@@ -138,6 +144,19 @@ class JiraConnector:
         per_type = self.rest.get(f"project/{self.settings.project}/statuses") or []
         return {status["name"] for entry in per_type for status in entry.get("statuses") or [] if status.get("name")}
 
+    def _person_name(self, who: str) -> str | None:
+        """The display name of a mentioned user (Cloud: account id; Server: user name), or None."""
+        known = self._names.get(who)
+        if known is not None:
+            return known or None
+        key = "accountId" if self.settings.deployment == "cloud" else "username"
+        try:
+            name = str((self.rest.get("user", {key: who}) or {}).get("displayName") or "")
+        except (JIRAError, requests.RequestException, BridgeError):
+            return None  # not remembered: asked again next time
+        self._names.put(who, name)
+        return name or None
+
     # --- reads ---------------------------------------------------------------------------
 
     @_boundary("get")
@@ -158,7 +177,8 @@ class JiraConnector:
             known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
             if isinstance(known, dict):
                 self._attachment_markers.put(issue_id, dict(known))
-        return m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url)
+        return m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url,
+                                policy=self.tenant_policy)
 
     def changed_since(self, since: datetime | None) -> Changes:
         """Summaries of the issues changed at or after ``since`` (a changed sub-task surfaces as
@@ -237,7 +257,8 @@ class JiraConnector:
                 fields[s.field_map.facts[name]] = value
         fields.update({"project": {"key": s.project}, "issuetype": {"name": s.issue_type},
                        "summary": m.summary_for(draft.title),
-                       "description": build_description(draft.description, draft.facts, draft.link_url)})
+                       "description": build_description(draft.description, draft.facts, draft.link_url,
+                                                        self.text_policy.with_files(draft.files))})
         labels = m.labels_for(s.field_map.label_prefix, draft.labels)
         if labels:
             fields["labels"] = labels
@@ -265,7 +286,8 @@ class JiraConnector:
         if "title" in fields:
             payload["summary"] = m.summary_for(draft.title)
         if "description" in fields:
-            payload["description"] = build_description(draft.description, draft.facts, draft.link_url)
+            payload["description"] = build_description(draft.description, draft.facts, draft.link_url,
+                                                        self.text_policy.with_files(draft.files))
         if "due_date" in fields:
             payload["duedate"] = draft.due_date.isoformat() if draft.due_date else None
         if payload:
@@ -327,7 +349,8 @@ class JiraConnector:
 
     @_boundary("add_comment")
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        body: dict[str, Any] = {"body": build_comment(comment.text, comment.author)}
+        body: dict[str, Any] = {"body": build_comment(comment.text, comment.author,
+                                                      self.text_policy.with_files(comment.files))}
         properties = []
         if marker:
             properties.append({"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
@@ -350,7 +373,7 @@ class JiraConnector:
         fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
                                   "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
         if task.description:
-            fields["description"] = fit(markdown_to_wiki(task.description))
+            fields["description"] = fit(markdown_to_wiki(task.description, self.text_policy))
         reply = self.rest.send("POST", "issue", {
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
@@ -360,7 +383,7 @@ class JiraConnector:
     @_boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
-            "summary": m.summary_for(task.title), "description": fit(markdown_to_wiki(task.description))}})
+            "summary": m.summary_for(task.title), "description": fit(markdown_to_wiki(task.description, self.text_policy))}})
         if status is not None:
             self._move(sub_id, status)
         return WriteResult(sub_id)

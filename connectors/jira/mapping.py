@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
+from bridge.markup import TenantTextPolicy
 from bridge.model import Attachment, Comment, Marker, SubItem, TargetItem
 
-from .markup import comment_author, read_description, wiki_to_markdown
+from .markup import comment_author, wiki_for_tenants
 
 MARKER_KEY = "casavi"  # issue property: {"ticketId", "internalId"[, "source"]}
 TASK_MARKER_KEY = "casavi.task"  # sub-task property: {"taskId"}
@@ -197,7 +198,8 @@ def written_fields(fields: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def to_comment(raw: Mapping[str, Any]) -> Comment:
+def to_comment(raw: Mapping[str, Any], policy: TenantTextPolicy = TenantTextPolicy()) -> Comment:
+    """A comment; a person's comment (no marker) is read as casavi markdown under ``policy``."""
     props = _properties(raw)
     marker_value = props.get(COMMENT_MARKER_KEY) or {}
     marker = str(marker_value["commentId"]) if isinstance(marker_value, Mapping) and marker_value.get("commentId") else None
@@ -206,7 +208,7 @@ def to_comment(raw: Mapping[str, Any]) -> Comment:
         # Never copied back, so the text stays wiki markup (no conversion per read).
         text_author, text = comment_author(raw.get("body"))
     else:
-        text_author, text = None, wiki_to_markdown(raw.get("body") or "")
+        text_author, text = None, wiki_for_tenants(raw.get("body") or "", policy)
     service_desk = props.get(SERVICE_DESK_KEY) or {}
     internal = bool(raw.get("visibility")) or bool(isinstance(service_desk, Mapping) and service_desk.get("internal"))
     return Comment(
@@ -220,7 +222,7 @@ def to_comment(raw: Mapping[str, Any]) -> Comment:
     )
 
 
-def to_sub_item(raw: Mapping[str, Any]) -> SubItem:
+def to_sub_item(raw: Mapping[str, Any], policy: TenantTextPolicy = TenantTextPolicy()) -> SubItem:
     fields = raw.get("fields") or {}
     marker_value = _properties(raw).get(TASK_MARKER_KEY) or {}
     marker = str(marker_value["taskId"]) if isinstance(marker_value, Mapping) and marker_value.get("taskId") else None
@@ -229,7 +231,8 @@ def to_sub_item(raw: Mapping[str, Any]) -> SubItem:
         title=str(fields.get("summary") or ""),
         status=_name(fields.get("status")) or "",
         # A sub-task the bridge wrote (marker) is never copied back: its description stays wiki.
-        description=str(fields.get("description") or "") if marker else read_description(fields.get("description")),
+        description=str(fields.get("description") or "") if marker else wiki_for_tenants(
+            fields.get("description") or "", policy),
         resolution=_name(fields.get("resolution")),
         marker=marker,
     )
@@ -268,7 +271,11 @@ def latest_update(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[
 
 
 def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[str, Any]],
-                   raw_sub_tasks: Sequence[Mapping[str, Any]], *, server_url: str) -> TargetItem:
+                   raw_sub_tasks: Sequence[Mapping[str, Any]], *, server_url: str,
+                   policy: TenantTextPolicy | None = None) -> TargetItem:
+    """The item; text people wrote in Jira (comments, sub-tasks) read under ``policy`` (default:
+    the scheme rule, links to ``server_url``'s issues kept, mentions as bare identifiers)."""
+    policy = policy or TenantTextPolicy(tool_url=server_url)
     fields = raw_issue.get("fields") or {}
     version, updated_at = latest_update(raw_issue, raw_sub_tasks)
     key = raw_issue.get("key")
@@ -277,8 +284,8 @@ def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[
         fields=item_fields(raw_issue),
         version=version,
         marker=Marker.from_property(_properties(raw_issue).get(MARKER_KEY)),
-        comments=tuple(to_comment(c) for c in raw_comments),
-        sub_items=tuple(to_sub_item(s) for s in raw_sub_tasks),
+        comments=tuple(to_comment(c, policy) for c in raw_comments),
+        sub_items=tuple(to_sub_item(s, policy) for s in raw_sub_tasks),
         attachments=to_attachments(raw_issue),
         url=f"{server_url}/browse/{key}" if key else None,
         resolution=_name(fields.get("resolution")),

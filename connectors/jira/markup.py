@@ -26,10 +26,14 @@ from urllib.parse import quote
 import jira2markdown.parser  # noqa: F401  (sets pyparsing's whitespace handling its grammar needs)
 import mistletoe
 from jira2markdown.elements import MarkupElements
-from mistletoe import block_token
+from jira2markdown.markup.links import Mention
+from mistletoe import block_token, span_token
 from mistletoe.base_renderer import URI_SAFE_CHARACTERS, BaseRenderer
 from mistletoe.contrib.jira_renderer import JiraRenderer
 from pyparsing import Forward, MatchFirst
+
+from bridge.markup import TenantTextPolicy, ToolTextPolicy
+from bridge.markup.markdown import RENDER_LOCK, render_markdown
 
 HEADER_TITLE = "casavi"
 _HEADER_OPEN = "{panel:title=" + HEADER_TITLE + "}"
@@ -43,7 +47,7 @@ _EFFECTS = set("*_-+^~")
 _LINE_START_RE = re.compile(r"(?m)^(h[1-6]|bq)\.(?=\s)|^([#*-])(?=\s)")
 
 # mistletoe registers tokens globally; renders are serialised so threads do not interleave.
-_render_lock = threading.Lock()
+_render_lock = RENDER_LOCK
 
 
 def escape_text(text: str) -> str:
@@ -79,19 +83,30 @@ def wiki_url(url: str) -> str:
     return quote(url.strip(), safe=safe)
 
 
+_DEFAULT_POLICY = ToolTextPolicy()
+_IMAGE_NAME_RE = re.compile(r"\A[^\s!|\\{}\[\]](?:[^!|\n\\{}\[\]]*[^\s!|\\{}\[\]])?\Z")
+
+
 class _WikiRenderer(JiraRenderer):
-    def __init__(self) -> None:
+    """mistletoe's Jira renderer with escaping that holds and the text policy applied to every
+    link, autolink and image as mistletoe resolved it (reference links included)."""
+
+    def __init__(self, policy: ToolTextPolicy = _DEFAULT_POLICY) -> None:
         # JiraRenderer registers HtmlBlock/HtmlSpan; without them raw HTML stays text (escaped).
         self.listTokens: list[str] = []
         self.lastChildOfQuotes: list = []
+        self.policy = policy
         BaseRenderer.__init__(self)
 
+    def _plain(self, text: str) -> str:
+        return escape_text(self.policy.text(text))
+
     def render_raw_text(self, token, escape: bool = True) -> str:
-        return escape_text(token.content) if escape else token.content
+        return self._plain(token.content) if escape else token.content
 
     def render_inline_code(self, token) -> str:
         content = token.children[0].content if token.children else ""
-        return "{{" + escape_text(content) + "}}"
+        return "{{" + self._plain(content) + "}}"
 
     @staticmethod
     def render_line_break(token) -> str:
@@ -146,11 +161,35 @@ class _WikiRenderer(JiraRenderer):
         return "{quote}\n" + inner + "{quote}" + self._block_eol(token)
 
     def render_link(self, token) -> str:
-        inner = self.render_inner(token) or escape_text(token.target)
-        return f"[{inner}|{wiki_url(token.target)}]"
+        url = self.policy.link(token.target)
+        inner = self.render_inner(token)
+        if url is None:
+            return self._as_text(inner, token.target)
+        return f"[{inner or escape_text(url)}|{wiki_url(url)}]"
 
     def render_auto_link(self, token) -> str:
-        return f"[{wiki_url(token.target)}]"
+        target = ("mailto:" if token.mailto else "") + token.target
+        url = self.policy.link(target)
+        if url is None:
+            return self._plain(token.target)
+        return f"[{wiki_url(url)}]"
+
+    def render_image(self, token) -> str:
+        choice = self.policy.image(token.src)
+        alt = self.render_inner(token)
+        if choice.kind == "file" and _IMAGE_NAME_RE.match(choice.value or ""):
+            return f"!{choice.value}!"
+        url = self.policy.link(token.src)
+        if url is not None:
+            return f"[{alt or escape_text(url)}|{wiki_url(url)}]"
+        return self._as_text(alt, token.src)
+
+    def _as_text(self, inner: str, target: str) -> str:
+        """A link the policy refuses: its text, then its destination, both plain and visible."""
+        shown = self._plain(target.strip())
+        if not inner:
+            return shown
+        return inner if not shown or shown == inner else f"{inner} ({shown})"
 
     def render_table_cell(self, token, in_header: bool = False) -> str:
         inner = self.render_inner(token) or " "  # pipes are escaped already by escape_text
@@ -163,13 +202,14 @@ def _escape_line_start(match: re.Match) -> str:
     return "\\" + match.group(2)
 
 
-def markdown_to_wiki(text: str) -> str:
-    """casavi markdown → Jira wiki markup (no trailing newline)."""
+def markdown_to_wiki(text: str, policy: ToolTextPolicy = _DEFAULT_POLICY) -> str:
+    """casavi markdown → Jira wiki markup (no trailing newline), tenant text under ``policy``."""
     if not text or not text.strip():
         return ""
     with _render_lock:
         block_token.reset_tokens()
-        renderer = _WikiRenderer()
+        span_token.reset_tokens()
+        renderer = _WikiRenderer(policy)
         wiki = renderer.render(mistletoe.Document(text))
     return wiki.rstrip()
 
@@ -255,15 +295,38 @@ class _JiraToMarkdown:
     def _build(cls) -> None:
         inline_markup, markup = Forward(), Forward()
         kwargs = {"inline_markup": inline_markup, "markup": markup, "usernames": {}}
-        elements = [element(**kwargs) for element in MarkupElements()]
+        elements = [(_Mention if element is Mention else element)(**kwargs) for element in MarkupElements()]
         inline_markup <<= MatchFirst([e.expr for e in elements if e.is_inline_element])
         markup <<= MatchFirst([e.expr for e in elements])
         cls._stateful = [e for e in elements if hasattr(e, "indent_state")]
         cls._markup = markup
 
 
+_MENTION_OPEN, _MENTION_CLOSE = "\ue100", "\ue101"  # around a mentioned user's name or account id
+_MENTIONED_RE = re.compile(_MENTION_OPEN + "([^" + _MENTION_CLOSE + "]*)" + _MENTION_CLOSE)
+
+
+class _Mention(Mention):
+    """``[~name]`` / ``[~accountid:…]``: the identifier between placeholders, for the caller to name."""
+
+    def action(self, tokens) -> str:
+        return _MENTION_OPEN + tokens.accountid + _MENTION_CLOSE
+
+
 def wiki_to_markdown(wiki: str) -> str:
-    """Jira wiki markup → markdown (trailing whitespace dropped)."""
+    """Jira wiki markup → markdown (trailing whitespace dropped); mentions read ``@name``."""
+    return _MENTIONED_RE.sub(lambda m: "@" + m.group(1), _to_markdown(wiki))
+
+
+def wiki_for_tenants(wiki: str, policy: TenantTextPolicy) -> str:
+    """Jira wiki markup → casavi/relay markdown under ``policy`` (tool text that tenants read):
+    links only with its schemes or to Jira's own issues, images as links or text, mentions as names."""
+    markdown = _to_markdown(wiki)
+    out = render_markdown(markdown, policy, lambda text: _MENTIONED_RE.sub(lambda m: policy.mention(m.group(1)), text))
+    return out.replace(_MENTION_OPEN, "").replace(_MENTION_CLOSE, "")
+
+
+def _to_markdown(wiki: str) -> str:
     if not wiki or not wiki.strip():
         return ""
     parts = _BLOCK_RE.split(wiki.replace("\r\n", "\n"))
@@ -281,9 +344,10 @@ def wiki_to_markdown(wiki: str) -> str:
 
 # --- the header block ----------------------------------------------------------------
 
-def build_description(description: str, facts: Iterable[tuple[str, str]] = (), link_url: str | None = None) -> str:
+def build_description(description: str, facts: Iterable[tuple[str, str]] = (), link_url: str | None = None,
+                      policy: ToolTextPolicy = _DEFAULT_POLICY) -> str:
     """The wiki description of an issue: the casavi header panel, then the casavi text."""
-    body = markdown_to_wiki(description)
+    body = markdown_to_wiki(description, policy)
     lines = [f"*{escape_text(_one_line(name))}:* {escape_text(_one_line(value))}" for name, value in facts]
     if link_url:
         lines.append(f"[Open in casavi|{wiki_url(link_url)}]")
@@ -317,9 +381,9 @@ def _one_line(value: str) -> str:
 
 # --- comments -------------------------------------------------------------------------
 
-def build_comment(text: str, author: str | None) -> str:
+def build_comment(text: str, author: str | None, policy: ToolTextPolicy = _DEFAULT_POLICY) -> str:
     """A comment body: "*Anna Example* via casavi:" when the author is known, then the text."""
-    body = markdown_to_wiki(text)
+    body = markdown_to_wiki(text, policy)
     if not author or not author.strip():
         return fit(body) or _NO_TEXT  # Jira refuses an empty comment body
     header = f"*{escape_text(_one_line(author))}* via casavi:"

@@ -29,6 +29,7 @@ from bridge.errors import (
     RetriableError,
     SkippableError,
 )
+from bridge.markup import TenantTextPolicy, ToolTextPolicy
 from bridge.model import (
     Attachment,
     Capabilities,
@@ -44,6 +45,7 @@ from connectors.redmine import mapping
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
+from connectors.redmine.text import to_redmine
 
 log = structlog.get_logger()
 
@@ -71,6 +73,10 @@ class RedmineConnector:
         )
         self._lookup: Lookup | None = None
         self._lock = threading.Lock()
+        # casavi/relay text → Redmine, and Redmine notes → casavi/relay (bridge.markup).
+        self.text_policy = ToolTextPolicy()
+        self.tenant_policy = TenantTextPolicy(tool_url=self.client.base_url, names=self._person_name)
+        self._names: dict[str, str | None] = {}
 
     # --- probing ----------------------------------------------------------------------------
 
@@ -119,7 +125,7 @@ class RedmineConnector:
         ids = self._ids()
         issue = self._issue(target_id)
         children = self._children(ids, issue)
-        return mapping.to_target_item(issue, children, ids.place, self.client.base_url)
+        return mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy)
 
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
         ids = self._ids()
@@ -144,7 +150,7 @@ class RedmineConnector:
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(draft.status)
-        body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft),
+        body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft, self.text_policy),
                                 mapping.TICKET_LINE, mapping.ticket_marker_value(marker))
         body.update(status_id=status_id, due_date=mapping.due_date_value(draft.due_date))
         if draft.assignee and draft.assignee in self.settings.assignee_map:
@@ -165,7 +171,7 @@ class RedmineConnector:
         if "title" in fields:
             body["subject"] = mapping.subject(draft.title)
         if "description" in fields:
-            description = mapping.render_description(draft)
+            description = mapping.render_description(draft, self.text_policy)
             if ids.field_id is None:  # keep the marker line
                 _, value = mapping.split_marker_line(mapping.normalize_text(self._issue(target_id, "")["description"]),
                                                      mapping.TICKET_LINE)
@@ -189,7 +195,7 @@ class RedmineConnector:
             raise SkippableError("internal comments are not written: [redmine] private_notes_for_internal = false")
         if marker is None and not comment.text.strip():
             raise SkippableError("an empty comment without marker: Redmine would not store it")
-        notes = mapping.note_with_marker(comment.text, marker)
+        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files)), marker)
         self.client.put(f"/issues/{target_id}.json",
                         {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
         # 204 without the journal's id: the newest journal of ours carrying this marker (or,
@@ -204,7 +210,8 @@ class RedmineConnector:
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(status)
-        body = self._issue_body(ids, ids.sub_tracker_id, task.title, task.description, mapping.TASK_LINE,
+        body = self._issue_body(ids, ids.sub_tracker_id, task.title, to_redmine(task.description, self.text_policy),
+                                mapping.TASK_LINE,
                                 marker if ids.field_id is None else mapping.task_marker_value(marker))
         body.update(parent_issue_id=int(target_id), status_id=status_id)
         child = self.client.post("/issues.json", {"issue": body})["issue"]
@@ -218,7 +225,7 @@ class RedmineConnector:
         child = self._issue(sub_id, "")
         if str((child.get("parent") or {}).get("id")) != str(target_id):
             raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
-        description = task.description
+        description = to_redmine(task.description, self.text_policy)
         if ids.field_id is None:
             _, value = mapping.split_marker_line(mapping.normalize_text(child.get("description")), mapping.TASK_LINE)
             if value:
@@ -292,6 +299,26 @@ class RedmineConnector:
         _, value = ids.place.issue_description(row, mapping.TICKET_LINE)
         return mapping.parse_ticket_marker(value)
 
+    def _person_name(self, login: str) -> str | None:
+        """The name of the user with ``login`` for text going to casavi, or None.
+
+        ``GET /users.json?name=`` is open to administrators only; for any other bridge user
+        Redmine answers 403 and the mention stays the bare login (remembered, asked once).
+        """
+        if login not in self._names:
+            name = None
+            try:
+                users = self.client.get("/users.json", {"name": login, "limit": 25}).get("users") or ()
+                for user in users:
+                    if str(user.get("login", "")).lower() == login.lower():
+                        name = " ".join(p for p in (user.get("firstname"), user.get("lastname")) if p) or None
+            except RetriableError:
+                return None  # asked again next time
+            except BridgeError:
+                name = None
+            self._names[login] = name
+        return self._names[login]
+
     def _status_id(self, status: StatusTarget) -> int:
         status_id = self._ids().status_ids.get(status.status)
         if status_id is None:
@@ -336,7 +363,8 @@ class RedmineConnector:
         """The item as it now reads back: its version, and its fields for item writes."""
         ids = self._ids()
         issue = issue if issue is not None else self._issue(target_id)
-        item = mapping.to_target_item(issue, self._children(ids, issue), ids.place, self.client.base_url)
+        item = mapping.to_target_item(issue, self._children(ids, issue), ids.place, self.client.base_url,
+                                      self.tenant_policy)
         if written_id is None:
             return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
         return WriteResult(written_id, version=item.version)

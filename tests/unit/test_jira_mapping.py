@@ -96,9 +96,9 @@ def test_text_that_could_break_wiki_syntax_stays_literal(text):
     assert html(wiki_to_markdown(wiki)) == html(text)
 
 
-def test_images_keep_their_address_but_not_their_alt_text():
-    assert markdown_to_wiki("![Grundriss](https://x.de/plan.png)") == "!https://x.de/plan.png!"
-    assert round_trip("![Grundriss](https://x.de/plan.png)") == "![https://x.de/plan.png](https://x.de/plan.png)"
+def test_an_image_from_elsewhere_becomes_a_link_with_its_alt_text():
+    assert markdown_to_wiki("![Grundriss](https://x.de/plan.png)") == "[Grundriss|https://x.de/plan.png]"
+    assert round_trip("![Grundriss](https://x.de/plan.png)") == "[Grundriss](https://x.de/plan.png)"
 
 
 def test_raw_html_is_shown_as_text_and_reads_back_as_text():
