@@ -348,7 +348,8 @@ def build_description(description: str, facts: Iterable[tuple[str, str]] = (), l
                       policy: ToolTextPolicy = _DEFAULT_POLICY) -> str:
     """The wiki description of an issue: the casavi header panel, then the casavi text."""
     body = markdown_to_wiki(description, policy)
-    lines = [f"*{escape_text(_one_line(name))}:* {escape_text(_one_line(value))}" for name, value in facts]
+    lines = [f"*{escape_text(policy.text(_one_line(name)))}:* {escape_text(policy.text(_one_line(value)))}"
+             for name, value in facts]
     if link_url:
         lines.append(f"[Open in casavi|{wiki_url(link_url)}]")
     if not lines:
@@ -386,7 +387,7 @@ def build_comment(text: str, author: str | None, policy: ToolTextPolicy = _DEFAU
     body = markdown_to_wiki(text, policy)
     if not author or not author.strip():
         return fit(body) or _NO_TEXT  # Jira refuses an empty comment body
-    header = f"*{escape_text(_one_line(author))}* via casavi:"
+    header = f"*{escape_text(policy.text(_one_line(author)))}* via casavi:"
     return fit(header + ("\n\n" + body if body else ""))
 
 
