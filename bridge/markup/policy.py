@@ -38,9 +38,8 @@ _SCHEME_RE = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*):")
 # without slashes (Jira's and Redmine's auto-linkers, and browsers' own handlers).
 _OPAQUE_SCHEMES = ("javascript", "vbscript", "data", "file", "callto", "skype", "tel", "sms", "news",
                    "nntp", "telnet", "irc", "ircs", "ftp", "sftp", "ftps", "gopher", "mailto", "livescript")
-_OPAQUE_RE = re.compile(r"(?i)\b(" + "|".join(_OPAQUE_SCHEMES) + r")(?=:)")
-# "scheme:" at the end of a piece of text may continue as "//…" in the next piece.
-_SLASHES_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*)(?=://|:\Z)")
+_OPAQUE_RE = re.compile(r"(?i)(?<![a-z0-9])(" + "|".join(_OPAQUE_SCHEMES) + r")(?=:)")
+_SLASHES_RE = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*)(?=://)")
 WORD_JOINER = "\u2060"  # invisible, no width, and no word character in any tool's pattern
 ZERO_WIDTH_SPACE = "\u200b"
 
