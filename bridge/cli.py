@@ -172,6 +172,25 @@ def check(config_path: Path) -> None:
 @click.option("--apps", callback=lambda ctx, param, value: _sandbox_apps(value), default=None,
               help="Comma-separated sandboxes to start (casavi, jira, relay); default: all. "
                    "One per process: `--apps casavi` here, `--apps jira` there.")
+@click.option("--rate-limit-headers", type=click.Choice(["retry-after", "both", "reset", "none"]),
+              default="retry-after", show_default=True,
+              help="Headers of an injected 429: Retry-After, both, only X-RateLimit-Reset, none.")
+@click.option("--jira-flavor", "jira_mode", type=click.Choice(["server", "cloud"]), default="server",
+              show_default=True, help="Jira Data Center 10.3 or Jira Cloud (the written config matches).")
+@click.option("--jira-search-lag-seconds", type=click.FloatRange(min=0), default=None,
+              help="Creates and updates become searchable this late (default: 3 in cloud, 0 in server).")
+@click.option("--jira-indexed-properties", default=None,
+              help="Comma-separated issue-property keys an app declared indexed (JQL-searchable); default none.")
+@click.option("--jira-workflow", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The workflow as JSON (statuses, initial, transitions); default: the simplified one.")
+@click.option("--jira-user-roles", default="Administrators", show_default=True,
+              help="Comma-separated project roles the API account belongs to.")
+@click.option("--jira-user-groups", default="jira-software-users", show_default=True,
+              help="Comma-separated groups the API account belongs to.")
+@click.option("--jira-group-visibility", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="Whether comments may be restricted to a group.")
+@click.option("--jira-text-limit", type=click.IntRange(min=1), default=32767, show_default=True,
+              help="Description and comment limit in characters.")
 def sandbox(**options) -> None:
     """Run the casavi and Jira sandbox servers on 127.0.0.1 until SIGTERM.
 
@@ -184,6 +203,7 @@ def sandbox(**options) -> None:
     apps = options["apps"]
     if apps is not None and options["write_config"] and options["source"] not in apps:
         raise click.UsageError(f"--write-config needs the {options['source']} sandbox in --apps")
+    options["jira_group_visibility"] = options["jira_group_visibility"] == "on"
     sys.exit(run_sandbox_cli(**options))
 
 

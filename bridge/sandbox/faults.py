@@ -49,6 +49,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -70,6 +71,7 @@ HOLD_POLL_SECONDS = 0.05  # how often a held request looks for a departed client
 # A request arriving this soon after a 429 may have left the client before the 429 reached it
 # (another connection of the same client): not a Retry-After violation.
 IN_FLIGHT_GRACE_SECONDS = 0.25
+RATE_LIMIT_HEADERS = ("retry-after", "both", "reset", "none")
 MAX_VIOLATION_EXAMPLES = 10
 
 
@@ -84,6 +86,12 @@ class FaultSettings:
     timeout_hold_seconds: float = 35.0
     timeout_mode: str = "drop"
     retry_after_seconds: int = 1
+    # Which headers a 429 carries: "retry-after" (Retry-After only), "both" (Retry-After and
+    # X-RateLimit-Reset, as Jira Cloud sends them), "reset" (only X-RateLimit-Reset: Atlassian
+    # documents that "429 responses may be accompanied by Retry-After and X-RateLimit-Reset
+    # headers", https://developer.atlassian.com/cloud/jira/platform/rate-limiting, quoted in
+    # JRACLOUD-69262), "none" (neither: the client has to back off on its own).
+    rate_limit_headers: str = "retry-after"
     force_status: int = 0
     force_count: int = 0
     force_timeout_count: int = 0
@@ -104,6 +112,11 @@ class FaultSettings:
             if key == "force_path":
                 if not isinstance(value, str):
                     raise ValueError("force_path must be a string (\"\" = every path)")
+                checked[key] = value
+                continue
+            if key == "rate_limit_headers":
+                if value not in RATE_LIMIT_HEADERS:
+                    raise ValueError(f"rate_limit_headers must be one of {RATE_LIMIT_HEADERS}")
                 checked[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -322,7 +335,7 @@ class FaultMiddleware:
             self.stats.count_fault(str(status))
             response = self._fault_response(status)
             if status == 429:
-                self.stats.retry_after.rate_limited(client, int(response.headers["Retry-After"]))
+                self.stats.retry_after.rate_limited(client, self._hold_seconds(response))
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -330,9 +343,31 @@ class FaultMiddleware:
     def _fault_response(self, status: int) -> JSONResponse:
         headers = {}
         if status == 429:
-            headers["Retry-After"] = str(int(self.settings.retry_after_seconds))
+            mode = self.settings.rate_limit_headers
+            seconds = int(self.settings.retry_after_seconds)
+            if mode in ("retry-after", "both"):
+                headers["Retry-After"] = str(seconds)
+            if mode in ("reset", "both"):
+                # "the timestamp (in ISO 8601 format) when the rate limit will reset, calculated as
+                # the request timestamp plus the Retry-After period ... yyyy-MM-ddTHH:mmZ"
+                # (JRACLOUD-69262): minute precision, so rounded up to the next minute here.
+                reset = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+                if reset.second or reset.microsecond:
+                    reset = reset.replace(second=0, microsecond=0) + timedelta(minutes=1)
+                headers["X-RateLimit-Reset"] = reset.strftime("%Y-%m-%dT%H:%MZ")
         return JSONResponse({"statusCode": status, "error": _phrase(status),
                              "message": f"Injected by the sandbox ({status})"}, status_code=status, headers=headers)
+
+    @staticmethod
+    def _hold_seconds(response: JSONResponse) -> float:
+        """How long a 429 holds its client: Retry-After, else until X-RateLimit-Reset, else 0."""
+        if "Retry-After" in response.headers:
+            return int(response.headers["Retry-After"])
+        reset = response.headers.get("X-RateLimit-Reset")
+        if reset:
+            when = datetime.strptime(reset, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
+            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        return 0.0
 
     async def _hold(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Keep the request open for ``timeout_hold_seconds`` (or until the client leaves)."""
@@ -449,7 +484,7 @@ def fault_settings_from(options: Any) -> FaultSettings:
     settings = FaultSettings()
     settings.update({name: getattr(options, name) for name in (
         "latency_ms", "fault_rate", "rate_limit_rate", "timeout_rate", "timeout_hold_seconds",
-        "timeout_mode", "retry_after_seconds") if getattr(options, name, None) is not None})
+        "timeout_mode", "retry_after_seconds", "rate_limit_headers") if getattr(options, name, None) is not None})
     return settings
 
 

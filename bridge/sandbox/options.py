@@ -26,6 +26,7 @@ class SandboxOptions:
     timeout_hold_seconds: float = 35.0
     timeout_mode: str = "drop"
     retry_after_seconds: int = 1
+    rate_limit_headers: str = "retry-after"  # which headers a 429 carries, see bridge.sandbox.faults
     date_semantics: str = "modified"
     token_ttl_seconds: float = 3600.0
     ticket_put_partial: bool = False  # casavi PUT without id/title/propertyId (the document requires them)

@@ -259,6 +259,8 @@ def run_sandbox_cli(
     write_config: str | None = None,
     source: str = "casavi",
     apps: tuple[str, ...] | None = None,
+    rate_limit_headers: str = "retry-after",
+    **jira: Any,
 ) -> int:
     """``casavi-bridge sandbox``: start the sandboxes (every available one, or ``apps``), print
     where they are, block until SIGTERM/SIGINT."""
@@ -266,7 +268,8 @@ def run_sandbox_cli(
         tickets=tickets, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate, rate_limit_rate=rate_limit_rate,
         timeout_rate=timeout_rate, date_semantics=date_semantics, token_ttl_seconds=token_ttl_seconds,
         casavi_port=casavi_port, jira_port=jira_port, ready_file=ready_file, write_config=write_config,
-        source=source, apps=apps)
+        source=source, apps=apps, rate_limit_headers=rate_limit_headers,
+        extra={key: value for key, value in jira.items() if key.startswith("jira_") and value is not None})
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

@@ -31,7 +31,10 @@ STATE_DB_NAME = "casavi-bridge-state.db"
 
 
 def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics: str = "modified",
-                   source: str = "casavi", jira_deployment: str = "server") -> dict[str, Any]:
+                   source: str = "casavi", jira_deployment: str = "server",
+                   jira: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``jira``: the Jira sandbox's knobs (``jira_*`` keys), so the [jira] section matches them
+    (search lag, the role internal comments are restricted to)."""
     database = Path(config_path).resolve().parent / STATE_DB_NAME
     config: dict[str, Any] = {
         "state": {"database": f"sqlite:///{database}"},
@@ -79,6 +82,9 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
     if source == "relay":
         _relay_source(config, info)
     if "jira_url" in info:
+        from bridge.sandbox.jira.catalog import JiraSandboxOptions
+
+        knobs = JiraSandboxOptions.from_any({**dict(jira or {}), "jira_mode": jira_deployment})
         config["connector"] = {"kind": "jira"}
         config["jira"] = {
             "url": info["jira_url"],
@@ -88,7 +94,10 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
             "project": info.get("jira_project", ""),
             "issue_type": "Task",
             "sub_task_type": "Sub-task",
-            "internal_visibility": {"type": "role", "value": "Administrators"},
+            "internal_visibility": {"type": "role", "value": (knobs.user_roles or ("Administrators",))[0]},
+            # The sandbox's index lag plus a margin: an interrupted create is looked for that long.
+            "search_lag_seconds": round(knobs.effective_search_lag_ms / 1000 + 5, 3),
+            "text_limit": knobs.text_limit,
         }
     else:
         config["connector"] = {"kind": "memory"}
@@ -119,7 +128,8 @@ def write_config_file(path: Path, info: Mapping[str, Any], options: Any) -> None
     extra = getattr(options, "extra", None) or {}
     config = sandbox_config(info, config_path=path, date_semantics=getattr(options, "date_semantics", "modified"),
                             source=getattr(options, "source", "casavi"),
-                            jira_deployment="cloud" if extra.get("jira_mode") == "cloud" else "server")
+                            jira_deployment="cloud" if extra.get("jira_mode") == "cloud" else "server",
+                            jira=extra)
     header = ("# casavi-bridge configuration written by `casavi-bridge sandbox --write-config`.\n"
               "# It points at the local sandboxes; see config/casavi-bridge.example.toml for every setting.\n\n")
     path = Path(path)

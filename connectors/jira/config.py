@@ -70,6 +70,16 @@ class JiraSettings(BaseModel):
     # answers with fewer where its own limit is lower (Cloud: 100), and paging follows.
     summary_page_size: int = Field(default=1000, ge=1, le=5000)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # How late Jira's search may show a create or an update (seconds).  An interrupted create
+    # is looked for by its marker, and the ticket waits (is not created again) until this much
+    # time has passed since the attempt; incremental reads re-read at least this far back.
+    # None: 120 on Cloud (whose /search/jql is eventually consistent, "from a few seconds to
+    # minutes": https://developer.atlassian.com/cloud/jira/platform/search-and-reconcile),
+    # 15 on Server/Data Center (a cluster's nodes replicate their index).
+    search_lag_seconds: float | None = Field(default=None, ge=0, le=3600)
+    # Description and comment limit of the Jira instance (jira.text.field.character.limit;
+    # 32,767 unless an administrator changed it on Data Center).
+    text_limit: int = Field(default=32767, ge=1000)
 
     @model_validator(mode="after")
     def _auth_is_complete(self) -> "JiraSettings":
@@ -87,6 +97,12 @@ class JiraSettings(BaseModel):
         if self.deployment == "cloud" or self.user:
             return "basic"
         return "bearer"
+
+    @property
+    def effective_search_lag(self) -> float:
+        if self.search_lag_seconds is not None:
+            return self.search_lag_seconds
+        return 120.0 if self.deployment == "cloud" else 15.0
 
     @property
     def server_url(self) -> str:

@@ -48,6 +48,11 @@ def _create_with_marker(jira: JIRA, project: str, ticket_id: str, **fields: Any)
     return answer.json()["key"]
 
 
+def _settle(sandbox: RunningJira) -> None:
+    """Let the search index catch up (Cloud's default lag would hide what was just written)."""
+    httpx.post(f"{sandbox.url}/_sandbox/index/settle").raise_for_status()
+
+
 def _updated(jira: JIRA, key: str) -> dt.datetime:
     return dt.datetime.strptime(jira.issue(key, fields="updated").fields.updated, "%Y-%m-%dT%H:%M:%S.%f%z")
 
@@ -58,12 +63,19 @@ def test_client_follows_the_deployment_type(jira: JIRA, sandbox: RunningJira) ->
     assert jira.project(sandbox.project).key == sandbox.project
 
 
-def test_marker_set_in_the_create_request_is_found_by_jql(jira: JIRA, sandbox: RunningJira) -> None:
+def test_a_property_is_searchable_only_when_indexed_a_label_always(jira: JIRA, sandbox: RunningJira) -> None:
     ticket = f"T-{sandbox.mode}-marker"
-    key = _create_with_marker(jira, sandbox.project, ticket)
+    key = _create_with_marker(jira, sandbox.project, ticket, labels=[f"casavi-ticket-{ticket}"])
+    _settle(sandbox)
     assert jira.issue_property(key, "casavi").value.ticketId == ticket
-    found = jira.search_issues(f'issue.property[casavi].ticketId = "{ticket}"')
-    assert [i.key for i in found] == [key]
+    by_property = f'issue.property[casavi].ticketId = "{ticket}"'
+    assert list(jira.search_issues(by_property)) == []  # accepted, matches nothing: no app indexes it
+    assert [i.key for i in jira.search_issues(f'labels = "casavi-ticket-{ticket}"')] == [key]
+    sandbox.store.options.indexed_properties = ("casavi",)  # as if an app declared it
+    try:
+        assert [i.key for i in jira.search_issues(by_property)] == [key]
+    finally:
+        sandbox.store.options.indexed_properties = ()
 
 
 def test_create_issue_and_sub_task_with_the_library(jira: JIRA, sandbox: RunningJira) -> None:
@@ -86,6 +98,9 @@ def test_search_pages_and_filters_by_updated(jira: JIRA, sandbox: RunningJira) -
     jql = f"project = {sandbox.project} AND labels = {label} ORDER BY key ASC"
     if sandbox.mode == "cloud":
         first = jira.enhanced_search_issues(jql, maxResults=2)
+        assert list(first) == []  # not searchable yet: Cloud's index lags behind writes
+        _settle(sandbox)
+        first = jira.enhanced_search_issues(jql, maxResults=2)
         rest = jira.enhanced_search_issues(jql, nextPageToken=first.nextPageToken, maxResults=0)
         assert [i.key for i in list(first) + list(rest)] == keys
     else:
@@ -94,6 +109,7 @@ def test_search_pages_and_filters_by_updated(jira: JIRA, sandbox: RunningJira) -
         assert jira.search_issues(jql, maxResults=2).total == 5
     since_ms = int(_updated(jira, keys[2]).timestamp() * 1000)
     jira.add_comment(keys[0], "bumps updated")
+    _settle(sandbox)
     recent = jira.search_issues(f"labels = {label} AND updated >= {since_ms} ORDER BY updated ASC")
     assert [i.key for i in recent] == [keys[2], keys[3], keys[4], keys[0]]
 
@@ -108,6 +124,7 @@ def test_bare_dates_are_read_in_the_user_time_zone(jira: JIRA, sandbox: RunningJ
         label = f"zone-{sandbox.mode}"
         key = jira.create_issue(project=sandbox.project, issuetype="Task", summary="Zone",
                                 labels=[label]).key
+        _settle(sandbox)
         since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=2)
         bare_utc = since.strftime("%Y/%m/%d %H:%M")  # the mistake: read as New York time
         in_user_zone = since.astimezone(user_zone).strftime("%Y/%m/%d %H:%M")
@@ -208,13 +225,15 @@ def test_jira_errors_for_missing_summary_unknown_issue_and_bad_credentials(
 
 def test_cloud_search_is_gone_and_enhanced_search_works(jira_cloud_sandbox: RunningJira) -> None:
     jira = _client(jira_cloud_sandbox)
-    key = _create_with_marker(jira, jira_cloud_sandbox.project, "T-enhanced")
+    key = _create_with_marker(jira, jira_cloud_sandbox.project, "T-enhanced", labels=["T-enhanced"])
+    _settle(jira_cloud_sandbox)
     with pytest.raises(JIRAError) as gone:
         jira._session.get(jira._get_url("search"), params={"jql": "project = OPS"})
     assert gone.value.status_code == 410
-    found = jira.enhanced_search_issues('issue.property[casavi].ticketId = "T-enhanced"')
+    found = jira.enhanced_search_issues('labels = "T-enhanced"', properties="casavi")
     assert [i.key for i in found] == [key]
-    assert [i.key for i in jira.search_issues('issue.property[casavi].ticketId = "T-enhanced"')] == [key]
+    assert found[0].raw["properties"]["casavi"]["ticketId"] == "T-enhanced"  # Cloud rows carry properties
+    assert [i.key for i in jira.search_issues('labels = "T-enhanced"')] == [key]
 
 
 def test_cloud_search_lags_behind_creates_unless_reconciled(jira_cloud_sandbox: RunningJira) -> None:
@@ -223,10 +242,15 @@ def test_cloud_search_lags_behind_creates_unless_reconciled(jira_cloud_sandbox: 
     knobs = f"{jira_cloud_sandbox.url}/_sandbox/fault"
     httpx.post(knobs, json={"jira_search_lag_ms": 60_000}).raise_for_status()
     try:
-        key = _create_with_marker(jira, jira_cloud_sandbox.project, "T-lag")
-        jql = 'issue.property[casavi].ticketId = "T-lag"'
+        key = _create_with_marker(jira, jira_cloud_sandbox.project, "T-lag", labels=["T-lag"])
+        jql = 'labels = "T-lag"'
         assert list(jira.enhanced_search_issues(jql)) == []
-        reconciled = jira.enhanced_search_issues(jql, reconcileIssues=[int(jira.issue(key).id)])
+        issue_id = int(jira.issue(key).id)
+        reconciled = jira.enhanced_search_issues(jql, reconcileIssues=[issue_id])
         assert [i.key for i in reconciled] == [key]
+        # An update is searchable late too: the index still has the issue as it was.
+        jira.issue(key).update(fields={"labels": ["T-lag", "T-lag-2"]})
+        assert list(jira.enhanced_search_issues('labels = "T-lag-2"')) == []
+        assert [i.key for i in jira.enhanced_search_issues('labels = "T-lag-2"', reconcileIssues=[issue_id])] == [key]
     finally:
-        httpx.post(knobs, json={"jira_search_lag_ms": 0}).raise_for_status()
+        httpx.post(knobs, json={"jira_search_lag_ms": None}).raise_for_status()

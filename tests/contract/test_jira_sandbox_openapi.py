@@ -44,7 +44,7 @@ JIRA_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")
 ARRAY_DEFECTS = {
     ("get", "/api/2/field"), ("get", "/api/2/priority"), ("get", "/api/2/status"),
     ("get", "/api/2/resolution"), ("get", "/api/2/project"), ("get", "/api/2/issuetype"),
-    ("get", "/api/2/project/{projectIdOrKey}/statuses"),
+    ("get", "/api/2/project/{projectIdOrKey}/statuses"), ("get", "/api/2/user/assignable/search"),
     ("post", "/api/2/issue/{issueIdOrKey}/attachments"),
     ("get", "/api/2/issue/{issueIdOrKey}/remotelink"),
     ("get", "/rest/api/3/issue/{issueIdOrKey}/remotelink"),
@@ -140,6 +140,11 @@ class Flavour:
     project: str
     api: str
     token: str
+    store: Any = None
+
+    def settle(self) -> None:
+        """Let the search index catch up with what was just written."""
+        self.client.post("/_sandbox/index/settle").raise_for_status()
 
     @property
     def cloud(self) -> bool:
@@ -170,7 +175,8 @@ def jira(request: pytest.FixtureRequest) -> Any:
     doc = request.getfixturevalue("dc_doc" if request.param == "server" else "cloud_doc")
     version = "3" if request.param == "cloud" else "2"
     with httpx.Client(base_url=sandbox.url, auth=sandbox.auth, timeout=10) as client:
-        yield Flavour(request.param, doc, client, sandbox.project, f"/rest/api/{version}", sandbox.token)
+        yield Flavour(request.param, doc, client, sandbox.project, f"/rest/api/{version}", sandbox.token,
+                      sandbox.store)
 
 
 def test_server_info_names_version_and_deployment_type(jira: Flavour) -> None:
@@ -298,9 +304,9 @@ def test_transitions_offer_every_other_status_and_refuse_invalid_ids(jira: Flavo
 def test_comments_page_visibility_and_update(jira: Flavour) -> None:
     key = jira.new_issue()["key"]
     first = jira.ok("POST", f"/issue/{key}/comment", json={
-        "body": jira.rich("Plumber booked"), "visibility": {"type": "role", "value": "Developers"},
+        "body": jira.rich("Plumber booked"), "visibility": {"type": "role", "value": "Administrators"},
         "properties": [{"key": "origin", "value": {"casavi": "c-1"}}]})
-    assert first["visibility"] == {"type": "role", "value": "Developers"}
+    assert first["visibility"] == {"type": "role", "value": "Administrators"}
     assert first["body"] == jira.rich("Plumber booked")
     jira.ok("POST", f"/issue/{key}/comment", json={"body": jira.rich("Second")})
     page = jira.ok("GET", f"/issue/{key}/comment", params={"startAt": 1, "maxResults": 1})
@@ -312,6 +318,13 @@ def test_comments_page_visibility_and_update(jira: Flavour) -> None:
     bad_role = jira.call("POST", f"/issue/{key}/comment", json={
         "body": jira.rich("x"), "visibility": {"type": "role", "value": "Nobody"}})
     jira.doc.check_error(bad_role, 400)
+    not_member = jira.call("POST", f"/issue/{key}/comment", json={
+        "body": jira.rich("x"), "visibility": {"type": "role", "value": "Developers"}})
+    jira.doc.check_error(not_member, 400)
+    assert not_member.json()["errors"]["commentLevel"] == "You are currently not a member of the project role: Developers."
+    long_text = jira.call("POST", f"/issue/{key}/comment", json={"body": jira.rich("x" * 32768)})
+    jira.doc.check_error(long_text, 400)
+    assert "32,767" in long_text.json()["errors"]["comment"]
     if jira.cloud:  # v3 takes rich text only as an ADF document
         jira.doc.check_error(jira.call("POST", f"/issue/{key}/comment", json={"body": "plain"}), 400)
 
@@ -350,6 +363,7 @@ def test_search_finds_by_property_and_pages(jira: Flavour) -> None:
     label = f"page-{jira.mode}"
     keys = [jira.new_issue(f"Item {n}", labels=[label])["key"] for n in range(5)]
     jira.ok("PUT", f"/issue/{keys[2]}/properties/casavi", json={"ticketId": f"S-{jira.mode}"})
+    jira.settle()
     jql = f'project = {jira.project} AND labels = {label} ORDER BY key ASC'
     if jira.cloud:
         first = jira.ok("GET", "/search/jql", params={"jql": jql, "maxResults": 2, "fields": "summary"})
@@ -367,12 +381,45 @@ def test_search_finds_by_property_and_pages(jira: Flavour) -> None:
         assert (first["total"], rest["startAt"]) == (5, 2)
         found = [i["key"] for i in first["issues"] + rest["issues"]]
         assert jira.call("GET", "/search/jql", params={"jql": jql}).status_code == 404
+        rows = jira.ok("GET", "/search", params={"jql": jql, "fields": "summary", "properties": "casavi"})
+        assert all("properties" not in row for row in rows["issues"])  # DC's /search has no such parameter
     assert found == keys
-    hit = jira.call("GET", "/search/jql" if jira.cloud else "/search",
-                    params={"jql": f'issue.property[casavi].ticketId = "S-{jira.mode}"', "fields": "summary"})
+    by_property = {"jql": f'issue.property[casavi].ticketId = "S-{jira.mode}"', "fields": "summary"}
+    search = "/search/jql" if jira.cloud else "/search"
+    assert jira.ok("GET", search, params=by_property)["issues"] == []  # not indexed: no match
+    jira.store.options.indexed_properties = ("casavi",)  # as if an app declared it for indexing
+    try:
+        hit = jira.call("GET", search, params=by_property)
+    finally:
+        jira.store.options.indexed_properties = ()
     assert [i["key"] for i in jira.doc.check(hit)["issues"]] == [keys[2]]
     jira.doc.check_error(jira.call("GET", "/search/jql" if jira.cloud else "/search",
                                    params={"jql": "summary ~ tap OR x = y"}), 400)
+
+
+def test_project_roles_and_assignable_users(jira: Flavour) -> None:
+    roles = jira.ok("GET", f"/project/{jira.project}/role")
+    assert {"Administrators", "Developers"} <= set(roles)
+    admins = jira.ok("GET", roles["Administrators"].split(jira.api, 1)[1])
+    developers = jira.ok("GET", roles["Developers"].split(jira.api, 1)[1])
+    me = jira.ok("GET", "/myself")
+    ident = "accountId" if jira.cloud else "name"
+
+    def members(role: dict[str, Any]) -> set[str]:
+        return {(a.get("actorUser") or {}).get("accountId") if jira.cloud else a.get("name") for a in role["actors"]}
+
+    assert me[ident] in members(admins) and me[ident] not in members(developers)
+    if jira.cloud:
+        assert (admins["currentUserRole"], developers["currentUserRole"]) == (True, False)
+    who = {"accountId": "5f2a1c0e8d3b4a0069c1b002"} if jira.cloud else {"username": "alice"}
+    assert len(jira.ok("GET", "/user/assignable/search", params={"project": jira.project, **who})) == 1
+    departed = {"accountId": "5f2a1c0e8d3b4a0069c1b005"} if jira.cloud else {"username": "dora"}
+    assert jira.ok("GET", "/user/assignable/search", params={"project": jira.project, **departed}) == []
+    refused = jira.call("POST", "/issue", json={"fields": {
+        "project": {"key": jira.project}, "issuetype": {"name": "Task"}, "summary": "x",
+        "assignee": {"accountId": departed["accountId"]} if jira.cloud else {"name": "dora"}}})
+    jira.doc.check_error(refused, 400)
+    assert "assignee" in refused.json()["errors"]
 
 
 def test_requests_without_or_with_wrong_credentials_are_401(jira: Flavour) -> None:

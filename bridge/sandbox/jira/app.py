@@ -1,11 +1,15 @@
 """The Jira sandbox: an ASGI app speaking the part of Jira's REST API the ``jira`` library uses.
 
 ``create_jira_app(options) -> (asgi_app, info)`` is the registry factory ``bridge.sandbox.server``
-calls.  Two flavours, chosen by ``jira_mode`` (``"server"``, the default: Data Center 10.3
-under ``/rest/api/2``; ``"cloud"``: Jira Cloud under ``/rest/api/2`` and ``/rest/api/3`` with
-ADF rich text, ``/search/jql`` and a 410 for the removed ``/search``).  Other knobs, read from
-``SandboxOptions.extra`` (or a plain dict): ``jira_project``, ``jira_user``, ``jira_token``,
-``jira_time_zone``, ``jira_max_attachment_bytes``, ``jira_search_lag_ms``,
+calls.  Two flavours, chosen by ``jira_mode`` / ``jira_flavor`` (``"server"``, the default: Data
+Center 10.3 under ``/rest/api/2``; ``"cloud"``: Jira Cloud under ``/rest/api/2`` and
+``/rest/api/3`` with ADF rich text, ``/search/jql`` and a 410 for the removed ``/search``).
+Realistic by default (see :class:`~bridge.sandbox.jira.catalog.JiraSandboxOptions`): search lag
+in cloud, properties searchable only when indexed, roles, text limit, workflow from data.  Other
+knobs, read from ``SandboxOptions.extra`` (or a plain dict): ``jira_project``, ``jira_user``,
+``jira_token``, ``jira_time_zone``, ``jira_max_attachment_bytes``, ``jira_search_lag_ms`` /
+``jira_search_lag_seconds``, ``jira_indexed_properties``, ``jira_workflow``,
+``jira_user_roles``, ``jira_user_groups``, ``jira_group_visibility``, ``jira_text_limit``,
 ``jira_attachment_dir``; latency, faults and 429s come from the shared fault middleware.
 
 In-process access for tests and the demo: the returned app has ``.jira`` (the
@@ -27,6 +31,7 @@ from bridge.sandbox.jira.routes_comments import comment_routes
 from bridge.sandbox.jira.control import control_routes, knob_handler
 from bridge.sandbox.jira.routes_issue import issue_routes
 from bridge.sandbox.jira.routes_meta import meta_routes
+from bridge.sandbox.jira.routes_people import people_routes
 from bridge.sandbox.jira.routes_search import search_routes
 from bridge.sandbox.jira.store import JiraStore
 from bridge.sandbox.options import SandboxOptions
@@ -46,7 +51,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def build_jira_app(store: JiraStore, *, faults: FaultSettings | None = None, seed: int = 0) -> FaultMiddleware:
     """The Jira REST routes plus ``/_sandbox`` control, wrapped in :class:`FaultMiddleware`."""
     app = Starlette(
-        routes=meta_routes() + issue_routes() + comment_routes() + search_routes() + control_routes(),
+        routes=(meta_routes() + people_routes() + issue_routes() + comment_routes() + search_routes()
+                + control_routes()),
         exception_handlers={HTTPException: _http_error},
     )
     app.state.jira_store = store

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 MODES = ("server", "cloud")
+# "The majority of modifications are shown within seconds" (Cloud search-and-reconcile guide).
+DEFAULT_SEARCH_LAG_MS = {"cloud": 3000, "server": 0}
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 PROPERTY_VALUE_MAX_BYTES = 32768
 
@@ -29,8 +31,31 @@ class JiraSandboxOptions:
     token: str = "sandbox-jira-token"
     time_zone: str = "Europe/Berlin"  # the API user's profile zone: bare JQL dates are read in it
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
-    search_lag_ms: int = 0  # /search/jql does not see issues younger than this (Cloud's index lag)
+    # Search-index lag in milliseconds: creates and updates become searchable this late (None:
+    # the flavour's default, DEFAULT_SEARCH_LAG_MS).  Cloud's /search/jql is eventually
+    # consistent, "from a few seconds to minutes", except for ids passed in reconcileIssues
+    # (https://developer.atlassian.com/cloud/jira/platform/search-and-reconcile); Data
+    # Center's Lucene index is updated with the write.
+    search_lag_ms: int | None = None
     attachment_dir: str | None = None  # None: bytes stay in memory
+    # Issue-property keys declared indexed (by an app: Forge jira:entityProperty, Connect's
+    # entity-property module, a DC plugin's index-document-configuration).  Only those are
+    # searchable in JQL; a property set over REST by an ordinary account is stored and readable
+    # but matches nothing (https://developer.atlassian.com/platform/forge/manifest-reference/modules/jira-entity-property/,
+    # https://developer.atlassian.com/server/jira/platform/index-document-configuration).
+    indexed_properties: tuple[str, ...] = ()
+    workflow_file: str | None = None  # JSON workflow (see workflow_def); None: the default one
+    # Project roles and groups the API user belongs to: a comment restricted to another role
+    # or group is refused with 400 (errors.commentLevel "You are currently not a member of the
+    # project role: X."; seen from real Jira in reload/github-security-jira#128).
+    user_roles: tuple[str, ...] = ("Administrators",)
+    user_groups: tuple[str, ...] = ("jira-software-users",)
+    # Group visibility for comments can be switched off by an administrator (Cloud answers
+    # GROUP_VISIBILITY_SETTING_NOT_ENABLED, atlassian/atlassian-mcp-server#105).
+    group_visibility: bool = True
+    # Description and comment limit (jira.text.field.character.limit; 32,767 by default, other
+    # values exist on Data Center: a 65,534 answer in release-engineering/Sync2Jira#123).
+    text_limit: int = 32767
 
     # Names the shared sandbox options (``SandboxOptions.extra``) may use for the same knobs.
     _ALIASES = {
@@ -43,6 +68,14 @@ class JiraSandboxOptions:
         "jira_max_attachment_bytes": "max_attachment_bytes",
         "jira_search_lag_ms": "search_lag_ms",
         "jira_attachment_dir": "attachment_dir",
+        "jira_flavor": "mode",
+        "jira_indexed_properties": "indexed_properties",
+        "jira_workflow": "workflow_file",
+        "jira_workflow_file": "workflow_file",
+        "jira_user_roles": "user_roles",
+        "jira_user_groups": "user_groups",
+        "jira_group_visibility": "group_visibility",
+        "jira_text_limit": "text_limit",
     }
 
     @classmethod
@@ -56,6 +89,15 @@ class JiraSandboxOptions:
             key = cls._ALIASES.get(raw_key, raw_key)
             if key in known and value is not None:
                 values[key] = value
+        raw = dict(options or {})
+        seconds = raw.get("jira_search_lag_seconds", raw.get("search_lag_seconds"))
+        if seconds is not None:
+            values["search_lag_ms"] = int(float(seconds) * 1000)
+        for name in ("indexed_properties", "user_roles", "user_groups"):
+            if isinstance(values.get(name), str):
+                values[name] = tuple(p.strip() for p in values[name].split(",") if p.strip())
+            elif name in values:
+                values[name] = tuple(values[name])
         made = cls(**values)
         if made.mode not in MODES:
             raise ValueError(f"Jira sandbox mode must be one of {MODES}, not {made.mode!r}")
@@ -64,6 +106,12 @@ class JiraSandboxOptions:
     @property
     def cloud(self) -> bool:
         return self.mode == "cloud"
+
+    @property
+    def effective_search_lag_ms(self) -> int:
+        if self.search_lag_ms is not None:
+            return self.search_lag_ms
+        return DEFAULT_SEARCH_LAG_MS[self.mode]
 
 
 @dataclass(frozen=True)
@@ -74,6 +122,7 @@ class JiraUser:
     email: str
     display_name: str
     time_zone: str = "Europe/Berlin"
+    assignable: bool = True  # has "Assignable User" in the project
 
 
 @dataclass(frozen=True)
@@ -90,7 +139,6 @@ class Status:
     name: str
     description: str
     category: StatusCategory
-    transition_id: str  # the global transition that leads here
 
 
 @dataclass(frozen=True)
@@ -120,14 +168,6 @@ CAT_INDETERMINATE = StatusCategory(4, "indeterminate", "In Progress", "yellow")
 CAT_DONE = StatusCategory(3, "done", "Done", "green")
 STATUS_CATEGORIES = (CAT_NEW, CAT_INDETERMINATE, CAT_DONE)
 
-STATUSES = (
-    Status("10000", "To Do", "The issue is open and ready for work.", CAT_NEW, "11"),
-    Status("3", "In Progress", "This issue is being actively worked on.", CAT_INDETERMINATE, "21"),
-    Status("10002", "Waiting", "Work waits for someone outside the team.", CAT_INDETERMINATE, "31"),
-    Status("10001", "Done", "Work on this issue is complete.", CAT_DONE, "41"),
-)
-INITIAL_STATUS = STATUSES[0]
-DONE_STATUS = STATUSES[3]
 
 RESOLUTIONS = (
     Named("10000", "Done", "Work has been completed on this issue."),
@@ -150,7 +190,7 @@ ISSUE_TYPES = (
     Named("10002", "Sub-task", "A small piece of work that's part of a larger task.", subtask=True),
 )
 
-PROJECT_ROLES = ("Administrators", "Developers", "Users", "Service Desk Team")
+PROJECT_ROLES = ("Administrators", "Developers", "Users", "Service Desk Team")  # the project's roles
 GROUPS = ("jira-administrators", "jira-software-users", "jira-servicedesk-users")
 
 
@@ -166,6 +206,9 @@ def make_users(options: JiraSandboxOptions) -> tuple[JiraUser, ...]:
                  "bob@example.com", "Bob Builder", "Europe/London"),
         JiraUser("carol", "JIRAUSER10102", "5f2a1c0e8d3b4a0069c1b004",
                  "carol@example.com", "Carol Caretaker", "America/New_York"),
+        # Exists, but may not be assigned issues in the project (left the team).
+        JiraUser("dora", "JIRAUSER10103", "5f2a1c0e8d3b4a0069c1b005",
+                 "dora@example.com", "Dora Departed", "Europe/Vienna", assignable=False),
     )
 
 

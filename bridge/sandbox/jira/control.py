@@ -11,6 +11,7 @@ like a change through the REST API.  ``as`` names the acting user (default ``ali
 - ``POST /_sandbox/issues/{key}/attachment``       ``{"filename": "...", "text": "...", "mimeType": "..."}``
 - ``POST /_sandbox/issues/{key}/edit``             ``{"summary": "...", "labels": [...], ...}``
 - ``DELETE /_sandbox/issues/{key}``                (with its sub-tasks)
+- ``POST /_sandbox/index/settle``                  the search index catches up at once (tests)
 
 Run-time knobs (``time_zone``, ``search_lag_ms``, ``max_attachment_bytes``) are changed
 through the shared ``POST /_sandbox/fault`` endpoint, see :func:`apply_knobs`.
@@ -72,8 +73,13 @@ async def transition(request: Request, view: View) -> Response:
     with store.lock:
         issue = store.issue(request.path_params["key"])
         target = store.status_named(str(body.get("status", "")))
-        fields = {"resolution": {"name": body["resolution"]}} if body.get("resolution") else None
-        store.do_transition(issue.key, {"id": target.transition_id}, fields, None, _actor(store, body))
+        step = next((t for t in store.transitions(issue) if t.to is target), None)
+        if step is None:
+            raise JiraApiError(400, [f"No transition leads from '{issue.status.name}' to '{target.name}'."])
+        on_screen = body.get("resolution") and "resolution" in step.screen
+        fields = {"resolution": {"name": body["resolution"]}} if on_screen else None
+        store.do_transition(issue.key, {"id": step.transition_id}, fields, None, _actor(store, body),
+                            fill_required=True)
         return JSONResponse({"key": issue.key, "status": issue.status.name,
                              "updated": view.time(issue.updated_ms)})
 
@@ -122,8 +128,14 @@ async def delete(request: Request, view: View) -> Response:
     return Response(status_code=204)
 
 
+async def settle(request: Request, view: View) -> Response:
+    view.store.settle_index()
+    return Response(status_code=204)
+
+
 def control_routes() -> list[Route]:
     return [
+        Route("/_sandbox/index/settle", _control(settle), methods=["POST"]),
         Route("/_sandbox/issues", _control(overview), methods=["GET"]),
         Route("/_sandbox/issues/{key}/transition", _control(transition), methods=["POST"]),
         Route("/_sandbox/issues/{key}/comment", _control(comment), methods=["POST"]),
@@ -152,6 +164,8 @@ def knob_handler(store: JiraStore) -> Callable[[dict[str, Any]], dict[str, Any]]
                 except (ZoneInfoNotFoundError, ValueError):
                     raise ValueError(f"unknown time zone {value!r}") from None
                 checked[key] = str(value)
+            elif key == "search_lag_ms" and value is None:
+                checked[key] = None  # back to the flavour's default
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{raw_key} must be a non-negative integer")
             else:

@@ -33,6 +33,13 @@ class JiraApiError(Exception):
         return {"errorMessages": self.messages, "errors": self.errors}
 
 
+def too_long(limit: int) -> str:
+    """Jira's answer for a description or comment above the instance's text limit
+    (mozilla/jira-bugzilla-integration#180: "description: The entered text is too long. It
+    exceeds the allowed limit of 32,767 characters.")."""
+    return f"The entered text is too long. It exceeds the allowed limit of {limit:,} characters."
+
+
 def cannot_set(field_id: str) -> str:
     return f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
 
@@ -43,9 +50,12 @@ UserLookup = Callable[[Mapping[str, Any]], JiraUser | None]
 class FieldParser:
     """Turns request field values into stored values; collects Jira-style errors."""
 
-    def __init__(self, find_user: UserLookup, cloud: bool):
+    def __init__(self, find_user: UserLookup, cloud: bool, *, text_limit: int = 32767,
+                 assignable: Callable[[JiraUser], bool] | None = None):
         self.find_user = find_user
         self.cloud = cloud
+        self.text_limit = text_limit
+        self.assignable = assignable
         self.errors: dict[str, str] = {}
 
     def fail_if_errors(self) -> None:
@@ -72,6 +82,9 @@ class FieldParser:
         return None
 
     def _parse_description(self, value: Any) -> str | None:
+        if isinstance(value, str) and len(value) > self.text_limit:
+            self.errors["description"] = too_long(self.text_limit)
+            return None
         if value is None or isinstance(value, str):
             return value or None
         self.errors["description"] = "Operation value must be a string"
@@ -108,6 +121,12 @@ class FieldParser:
         if value is None:
             return None
         user = self._user(value, "assignee")
+        if user is not None and self.assignable is not None and not self.assignable(user):
+            # The account exists but lacks "Assignable User" in the project: the whole create or
+            # edit is refused (Jira's message for it).
+            ident = value.get("accountId") or value.get("name") or value.get("id")
+            self.errors["assignee"] = f"User '{ident}' cannot be assigned issues."
+            return None
         return user
 
     def _parse_reporter(self, value: Any) -> JiraUser | None:

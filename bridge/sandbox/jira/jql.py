@@ -197,6 +197,9 @@ class JqlContext:
     issue_exists: Callable[[str], bool]
     strict: bool = True  # validateQuery: unknown keys/projects are errors, not warnings
     warnings: list[str] = field(default_factory=list)
+    # Issue-property keys an app declared for indexing; a clause on any other property is
+    # accepted and matches nothing, as on a real Jira (see JiraSandboxOptions.indexed_properties).
+    indexed_properties: tuple[str, ...] = ()
 
 
 def date_value(value: Any, field_name: str, ctx: JqlContext) -> int:
@@ -239,6 +242,8 @@ def _compile_clause(clause: Clause, ctx: JqlContext) -> Callable[[dict[str, Any]
     prop = _PROPERTY.match(name)
     if prop:
         key, path = prop.group(1), prop.group(2).split(".")
+        if key not in ctx.indexed_properties:
+            return lambda facts: False
 
         def value_of(facts: dict[str, Any]) -> list[str]:
             found = _property_value(facts["properties"], key, path)

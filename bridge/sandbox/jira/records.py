@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.sandbox.jira.catalog import DEFAULT_PRIORITY, INITIAL_STATUS, JiraUser, Named, Status
+from bridge.sandbox.jira.catalog import DEFAULT_PRIORITY, JiraUser, Named, Status
+from bridge.sandbox.jira.workflow_def import DEFAULT_WORKFLOW
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Issue:
     created_ms: int
     updated_ms: int
     status_category_changed_ms: int
-    status: Status = INITIAL_STATUS
+    status: Status = DEFAULT_WORKFLOW.initial  # the store passes its own workflow's initial status
     description: str | None = None
     labels: list[str] = field(default_factory=list)
     priority: Named = DEFAULT_PRIORITY
@@ -69,3 +70,4 @@ class Issue:
     attachments: list[Attachment] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
     remote_links: list[RemoteLink] = field(default_factory=list)
+    screen_values: dict[str, Any] = field(default_factory=dict)  # other fields set on transition screens

@@ -26,11 +26,12 @@ from bridge.sandbox.jira.catalog import (
     Status,
     StatusCategory,
 )
-from bridge.sandbox.jira.workflow import transition_fields
+from bridge.sandbox.jira.workflow import screen_field_meta
 
 if TYPE_CHECKING:
     from bridge.sandbox.jira.records import Attachment, Comment, Issue, RemoteLink
     from bridge.sandbox.jira.store import JiraStore
+    from bridge.sandbox.jira.workflow_def import TransitionDef
 
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 CLAUSE_NAMES = {
@@ -88,7 +89,10 @@ class View:
         out.update({"emailAddress": user.email, "avatarUrls": self.avatars(user.name),
                     "displayName": user.display_name, "active": True, "timeZone": user.time_zone})
         if full:
-            out.update({"locale": "en_US", "groups": {"size": 1, "items": []},
+            store = self.store
+            groups = store.options.user_groups if user == store.api_user else ()
+            out.update({"locale": "en_US", "groups": {"size": len(groups), "items": [
+                            {"name": g, "self": f"{self.api}/group?groupname={quote(g)}"} for g in groups]},
                         "applicationRoles": {"size": 1, "items": []},
                         "expand": "groups,applicationRoles"})
             if not self.cloud:
@@ -216,23 +220,23 @@ class View:
         }
         return simple[name]()
 
-    def transition(self, target: Status, with_fields: bool) -> dict[str, Any]:
-        screen = transition_fields(target)
-        out: dict[str, Any] = {"id": target.transition_id, "name": target.name,
-                               "to": self.status(target)}
+    def transition(self, step: "TransitionDef", with_fields: bool) -> dict[str, Any]:
+        screen = screen_field_meta(step)
+        out: dict[str, Any] = {"id": step.transition_id, "name": step.name, "to": self.status(step.to)}
         if self.cloud:
-            out.update({"hasScreen": bool(screen), "isGlobal": True, "isInitial": False,
+            out.update({"hasScreen": bool(screen), "isGlobal": step.is_global, "isInitial": False,
                         "isAvailable": True, "isConditional": False, "isLooped": False})
         else:
-            out["opsbarSequence"] = int(target.transition_id)
+            out["opsbarSequence"] = int(step.transition_id) if step.transition_id.isdigit() else 10
         if with_fields:
             out["fields"] = {key: self._field_meta(meta) for key, meta in screen.items()}
         return out
 
     def _field_meta(self, meta: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in meta.items() if k not in ("allowedValues", "defaultValue", "fieldId", "key")}
-        out["allowedValues"] = [self.resolution(r) for r in meta["allowedValues"]]
-        out["defaultValue"] = self.resolution(meta["defaultValue"])
+        if "allowedValues" in meta:
+            out["allowedValues"] = [self.resolution(r) for r in meta["allowedValues"]]
+            out["defaultValue"] = self.resolution(meta["defaultValue"])
         out["key" if self.cloud else "fieldId"] = meta["key"]
         return out
 

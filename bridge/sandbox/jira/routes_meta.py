@@ -13,7 +13,6 @@ from bridge.sandbox.jira.catalog import (
     ISSUE_TYPES,
     PRIORITIES,
     RESOLUTIONS,
-    STATUSES,
 )
 from bridge.sandbox.jira.fields import JiraApiError
 from bridge.sandbox.jira.http import endpoint, int_param
@@ -83,13 +82,13 @@ async def priority(request: Request, view: View) -> Response:
 
 @endpoint()
 async def statuses(request: Request, view: View) -> Response:
-    return JSONResponse([view.status(s) for s in STATUSES])
+    return JSONResponse([view.status(s) for s in view.store.workflow.statuses])
 
 
 @endpoint()
 async def status(request: Request, view: View) -> Response:
     wanted = request.path_params["id_or_name"].lower()
-    found = next((s for s in STATUSES if wanted in (s.status_id, s.name.lower())), None)
+    found = next((s for s in view.store.workflow.statuses if wanted in (s.status_id, s.name.lower())), None)
     if found is None:
         raise JiraApiError(404, [f"The status with id '{wanted}' does not exist"])
     return JSONResponse(view.status(found))
@@ -144,7 +143,8 @@ async def project_statuses(request: Request, view: View) -> Response:
     _project_or_404(request, view)
     keep = ("self", "id", "name", "subtask")  # IssueTypeWithStatus has exactly these and `statuses`
     return JSONResponse([{**{k: v for k, v in view.issuetype(t).items() if k in keep},
-                          "statuses": [view.status(s) for s in STATUSES]} for t in ISSUE_TYPES])
+                          "statuses": [view.status(s) for s in view.store.workflow.statuses]}
+                         for t in ISSUE_TYPES])
 
 
 @endpoint()

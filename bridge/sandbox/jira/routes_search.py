@@ -3,8 +3,11 @@
 As on the real services: Data Center pages by ``startAt``/``total`` and has no
 ``/search/jql`` (404); Cloud pages ``/search/jql`` by an opaque ``nextPageToken`` without a
 total, rejects unbounded queries, and answers the removed ``/search`` with 410 Gone.
-``search_lag_ms`` imitates Cloud's eventually consistent index: a just-created issue is not
-found by ``/search/jql`` yet unless its id is passed in ``reconcileIssues``.
+Both match against the search index (:mod:`bridge.sandbox.jira.search_index`): with a lag
+(Cloud's default) a new or changed issue is found late, or as it was, unless its id is passed in
+``reconcileIssues`` (Cloud only).  Entity properties are searchable only when declared indexed.
+Data Center's ``/search`` has no ``properties`` parameter (Jira Software DC 10.3 OpenAPI
+document, ``GET /api/2/search``): its rows never carry properties.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ API = "/rest/api/{version}"
 SERVER_MAX_RESULTS = 1000
 CLOUD_MAX_RESULTS = 5000  # for id/key only; with more fields Cloud returns at most 100
 CLOUD_MAX_RESULTS_WITH_FIELDS = 100
+RECONCILE_MAX = 50  # "Read-after-write is only supported for up to 50 issues" (JRACLOUD-96208)
 SEARCH_GONE = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql"
                " API. A full migration guideline is available at"
                " https://developer.atlassian.com/changelog/#CHANGE-2046")
@@ -68,18 +72,21 @@ def _int(params: dict[str, Any], name: str, default: int) -> int:
     return value
 
 
-def _matching(view: View, jql: str, strict: bool) -> tuple[list[Issue], list[str], bool]:
+def _matching(view: View, jql: str, strict: bool, reconcile: frozenset[int] = frozenset()
+              ) -> tuple[list[Issue], list[str], bool]:
     """Issues matching ``jql`` in JQL order, warnings, and whether the query had any clause."""
     store = view.store
+    now_ms = int(time.time() * 1000)
     try:
         query = parse_jql(jql)
-        ctx = JqlContext(time_zone=store.options.time_zone, now_ms=int(time.time() * 1000),
-                         project_exists=store.is_project, issue_exists=store.has_issue, strict=strict)
+        ctx = JqlContext(time_zone=store.options.time_zone, now_ms=now_ms,
+                         project_exists=store.is_project, issue_exists=store.has_issue, strict=strict,
+                         indexed_properties=tuple(store.options.indexed_properties))
         predicate = compile_query(query, ctx)
     except JqlError as exc:
         raise JiraApiError(400, [str(exc)]) from None
-    rows = [(issue, store.search_facts(issue)) for issue in store.issues()]
-    rows = [row for row in rows if predicate(row[1])]
+    rows = [(issue, store.searchable_facts(issue, now_ms, reconcile)) for issue in store.issues()]
+    rows = [row for row in rows if row[1] is not None and predicate(row[1])]
     order = sort_key(query.order)
     rows.sort(key=lambda row: order(row[1]))
     return [issue for issue, _ in rows], ctx.warnings, bool(query.clauses)
@@ -95,13 +102,13 @@ async def search(request: Request, view: View) -> Response:
     limit = min(_int(params, "maxResults", 50), SERVER_MAX_RESULTS)
     fields_param = _as_list(params.get("fields")) if "fields" in params else None
     fields = select_fields(fields_param, NAVIGABLE_FIELD_IDS)
-    expand, props = _as_list(params.get("expand")), _as_list(params.get("properties"))
+    expand = _as_list(params.get("expand"))  # "properties" is not a parameter here: ignored
     with view.store.lock:
         issues, warnings, _ = _matching(view, str(params.get("jql") or ""),
                                         strict=validate in ("true", "strict"))
         body: dict[str, Any] = {
             "expand": "schema,names", "startAt": start, "maxResults": limit, "total": len(issues),
-            "issues": [view.issue(i, fields, expand, props) for i in issues[start:start + limit]]}
+            "issues": [view.issue(i, fields, expand) for i in issues[start:start + limit]]}
     if warnings:
         body["warningMessages"] = warnings
     return JSONResponse(body)
@@ -134,18 +141,16 @@ async def search_jql(request: Request, view: View) -> Response:
     fields = select_fields(fields_param, []) if fields_param is not None else None
     cap = CLOUD_MAX_RESULTS_WITH_FIELDS if fields else CLOUD_MAX_RESULTS
     limit = min(_int(params, "maxResults", 50), cap) or 1
-    reconcile = {int(i) for i in _as_list(params.get("reconcileIssues")) if str(i).isdigit()}
+    reconcile = [int(i) for i in _as_list(params.get("reconcileIssues")) if str(i).isdigit()]
+    if len(reconcile) > RECONCILE_MAX:
+        raise JiraApiError(400, [f"The number of issues to reconcile cannot exceed {RECONCILE_MAX}."])
     expand, props = _as_list(params.get("expand")), _as_list(params.get("properties"))
-    lag_ms = view.store.options.search_lag_ms
     with view.store.lock:
         offset = _offset(params.get("nextPageToken"), jql)
-        issues, _, bounded = _matching(view, jql, strict=True)
+        issues, _, bounded = _matching(view, jql, strict=True, reconcile=frozenset(reconcile))
         if not bounded:
             raise JiraApiError(400, ["Unbounded JQL queries are not allowed here. Please add a"
                                      " search restriction to your query."])
-        if lag_ms:
-            horizon = int(time.time() * 1000) - lag_ms
-            issues = [i for i in issues if i.created_ms <= horizon or i.issue_id in reconcile]
         page = issues[offset:offset + limit]
         body: dict[str, Any] = {"issues": [view.issue(i, fields, expand, props) for i in page]}
     is_last = offset + limit >= len(issues)

@@ -18,7 +18,6 @@ from bridge.sandbox.jira.catalog import (
     DEFAULT_PRIORITY,
     EDITABLE_FIELDS,
     ISSUE_TYPES,
-    STATUSES,
     JiraSandboxOptions,
     JiraUser,
     Named,
@@ -28,8 +27,10 @@ from bridge.sandbox.jira.catalog import (
 )
 from bridge.sandbox.jira.fields import FieldParser, JiraApiError, apply_update_ops, cannot_set
 from bridge.sandbox.jira.records import Issue
+from bridge.sandbox.jira.search_index import SearchIndex
 from bridge.sandbox.jira.store_items import ItemsMixin
 from bridge.sandbox.jira.workflow import WorkflowMixin
+from bridge.sandbox.jira.workflow_def import load_workflow
 
 __all__ = ["JiraStore"]
 
@@ -40,6 +41,8 @@ class JiraStore(ItemsMixin, WorkflowMixin):
     def __init__(self, options: JiraSandboxOptions | None = None):
         self.options = options or JiraSandboxOptions()
         self.users = make_users(self.options)
+        self.workflow = load_workflow(self.options.workflow_file)
+        self.index = SearchIndex()
         self.lock = threading.RLock()
         self._issues: dict[int, Issue] = {}
         self._ids_by_key: dict[str, int] = {}
@@ -79,6 +82,10 @@ class JiraStore(ItemsMixin, WorkflowMixin):
                 return next((u for u in self.users if getattr(u, user_attr) == wanted), None)
         return None
 
+    def field_parser(self) -> FieldParser:
+        return FieldParser(self.find_user, self.options.cloud, text_limit=self.options.text_limit,
+                           assignable=lambda user: user.assignable)
+
     def issue(self, id_or_key: str | int) -> Issue:
         """The issue by numeric id or key (keys are case-insensitive); 404 when absent."""
         with self.lock:
@@ -114,8 +121,29 @@ class JiraStore(ItemsMixin, WorkflowMixin):
             return self._issues.get(issue.parent_id) if issue.parent_id else None
 
     def touch(self, issue: Issue) -> int:
-        issue.updated_ms = self.tick()
-        return issue.updated_ms
+        return self._stamp(issue, self.tick())
+
+    def _stamp(self, issue: Issue, now: int) -> int:
+        """A write to ``issue`` at ``now`` is done: move ``updated`` and record it for search."""
+        issue.updated_ms = now
+        self.index.record(issue.issue_id, now, self.search_facts(issue), self.options.effective_search_lag_ms)
+        return now
+
+    def settle_index(self) -> None:
+        """Let the search index catch up now (a test convenience behind ``/_sandbox/index/settle``):
+        every issue is searchable as it is, whatever the lag."""
+        with self.lock:
+            before = int(time.time() * 1000) - self.options.effective_search_lag_ms - 1
+            for issue in self._issues.values():
+                self.index.record(issue.issue_id, before, self.search_facts(issue), 0)
+
+    def searchable_facts(self, issue: Issue, now_ms: int, reconcile: frozenset[int] = frozenset()) -> dict | None:
+        """What a search at ``now_ms`` sees of ``issue`` (None: not searchable yet); ids in
+        ``reconcile`` are read after write (Cloud's reconcileIssues)."""
+        lag = self.options.effective_search_lag_ms
+        if lag <= 0 or issue.issue_id in reconcile:
+            return self.search_facts(issue)
+        return self.index.facts_at(issue.issue_id, now_ms - lag)
 
     # -- issues -------------------------------------------------------------------------------
 
@@ -123,7 +151,7 @@ class JiraStore(ItemsMixin, WorkflowMixin):
                      properties: Any = None, update: Any = None) -> Issue:
         if not isinstance(fields, Mapping):
             raise JiraApiError(400, ["Issue fields are required."])
-        parser = FieldParser(self.find_user, self.options.cloud)
+        parser = self.field_parser()
         values, comment_ops = apply_update_ops({}, update)
         values.update(fields)
         issuetype = self._check_project_and_type(values, parser)
@@ -149,10 +177,12 @@ class JiraStore(ItemsMixin, WorkflowMixin):
                 issuetype=issuetype, summary=summary, reporter=parsed.pop("reporter", None) or actor,
                 creator=actor, created_ms=now, updated_ms=now, status_category_changed_ms=now,
                 parent_id=parent.issue_id if parent else None, properties=props,
+                status=self.workflow.initial,
             )
             self._assign(issue, parsed)
             self._issues[issue.issue_id] = issue
             self._ids_by_key[issue.key.upper()] = issue.issue_id
+            self._stamp(issue, now)
             for op in comment_ops:
                 self.add_comment(issue.key, op.get("body"), actor, op.get("visibility"))
             return issue
@@ -214,7 +244,7 @@ class JiraStore(ItemsMixin, WorkflowMixin):
             current = {"labels": list(issue.labels)}
             values, comment_ops = apply_update_ops(current, update)
             values.update(fields or {})
-            parser = FieldParser(self.find_user, self.options.cloud)
+            parser = self.field_parser()
             parsed = {}
             for field_id, value in values.items():
                 if field_id in EDITABLE_FIELDS:
@@ -243,10 +273,10 @@ class JiraStore(ItemsMixin, WorkflowMixin):
                     self._drop_blob(attachment.attachment_id)
                 del self._issues[doomed.issue_id]
                 del self._ids_by_key[doomed.key.upper()]
+                self.index.drop(doomed.issue_id)
 
-    @staticmethod
-    def status_named(name: str) -> Status:
-        found = next((s for s in STATUSES if s.name.lower() == str(name).lower()), None)
+    def status_named(self, name: str) -> Status:
+        found = self.workflow.status(name)
         if found is None:
             raise JiraApiError(400, [f"There is no status named '{name}'."])
         return found

@@ -11,11 +11,8 @@ import json
 from typing import Any, Iterable, Mapping
 
 from bridge.sandbox.jira.catalog import GROUPS, PROJECT_ROLES, PROPERTY_VALUE_MAX_BYTES, JiraUser
-from bridge.sandbox.jira.fields import JiraApiError
+from bridge.sandbox.jira.fields import JiraApiError, too_long
 from bridge.sandbox.jira.records import Attachment, Comment, Issue, RemoteLink
-
-
-COMMENT_MAX_CHARS = 32767
 
 
 class ItemsMixin:
@@ -47,33 +44,46 @@ class ItemsMixin:
                     visibility: Any = None, properties: Any = None) -> Comment:
         with self.lock:
             issue = self.issue(id_or_key)
-            self._check_comment(body, visibility)
+            self._check_comment(body, visibility, author)
             props = self._check_properties(properties)
             now = self.tick()
             comment = Comment(self._new_id("comment"), body, author, author, now, now,
                               dict(visibility) if visibility else None, props)
             issue.comments.append(comment)
-            issue.updated_ms = now
+            self._stamp(issue, now)
             return comment
 
-    def _check_comment(self, body: Any, visibility: Any) -> None:
+    def _check_comment(self, body: Any, visibility: Any, author: JiraUser | None = None) -> None:
         if not isinstance(body, str) or not body.strip():
             raise JiraApiError(400, [], {"comment": "Comment body can not be empty!"})
-        if len(body) > COMMENT_MAX_CHARS:
-            raise JiraApiError(400, [], {"comment": "The entered text is too long. It exceeds the"
-                                                    " allowed limit of 32,767 characters."})
+        limit = self.options.text_limit
+        if len(body) > limit:
+            raise JiraApiError(400, [], {"comment": too_long(limit)})
         if visibility is None:
             return
         kind = visibility.get("type") if isinstance(visibility, Mapping) else None
         value = visibility.get("value") if isinstance(visibility, Mapping) else None
-        if kind == "role" and value not in PROJECT_ROLES:
-            raise JiraApiError(400, [], {"commentLevel": f"You are currently not a member of the"
-                                                         f" project role: {value}."})
-        if kind == "group" and value not in GROUPS:
-            raise JiraApiError(400, [], {"commentLevel": f"You are currently not a member of the"
-                                                         f" group: {value}."})
         if kind not in ("role", "group"):
             raise JiraApiError(400, [], {"commentLevel": "Visibility type must be 'role' or 'group'."})
+        # Only the API account's memberships are configured (--jira-user-roles/-groups); the
+        # people acting through the control endpoints are in every role and group.
+        api_user = author is None or author == self.api_user
+        if kind == "role":
+            if value not in PROJECT_ROLES:
+                # Jira Cloud's answer for an unknown role (atlassian/atlassian-mcp-server#105).
+                raise JiraApiError(400, [], {"commentLevel": f"Role with id: {value} does not exist."})
+            if api_user and value not in self.options.user_roles:
+                # errors.commentLevel as real Jira answers (reload/github-security-jira#128,
+                # unskript/Awesome-CloudOps-Automation#377).
+                raise JiraApiError(400, [], {"commentLevel": f"You are currently not a member of the"
+                                                             f" project role: {value}."})
+            return
+        if not self.options.group_visibility:
+            # Group visibility switched off by an administrator (atlassian/atlassian-mcp-server#105).
+            raise JiraApiError(400, [], {"commentLevel": "GROUP_VISIBILITY_SETTING_NOT_ENABLED"})
+        if value not in GROUPS or (api_user and value not in self.options.user_groups):
+            raise JiraApiError(400, [], {"commentLevel": f"You are currently not a member of the"
+                                                         f" group: {value}."})
 
     def comment(self, id_or_key: str, comment_id: str) -> tuple[Issue, Comment]:
         with self.lock:
@@ -88,7 +98,7 @@ class ItemsMixin:
         with self.lock:
             issue, comment = self.comment(id_or_key, comment_id)
             new_body = comment.body if body is None else body
-            self._check_comment(new_body, visibility)
+            self._check_comment(new_body, visibility, actor)
             props = self._check_properties(properties)
             now = self.tick()
             comment.body = new_body
@@ -96,7 +106,7 @@ class ItemsMixin:
                 comment.visibility = dict(visibility)
             comment.properties.update(props)
             comment.update_author, comment.updated_ms = actor, now
-            issue.updated_ms = now
+            self._stamp(issue, now)
             return comment
 
     def delete_comment(self, id_or_key: str, comment_id: str) -> None:
@@ -123,7 +133,7 @@ class ItemsMixin:
                                     mime_type, len(data), author, now)
             self._store_blob(attachment.attachment_id, data)
             issue.attachments.append(attachment)
-            issue.updated_ms = now
+            self._stamp(issue, now)
             return attachment
 
     def attachment(self, attachment_id: str | int) -> tuple[Issue, Attachment]:
