@@ -182,6 +182,9 @@ class TargetItem:
     # A summary from ``changed_since``: target_id, version, updated_at, marker and display_id
     # only.  The engine reads the whole item with ``get`` when the version is not the synced one.
     partial: bool = False
+    # False when the item carries its marker where a search cannot find it (a Jira issue created
+    # before the marker label): the planner then stamps it again (MarkItem).
+    marker_findable: bool = True
 
 
 class Changes(list):

@@ -250,6 +250,19 @@ class MarkAttachment(Action):
 
 
 @dataclass(frozen=True)
+class MarkItem(Action):
+    """Stamp the tool item with the marker in the form the tool can search (e.g. the Jira marker
+    label on an issue created by an earlier version, which set only the issue property)."""
+
+    target_id: str
+    marker: Marker
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"mark {self.target_id} as the item of {self.marker.item_id}"
+
+
+@dataclass(frozen=True)
 class FinishItem(Action):
     """Last step of every item: remember the versions seen, so an unchanged item is skipped."""
 
@@ -262,7 +275,7 @@ class FinishItem(Action):
 
 WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
           CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
-          MarkAttachment)
+          MarkAttachment, MarkItem)
 
 
 def is_write(action: Action) -> bool:

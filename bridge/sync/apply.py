@@ -148,19 +148,21 @@ class Applier:
         elif isinstance(action, a.CreateSubItem):
             t, st = action.task, action.status
             result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id)
-            written = SubItem(result.target_id, t.title, st.status, t.description, st.resolution, t.task_id)
+            status, resolution = _as_set(result.fields, st.status, st.resolution)
+            written = SubItem(result.target_id, t.title, status, t.description, resolution, t.task_id)
             self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id, target_id=result.target_id,
                                     source_hashes=action.source_hashes, target_hashes=sub_hashes(written))
             self._count(outcome, "task_mirrored", a.TO_TARGET)
             log.info("task_mirrored", task=t.task_id, sub_item=result.target_id)
         elif isinstance(action, a.UpdateSubItem):
             t, st = action.task, action.status
-            self.connector.update_sub_item(target_id, action.sub_id, t, st)
+            result = self.connector.update_sub_item(target_id, action.sub_id, t, st)
             hashes = dict(action.source_hashes)
             if st is None:  # only the title changed: the recorded status hashes stay as they are
                 hashes.pop(FIELD_STATUS, None)
-            written = SubItem(action.sub_id, t.title, st.status if st else "", t.description,
-                              st.resolution if st else None)
+            status, resolution = _as_set(result.fields if st else None, st.status if st else "",
+                                         st.resolution if st else None)
+            written = SubItem(action.sub_id, t.title, status, t.description, resolution)
             self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id, target_id=action.sub_id,
                                     source_hashes=hashes,
                                     target_hashes=sub_hashes(written) if st else {})
@@ -192,6 +194,12 @@ class Applier:
                                     target_id=result.target_id)
             self._count(outcome, "attachment_mirrored", a.TO_TARGET)
             log.info("attachment_mirrored", file=f.name, size=f.size)
+        elif isinstance(action, a.MarkItem):
+            mark = getattr(self.connector, "mark_item", None)
+            if mark is not None:
+                mark(target_id, action.marker)
+                self._count(outcome, "item_marked", a.TO_TARGET)
+                log.info("item_marked", target_id=target_id)
         elif isinstance(action, a.MarkAttachment):
             self.connector.mark_attachment(target_id, action.attachment_id, action.source_file_id)
             self._count(outcome, "attachment_marked", a.TO_TARGET)
@@ -266,6 +274,14 @@ class _TempFile:
     def __exit__(self, *exc) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+def _as_set(fields, status: str, resolution: str | None) -> tuple[str, str | None]:
+    """The status and resolution the tool reports it set (a workflow may decide them itself),
+    else the ones asked for."""
+    if not fields or "status" not in fields:
+        return status, resolution
+    return fields["status"], fields.get("resolution") or None
 
 
 def attributed(comment: Comment, tool: str) -> str:

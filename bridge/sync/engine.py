@@ -9,7 +9,13 @@ Cursor discipline (see README "How syncing works"):
   are read again next time;
 - a connector that reports the tool's own time of a complete read (``Changes.as_of``) moves
   the target cursor there: items seen are older than that read, changes made during the pass
-  newer, and an idle tool's window slides forward with the clock.
+  newer, and an idle tool's window slides forward with the clock;
+- a tool whose search shows changes late (``connector.search_lag_seconds``, e.g. Jira Cloud)
+  is re-read at least that far back, whatever the configured overlap.
+
+Interrupted creates (intents): an intent is never taken for "the create never arrived" on one
+search.  Until ``search_lag_seconds`` have passed since the create was attempted, a marker
+search that finds nothing leaves the ticket waiting (not created again, not quarantined).
 """
 
 from __future__ import annotations
@@ -108,9 +114,15 @@ class Engine:
         outcome, message = "ok", None
         try:
             self.source.begin_pass()
+            retry: set[str] = set()
+            waiting: set[str] = set()
             if not dry_run:
-                self.resolve_intents(report)
+                retry, waiting = self.resolve_intents(report)
             candidates, src_max, tgt_max, tgt_as_of = self._collect(report, full=full)
+            for key in retry:
+                candidates.setdefault(key, _Candidate(key, self._ref_for(key, None)))
+            for key in waiting:
+                candidates.pop(key, None)
             self._process(candidates, report, dry_run=dry_run, brake=brake and not full, keep_plans=keep_plans)
             if self.stop.is_set() and report.cut_short is None:
                 report.cut_short = "stop requested"
@@ -130,8 +142,24 @@ class Engine:
                 self.ledger.finish_run(run_id, outcome, report.counts, len(report.failed), message)
         return report
 
-    def resolve_intents(self, report: PassReport) -> None:
-        """Leftover intents mean a create may have reached the tool: look for the marker, never create again."""
+    @property
+    def search_lag(self) -> timedelta:
+        """How late the tool's search may show a create or change (0 for tools that say nothing)."""
+        return timedelta(seconds=float(getattr(self.connector, "search_lag_seconds", 0) or 0))
+
+    def _still_searchable_late(self, attempted_at: datetime | None) -> bool:
+        if attempted_at is None:
+            return False
+        if attempted_at.tzinfo is None:
+            attempted_at = attempted_at.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc) < attempted_at + self.search_lag
+
+    def resolve_intents(self, report: PassReport) -> tuple[set[str], set[str]]:
+        """Leftover intents mean a create may have reached the tool: look for the marker, never
+        create again.  Returns (items to plan in this pass: adopted, or absent after the search
+        lag; items that wait: absent, but the tool's search may not show the create yet)."""
+        retry: set[str] = set()
+        waiting: set[str] = set()
         for intent in self.ledger.intents():
             source, _, item_id = intent.item_key.partition(":")
             found = self.connector.find_by_marker(Marker(source, item_id, intent.source_internal_id))
@@ -139,17 +167,28 @@ class Engine:
                 self.ledger.record_link(kind="ticket", item_key=intent.item_key, source_id=None,
                                         target_id=found.target_id, display_id=found.display_id, clear_intent=True)
                 report.counts["intent_adopted"] += 1
+                retry.add(intent.item_key)
                 log.info("intent_resolved", ticket=intent.item_key, target=found.display_id, found=True)
+            elif self._still_searchable_late(intent.created_at):
+                waiting.add(intent.item_key)
+                report.counts["intent_waiting"] += 1
+                log.info("intent_waiting", ticket=intent.item_key, attempted_at=str(intent.created_at),
+                         search_lag_seconds=self.search_lag.total_seconds())
             else:
                 self.ledger.drop_intent(intent.item_key)
+                retry.add(intent.item_key)
                 log.info("intent_resolved", ticket=intent.item_key, found=False)
+        return retry, waiting
 
     # --- reading ------------------------------------------------------------------------------
     def _since(self, stream: str, full: bool) -> datetime | None:
         if full:
             return None
         cursor = self.ledger.cursor(stream)
-        return cursor - self.settings.overlap if cursor else None
+        overlap = self.settings.overlap
+        if stream == self.target_stream:
+            overlap = max(overlap, self.search_lag)  # a change shown late is still in the window
+        return cursor - overlap if cursor else None
 
     def _collect(self, report: PassReport, *, full: bool
                  ) -> tuple[dict[str, _Candidate], datetime | None, datetime | None, datetime | None]:
@@ -245,7 +284,12 @@ class Engine:
             except NotFoundError:
                 target = None
         elif links.item is None and target is None and self.ledger.has_intent(cand.item_key):
+            # Only in a dry run (a real pass resolves intents first): do not plan a second create
+            # while the tool's search may not show the first one yet.
             target = self.connector.find_by_marker(Marker(cand.ref.source, cand.ref.item_id, cand.ref.internal_id))
+            intent = next((i for i in self.ledger.intents() if i.item_key == cand.item_key), None)
+            if target is None and intent is not None and self._still_searchable_late(intent.created_at):
+                return source, [a.Note(cand.item_key, "an interrupted create may not be searchable yet; waiting")]
         if links.item is None and source is not None and target is None:
             if not self.rules.starts_mirroring(source.status, source.property_id, source.created_at):
                 return source, []

@@ -128,7 +128,10 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
 
 def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: ItemLinks,
                  rules: SyncRules) -> list[a.Action]:
-    plan = _plan_fields(source, target, link, rules)
+    plan: list[a.Action] = []
+    if not target.marker_findable:
+        plan.append(a.MarkItem(source.ref.key, target.target_id, Marker.for_ref(source.ref)))
+    plan += _plan_fields(source, target, link, rules)
     # Sub-items before the item's status: some tools (Redmine) refuse to close an item whose
     # sub-items are still open.
     plan += _plan_tasks(source, target, links, rules)

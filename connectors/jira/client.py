@@ -10,7 +10,9 @@ workflow's initial one, which an administrator may change at any time.  ``change
 returns summaries from one search (no comments, no sub-tasks) and the engine reads whole
 only the items whose version it has not synced.
 
-Markers: the issue property ``casavi`` (set in the creating POST), ``casavi.task`` on
+Markers: the marker label (``casavi-bridge_<source>_<ticket id>``, :mod:`.marker`; searchable on
+every Jira without an app) and the issue property ``casavi`` (the structured record), both set
+in the creating POST; ``casavi.task`` on
 sub-tasks (same), ``casavi`` = ``{"commentId"}`` on comments (same), and
 ``casavi.attachments`` = ``{jira attachment id: casavi file id}`` on the issue (written right
 after the upload; if that fails the engine adopts the attachment by name and size).
@@ -20,6 +22,9 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
+from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -37,8 +42,9 @@ from bridge.markup import TenantTextPolicy, ToolTextPolicy
 from . import mapping as m
 from .config import JiraSettings
 from .errors import translate
+from .marker import marker_label
 from .markup import build_comment, build_description, fit, markdown_to_wiki
-from .rest import JiraRest
+from .rest import RECONCILE_MAX, JiraRest
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
@@ -103,6 +109,28 @@ class JiraConnector:
         # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
         self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=self._person_name)
         self._names = _Recent(512)
+        # Issues this process created within the search lag (id -> monotonic time): passed as
+        # reconcileIssues on Cloud, so its searches see them at once.
+        self._created: OrderedDict[str, float] = OrderedDict()
+        self._created_lock = threading.Lock()
+
+    @property
+    def search_lag_seconds(self) -> float:
+        """How late a create or update may show in Jira's search (the engine waits that long
+        before it takes an interrupted create for one that never arrived)."""
+        return self.settings.effective_search_lag
+
+    def _remember_created(self, issue_id: str) -> None:
+        with self._created_lock:
+            self._created[issue_id] = time.monotonic()
+            self._created.move_to_end(issue_id)
+            while len(self._created) > RECONCILE_MAX:
+                self._created.popitem(last=False)
+
+    def _reconcile_ids(self) -> list[str]:
+        horizon = time.monotonic() - self.search_lag_seconds
+        with self._created_lock:
+            return [issue_id for issue_id, when in self._created.items() if when >= horizon]
 
     def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
         """Report every request to Jira (status or "timeout"/"error", seconds) to ``observer``."""
@@ -177,8 +205,11 @@ class JiraConnector:
             known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
             if isinstance(known, dict):
                 self._attachment_markers.put(issue_id, dict(known))
-        return m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url,
+        item = m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url,
                                 policy=self.tenant_policy)
+        if item.marker is not None and not m.has_marker_label(raw, item.marker):
+            item = replace(item, marker_findable=False)  # created before the marker label
+        return item
 
     def changed_since(self, since: datetime | None) -> Changes:
         """Summaries of the issues changed at or after ``since`` (a changed sub-task surfaces as
@@ -194,7 +225,8 @@ class JiraConnector:
         as_of: datetime | None = None
         try:
             for page, clock in self.rest.search_pages(jql, m.SUMMARY_FIELDS, (m.MARKER_KEY,),
-                                                      page_size=self.settings.summary_page_size):
+                                                      page_size=self.settings.summary_page_size,
+                                                      reconcile=self._reconcile_ids()):
                 as_of = as_of or clock
                 for raw in page:
                     if m.is_sub_task(raw):
@@ -217,17 +249,29 @@ class JiraConnector:
 
     @_boundary("find_by_marker")
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
-        # Search on Cloud is eventually consistent; the engine only asks this when resolving
-        # intents left over by a crash, never right after creating.
-        matches = []
-        for raw in self.rest.search(m.marker_jql(self.settings.project, marker), ("issuetype", "parent"),
-                                    (m.MARKER_KEY,)):
-            if m.is_sub_task(raw):
-                continue
-            found = Marker.from_property((raw.get("properties") or {}).get(m.MARKER_KEY)) \
-                if "properties" in raw else self.get(str(raw["id"])).marker
-            if found is not None and (found.source, found.item_id) == (marker.source, marker.item_id):
-                matches.append(str(raw["id"]))
+        """The issue of ``marker``'s ticket: by the marker label (every Jira), then — for issues
+        created before the label — by the ``casavi`` property (matches only where an app indexes
+        it).  Search is eventually consistent on Cloud: issues this process created lately are
+        passed as reconcileIssues, and the engine does not take "None" for "never created" until
+        :attr:`search_lag_seconds` have passed since the attempt.  Where search rows carry no
+        properties (Data Center) each candidate's property is read."""
+        wanted = (marker.source, marker.item_id)
+        matches: list[str] = []
+        for jql in (m.marker_jql(self.settings.project, marker), m.property_marker_jql(self.settings.project, marker)):
+            for raw in self.rest.search(jql, ("issuetype", "parent", "labels"), (m.MARKER_KEY,),
+                                        reconcile=self._reconcile_ids()):
+                if m.is_sub_task(raw):
+                    continue
+                if "properties" in raw:
+                    found = Marker.from_property((raw.get("properties") or {}).get(m.MARKER_KEY))
+                else:  # a Data Center row: the property is read from the issue itself
+                    found = Marker.from_property(self.rest.issue_property(str(raw["id"]), m.MARKER_KEY))
+                if found is None and m.has_marker_label(raw, marker):
+                    found = marker  # the label alone marks it (the property was removed by someone)
+                if found is not None and (found.source, found.item_id) == wanted:
+                    matches.append(str(raw["id"]))
+            if matches:
+                break
         if not matches:
             return None
         if len(set(matches)) > 1:
@@ -238,15 +282,17 @@ class JiraConnector:
 
     @_boundary("create")
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
-        body = {"fields": self._create_fields(draft),
-                "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
+        fields = self._create_fields(draft)
+        fields["labels"] = [marker_label(marker.source, marker.item_id), *fields.get("labels", [])]
+        body = {"fields": fields, "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
         reply = self.rest.send("POST", "issue", body)
         issue_id = str(reply["id"])
+        self._remember_created(issue_id)
         self._attachment_markers.put(issue_id, {})  # a new issue has none
         log.info("jira_issue_created", target_id=issue_id, key=reply.get("key"), ticket=marker.item_id)
         if draft.link_url:
             self._link_back(issue_id, draft.link_url, marker)
-        status = self._move(issue_id, draft.status)
+        status, _ = self._move(issue_id, draft.status)
         return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}))
 
     def _create_fields(self, draft: ItemDraft) -> dict[str, Any]:
@@ -268,6 +314,13 @@ class JiraConnector:
         if account:
             fields["assignee"] = {"accountId": account} if s.deployment == "cloud" else {"name": account}
         return fields
+
+    @_boundary("mark_item")
+    def mark_item(self, target_id: str, marker: Marker) -> None:
+        """Add the marker label to an issue that has only the ``casavi`` property (created by a
+        version before the label); labels are added, never replaced."""
+        label = marker_label(marker.source, marker.item_id)
+        self.rest.send("PUT", f"issue/{target_id}", {"update": {"labels": [{"add": label}]}})
 
     def _link_back(self, issue_id: str, url: str, marker: Marker) -> None:
         # A raw POST instead of JIRA.add_remote_link: that first lists application links, a
@@ -298,19 +351,21 @@ class JiraConnector:
 
     @_boundary("set_status")
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
-        return WriteResult(target_id, fields={"status": self._move(target_id, status)})
+        now, _ = self._move(target_id, status)
+        return WriteResult(target_id, fields={"status": now})
 
-    def _move(self, issue_id: str, target: StatusTarget) -> str:
+    def _move(self, issue_id: str, target: StatusTarget) -> tuple[str, str | None]:
         """Walk the workflow to ``target``, one transition at a time (one step when any-to-any);
-        returns the status the issue is in afterwards."""
-        fields = (self.rest.issue(issue_id, ("status", "resolution")) or {}).get("fields") or {}
-        current = (fields.get("status") or {}).get("name") or ""
-        resolution = (fields.get("resolution") or {}).get("name")
+        returns the (status, resolution) the issue is in afterwards, as Jira reports them: a
+        workflow decides values itself (a screen without the field, a post-function setting
+        it), and what was asked for is not always what Jira did."""
+        current, resolution = self._status_of(issue_id)
         known: dict[str, list[m.Transition]] = {}
+        moved = False
         for _ in range(MAX_TRANSITION_STEPS):
             at_target = _same(current, target.status)
-            if at_target and (target.resolution is None or _same(resolution, target.resolution)):
-                return current
+            if at_target and (target.resolution is None or _same(resolution, target.resolution) or moved):
+                break
             transitions = m.parse_transitions(self.rest.client.transitions(issue_id, expand="transitions.fields"))
             known[current] = transitions
             if at_target:
@@ -320,24 +375,43 @@ class JiraConnector:
                     or next(iter(transitions), None)
                 if step is None:
                     log.warning("jira_resolution_not_set", target_id=issue_id, resolution=target.resolution)
-                    return current
+                    break
             else:
                 step = m.next_transition(known, current, target.status)
                 if step is None:
                     raise FatalError(f"jira: status {target.status!r} cannot be reached from {current!r} "
                                      f"(issue {issue_id})")
             self.rest.client.transition_issue(issue_id, step.transition_id, fields=self._transition_fields(step, target))
-            current = step.to_status
+            current, moved = step.to_status, True
             if _same(current, target.status):
-                return current
-        raise FatalError(f"jira: status {target.status!r} not reached in {MAX_TRANSITION_STEPS} transitions "
-                         f"(issue {issue_id})")
+                break
+        else:
+            raise FatalError(f"jira: status {target.status!r} not reached in {MAX_TRANSITION_STEPS} transitions "
+                             f"(issue {issue_id})")
+        if moved:
+            current, resolution = self._status_of(issue_id)
+            if target.resolution and _same(current, target.status) and not _same(resolution, target.resolution):
+                log.info("jira_workflow_set_resolution", target_id=issue_id, asked=target.resolution, set=resolution)
+        return current, resolution
+
+    def _status_of(self, issue_id: str) -> tuple[str, str | None]:
+        fields = (self.rest.issue(issue_id, ("status", "resolution")) or {}).get("fields") or {}
+        return (fields.get("status") or {}).get("name") or "", (fields.get("resolution") or {}).get("name")
 
     def _transition_fields(self, step: m.Transition, target: StatusTarget) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
+        configured = ""
         for status, values in self.settings.transition_fields.items():
             if _same(status, step.to_status):
                 wanted.update(values)
+                configured = status
+        missing = sorted((step.required or frozenset()) - set(wanted)
+                         - ({"resolution"} if target.resolution and _same(step.to_status, target.status) else set()))
+        if missing:
+            key = f'[jira.transition_fields] "{configured or step.to_status}"'
+            raise SkippableError(f"jira: the transition {step.name!r} into {step.to_status!r} requires "
+                                 f"{', '.join(missing)} on its screen; give {'them' if len(missing) > 1 else 'it'} "
+                                 f"in {key}")
         if target.resolution and _same(step.to_status, target.status):
             wanted["resolution"] = {"name": target.resolution}
         if step.fields is not None:  # the transition's screen is known: send only what it has
@@ -377,16 +451,18 @@ class JiraConnector:
         reply = self.rest.send("POST", "issue", {
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
-        self._move(sub_id, status)
-        return WriteResult(sub_id)
+        self._remember_created(sub_id)
+        now, resolution = self._move(sub_id, status)
+        return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
 
     @_boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
             "summary": m.summary_for(task.title), "description": fit(markdown_to_wiki(task.description, self.text_policy))}})
-        if status is not None:
-            self._move(sub_id, status)
-        return WriteResult(sub_id)
+        if status is None:
+            return WriteResult(sub_id)
+        now, resolution = self._move(sub_id, status)
+        return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
 
     @_boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,

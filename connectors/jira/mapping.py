@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from bridge.markup import TenantTextPolicy
 from bridge.model import Attachment, Comment, Marker, SubItem, TargetItem
 
+from .marker import labels_of, marker_label, marker_of_label
 from .markup import comment_author, wiki_for_tenants
 
 MARKER_KEY = "casavi"  # issue property: {"ticketId", "internalId"[, "source"]}
@@ -24,10 +25,11 @@ COMMENT_MARKER_KEY = "casavi"  # comment property: {"commentId"}
 SERVICE_DESK_KEY = "sd.public.comment"  # JSM: {"internal": true}
 
 ISSUE_FIELDS = ("summary", "description", "status", "resolution", "updated", "created",
-                "duedate", "subtasks", "attachment", "parent", "issuetype")
+                "duedate", "subtasks", "attachment", "parent", "issuetype", "labels")
 SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", "issuetype", "parent")
-# What an incremental search reads: enough for the version, the cursor and the marker.
-SUMMARY_FIELDS = ("updated", "issuetype", "parent")
+# What an incremental search reads: enough for the version, the cursor and the marker (the
+# label: Data Center's search rows carry no properties).
+SUMMARY_FIELDS = ("updated", "issuetype", "parent", "labels")
 
 
 # --- JQL -----------------------------------------------------------------------------
@@ -59,9 +61,33 @@ def changed_since_jql(project: str, since: datetime | None) -> str:
 
 
 def marker_jql(project: str, marker: Marker) -> str:
-    # Only ticketId is queried; the source (casavi/relay) is compared on the results.
+    """The issues carrying the marker label (searchable on every Jira, no app needed)."""
+    return (f"project = {jql_string(project)} AND "
+            f"labels = {jql_string(marker_label(marker.source, marker.item_id))} ORDER BY key ASC")
+
+
+def property_marker_jql(project: str, marker: Marker) -> str:
+    """The issues whose ``casavi`` property names the ticket: issues created before the marker
+    label existed.  Matches only where an app indexes the property; elsewhere it finds nothing."""
     return (f"project = {jql_string(project)} AND "
             f"issue.property[{MARKER_KEY}].ticketId = {jql_string(marker.item_id)} ORDER BY key ASC")
+
+
+def row_marker(raw_issue: Mapping[str, Any]) -> Marker | None:
+    """The marker of a search row or issue: the ``casavi`` property when the row has it, else the
+    marker label (source and ticket id; the internal id only the property holds)."""
+    found = Marker.from_property(_properties(raw_issue).get(MARKER_KEY))
+    if found is not None:
+        return found
+    for label in labels_of(dict(raw_issue)):
+        decoded = marker_of_label(label)
+        if decoded is not None:
+            return Marker(decoded[0], decoded[1], None)
+    return None
+
+
+def has_marker_label(raw_issue: Mapping[str, Any], marker: Marker) -> bool:
+    return marker_label(marker.source, marker.item_id) in labels_of(dict(raw_issue))
 
 
 # --- transitions -----------------------------------------------------------------------
@@ -74,15 +100,22 @@ class Transition:
     name: str
     to_status: str
     fields: frozenset[str] | None = None
+    required: frozenset[str] | None = None  # screen fields marked required (None: screen unknown)
 
 
 def parse_transitions(raw: Iterable[Mapping[str, Any]]) -> list[Transition]:
+    """Transitions as ``GET /issue/{k}/transitions?expand=transitions.fields`` lists them: the
+    screen's fields under ``fields`` (Cloud IssueTransition.fields: "Details of the fields
+    associated with the issue transition screen"), each with ``required``."""
     found = []
     for entry in raw:
         to = entry.get("to") or {}
         screen = entry.get("fields")
+        required = None
+        if isinstance(screen, Mapping):
+            required = frozenset(k for k, meta in screen.items() if isinstance(meta, Mapping) and meta.get("required"))
         found.append(Transition(str(entry.get("id")), str(entry.get("name") or ""), str(to.get("name") or ""),
-                                frozenset(screen) if isinstance(screen, Mapping) else None))
+                                frozenset(screen) if isinstance(screen, Mapping) else None, required))
     return found
 
 
@@ -301,7 +334,7 @@ def to_summary(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str
     key = raw_issue.get("key")
     return TargetItem(
         target_id=str(raw_issue.get("id")), fields={}, version=version,
-        marker=Marker.from_property(_properties(raw_issue).get(MARKER_KEY)),
+        marker=row_marker(raw_issue),
         updated_at=updated_at, display_id=str(key) if key else None, partial=True)
 
 

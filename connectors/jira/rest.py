@@ -22,7 +22,7 @@ import threading
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from jira import JIRA
 from jira.exceptions import JIRAError
@@ -34,6 +34,7 @@ from .transport import RetryAfterGate, RetryingAdapter
 # Server paging by startAt re-reads this many items at each page boundary: an item updated
 # while we page moves to the end of "ORDER BY updated" and shifts the rest one place back.
 PAGE_OVERLAP = 3
+RECONCILE_MAX = 50  # "Read-after-write is only supported for up to 50 issues" (JRACLOUD-96208)
 _CHUNK = 64 * 1024
 
 
@@ -118,24 +119,31 @@ class JiraRest:
             if not batch or (total is not None and len(found) >= int(total)) or (total is None and len(batch) < size):
                 return found
 
-    def search(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    def search(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...], *,
+               reconcile: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
         """Raw issues matching ``jql``, page by page (items may repeat at page boundaries)."""
-        for issues, _ in self.search_pages(jql, fields, properties):
+        for issues, _ in self.search_pages(jql, fields, properties, reconcile=reconcile):
             yield from issues
 
     def search_pages(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...], *,
-                     page_size: int | None = None) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
+                     page_size: int | None = None, reconcile: Sequence[str] = ()
+                     ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
         """(issues, Jira's clock from the reply's ``Date`` header) for every page of ``jql``.
 
         Sent through the library's session (auth, retries, error translation) rather than
         ``search_issues``, which hides the reply's headers.  Server/DC pages by ``startAt`` on
         ``/search``; Cloud by ``nextPageToken`` on ``/search/jql`` (``/search`` answers 410 there).
+        ``reconcile``: issue ids (at most 50) Cloud answers read-after-write for; its search is
+        otherwise eventually consistent (https://developer.atlassian.com/cloud/jira/platform/search-and-reconcile).
+        Data Center's ``/search`` has no ``properties`` parameter: its rows carry none.
         """
         size = page_size or self.settings.max_results  # Jira may answer with fewer: paging copes
         params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
-        if properties:
+        if properties and self.settings.deployment == "cloud":
             params["properties"] = ",".join(properties)
         if self.settings.deployment == "cloud":
+            if reconcile:
+                params["reconcileIssues"] = [int(i) for i in list(reconcile)[-RECONCILE_MAX:]]
             while True:
                 page, clock = self._search_page("search/jql", params)
                 yield page.get("issues") or [], clock

@@ -92,6 +92,11 @@ class Control:
     def issue_count(self) -> int:
         return len(self.sandbox.store.issues())
 
+    def wait_searchable(self) -> None:
+        """Wait out the sandbox's search-index lag (Cloud's default: a few seconds), so what a
+        person just did is found by a search, as on a real Jira after the same wait."""
+        time.sleep(self.sandbox.store.options.effective_search_lag_ms / 1000 + 0.05)
+
 
 @pytest.fixture(params=["server", "cloud"])
 def sandbox(request: pytest.FixtureRequest) -> RunningJira:
@@ -216,6 +221,7 @@ def test_a_changed_sub_task_surfaces_as_its_parent(jira, control):
     before = jira.get(created.target_id)
     since = datetime.now(timezone.utc)
     control.as_alice(f"{sub.target_id}/transition", {"status": "In Progress"})
+    control.wait_searchable()
     seen = {i.target_id: i for i in jira.changed_since(since)}
     assert sub.target_id not in seen  # sub-tasks are not items of their own
     parent = seen[created.target_id]
@@ -422,7 +428,8 @@ def test_due_date_labels_and_wiki_breaking_text(jira, sandbox):
                       labels=("Heizung defekt",), due_date=date(2026, 1, 31))
     created = jira.create(draft, unique_marker())
     assert created.fields["due_date"] == "2026-01-31"
-    assert sandbox.store.issue(created.target_id).labels == ["Heizung_defekt"]
+    marker = sandbox.store.issue(created.target_id).properties["casavi"]["ticketId"]
+    assert sandbox.store.issue(created.target_id).labels == [f"casavi-bridge_casavi_{marker}", "Heizung_defekt"]
     item = jira.get(created.target_id)
     assert item.fields["title"] == "Titel mit {code}"
     assert item.fields["description"] == "Text mit \\{noformat\\} und \\[Klammer\\] \\| Pipe"  # escaped wiki

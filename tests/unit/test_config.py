@@ -35,6 +35,8 @@ class FakeJiraSettings(BaseModel):
     issue_type: str = "Task"
     sub_task_type: str = "Sub-task"
     internal_visibility: dict[str, str] | None = None
+    search_lag_seconds: float | None = None
+    text_limit: int = 32767
 
 
 class FakeRedmineSettings(BaseModel):
