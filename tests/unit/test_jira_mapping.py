@@ -22,6 +22,7 @@ from bridge.errors import AuthError, ConflictError, FatalError, NotFoundError, P
 from bridge.model import Marker
 from connectors.jira import JiraConnectorPlugin, JiraSettings
 from connectors.jira import mapping as m
+from connectors.jira.marker import marker_label, marker_of_label
 from connectors.jira.errors import translate
 from connectors.jira.transport import RetryAfterGate, backoff
 from connectors.jira.markup import (
@@ -242,10 +243,34 @@ def test_ticket_ids_cannot_inject_jql(ticket_id):
     assert _parse_jql_string(literal) == ticket_id
 
 
-def test_marker_query_quotes_the_ticket_id():
-    jql = m.marker_jql("OPS", Marker("casavi", 'P-1" OR project = "X'))
-    assert jql == ('project = "OPS" AND issue.property[casavi].ticketId = "P-1\\" OR project = \\"X" '
-                   "ORDER BY key ASC")
+def test_marker_query_searches_the_label_and_the_property_query_quotes_the_ticket_id():
+    marker = Marker("casavi", 'P-1" OR project = "X')
+    assert m.marker_jql("OPS", marker) == (
+        'project = "OPS" AND labels = "casavi-bridge_casavi_P-1~22~20OR~20project~20~3D~20~22X" ORDER BY key ASC')
+    assert m.property_marker_jql("OPS", marker) == (
+        'project = "OPS" AND issue.property[casavi].ticketId = "P-1\\" OR project = \\"X" ORDER BY key ASC')
+
+
+@pytest.mark.parametrize("ticket_id", ["T-1", "a b_c~d", "Ä/ü 😀", "", "x" * 229, "-.-"])
+def test_marker_label_is_a_valid_jira_label_and_gives_the_ticket_back(ticket_id):
+    label = marker_label("casavi", ticket_id)
+    assert " " not in label and len(label) <= 255
+    assert marker_of_label(label) == ("casavi", ticket_id)
+    assert marker_of_label(marker_label("relay", ticket_id)) == ("relay", ticket_id)
+
+
+def test_a_too_long_ticket_id_gets_a_digest_label_read_back_through_the_property():
+    label = marker_label("casavi", "x" * 300)
+    assert len(label) <= 255 and marker_of_label(label) is None
+    assert label != marker_label("casavi", "x" * 301)
+
+
+def test_search_rows_give_the_marker_from_the_label_where_they_carry_no_properties():
+    row = {"id": "1", "fields": {"labels": ["Heizung", marker_label("casavi", "T 9")]}}
+    assert m.row_marker(row) == Marker("casavi", "T 9", None)
+    with_property = {**row, "properties": {"casavi": {"ticketId": "T 9", "internalId": 7}}}
+    assert m.row_marker(with_property) == Marker("casavi", "T 9", 7)
+    assert m.row_marker({"id": "2", "fields": {"labels": ["casavi-bridge_x"]}}) is None
 
 
 # --- workflow paths ------------------------------------------------------------------------
