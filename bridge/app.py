@@ -17,7 +17,8 @@ from bridge.errors import ConfigError
 from bridge.http import HttpPolicy
 from bridge.model import StatusTarget
 from bridge.source import Source
-from bridge.state.db import WriterLock, migrate, open_engine, sqlite_path
+from bridge.state.advisory import AdvisoryWriterLock
+from bridge.state.db import WriterLock, is_postgresql, migrate, open_engine, sqlite_path
 from bridge.state.ledger import Ledger
 from bridge.sync.engine import Engine, EngineSettings
 from bridge.sync.rules import SyncRules
@@ -107,14 +108,18 @@ def engine_settings(settings: Settings) -> EngineSettings:
     )
 
 
-def open_state(url: str, *, lock_wait: float = 0.0) -> tuple[Ledger, WriterLock | None]:
-    """Open (and migrate) the state database, holding the one-writer lock for SQLite files."""
-    lock = None
+def open_state(url: str, *, lock_wait: float = 0.0) -> tuple[Ledger, WriterLock | AdvisoryWriterLock | None]:
+    """Open (and migrate) the state database, holding the one-writer lock: a lock file next to
+    a SQLite file, an advisory lock on PostgreSQL (:mod:`bridge.state.advisory`)."""
+    lock: WriterLock | AdvisoryWriterLock | None = None
     path = sqlite_path(url)
     if path is not None:
         if not path.parent.is_dir():
             raise ConfigError(f"[state] database <- directory {path.parent} does not exist")
         lock = WriterLock(path.with_name(path.name + ".lock"))
+        lock.acquire(lock_wait)
+    elif is_postgresql(url):
+        lock = AdvisoryWriterLock(url)
         lock.acquire(lock_wait)
     try:
         engine = open_engine(url)
@@ -127,9 +132,11 @@ def open_state(url: str, *, lock_wait: float = 0.0) -> tuple[Ledger, WriterLock 
 
 
 def open_state_readonly(url: str) -> Ledger:
-    """For `status`: no lock (it only reads), no migration beyond what exists."""
+    """For `status`: no lock (it only reads).  A SQLite file is migrated (an old file gets the new
+    columns); PostgreSQL is read as it is (only the writer migrates: no DDL beside a running daemon)."""
     engine = open_engine(url)
-    migrate(engine)
+    if not is_postgresql(url):
+        migrate(engine)
     return Ledger(engine)
 
 
@@ -140,8 +147,14 @@ class Bridge:
     connector: Connector
     ledger: Ledger
     engine: Engine
-    lock: WriterLock | None
+    lock: WriterLock | AdvisoryWriterLock | None
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def ensure_lock(self) -> None:
+        """Before a pass: still the one writer (PostgreSQL: the lock's session is alive)."""
+        ensure = getattr(self.lock, "ensure", None)
+        if ensure is not None:
+            ensure()
 
     def close(self) -> None:
         if self.lock is not None:
@@ -161,12 +174,15 @@ def observe_requests(source: Source, connector: Connector, metrics) -> None:
 
 
 def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, lock_wait: float = 0.0,
-                 metrics=None, workdir: Path | None = None) -> Bridge:
+                 metrics=None, workdir: Path | None = None,
+                 state: tuple[Ledger, WriterLock | AdvisoryWriterLock | None] | None = None) -> Bridge:
+    """``state``: an already opened ledger and its lock (a fleet tenant's); else ``[state]`` is
+    opened here, waiting up to ``lock_wait`` seconds for the one-writer lock."""
     source = build_source(settings)
     connector = build_connector(settings, plugins)
     if metrics is not None:
         observe_requests(source, connector, metrics)
-    ledger, lock = open_state(settings.state.database, lock_wait=lock_wait)
+    ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)
     stop = threading.Event()
     engine = Engine(source, connector, ledger, build_rules(settings, connector), engine_settings(settings),
                     workdir=workdir, metrics=metrics, stop=stop)

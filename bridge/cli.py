@@ -15,13 +15,29 @@ CONFIG = click.option("--config", "config_path", required=True, type=click.Path(
                       help="The TOML configuration file (see config/casavi-bridge.example.toml).")
 
 
-def _load(config_path: Path):
-    from bridge.config import load_config
+TENANT = click.option("--tenant", default=None, metavar="NAME",
+                      help="With a fleet configuration: the tenant (its file's name without .toml).")
+
+
+def _load_for(config_path: Path, tenant: str | None, *, lock_wait: float):
+    """(settings, state) for a command on one configuration: a single one (state None: opened by
+    build_bridge), or a fleet tenant (its schema, its lock taken here)."""
+    from bridge.fleet.config import FleetSettings, load_any, pick_tenant
     from bridge.logging import configure_logging
 
-    settings = load_config(config_path)
-    configure_logging(settings.log.level, settings.log.format)
-    return settings
+    loaded = load_any(config_path)
+    if not isinstance(loaded, FleetSettings):
+        if tenant is not None:
+            raise ConfigError("--tenant <- only with a fleet configuration ([fleet])")
+        configure_logging(loaded.log.level, loaded.log.format)
+        return loaded, None
+    if tenant is None:
+        raise ConfigError("--tenant <- required with a fleet configuration (which tenant?)")
+    from bridge.fleet.tenant_state import open_tenant_state
+
+    configure_logging(loaded.log.level, loaded.log.format)
+    one = pick_tenant(loaded, tenant)
+    return one.settings, open_tenant_state(loaded.state.database, one.schema, lock_wait=lock_wait)
 
 
 def _fail_config(exc: ConfigError) -> None:
@@ -43,14 +59,24 @@ def main() -> None:
 def run(config_path: Path, once: bool) -> None:
     """Run the daemon: poll both sides, mirror, write back; graceful on SIGTERM.
 
+    With a fleet configuration ([fleet]) this is one worker of the fleet: it claims its share of
+    the tenants through PostgreSQL and works them (run as many as you like, on any machine).
+
     \b
     Example:
       casavi-bridge run --config /etc/casavi-bridge/config.toml
       casavi-bridge run --config ./config.toml --once
+      casavi-bridge run --config /etc/casavi-bridge/fleet.toml
     """
     from bridge.daemon import run_daemon
+    from bridge.fleet.config import FleetSettings, load_any
 
     try:
+        loaded = load_any(config_path)
+        if isinstance(loaded, FleetSettings):
+            from bridge.fleet.worker import run_worker
+
+            sys.exit(run_worker(loaded, once=once))
         sys.exit(run_daemon(config_path, once=once))
     except ConfigError as exc:
         _fail_config(exc)
@@ -60,21 +86,26 @@ def run(config_path: Path, once: bool) -> None:
 @CONFIG
 @click.option("--dry-run", is_flag=True, help="Only print the plan; change nothing.")
 @click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
-def reconcile(config_path: Path, dry_run: bool, lock_wait: float) -> None:
+@TENANT
+def reconcile(config_path: Path, dry_run: bool, lock_wait: float, tenant: str | None) -> None:
     """Compare every item on both sides, print the plan, repair (unless --dry-run).
 
     Exit codes: 0 in sync or repaired, 1 differences left (dry run), 2 error.
 
+    With a fleet configuration, --tenant NAME picks the tenant; the worker holding it lets go
+    after its current pass.
+
     \b
     Example:
       casavi-bridge reconcile --config /etc/casavi-bridge/config.toml --dry-run
+      casavi-bridge reconcile --config /etc/casavi-bridge/fleet.toml --tenant hausverwaltung-nord
     """
     from bridge.app import build_bridge
     from bridge.reconcile import Progress, print_plan
 
     try:
-        settings = _load(config_path)
-        bridge = build_bridge(settings, lock_wait=lock_wait)
+        settings, state = _load_for(config_path, tenant, lock_wait=lock_wait)
+        bridge = build_bridge(settings, lock_wait=lock_wait, state=state)
     except ConfigError as exc:
         _fail_config(exc)
     except BridgeError as exc:
@@ -102,18 +133,35 @@ def reconcile(config_path: Path, dry_run: bool, lock_wait: float) -> None:
 def status(config_path: Path, as_json: bool) -> None:
     """Show links, cursors, quarantine, conflicts, orphans and the last runs.
 
+    With a fleet configuration: every tenant, the worker holding it, its last pass, links,
+    quarantine and errors (a tenant file that is skipped, with its problems).
+
     \b
     Example:
       casavi-bridge status --config /etc/casavi-bridge/config.toml --json
+      casavi-bridge status --config /etc/casavi-bridge/fleet.toml
     """
     from bridge.app import open_state_readonly
-    from bridge.config import load_config
+    from bridge.fleet.config import FleetSettings, load_any
     from bridge.reconcile import print_status, status_data
 
     try:
-        settings = load_config(config_path)
+        settings = load_any(config_path)
     except ConfigError as exc:
         _fail_config(exc)
+    if isinstance(settings, FleetSettings):
+        from bridge.fleet.status import fleet_status, print_fleet_status
+
+        try:
+            data = fleet_status(settings)
+        except BridgeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        if as_json:
+            click.echo(json.dumps(data, indent=2, default=str))
+        else:
+            print_fleet_status(data)
+        return
     data = status_data(open_state_readonly(settings.state.database))
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
@@ -123,33 +171,58 @@ def status(config_path: Path, as_json: bool) -> None:
 
 @main.command()
 @CONFIG
-def check(config_path: Path) -> None:
+@TENANT
+def check(config_path: Path, tenant: str | None) -> None:
     """Validate the configuration, reach both sides, check the status map against the tool.
 
-    Exits non-zero with one line per problem.
+    Exits non-zero with one line per problem.  With a fleet configuration: every tenant file
+    (a bad one is named with its problems; the others are still checked), or --tenant NAME.
 
     \b
     Example:
       casavi-bridge check --config /etc/casavi-bridge/config.toml
+      casavi-bridge check --config /etc/casavi-bridge/fleet.toml --tenant hausverwaltung-nord
     """
-    from bridge.app import build_connector, build_source
-    from bridge.checks import check_findings
-    from bridge.config import load_config
+    from bridge.fleet.config import FleetSettings, load_any, pick_tenant, scan_tenants
 
     try:
-        settings = load_config(config_path)
+        settings = load_any(config_path)
     except ConfigError as exc:
         _fail_config(exc)
-    try:
-        source, connector = build_source(settings), build_connector(settings)
-    except ConfigError as exc:
-        _fail_config(exc)
-    problems = check_findings(settings, source, connector)
+    if not isinstance(settings, FleetSettings):
+        if tenant is not None:
+            _fail_config(ConfigError("--tenant <- only with a fleet configuration ([fleet])"))
+        problems = _check_settings(settings)
+    elif tenant is not None:
+        try:
+            one = pick_tenant(settings, tenant)
+        except ConfigError as exc:
+            _fail_config(exc)
+        problems = [f"{tenant}: {p}" for p in _check_settings(one.settings)]
+    else:
+        scan = scan_tenants(settings)
+        problems = [f"{name}: skipped: {p}" for name, found in scan.problems.items() for p in found]
+        for name, one in scan.tenants.items():
+            problems += [f"{name}: {p}" for p in _check_settings(one.settings)]
+        if not scan.tenants and not scan.problems:
+            problems.append(f"[fleet] tenants_dir <- no *.toml tenant files in {settings.tenants_dir}")
     for p in problems:
         click.echo(p)
     if problems:
         sys.exit(1)
     click.echo("ok: configuration valid, both sides reachable, every mapped status exists")
+
+
+def _check_settings(settings) -> list[str]:
+    """The probes of ``check`` for one configuration: one line per problem."""
+    from bridge.app import build_connector, build_source
+    from bridge.checks import check_findings
+
+    try:
+        source, connector = build_source(settings), build_connector(settings)
+    except ConfigError as exc:
+        return exc.problems
+    return check_findings(settings, source, connector)
 
 
 @main.command()

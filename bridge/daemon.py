@@ -96,6 +96,7 @@ class Daemon:
         assert self.bridge is not None
         started = time.monotonic()
         try:
+            self.bridge.ensure_lock()
             report = self.bridge.engine.run_pass(keep_plans=False)
         except RetriableError as exc:
             log.warning("pass_failed", error=str(exc), error_class=type(exc).__name__)

@@ -27,6 +27,10 @@ built on these names (a test holds them to this module).
 first pass finished), else 503.  A long first pass over thousands of tickets can therefore
 report 503 until it completes; that is the truth an alert should see.
 
+A fleet worker (``[fleet]``) makes ``Metrics(tenants=True)``: every metric then carries a
+``tenant`` label (the tenant file's stem), and ``for_tenant(name)`` gives the recording view
+one tenant's bridge writes through.
+
 Each :class:`Metrics` owns its own ``CollectorRegistry`` (several can live in one process, e.g.
 in tests).  ``pages``, when set, is a WSGI app serving every other path of the listener (the
 status page, :mod:`bridge.statuspage`).  The HTTP server is the standard library's WSGI server in a background thread,
@@ -54,7 +58,7 @@ class Metrics:
     """The bridge's metrics; ``start(host, port)`` serves them, ``stop()`` ends the server."""
 
     def __init__(self, *, interval_seconds: float = 60.0, stale_after_intervals: float = 3.0,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, tenants: bool = False):
         self.registry = CollectorRegistry(auto_describe=True)
         self.stale_after_intervals = stale_after_intervals
         self.max_age_seconds = interval_seconds * stale_after_intervals
@@ -63,17 +67,20 @@ class Metrics:
         self._last_success: float | None = None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._labels: dict[str, str] = {}
+        self._parent: Metrics | None = None
         common: dict[str, Any] = {"namespace": NAMESPACE, "registry": self.registry}
-        self.items_mirrored = Counter("items_mirrored", "Items written to the other side.", ["kind", "direction"], **common)
-        self.errors = Counter("errors", "Errors by side and error class.", ["side", "kind"], **common)
-        self.quarantine_size = Gauge("quarantine_size", "Items waiting in quarantine.", **common)
+        t = ["tenant"] if tenants else []
+        self.items_mirrored = Counter("items_mirrored", "Items written to the other side.", [*t, "kind", "direction"], **common)
+        self.errors = Counter("errors", "Errors by side and error class.", [*t, "side", "kind"], **common)
+        self.quarantine_size = Gauge("quarantine_size", "Items waiting in quarantine.", t, **common)
         self.last_successful_pass = Gauge(
-            "last_successful_pass_timestamp_seconds", "Unix time of the last successful sync pass.", **common
+            "last_successful_pass_timestamp_seconds", "Unix time of the last successful sync pass.", t, **common
         )
         self.request_duration = Histogram(
-            "request_duration_seconds", "Duration of remote requests.", ["side"], buckets=REQUEST_BUCKETS, **common
+            "request_duration_seconds", "Duration of remote requests.", [*t, "side"], buckets=REQUEST_BUCKETS, **common
         )
-        self.requests = Counter("requests", "Remote requests by side and status.", ["side", "status"], **common)
+        self.requests = Counter("requests", "Remote requests by side and status.", [*t, "side", "status"], **common)
         self.start_time = Gauge("start_time_seconds", "Unix time this process started.", **common)
         self.start_time.set(self._started_at)
         self.sync_interval = Gauge("sync_interval_seconds", "The configured sync interval.", **common)
@@ -82,21 +89,35 @@ class Metrics:
                                     ["tenant"], **common)
         self.pages: Callable[..., Iterable[bytes]] | None = None
 
+    def for_tenant(self, name: str) -> "Metrics":
+        """The view one fleet tenant records through: the same metrics, labelled ``tenant=name``;
+        its successful passes also count for the worker's ``/healthz``."""
+        view = object.__new__(Metrics)
+        view.__dict__.update(self.__dict__)
+        view._labels, view._parent = {"tenant": name}, self
+        view._server = view._thread = None
+        return view
+
+    def _gauge(self, gauge: Gauge) -> Gauge:
+        return gauge.labels(**self._labels) if self._labels else gauge
+
     # ------------------------------------------------------------------ recording
 
     def item_mirrored(self, kind: str, direction: str, count: int = 1) -> None:
-        self.items_mirrored.labels(kind=kind, direction=direction).inc(count)
+        self.items_mirrored.labels(kind=kind, direction=direction, **self._labels).inc(count)
 
     def error(self, side: str, kind: str) -> None:
-        self.errors.labels(side=side, kind=kind).inc()
+        self.errors.labels(side=side, kind=kind, **self._labels).inc()
 
     def set_quarantine_size(self, size: int) -> None:
-        self.quarantine_size.set(size)
+        self._gauge(self.quarantine_size).set(size)
 
     def pass_succeeded(self, at: float | None = None) -> None:
         """Record a finished pass (``at``: Unix time, default now)."""
         self._last_success = self._clock() if at is None else at
-        self.last_successful_pass.set(self._last_success)
+        self._gauge(self.last_successful_pass).set(self._last_success)
+        if self._parent is not None:
+            self._parent._last_success = self._last_success
 
     def set_interval(self, interval_seconds: float) -> None:
         """A reloaded ``[sync] interval_seconds``: /healthz and the exported interval follow it."""
@@ -107,8 +128,8 @@ class Metrics:
         self.tenant_claimed.labels(tenant=tenant).set(1 if claimed else 0)
 
     def observe_request(self, side: str, status: int | str, seconds: float) -> None:
-        self.requests.labels(side=side, status=str(status)).inc()
-        self.request_duration.labels(side=side).observe(seconds)
+        self.requests.labels(side=side, status=str(status), **self._labels).inc()
+        self.request_duration.labels(side=side, **self._labels).observe(seconds)
 
     # ------------------------------------------------------------------ health
 

@@ -20,6 +20,7 @@ import structlog
 from bridge.errors import AuthError, BridgeError, FatalError, RetriableError
 from bridge.http import HttpPolicy
 from bridge.lenient import MalformedPayloadError, as_id
+from bridge.user_agent import user_agent
 
 log = structlog.get_logger()
 
@@ -78,7 +79,7 @@ class RestSession:
                     transport=self._transport,
                     timeout=self._timeout,
                     follow_redirects=False,
-                    headers={"Accept": "application/json", "User-Agent": "casavi-bridge"},
+                    headers={"Accept": "application/json", "User-Agent": user_agent()},
                     **self._client_options(),
                 )
             return self._http_client

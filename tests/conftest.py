@@ -5,6 +5,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.sandbox",
     "tests.fixtures.jira_sandbox",
     "tests.fixtures.processes",
+    "tests.fixtures.postgres",
 ]
 
 # Hypothesis judges its own speed (the ``too_slow`` health check and a per-example deadline);

@@ -22,6 +22,10 @@ app uncounted (its own control endpoints):
 - ``GET /_sandbox/stats`` → ``{"requests": {"GET /tickets": 12}, "total": 12, "faults": {"429": 1},
   "retry_after_violations": 0, "retry_after_violation_examples": []}``
 - ``POST /_sandbox/stats/reset``
+- ``GET /_sandbox/requests`` → ``{"requests": [{"start": 1.5, "end": 1.6, "request": "GET /tickets",
+  "user_agent": "casavi-bridge/0.1.0 (pid 4242)", "status": 200}, ...]}``: the last 100,000
+  requests, with Unix times, in arrival order (which client did what when: the fleet test
+  proves with it that no two workers worked one tenant at once)
 - ``GET /_sandbox/fault`` → the current knobs; ``POST /_sandbox/fault {knob: value}`` changes
   them at run time.  Keys it does not know go to the app's ``extra_knobs`` hook (e.g. the
   casavi sandbox's ``token_ttl_seconds``); a key nobody knows → 400.
@@ -47,7 +51,7 @@ import json
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
@@ -269,6 +273,7 @@ class FaultMiddleware:
         self.app = app
         self.settings = settings or FaultSettings()
         self.stats = RequestStats()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=100_000)
         self.strip_prefix = strip_prefix.rstrip("/")
         self.extra_knobs = extra_knobs
         self._random = random.Random(seed)
@@ -322,6 +327,11 @@ class FaultMiddleware:
 
         key = self._count_key(scope)
         client = _client_of(scope)
+        entry = {"start": time.time(), "end": None, "request": key, "status": None,
+                 "user_agent": dict(scope.get("headers") or []).get(b"user-agent", b"").decode("latin-1")}
+        self.requests.append(entry)
+
+        send = _logging_send(send, entry)
         self.stats.count_request(key)
         self.stats.retry_after.arrived(client, key)
         if self.settings.latency_ms > 0:
@@ -410,6 +420,8 @@ class FaultMiddleware:
         elif suffix == "/stats/reset" and method == "POST":
             self.stats.reset()
             response = JSONResponse(self.stats.snapshot())
+        elif suffix == "/requests" and method == "GET":
+            response = JSONResponse({"requests": list(self.requests)})
         elif suffix == "/fault" and method == "GET":
             response = JSONResponse(self._knobs())
         elif suffix == "/fault" and method == "POST":
@@ -448,6 +460,19 @@ class FaultMiddleware:
         except (TypeError, ValueError) as exc:
             return _bad_request(str(exc))
         return JSONResponse(self._knobs())
+
+
+def _logging_send(send: Send, entry: dict[str, Any]) -> Send:
+    """``send`` that notes the response's status and when its last byte went out in ``entry``."""
+
+    async def logged(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            entry["status"] = message["status"]
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            entry["end"] = time.time()
+        await send(message)
+
+    return logged
 
 
 def _client_of(scope: Scope) -> str:

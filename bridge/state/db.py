@@ -1,8 +1,9 @@
 """Opening the state database: file mode 0600, WAL, one writer, migrations at start.
 
-The URL is configuration (``sqlite:///...``); nothing here is SQLite-only except what is
-guarded by the dialect, so PostgreSQL can be used later without code changes (the one-writer
-lock then needs an advisory lock instead of a lock file: see :class:`WriterLock`).
+The URL is configuration: ``sqlite:///...`` (the embedded default) or
+``postgresql+psycopg://user@host/db`` (psycopg 3).  Nothing here is SQLite-only except what is
+guarded by the dialect.  The one-writer rule: a lock file (:class:`WriterLock`) for SQLite, a
+session advisory lock held by PostgreSQL itself for PostgreSQL (:mod:`bridge.state.advisory`).
 """
 
 from __future__ import annotations
@@ -84,8 +85,16 @@ def _prepare_sqlite_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite gets WAL, a busy timeout and foreign keys."""
+def is_postgresql(url: str) -> bool:
+    try:
+        return make_url(url).get_backend_name() == "postgresql"
+    except Exception:  # noqa: BLE001 - a malformed URL is reported when the engine is made
+        return False
+
+
+def open_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for the URL; SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL a
+    pool of ``pool_size`` connections (and as many again on demand), checked before use."""
     path = sqlite_path(url)
     if path is not None:
         _prepare_sqlite_file(path)
@@ -100,20 +109,37 @@ def open_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    except Exception as exc:  # noqa: BLE001 - unknown driver, malformed URL
+        raise ConfigError(f"[state] database <- cannot use this URL ({type(exc).__name__}: {exc})") from None
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (run automatically at start)."""
+def migrate(engine: Engine, schema: str | None = None) -> None:
+    """Bring the schema to the newest revision (run automatically at start).
+
+    ``schema`` (PostgreSQL): the tables live in that schema (a fleet tenant's), created if
+    missing; the same migrations run there with their own ``alembic_version``."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if schema is not None:
+            quoted = connection.dialect.identifier_preparer.quote_identifier(schema)
+            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+            connection.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine, schema: str | None = None) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if schema is not None:
+            quoted = connection.dialect.identifier_preparer.quote_identifier(schema)
+            connection.exec_driver_sql(f"SET search_path TO {quoted}")
+        try:
+            return MigrationContext.configure(connection).get_current_revision()
+        finally:
+            if schema is not None:
+                connection.exec_driver_sql("RESET search_path")

@@ -2,6 +2,8 @@
 
 Writes are serialised by one lock (SQLite has one writer) and each ``record_*`` call is one
 transaction, so the link and both sides' hashes land together right after a remote write.
+The SQL is portable between SQLite and PostgreSQL: the ORM, or Core statements SQLAlchemy
+compiles for the dialect (the upserts; the JSON merge in :mod:`bridge.state.json_merge`).
 """
 
 from __future__ import annotations
@@ -10,33 +12,47 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import JSON, DateTime, bindparam, func, text
+from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bridge.errors import FatalError
+from bridge.state.json_merge import json_merge
 from bridge.state.tables import Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
 from bridge.sync.links import KIND_TICKET, ItemLinks, LinkView, child_key
 
 
-# The columns of ``links`` (see tables.Link); datetimes as SQLAlchemy stores them in SQLite.
-_UPSERT_LINK = text("""
-INSERT INTO links (kind, item_key, source_key, source_internal_id, target_id, target_display_id,
-                   source_hashes, target_hashes, source_version, target_version, created_at, updated_at)
-VALUES (:kind, :item_key, :source_key, :source_internal_id, :target_id, :target_display_id,
-        :source_hashes, :target_hashes, :source_version, :target_version, :now, :now)
-ON CONFLICT (kind, source_key) DO UPDATE SET
-    target_id = excluded.target_id,
-    target_display_id = coalesce(excluded.target_display_id, target_display_id),
-    source_hashes = json_patch(source_hashes, excluded.source_hashes),
-    target_hashes = json_patch(target_hashes, excluded.target_hashes),
-    source_version = coalesce(excluded.source_version, source_version),
-    target_version = coalesce(excluded.target_version, target_version),
-    orphaned_at = NULL, orphan_side = NULL, updated_at = excluded.updated_at
-""").bindparams(bindparam("source_hashes", type_=JSON), bindparam("target_hashes", type_=JSON),
-                bindparam("now", type_=DateTime))
-_DROP_INTENT = text("DELETE FROM intents WHERE item_key = :item_key")
-_ADD_INTENT = text("INSERT INTO intents (item_key, source_internal_id, created_at) VALUES (:item_key, :internal_id, :now)"
-                   " ON CONFLICT (item_key) DO NOTHING").bindparams(bindparam("now", type_=DateTime))
+def _upsert_link(dialect: str):
+    """``INSERT ... ON CONFLICT (kind, source_key) DO UPDATE`` for the engine's dialect
+    (SQLite and PostgreSQL both have it; SQLAlchemy builds each one's syntax): hashes merged
+    field by field (:class:`json_merge`), versions and display id kept where not given."""
+    insert = _dialect_insert(dialect)
+    table = Link.__table__
+    stmt = insert(table)
+    keep = lambda name: func.coalesce(getattr(stmt.excluded, name), table.c[name])  # noqa: E731
+    return stmt.on_conflict_do_update(index_elements=["kind", "source_key"], set_={
+        "target_id": stmt.excluded.target_id,
+        "target_display_id": keep("target_display_id"),
+        "source_hashes": json_merge(table.c.source_hashes, stmt.excluded.source_hashes),
+        "target_hashes": json_merge(table.c.target_hashes, stmt.excluded.target_hashes),
+        "source_version": keep("source_version"),
+        "target_version": keep("target_version"),
+        "orphaned_at": None, "orphan_side": None, "updated_at": stmt.excluded.updated_at,
+    })
+
+
+def _add_intent(dialect: str):
+    return _dialect_insert(dialect)(Intent.__table__).on_conflict_do_nothing(index_elements=["item_key"])
+
+
+def _dialect_insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise FatalError(f"[state] database <- unsupported database {dialect!r} (SQLite or PostgreSQL)")
+    return insert
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -47,8 +63,12 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 class Ledger:
     def __init__(self, engine: Engine):
+        """``engine``: the state database's engine, or one carrying a ``schema_translate_map``
+        (a fleet tenant's schema on PostgreSQL): every statement here goes through it."""
         self.engine = engine
         self._write_lock = threading.Lock()
+        self._upsert_link = _upsert_link(engine.dialect.name)
+        self._add_intent = _add_intent(engine.dialect.name)
 
     # --- links ----------------------------------------------------------------------------
     def item_links(self, item_key: str) -> ItemLinks:
@@ -117,20 +137,20 @@ class Ledger:
                     clear_intent: bool = False) -> None:
         """Insert or update one link in one transaction; hashes are merged field by field.
 
-        One upsert statement (``ON CONFLICT ... DO UPDATE`` with ``json_patch`` merging the
-        hashes), compiled once: this runs after every remote write, under the one writer lock,
-        so it is kept to one round through SQLite instead of an ORM read-modify-write."""
+        One upsert statement (``ON CONFLICT ... DO UPDATE``, hashes merged in the database),
+        built once per ledger: this runs after every remote write, under the one writer lock,
+        so it is kept to one round trip instead of an ORM read-modify-write."""
         source_key = item_key if kind == KIND_TICKET else child_key(item_key, kind, source_id or "")
         now = utc_now()
         values = {"kind": kind, "item_key": item_key, "source_key": source_key,
                   "source_internal_id": source_internal_id, "target_id": target_id,
                   "target_display_id": display_id or None, "source_hashes": dict(source_hashes or {}),
                   "target_hashes": dict(target_hashes or {}), "source_version": source_version,
-                  "target_version": target_version, "now": now}
+                  "target_version": target_version, "created_at": now, "updated_at": now}
         with self._write_lock, self.engine.begin() as conn:
-            conn.execute(_UPSERT_LINK, values)
+            conn.execute(self._upsert_link, values)
             if clear_intent:
-                conn.execute(_DROP_INTENT, {"item_key": item_key})
+                conn.execute(delete(Intent).where(Intent.item_key == item_key))
 
     def mark_orphan(self, item_key: str, side: str) -> None:
         with self._write_lock, Session(self.engine) as s:
@@ -143,7 +163,8 @@ class Ledger:
     # --- intents --------------------------------------------------------------------------
     def add_intent(self, item_key: str, internal_id: int | None) -> None:
         with self._write_lock, self.engine.begin() as conn:
-            conn.execute(_ADD_INTENT, {"item_key": item_key, "internal_id": internal_id, "now": utc_now()})
+            conn.execute(self._add_intent, {"item_key": item_key, "source_internal_id": internal_id,
+                                            "created_at": utc_now()})
 
     def has_intent(self, item_key: str) -> bool:
         with Session(self.engine) as s:

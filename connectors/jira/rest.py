@@ -28,6 +28,8 @@ from jira import JIRA
 from jira.exceptions import JIRAError
 from requests_toolbelt import MultipartEncoder
 
+from bridge.user_agent import user_agent
+
 from .config import JiraSettings
 from .transport import RetryAfterGate, RetryingAdapter
 
@@ -68,6 +70,7 @@ class JiraRest:
         adapter.observer = self.observer
         client._session.mount("https://", adapter)
         client._session.mount("http://", adapter)
+        client._session.headers["User-Agent"] = user_agent()
         return client
 
     def observe(self, observer: Callable[[int | str, float], None]) -> None:

@@ -1,4 +1,6 @@
-"""The sync engine end to end against the in-memory source and the memory connector."""
+"""The sync engine end to end against the in-memory source and the memory connector.
+
+Every test runs on a SQLite and on a PostgreSQL state database (``state_url``)."""
 
 from __future__ import annotations
 
@@ -30,10 +32,10 @@ def make_rules(**overrides) -> SyncRules:
 
 
 class World:
-    def __init__(self, tmp_path, **rule_overrides):
+    def __init__(self, tmp_path, state_url, **rule_overrides):
         self.source = FakeSource(tmp_path / "casavi-files")
         self.tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
-        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        engine = open_engine(state_url)
         migrate(engine)
         self.ledger = Ledger(engine)
         self.engine = Engine(self.source, self.tool, self.ledger, make_rules(**rule_overrides),
@@ -49,8 +51,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path) -> World:
-    return World(tmp_path)
+def world(tmp_path, state_url) -> World:
+    return World(tmp_path, state_url)
 
 
 def test_new_ticket_is_mirrored_with_comments_tasks_and_files(world):
@@ -123,8 +125,8 @@ def test_casavi_comment_added_later_appears_once(world):
     assert texts == ["Noch immer kalt!"]
 
 
-def test_internal_comments_can_be_kept_in_casavi(tmp_path):
-    w = World(tmp_path, internal_comments="skip")
+def test_internal_comments_can_be_kept_in_casavi(tmp_path, state_url):
+    w = World(tmp_path, state_url, internal_comments="skip")
     w.source.add_ticket("P-1", "offen", comments=(Comment("c1", "intern", internal=True), Comment("c2", "öffentlich")))
     w.sync()
     assert [c.text for c in w.issue_for("P-1").comments] == ["öffentlich"]
@@ -191,8 +193,8 @@ def test_conflicting_status_follows_the_policy(world):
     assert [c.field_name for c in world.ledger.conflicts()] == ["status"]
 
 
-def test_mass_change_brake_stops_the_pass(tmp_path):
-    w = World(tmp_path)
+def test_mass_change_brake_stops_the_pass(tmp_path, state_url):
+    w = World(tmp_path, state_url)
     w.engine.settings = w.engine.settings.__class__(mass_change_min_items=3, mass_change_share=0.5)
     for n in range(6):
         w.source.add_ticket(f"P-{n}", "offen")
@@ -264,8 +266,8 @@ def test_change_in_the_tool_during_our_write_is_not_lost(world):
     assert any("Zwischendurch kommentiert" in c.text for c in world.source.items["P-1"].comments)
 
 
-def test_tool_summaries_are_read_whole_only_when_their_version_is_new(tmp_path):
-    world = World(tmp_path)
+def test_tool_summaries_are_read_whole_only_when_their_version_is_new(tmp_path, state_url):
+    world = World(tmp_path, state_url)
     tool = world.engine.connector = world.engine.applier.connector = SummarisingTool(world.tool)
     world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Bitte"),), tasks=(Task("t1", "Rufen"),))
     world.source.add_ticket("P-2", "Fenster klemmt")
@@ -281,10 +283,10 @@ def test_tool_summaries_are_read_whole_only_when_their_version_is_new(tmp_path):
     assert world.source.items["P-1"].status == "INPROGRESS"
 
 
-def test_target_cursor_moves_to_the_tools_clock_when_it_reports_one(tmp_path):
+def test_target_cursor_moves_to_the_tools_clock_when_it_reports_one(tmp_path, state_url):
     from datetime import datetime, timedelta, timezone
 
-    world = World(tmp_path)
+    world = World(tmp_path, state_url)
     clock = [datetime.now(timezone.utc) + timedelta(minutes=10)]
     world.engine.connector = world.engine.applier.connector = SummarisingTool(world.tool, lambda: clock[0])
     world.source.add_ticket("P-1", "Heizung kalt")

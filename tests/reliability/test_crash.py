@@ -1,6 +1,6 @@
 """Crash safety: the bridge process is killed with SIGKILL at random moments, many times, while
 it mirrors; after restarts there is exactly one tool item per ticket and every comment exactly
-once on each side."""
+once on each side.  It runs with the state in SQLite and in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ def casavi_ticket(sandbox, ticket_id: str) -> dict:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path):
+def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path, state_url):
     sandbox = sandbox_process("--tickets", "400", "--seed", "11", "--latency-ms", "10")
-    config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__concurrency=4)
+    config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__concurrency=4,
+                          state__database=state_url)
     tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
     rng = random.Random(20261123)
     tool_comments: list[str] = []

@@ -1,4 +1,6 @@
-"""The state database: migrations equal the models, file mode 0600, WAL, one writer."""
+"""The state database: migrations equal the models, file mode 0600, WAL, one writer.
+
+The ledger tests take ``state_url`` and run on SQLite and on PostgreSQL (tests/fixtures/postgres.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from bridge.state.db import DatabaseLockedError, current_revision, migrate, open
 from bridge.state.ledger import Ledger
 
 
-def test_migrated_schema_equals_the_models(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+def test_migrated_schema_equals_the_models(state_url):
+    engine = open_engine(state_url)
     migrate(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
@@ -65,10 +67,10 @@ def test_missing_directory_is_a_config_error(tmp_path):
         open_state(f"sqlite:///{tmp_path / 'nope' / 'state.db'}")
 
 
-def test_cursor_never_moves_back(tmp_path):
+def test_cursor_never_moves_back(state_url):
     from datetime import datetime, timedelta, timezone
 
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    engine = open_engine(state_url)
     migrate(engine)
     ledger = Ledger(engine)
     now = datetime.now(timezone.utc)
@@ -77,12 +79,12 @@ def test_cursor_never_moves_back(tmp_path):
     assert ledger.cursor("s") == now
 
 
-def test_quarantine_backs_off_and_counts_attempts(tmp_path):
+def test_quarantine_backs_off_and_counts_attempts(state_url):
     from datetime import datetime, timezone
 
     from bridge.errors import RetriableError
 
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    engine = open_engine(state_url)
     migrate(engine)
     ledger = Ledger(engine)
     first = ledger.quarantine("casavi:P-1", RetriableError("down"), item_version=None, base_delay=10)
@@ -93,8 +95,8 @@ def test_quarantine_backs_off_and_counts_attempts(tmp_path):
     assert first.error == "down"
 
 
-def test_recording_a_link_again_merges_hashes_and_keeps_what_is_not_given(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+def test_recording_a_link_again_merges_hashes_and_keeps_what_is_not_given(state_url):
+    engine = open_engine(state_url)
     migrate(engine)
     ledger = Ledger(engine)
     ledger.add_intent("casavi:T-1", 41)
@@ -115,3 +117,49 @@ def test_recording_a_link_again_merges_hashes_and_keeps_what_is_not_given(tmp_pa
     ledger.record_link(kind="comment", item_key="casavi:T-1", source_id="c-1", target_id="500")
     links = ledger.item_links("casavi:T-1")
     assert [(c.kind, c.source_id, c.target_id) for c in links.children] == [("comment", "c-1", "500")]
+
+
+def test_second_writer_on_the_same_postgresql_state_is_refused_and_waits(postgres_database):
+    url = postgres_database()
+    ledger, lock = open_state(url)
+    ledger.add_intent("casavi:T-1", 1)
+    with pytest.raises(DatabaseLockedError, match="one casavi-bridge per database"):
+        open_state(url)
+    code = ("from bridge.app import open_state\n"
+            "from bridge.state.db import DatabaseLockedError\n"
+            "try:\n    open_state(%r)\nexcept DatabaseLockedError as e:\n    print('refused:', e)\n" % url)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "refused:" in out.stdout and "casavi-bridge daemon" in out.stdout
+    # A writer killed with SIGKILL loses the lock with its connection: the next one starts at once.
+    holder = subprocess.Popen([sys.executable, "-c", "from bridge.app import open_state\nimport sys, time\n"
+                               "open_state(%r, lock_wait=30)\nprint('held', flush=True)\ntime.sleep(60)\n" % url],
+                              stdout=subprocess.PIPE, text=True)
+    lock.release()
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(DatabaseLockedError):
+        open_state(url)
+    holder.kill()
+    holder.wait()
+    again_ledger, again = open_state(url, lock_wait=10)
+    assert [i.item_key for i in again_ledger.intents()] == ["casavi:T-1"]
+    again.release()
+
+
+def test_a_tenant_schema_holds_its_own_state(postgres_database):
+    from datetime import datetime, timezone
+
+    url = postgres_database()
+    engine = open_engine(url)
+    migrate(engine, schema="tenant_a")
+    migrate(engine, schema="tenant_b")
+    a = Ledger(engine.execution_options(schema_translate_map={None: "tenant_a"}))
+    b = Ledger(engine.execution_options(schema_translate_map={None: "tenant_b"}))
+    now = datetime.now(timezone.utc)
+    a.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="10001", source_hashes={"t": "1"})
+    a.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="10001", source_hashes={"s": "2"})
+    b.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="20001")
+    a.set_cursor("source:casavi", now, now)
+    assert a.item_link("casavi:T-1").source_hashes == {"t": "1", "s": "2"}
+    assert b.item_link("casavi:T-1").target_id == "20001"
+    assert (a.cursor("source:casavi"), b.cursor("source:casavi")) == (now, None)
+    assert current_revision(engine, "tenant_a") == current_revision(engine, "tenant_b") is not None
