@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.fleet import request_log, worker_runs, write_fleet, write_tenant
+from bridge.sandbox.fleet import request_log, worker_runs, write_fleet, write_tenant
 from tests.fixtures.processes import bridge_process, run_bridge
 from tests.reliability.crash_helpers import WRITING
 
