@@ -140,6 +140,9 @@ class Worker:
                 log.error("tenant_skipped", tenant=name, problems=problems)
         self.reported = dict(scan.problems)
         self.tenants = scan.tenants
+        if self.metrics is not None:
+            for name in self.tenants:
+                self.metrics.set_tenant_claimed(name, name in self.claimed)
         try:
             self._balance()
         except RetriableError as exc:
@@ -195,6 +198,8 @@ class Worker:
         if self.stop.is_set():
             bridge.stop.set()
         self.claimed[tenant.name] = Claimed(tenant, bridge, next_due=time.monotonic())
+        if self.metrics is not None:
+            self.metrics.set_tenant_claimed(tenant.name, True)
         log.info("tenant_claimed", tenant=tenant.name, worker=self.claims.name)
 
     def _release_leaving(self) -> None:
@@ -203,6 +208,8 @@ class Worker:
                 continue
             c.bridge.close()
             del self.claimed[name]
+            if self.metrics is not None:
+                self.metrics.set_tenant_claimed(name, False)
             try:
                 if self.claims is not None:
                     self.claims.release(c.tenant.schema)

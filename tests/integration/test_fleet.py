@@ -67,6 +67,7 @@ def test_two_workers_share_three_tenants_and_one_survives_the_others_kill(sandbo
     tenants_dir = tmp_path / "tenants"
     for name, sandbox in sandboxes.items():
         write_tenant(sandbox.info, tenants_dir, name, interval_seconds=2, jitter_seconds=0, concurrency=2)
+    (tenants_dir / "kaputt.toml").write_text("[sync]\nintervall = 3\n")  # a bad file: skipped, the rest run
     fleet = write_fleet(tmp_path / "fleet.toml", postgres_database(), tenants_dir,
                         takeover_seconds=TAKEOVER, rescan_seconds=1, parallel_tenants=2)
     logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
@@ -98,9 +99,14 @@ def test_two_workers_share_three_tenants_and_one_survives_the_others_kill(sandbo
         assert status.returncode == 0, status.stderr
         data = json.loads(status.stdout)
         assert len(data["workers"]) == 1
-        assert {t["tenant"]: t["links"].get("ticket") for t in data["tenants"]} == \
+        listed = {t["tenant"]: t for t in data["tenants"]}
+        assert listed.pop("kaputt")["config_problems"] == ["[sync] intervall <- unknown key"]
+        assert {name: t["links"].get("ticket") for name, t in listed.items()} == \
             {name: len(ids) for name, ids in expected.items()}
-        assert all(t["worker"] and f":{b.pid}" in t["worker"] for t in data["tenants"])
+        assert all(t["worker"] and f":{b.pid}" in t["worker"] and t["last_pass"]["outcome"] == "ok"
+                   for t in listed.values())
+        check = run_bridge("check", "--config", str(fleet))
+        assert check.returncode == 1 and check.stdout.splitlines() == ["kaputt: skipped: [sync] intervall <- unknown key"]
     finally:
         for proc in (a, b):
             if proc.poll() is None:

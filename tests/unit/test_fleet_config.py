@@ -1,0 +1,99 @@
+"""Fleet configuration and tenant files: what is accepted, what is skipped with which problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from bridge.errors import ConfigError
+from bridge.fleet.config import FleetSettings, load_any, scan_tenants, tenant_schema
+from bridge.metrics import Metrics
+
+PG = "postgresql+psycopg://bridge@db.example.com/bridge"
+TENANT = {"casavi": {"base_url": "https://api.mycasavi.com/v1", "key": "k", "secret": "s"},
+          "connector": {"kind": "memory"}}
+
+
+def write(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def fleet_file(tmp_path: Path, **fleet) -> Path:
+    return write(tmp_path / "fleet.toml", {"state": {"database": PG},
+                                           "fleet": {"tenants_dir": "tenants", **fleet}})
+
+
+def test_a_fleet_file_names_its_tenants_directory_relative_to_itself(tmp_path):
+    fleet = load_any(fleet_file(tmp_path, takeover_seconds=40))
+    assert isinstance(fleet, FleetSettings)
+    assert fleet.tenants_dir == tmp_path / "tenants"
+    assert (fleet.fleet.takeover_seconds, fleet.fleet.rescan, fleet.fleet.parallel_tenants) == (40, 10, 4)
+
+
+def test_a_fleet_needs_postgresql_and_only_its_own_sections(tmp_path):
+    path = write(tmp_path / "fleet.toml", {"state": {"database": "sqlite:////tmp/x.db"},
+                                           "fleet": {"tenants_dir": "t", "takeover": 3}, "casavi": {}})
+    with pytest.raises(ConfigError) as exc:
+        load_any(path)
+    assert exc.value.problems == [
+        "[fleet] takeover <- unknown key",
+        "[casavi] <- not part of a fleet configuration (tenant settings go into the tenant files in [fleet] tenants_dir)",
+        '[state] database <- a fleet needs PostgreSQL ("postgresql+psycopg://...")',
+    ]
+
+
+def test_a_bad_tenant_file_is_skipped_with_its_problems_and_the_rest_load(tmp_path):
+    fleet = load_any(fleet_file(tmp_path))
+    tenants = tmp_path / "tenants"
+    write(tenants / "nord.toml", TENANT)
+    write(tenants / "sued.toml", {**TENANT, "state": {"database": "sqlite:////tmp/s.db"}, "log": {"level": "debug"}})
+    write(tenants / "West Ost.toml", TENANT)
+    (tenants / "kaputt.toml").write_text("[sync\n")
+    scan = scan_tenants(fleet)
+    assert sorted(scan.tenants) == ["nord"]
+    assert scan.tenants["nord"].settings.state.database == PG
+    assert scan.tenants["nord"].schema == tenant_schema("nord") == "tenant_nord"
+    assert scan.problems["sued"] == ["[state] <- not allowed in a tenant file (the fleet configuration holds it)",
+                                     "[log] <- not allowed in a tenant file (the fleet configuration holds it)"]
+    assert "the file name is the tenant's name" in scan.problems["West Ost"][0]
+    assert "invalid TOML" in scan.problems["kaputt"][0]
+
+
+def test_an_unchanged_tenant_file_is_not_read_again_and_a_changed_one_is(tmp_path):
+    fleet = load_any(fleet_file(tmp_path))
+    path = write(tmp_path / "tenants" / "nord.toml", TENANT)
+    first = scan_tenants(fleet)
+    assert scan_tenants(fleet, previous=first.tenants).tenants["nord"] is first.tenants["nord"]
+    write(path, {**TENANT, "sync": {"interval_seconds": 30}})
+    again = scan_tenants(fleet, previous=first.tenants).tenants["nord"]
+    assert again.settings.sync.interval_seconds == 30
+
+
+def test_fleet_metrics_carry_the_tenant_label():
+    metrics = Metrics(tenants=True)
+    nord, sued = metrics.for_tenant("nord"), metrics.for_tenant("sued")
+    nord.item_mirrored("ticket", "to_tool", 3)
+    sued.observe_request("casavi", 200, 0.1)
+    nord.set_quarantine_size(2)
+    sued.pass_succeeded(at=1000.0)
+    value = metrics.registry.get_sample_value
+    assert value("casavi_bridge_items_mirrored_total", {"tenant": "nord", "kind": "ticket", "direction": "to_tool"}) == 3
+    assert value("casavi_bridge_requests_total", {"tenant": "sued", "side": "casavi", "status": "200"}) == 1
+    assert value("casavi_bridge_quarantine_size", {"tenant": "nord"}) == 2
+    assert value("casavi_bridge_last_successful_pass_timestamp_seconds", {"tenant": "sued"}) == 1000.0
+    assert metrics.health()[1]["last_successful_pass"] is not None
+
+
+def test_the_fleet_example_loads_and_names_every_fleet_setting():
+    from bridge.fleet.config import FleetSection
+
+    path = Path(__file__).resolve().parents[2] / "config" / "fleet.example.toml"
+    fleet = load_any(path)
+    assert isinstance(fleet, FleetSettings) and fleet.fleet.takeover_seconds == 60
+    text = path.read_text()
+    for key in FleetSection.model_fields:
+        assert f"{key} =" in text, key
