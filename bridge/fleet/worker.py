@@ -331,9 +331,23 @@ class Worker:
         if not listen:
             return
         host, port = split_listen(listen)
+        m = self.fleet.metrics
         self.metrics = Metrics(interval_seconds=60.0, tenants=True)
+        if m.status_page:
+            from bridge.statuspage.app import StatusPage
+
+            self.metrics.pages = StatusPage(self.page_tenants, admin_token=m.admin_token)
         bound = self.metrics.start(host, port)
-        log.info("metrics_listening", address=f"{bound[0]}:{bound[1]}")
+        log.info("metrics_listening", address=f"{bound[0]}:{bound[1]}", status_page=m.status_page)
+
+    def page_tenants(self) -> list[Any]:
+        """The tenants this worker holds, as the status page reads them (no `check` findings:
+        `casavi-bridge check --config FLEET.toml` shows them for every tenant)."""
+        from bridge.statuspage.views import Tenant as PageTenant
+
+        return [PageTenant(name=name, source=c.bridge.source.name, tool=c.bridge.connector.name,
+                           ledger=c.bridge.ledger, max_attempts=c.tenant.settings.sync.max_attempts)
+                for name, c in sorted(list(self.claimed.items()))]
 
 
 def _utc(dt: datetime) -> datetime:
