@@ -184,11 +184,13 @@ def check(config_path: Path, tenant: str | None) -> None:
       casavi-bridge check --config /etc/casavi-bridge/fleet.toml --tenant hausverwaltung-nord
     """
     from bridge.fleet.config import FleetSettings, load_any, pick_tenant, scan_tenants
+    from bridge.logging import configure_logging
 
     try:
         settings = load_any(config_path)
     except ConfigError as exc:
         _fail_config(exc)
+    configure_logging(settings.log.level, settings.log.format)  # log lines to stderr, findings to stdout
     if not isinstance(settings, FleetSettings):
         if tenant is not None:
             _fail_config(ConfigError("--tenant <- only with a fleet configuration ([fleet])"))

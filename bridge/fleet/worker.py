@@ -157,9 +157,11 @@ class Worker:
             elif current.stamp != c.tenant.stamp:
                 c.leaving = c.leaving or "tenant file changed"
         waiting = self.claims.waiting()
-        for c in self.claimed.values():
+        for name, c in self.claimed.items():
             if c.key in waiting:
                 c.leaving = c.leaving or "another process waits for this tenant"
+                # Not taken again before the waiter had its turn (it is granted the lock as we let go).
+                self.refused_until[name] = time.monotonic() + self.fleet.fleet.rescan
         workers = max(1, len(self.claims.workers()))
         share = math.ceil(len(self.tenants) / workers) if self.tenants else 0
         active = [c for c in self.claimed.values() if c.leaving is None]

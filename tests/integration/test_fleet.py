@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from bridge.sandbox.fleet import request_log, worker_runs, write_fleet, write_tenant
+from bridge.sandbox.processes import BRIDGE
 from tests.fixtures.processes import bridge_process, run_bridge
 from tests.reliability.crash_helpers import WRITING
 
@@ -100,13 +102,25 @@ def test_two_workers_share_three_tenants_and_one_survives_the_others_kill(sandbo
         data = json.loads(status.stdout)
         assert len(data["workers"]) == 1
         listed = {t["tenant"]: t for t in data["tenants"]}
-        assert listed.pop("kaputt")["config_problems"] == ["[sync] intervall <- unknown key"]
+        assert "[sync] intervall <- unknown key" in listed.pop("kaputt")["config_problems"]
         assert {name: t["links"].get("ticket") for name, t in listed.items()} == \
             {name: len(ids) for name, ids in expected.items()}
         assert all(t["worker"] and f":{b.pid}" in t["worker"] and t["last_pass"]["outcome"] == "ok"
                    for t in listed.values())
-        check = run_bridge("check", "--config", str(fleet))
-        assert check.returncode == 1 and check.stdout.splitlines() == ["kaputt: skipped: [sync] intervall <- unknown key"]
+        # check probes every tenant (read-only) and names the bad file; its requests are set aside below.
+        check = subprocess.Popen([*BRIDGE, "check", "--config", str(fleet)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+        lines = check.communicate(timeout=120)[0].splitlines()
+        assert check.returncode == 1 and "kaputt: skipped: [sync] intervall <- unknown key" in lines
+        assert all(line.startswith("kaputt: skipped: ") for line in lines), lines
+
+        # reconcile on a tenant the worker holds: it waits for the lock, the worker lets go
+        # after its pass, and takes the tenant up again afterwards.
+        waiting = bridge_process("reconcile", "--config", str(fleet), "--tenant", "verwaltung-1", "--dry-run",
+                                 "--lock-wait", "60", log=tmp_path / "reconcile.log")
+        assert waiting.wait(timeout=120) == 0, (tmp_path / "reconcile.log").read_text()[-3000:]
+        wait_for(lambda: sum(e.get("event") == "tenant_claimed" and e["tenant"] == "verwaltung-1"
+                             for e in events(logs[1])) >= 2, 30, "verwaltung-1 taken up again")
     finally:
         for proc in (a, b):
             if proc.poll() is None:
@@ -120,9 +134,10 @@ def test_two_workers_share_three_tenants_and_one_survives_the_others_kill(sandbo
         assert set(per_ticket) == expected[name] and set(per_ticket.values()) == {1}, name
         # One worker at a time: each claim is one unbroken run of requests on both sides.
         for root in (sandbox.casavi_root, sandbox.info["jira_url"]):
-            runs = worker_runs(request_log(root))
-            assert {pid for pid, _ in runs} <= {a.pid, b.pid}, runs
-            assert len(runs) <= claims[name], (name, root, runs, claims[name])
+            runs = worker_runs(r for r in request_log(root) if f"(pid {check.pid})" not in r["user_agent"])
+            reconciles = [waiting.pid] if name == "verwaltung-1" else []
+            assert {pid for pid, _ in runs} <= {a.pid, b.pid, *reconciles}, runs
+            assert len(runs) <= claims[name] + len(reconciles), (name, root, runs, claims[name])
         reconcile = run_bridge("reconcile", "--config", str(fleet), "--tenant", name, "--dry-run")
         assert reconcile.returncode == 0, reconcile.stdout[-2000:] + reconcile.stderr[-2000:]
 
