@@ -21,8 +21,9 @@ CASAVI_SECRET = "casavi-secret-in-an-error-0815"
 
 
 @pytest.fixture
-def ledger(tmp_path) -> Ledger:
-    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+def ledger(state_url) -> Ledger:
+    """On SQLite and on PostgreSQL (the page reads the ledger, and "retry now" writes it)."""
+    engine = open_engine(state_url)
     migrate(engine)
     return Ledger(engine)
 
