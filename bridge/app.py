@@ -69,7 +69,7 @@ class _TaskBack(dict):
         return default if found is None else found
 
 
-def build_rules(settings: Settings, connector: Connector) -> SyncRules:
+def build_rules(settings: Settings, connector: Connector, source: Source | None = None) -> SyncRules:
     f, s = settings.filters, settings.sync
     task_map = {k: StatusTarget(v.status, v.resolution) for k, v in settings.task_status_map.items()}
     return SyncRules(
@@ -87,6 +87,7 @@ def build_rules(settings: Settings, connector: Connector) -> SyncRules:
         tool_files_to_source=s.tool_files_to_casavi,
         status_text_back=dict(s.status_text_back),
         suppress_rating_request=s.suppress_rating_request,
+        source_comment_edits=bool(getattr(source, "comment_edits", False)),
         tasks=s.tasks,
         attachments=s.attachments,
         attachment_max_bytes=s.attachment_max_bytes,
@@ -184,6 +185,6 @@ def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, l
         observe_requests(source, connector, metrics)
     ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)
     stop = threading.Event()
-    engine = Engine(source, connector, ledger, build_rules(settings, connector), engine_settings(settings),
+    engine = Engine(source, connector, ledger, build_rules(settings, connector, source), engine_settings(settings),
                     workdir=workdir, metrics=metrics, stop=stop)
     return Bridge(settings, source, connector, ledger, engine, lock, stop)

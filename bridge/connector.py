@@ -78,6 +78,10 @@ class Connector(Protocol):
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
         """Add a comment (``comment.internal`` → restricted visibility); returns the comment id."""
 
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        """Rewrite a comment the bridge wrote from ``comment`` (text, author line, visibility);
+        only called when ``capabilities.comment_edits``."""
+
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         """Create a sub-item for a source task; returns the sub-item id."""
 

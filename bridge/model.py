@@ -251,6 +251,7 @@ class Capabilities:
     # The file's marker is written after the upload (Jira: an issue property), so a crash in
     # between leaves an unmarked copy: the connector then offers ``mark_attachment``.
     attachment_marker_after_upload: bool = False
+    comment_edits: bool = False  # the connector offers ``update_comment`` (an edit reaches the tool)
 
 
 def content_hash(value: Any) -> str:

@@ -40,6 +40,9 @@ class Source(Protocol):
     # True when ``changed_since`` only sees items *created* after ``since`` (casavi
     # ``--date-semantics created``); the engine then sweeps linked open items itself.
     date_means_created: bool
+    # True when ``update_comment`` rewrites a comment the bridge wrote (an edit in the tool
+    # reaches the source); relay takes no edits.
+    comment_edits: bool
 
     def check(self) -> list[str]:
         """Authenticate and make one cheap read; one line per problem."""
@@ -66,6 +69,9 @@ class Source(Protocol):
     def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
                     author_email: str | None, file_ids: list[str] | None = None) -> str:
         """Create a comment with a caller-chosen id; ConflictError (409) means it exists already."""
+
+    def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
+        """Rewrite the text of a comment the bridge wrote (only when ``comment_edits``)."""
 
     def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
         """Create a task with a caller-chosen id; ConflictError means it exists already."""

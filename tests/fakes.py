@@ -18,6 +18,7 @@ from bridge.source import SourceSummary
 class FakeSource:
     name = "casavi"
     date_means_created = False
+    comment_edits = True
 
     def __init__(self, files_dir: Path):
         self.items: dict[str, SourceItem] = {}
@@ -53,6 +54,11 @@ class FakeSource:
     def tenant_comment(self, item_id: str, comment_id: str, text: str, internal: bool = False) -> None:
         item = self.items[item_id]
         self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "Mieterin"),))
+
+    def edit_comment(self, item_id: str, comment_id: str, text: str) -> None:
+        item = self.items[item_id]
+        self._bump(item, comments=tuple(replace(c, text=text) if c.comment_id == comment_id else c
+                                        for c in item.comments))
 
     def add_file(self, item_id: str, name: str, data: bytes) -> str:
         file_id = str(1000 + next(self._ids))
@@ -103,6 +109,15 @@ class FakeSource:
             self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "bridge"),),
                        attachments=attachments)
             return comment_id
+
+    def update_comment(self, ref, comment_id, text):
+        with self._lock:
+            item = self.get(ref)
+            if not any(c.comment_id == comment_id for c in item.comments):
+                raise NotFoundError(f"comment {comment_id} not found", status=404)
+            self.writes.append(("comment_edit", ref.item_id, comment_id))
+            self._bump(item, comments=tuple(replace(c, text=text) if c.comment_id == comment_id else c
+                                            for c in item.comments))
 
     def add_task(self, ref, task_id, title, description, status):
         with self._lock:

@@ -68,6 +68,7 @@ class CasaviSource:
     """The casavi manager API as the bridge's source of tickets."""
 
     name = "casavi"
+    comment_edits = True  # "Update ticket comment": PUT /tickets/{id}/comments/{commentId}
 
     def __init__(self, client: CasaviClient, *, date_means_created: bool = False):
         self.client = client
@@ -226,6 +227,11 @@ class CasaviSource:
         )
         log.info("casavi_comment_written", ticket=ref.item_id, comment=comment_id)
         return comment.comment_id or comment_id
+
+    def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
+        """PUT the comment's new text (``isInternal`` is not sent: it stays as written)."""
+        self.client.update_comment(ref.item_id, comment_id, text=text)
+        log.info("casavi_comment_updated", ticket=ref.item_id, comment=comment_id)
 
     def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
         task = self.client.create_task(ref.item_id, task_id, title, description=description, status=status)

@@ -56,6 +56,7 @@ class RelaySource:
     """relay's orders as the bridge's source."""
 
     name = SOURCE_NAME
+    comment_edits = False  # relay takes no edits of comments
     date_means_created = False
 
     def __init__(self, client: RelayClient, *, author_name: str = DEFAULT_AUTHOR_NAME,

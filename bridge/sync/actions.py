@@ -124,6 +124,34 @@ class AddSourceComment(Action):
 
 
 @dataclass(frozen=True)
+class UpdateTargetComment(Action):
+    """The source's comment was edited: rewrite its copy in the tool."""
+
+    target_comment_id: str
+    comment: Comment  # the source comment as it reads now
+    text_hash: str
+    direction = TO_TARGET
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"edited comment {self.comment.comment_id} → tool comment {self.target_comment_id}"
+
+
+@dataclass(frozen=True)
+class UpdateSourceComment(Action):
+    """The tool's comment was edited: rewrite its copy in the source."""
+
+    source_comment_id: str  # the copy's id in the source (<connector>-<item>-c-<comment>)
+    comment: Comment  # the tool's comment as it reads now
+    text_hash: str
+    direction = TO_SOURCE
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"edited comment {self.comment.comment_id} → source comment {self.source_comment_id}"
+
+
+@dataclass(frozen=True)
 class AdoptChild(Action):
     """Link a child that both sides already hold (our own earlier write, recognised by marker or id)."""
 
@@ -274,6 +302,7 @@ class FinishItem(Action):
 
 
 WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
+          UpdateTargetComment, UpdateSourceComment,
           CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
           MarkAttachment, MarkItem)
 

@@ -22,6 +22,7 @@ from bridge.model import FIELD_STATUS, Comment, SourceRef, SubItem, Task, conten
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
+from bridge.sync.comment_edits import FIELD_TEXT, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET
 from bridge.sync.plan import sub_hashes, target_hashes, task_hashes
 from bridge.sync.rules import SyncRules
@@ -130,7 +131,8 @@ class Applier:
         elif isinstance(action, a.AddTargetComment):
             c = action.comment
             result = self.connector.add_comment(target_id, c, marker=c.comment_id)
-            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=c.comment_id, target_id=result.target_id)
+            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=c.comment_id, target_id=result.target_id,
+                                    source_hashes={FIELD_TEXT: text_hash(c.text)})
             self._count(outcome, "comment_mirrored", a.TO_TARGET)
             log.info("comment_mirrored", comment=c.comment_id, target_comment=result.target_id)
         elif isinstance(action, a.AddSourceComment):
@@ -138,9 +140,24 @@ class Applier:
             text = attributed(c, self.connector.name)
             self._idempotent(lambda: self.source.add_comment(self._ref(ref, key), action.comment_id, text,
                                                              internal=action.internal, author_email=c.author_email))
-            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=action.comment_id, target_id=c.comment_id)
+            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=action.comment_id, target_id=c.comment_id,
+                                    target_hashes={FIELD_TEXT: text_hash(c.text)})
             self._count(outcome, "comment_written_back", a.TO_SOURCE)
             log.info("comment_written_back", comment=action.comment_id)
+        elif isinstance(action, a.UpdateTargetComment):
+            c = action.comment
+            self.connector.update_comment(target_id, action.target_comment_id, c)
+            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=c.comment_id,
+                                    target_id=action.target_comment_id, source_hashes={FIELD_TEXT: action.text_hash})
+            self._count(outcome, "comment_edit_mirrored", a.TO_TARGET)
+            log.info("comment_edit_mirrored", comment=c.comment_id, target_comment=action.target_comment_id)
+        elif isinstance(action, a.UpdateSourceComment):
+            c = action.comment
+            self.source.update_comment(self._ref(ref, key), action.source_comment_id, attributed(c, self.connector.name))
+            self.ledger.record_link(kind=KIND_COMMENT, item_key=key, source_id=action.source_comment_id,
+                                    target_id=c.comment_id, target_hashes={FIELD_TEXT: action.text_hash})
+            self._count(outcome, "comment_edit_written_back", a.TO_SOURCE)
+            log.info("comment_edit_written_back", comment=action.source_comment_id)
         elif isinstance(action, a.AdoptChild):
             self.ledger.record_link(kind=action.kind, item_key=key, source_id=action.source_child_id,
                                     target_id=action.target_child_id, source_hashes=action.source_hashes,

@@ -11,7 +11,8 @@ It holds every sync rule and does no I/O.  The rules, in the order they are appl
   (``casavi-wins`` | ``tool-wins`` | ``newest``), recorded as a conflict.
 - Comments never conflict: every comment not yet linked is copied to the other side once.
   Our own writes are recognised (by link, by marker, or by their deterministic id) and never
-  copied back.
+  copied back.  An edit of a comment's original is written over its copy
+  (:mod:`bridge.sync.comment_edits`).
 - Absence is never deletion: a missing side is reported, nothing is closed or deleted.
 """
 
@@ -36,6 +37,7 @@ from bridge.model import (
     content_hash,
 )
 from bridge.sync import actions as a
+from bridge.sync.comment_edits import plan_comment_edits
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
 
@@ -137,6 +139,7 @@ def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: 
     plan += _plan_tasks(source, target, links, rules)
     plan += _plan_status(source, target, link, rules)
     plan += _plan_comments(source, target, links, rules)
+    plan += plan_comment_edits(source, target, links, rules)
     plan += _plan_attachments(source, target, links, rules)
     plan.append(a.FinishItem(source.ref.key, source.version, target.version))
     return plan

@@ -32,6 +32,7 @@ class SyncRules:
     tool_files_to_source: str = "internal"
     status_text_back: Mapping[str, str] = field(default_factory=dict)  # source status → statusText
     suppress_rating_request: bool = False  # sent when the tool closes the item
+    source_comment_edits: bool = False  # the source offers ``update_comment`` (casavi does, relay not)
     tasks: bool = True
     attachments: bool = True
     attachment_max_bytes: int = 10 * 1024 * 1024

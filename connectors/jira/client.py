@@ -92,7 +92,8 @@ def _same(a: str | None, b: str | None) -> bool:
 class JiraConnector:
     name = "jira"
     capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
-                                markers_on_comments=True, due_date=True, attachment_marker_after_upload=True)
+                                markers_on_comments=True, due_date=True, attachment_marker_after_upload=True,
+                                comment_edits=True)
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
@@ -423,23 +424,32 @@ class JiraConnector:
 
     @_boundary("add_comment")
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
+        body = self._comment_body(comment)
+        if marker:
+            body.setdefault("properties", []).insert(0, {"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
+        reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
+        return WriteResult(str(reply["id"]))
+
+    @_boundary("update_comment")
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        """Rewrite a comment the bridge wrote: the new text under the same author line.  The
+        visibility is sent again (a comment update carries the comment's whole visibility), the
+        marker property stays as it is."""
+        self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", self._comment_body(comment))
+        return WriteResult(comment_id)
+
+    def _comment_body(self, comment: Comment) -> dict[str, Any]:
         body: dict[str, Any] = {"body": build_comment(comment.text, comment.author,
                                                       self.text_policy.with_files(comment.files))}
-        properties = []
-        if marker:
-            properties.append({"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
         if comment.internal:
             visibility = self.settings.internal_visibility
             if visibility is None:
                 raise SkippableError("jira: internal comment, but [jira] internal_visibility is not configured")
             if visibility == "service-desk":
-                properties.append({"key": m.SERVICE_DESK_KEY, "value": {"internal": True}})
+                body["properties"] = [{"key": m.SERVICE_DESK_KEY, "value": {"internal": True}}]
             else:
                 body["visibility"] = {"type": visibility.type, "value": visibility.value}
-        if properties:
-            body["properties"] = properties
-        reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
-        return WriteResult(str(reply["id"]))
+        return body
 
     @_boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:

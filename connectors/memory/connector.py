@@ -65,6 +65,7 @@ class MemoryConnector:
             comment_visibility=True,
             markers_on_comments=True,
             due_date=True,
+            comment_edits=True,
         )
         self.store = MemoryStore(self.settings.path)
 
@@ -162,6 +163,17 @@ class MemoryConnector:
             item["updated"] = stamp
             return WriteResult(comment_id, version=stamp)
 
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        with self.store.transaction(write=True) as data:
+            item = self._item(data, target_id)
+            found = next((c for c in item["comments"] if c["id"] == comment_id), None)
+            if found is None:
+                raise NotFoundError(f"comment {comment_id} not found on item {target_id}")
+            found["text"] = comment.text
+            found["internal"] = comment.internal
+            stamp = item["updated"] = MemoryStore.tick(data)
+            return WriteResult(comment_id, version=stamp)
+
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         if not self.settings.sub_items:
             raise FatalError("this memory tool has no sub-items")
@@ -230,6 +242,12 @@ class MemoryConnector:
         with self.store.transaction(write=True) as data:
             item = self._item(data, target_id)
             item.update(changes)
+            item["updated"] = MemoryStore.tick(data)
+
+    def edit_comment_as_user(self, target_id: str, comment_id: str, text: str) -> None:
+        with self.store.transaction(write=True) as data:
+            item = self._item(data, target_id)
+            next(c for c in item["comments"] if c["id"] == comment_id)["text"] = text
             item["updated"] = MemoryStore.tick(data)
 
     def edit_sub_item_as_user(self, sub_id: str, **changes: Any) -> None:

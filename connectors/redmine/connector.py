@@ -70,6 +70,7 @@ class RedmineConnector:
             comment_visibility=settings.private_notes_for_internal,
             markers_on_comments=True,
             due_date=True,
+            comment_edits=True,  # PUT /journals/{id}.json, Redmine 5.0 and later
         )
         self._lookup: Lookup | None = None
         self._lock = threading.Lock()
@@ -206,6 +207,17 @@ class RedmineConnector:
             raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
         log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=internal)
         return self._result(target_id, written_id=journal_id, issue=issue)
+
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        """Rewrite a note the bridge wrote (``PUT /journals/{id}.json``, Redmine 5.0+), keeping its
+        marker.  Redmine does not move the issue's ``updated_on`` for a note edit.  An empty text
+        would make Redmine delete a journal without other changes: refused instead."""
+        if not comment.text.strip():
+            raise SkippableError("an edit that empties a note: Redmine would delete the note")
+        notes = mapping.note_with_marker(comment.text, comment.comment_id)
+        self.client.put(f"/journals/{comment_id}.json", {"journal": {"notes": notes}}, idempotent=True)
+        log.info("redmine_note_updated", target_id=target_id, journal_id=comment_id)
+        return WriteResult(comment_id)
 
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         ids = self._ids()

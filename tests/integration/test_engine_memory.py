@@ -38,6 +38,7 @@ class World:
         engine = open_engine(state_url)
         migrate(engine)
         self.ledger = Ledger(engine)
+        rule_overrides.setdefault("capabilities", self.tool.capabilities)
         self.engine = Engine(self.source, self.tool, self.ledger, make_rules(**rule_overrides),
                              EngineSettings(mass_change_min_items=1000))
 
@@ -303,3 +304,48 @@ def test_a_pass_that_keeps_no_plans_still_counts_the_items_it_writes(world):
     report = world.sync(keep_plans=False)
     assert report.planned == [] and report.differences == 2
     assert world.issue_for("P-1") is not None
+
+
+def test_edited_casavi_comment_is_edited_in_the_tool_not_duplicated_and_not_echoed(tmp_path):
+    world = World(tmp_path, source_comment_edits=True)
+    world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Bitte schnell", author="Mieterin"),))
+    world.sync()
+    world.source.edit_comment("P-1", "c1", "Bitte schnell, Kinder im Haus")
+    world.source.writes.clear()
+    world.sync()
+    issue = world.issue_for("P-1")
+    assert [(c.text, c.marker) for c in issue.comments] == [("Bitte schnell, Kinder im Haus", "c1")]
+    assert world.sync().differences == 0 and world.source.writes == []
+
+
+def test_edited_tool_comment_is_edited_in_casavi_with_its_author_and_not_echoed(tmp_path):
+    world = World(tmp_path, source_comment_edits=True)
+    world.source.add_ticket("P-1", "Heizung kalt")
+    world.sync()
+    issue = world.issue_for("P-1")
+    world.tool.add_comment(issue.target_id, Comment("x", "Monteur kommt Mo", author="Alice"), marker=None)
+    world.sync()
+    tool_comment = world.tool.get(issue.target_id).comments[0]
+    world.tool.edit_comment_as_user(issue.target_id, tool_comment.comment_id, "Monteur kommt Di")
+    world.source.writes.clear()
+    world.sync()
+    copies = world.source.items["P-1"].comments
+    assert [c.text for c in copies] == ["**Alice** (Memory):\n\nMonteur kommt Di"]
+    assert [w[0] for w in world.source.writes] == ["comment_edit"]
+    assert world.sync().differences == 0
+    assert len(world.tool.get(issue.target_id).comments) == 1
+
+
+def test_an_edit_of_the_copy_is_not_carried_back_and_deleting_is_not_mirrored(tmp_path):
+    world = World(tmp_path, source_comment_edits=True)
+    world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Original"), Comment("c2", "Zweiter")))
+    world.sync()
+    issue = world.issue_for("P-1")
+    copy = next(c for c in world.tool.get(issue.target_id).comments if c.marker == "c1")
+    world.tool.edit_comment_as_user(issue.target_id, copy.comment_id, "im Tool geändert")
+    item = world.source.items["P-1"]
+    world.source.edit("P-1", comments=tuple(c for c in item.comments if c.comment_id != "c2"))
+    world.source.writes.clear()
+    world.sync()
+    assert world.source.writes == []
+    assert sorted(c.text for c in world.tool.get(issue.target_id).comments) == ["Zweiter", "im Tool geändert"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bridge.model import Attachment, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task, TargetItem
+from bridge.model import Attachment, Capabilities, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task, TargetItem
 from bridge.sync import actions as a
 from bridge.sync.links import ItemLinks, LinkView
+from bridge.sync.comment_edits import text_hash
 from bridge.sync.plan import plan_item, source_hashes, sub_hashes, target_hashes, task_hashes
 from tests.integration.test_engine_memory import make_rules
 
@@ -133,8 +134,40 @@ def test_write_back_recognised_by_its_deterministic_id():
 def test_linked_comments_are_left_alone():
     src = ticket(comments=(Comment("c1", "hallo"),))
     tgt = issue(comments=(Comment("311", "hallo"),))
-    links = synced(src, tgt, [LinkView("comment", "c1", "311", {}, {})])
+    links = synced(src, tgt, [LinkView("comment", "c1", "311", {"text": text_hash("hallo")}, {})])
     assert kinds(plan_item(src, tgt, links, RULES)) == ["FinishItem"]
+
+
+def test_a_comment_linked_before_edits_were_followed_records_its_text_without_writing():
+    src = ticket(comments=(Comment("c1", "hallo"),))
+    tgt = issue(comments=(Comment("311", "hallo"),))
+    links = synced(src, tgt, [LinkView("comment", "c1", "311", {}, {})])
+    plan = plan_item(src, tgt, links, make_rules(capabilities=Capabilities(comment_edits=True)))
+    assert not any(a.is_write(x) for x in plan)
+    adopted = [x for x in plan if isinstance(x, a.AdoptChild)]
+    assert [(x.source_child_id, dict(x.source_hashes)) for x in adopted] == [("c1", {"text": text_hash("hallo")})]
+
+
+def test_edited_source_comment_rewrites_its_copy_and_an_edited_copy_is_left():
+    src = ticket(comments=(Comment("c1", "neu"),))
+    tgt = issue(comments=(Comment("311", "im Tool geändert", marker="c1"),))
+    links = synced(src, tgt, [LinkView("comment", "c1", "311", {"text": text_hash("alt")}, {})])
+    plan = plan_item(src, tgt, links, make_rules(capabilities=Capabilities(comment_edits=True)))
+    edits = [x for x in plan if isinstance(x, a.UpdateTargetComment)]
+    assert [(x.target_comment_id, x.comment.text) for x in edits] == [("311", "neu")]
+    unchanged = synced(src, tgt, [LinkView("comment", "c1", "311", {"text": text_hash("neu")}, {})])
+    assert kinds(plan_item(src, tgt, unchanged, make_rules(capabilities=Capabilities(comment_edits=True)))) == ["FinishItem"]
+
+
+def test_edited_tool_comment_rewrites_its_copy_in_the_source_only_where_the_source_takes_edits():
+    tgt = issue(comments=(Comment("311", "Montag", author="Bob"),))
+    copy_id = f"{RULES.connector}-{tgt.target_id}-c-311"
+    src = ticket(comments=(Comment(copy_id, "**Bob** (Jira):\n\nFreitag"),))
+    links = synced(src, tgt, [LinkView("comment", copy_id, "311", {}, {"text": text_hash("Freitag")})])
+    plan = plan_item(src, tgt, links, make_rules(source_comment_edits=True))
+    assert [(x.source_comment_id, x.comment.text) for x in plan if isinstance(x, a.UpdateSourceComment)] == \
+        [(copy_id, "Montag")]
+    assert not any(isinstance(x, a.UpdateSourceComment) for x in plan_item(src, tgt, links, make_rules()))
 
 
 def test_internal_comment_skipped_by_policy():

@@ -12,6 +12,7 @@ DELETE /_sandbox/tickets/{id}               delete
 POST   /_sandbox/tickets/{id}/comments      a tenant's comment (author: ``contactId`` or the
                                             ticket's contact; ``authorId``/``authorEmail`` to
                                             write as a manager instead)
+PUT    /_sandbox/tickets/{id}/comments/{cid} edit a comment's ``text`` (as its author would)
 POST   /_sandbox/tickets/{id}/tasks         new task
 PUT    /_sandbox/tickets/{id}/tasks/{tid}   partial task update, e.g. ``{"status": "COMPLETED"}``
 GET    /_sandbox/tickets/{id}/notices       what casavi sent the tenant: ``{"ratingRequests": n}``
@@ -73,6 +74,13 @@ async def create_comment(request: Request) -> Response:
     return JSONResponse(sandbox.store.render_comment(ticket_id, comment_id, files_url(request)), status_code=201)
 
 
+async def update_comment(request: Request) -> Response:
+    sandbox, ticket_id = _sandbox(request), request.path_params["ticket_id"]
+    comment_id = request.path_params["comment_id"]
+    sandbox.store.update_comment(ticket_id, comment_id, await read_json(request))
+    return JSONResponse(sandbox.store.render_comment(ticket_id, comment_id, files_url(request)))
+
+
 async def create_task(request: Request) -> Response:
     sandbox, ticket_id = _sandbox(request), request.path_params["ticket_id"]
     task_id = sandbox.store.add_task(ticket_id, await read_json(request))
@@ -106,6 +114,7 @@ def control_routes() -> list[Route]:
         Route("/tickets/{ticket_id:segment}", delete_ticket, methods=["DELETE"]),
         Route("/tickets/{ticket_id:segment}/notices", ticket_notices, methods=["GET"]),
         Route("/tickets/{ticket_id:segment}/comments", create_comment, methods=["POST"]),
+        Route("/tickets/{ticket_id:segment}/comments/{comment_id:segment}", update_comment, methods=["PUT"]),
         Route("/tickets/{ticket_id:segment}/tasks", create_task, methods=["POST"]),
         Route("/tickets/{ticket_id:segment}/tasks/{task_id:segment}", update_task, methods=["PUT"]),
         Route("/info", info, methods=["GET"]),
