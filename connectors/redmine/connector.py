@@ -214,7 +214,8 @@ class RedmineConnector:
         would make Redmine delete a journal without other changes: refused instead."""
         if not comment.text.strip():
             raise SkippableError("an edit that empties a note: Redmine would delete the note")
-        notes = mapping.note_with_marker(comment.text, comment.comment_id)
+        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files)),
+                                         comment.comment_id)
         self.client.put(f"/journals/{comment_id}.json", {"journal": {"notes": notes}}, idempotent=True)
         log.info("redmine_note_updated", target_id=target_id, journal_id=comment_id)
         return WriteResult(comment_id)
