@@ -332,24 +332,31 @@ def db() -> None:
 
 @db.command("upgrade")
 @CONFIG
-def db_upgrade(config_path: Path) -> None:
-    """Apply pending schema migrations (also done automatically at start).
+@TENANT
+@click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for the writer lock.")
+def db_upgrade(config_path: Path, tenant: str | None, lock_wait: float) -> None:
+    """Apply pending schema migrations (also done automatically at start; for a fleet tenant,
+    whenever a worker claims it).
 
     \b
     Example:
       casavi-bridge db upgrade --config /etc/casavi-bridge/config.toml
+      casavi-bridge db upgrade --config /etc/casavi-bridge/fleet.toml --tenant hausverwaltung-nord
     """
     from bridge.app import open_state
-    from bridge.config import load_config
     from bridge.state.db import current_revision
 
     try:
-        settings = load_config(config_path)
+        settings, state = _load_for(config_path, tenant, lock_wait=lock_wait)
+        ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)
     except ConfigError as exc:
         _fail_config(exc)
-    ledger, lock = open_state(settings.state.database)
+    except BridgeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     try:
-        click.echo(f"schema at revision {current_revision(ledger.engine)}")
+        schema = getattr(lock, "schema", None)
+        click.echo(f"schema at revision {current_revision(ledger.engine, schema)}")
     finally:
         if lock is not None:
             lock.release()

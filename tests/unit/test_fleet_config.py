@@ -97,3 +97,27 @@ def test_the_fleet_example_loads_and_names_every_fleet_setting():
     text = path.read_text()
     for key in FleetSection.model_fields:
         assert f"{key} =" in text, key
+
+
+def test_db_upgrade_migrates_one_tenants_schema_and_status_lists_every_tenant(tmp_path, postgres_database):
+    import json
+
+    from click.testing import CliRunner
+
+    from bridge.cli import main
+
+    url = postgres_database()
+    path = write(tmp_path / "fleet.toml", {"state": {"database": url}, "fleet": {"tenants_dir": "tenants"}})
+    write(tmp_path / "tenants" / "nord.toml", TENANT)
+    write(tmp_path / "tenants" / "sued.toml", TENANT)
+    runner = CliRunner()
+    upgraded = runner.invoke(main, ["db", "upgrade", "--config", str(path), "--tenant", "nord"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "schema at revision 0" in upgraded.output
+    status = runner.invoke(main, ["status", "--config", str(path), "--json"])
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.output)
+    assert [(t["tenant"], t["worker"], t["links"], t["last_pass"]) for t in data["tenants"]] == [
+        ("nord", None, {}, None), ("sued", None, {}, None)]
+    unknown = runner.invoke(main, ["db", "upgrade", "--config", str(path), "--tenant", "west"])
+    assert unknown.exit_code == 2 and "no tenant 'west'" in unknown.output
