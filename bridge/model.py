@@ -185,6 +185,10 @@ class TargetItem:
     # False when the item carries its marker where a search cannot find it (a Jira issue created
     # before the marker label): the planner then stamps it again (MarkItem).
     marker_findable: bool = True
+    # False for an item read in a batch (``snapshots``) whose comments carry ids, authors and
+    # visibility but neither markers nor converted text: enough to see that every comment is
+    # linked; the engine reads the item with ``get`` before planning on an unlinked comment.
+    comment_markers_read: bool = True
 
 
 class Changes(list):

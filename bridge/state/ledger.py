@@ -105,6 +105,29 @@ class Ledger:
                     found[key] = (sv, tv)
         return found
 
+    def linked_targets(self, item_keys: list[str]) -> dict[str, str]:
+        """target_id of the linked items among ``item_keys``."""
+        found: dict[str, str] = {}
+        with Session(self.engine) as s:
+            for start in range(0, len(item_keys), 500):
+                chunk = item_keys[start:start + 500]
+                rows = s.exec(select(Link.source_key, Link.target_id)
+                              .where(Link.kind == KIND_TICKET, Link.source_key.in_(chunk))).all()
+                found.update((key, tid) for key, tid in rows)
+        return found
+
+    def child_targets(self, item_keys: list[str], kind: str) -> dict[str, list[str]]:
+        """The tool ids of the ``kind`` children linked to each of ``item_keys``."""
+        found: dict[str, list[str]] = {}
+        with Session(self.engine) as s:
+            for start in range(0, len(item_keys), 500):
+                chunk = item_keys[start:start + 500]
+                rows = s.exec(select(Link.item_key, Link.target_id)
+                              .where(Link.kind == kind, Link.item_key.in_(chunk))).all()
+                for key, tid in rows:
+                    found.setdefault(key, []).append(tid)
+        return found
+
     def items_by_target(self, target_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         """item_key and target_version of the linked items among ``target_ids``."""
         found: dict[str, tuple[str, str | None]] = {}

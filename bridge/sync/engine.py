@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from bridge.source import ParseProblem, Source, SourceSummary
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
 from bridge.sync.apply import Applier
-from bridge.sync.plan import plan_item
+from bridge.sync.plan import KIND_COMMENT, KIND_TASK, ItemLinks, in_recorded_state, plan_item
 from bridge.sync.rules import SyncRules
 
 log = structlog.get_logger()
@@ -85,6 +85,9 @@ class _Candidate:
     target: TargetItem | None = None
     source_stamp: datetime | None = None
     target_stamp: datetime | None = None
+    # Linked, changed in the tool only: when the tool item is in its recorded state (our own
+    # writes), its new version is recorded without reading the source (plan.in_recorded_state).
+    tool_only: bool = False
 
 
 class Engine:
@@ -232,12 +235,12 @@ class Engine:
                     continue
             else:
                 continue  # an item the bridge did not create: not ours to mirror
-            cand = candidates.get(key) or _Candidate(key, self._ref_for(key, t))
+            cand = candidates.get(key) or _Candidate(key, self._ref_for(key, t), tool_only=linked is not None and not full)
             cand.target, cand.target_stamp = t, t.updated_at
             candidates[key] = cand
 
         for key in self.ledger.due_for_retry(datetime.now(timezone.utc), self.settings.max_attempts):
-            candidates.setdefault(key, _Candidate(key, self._ref_for(key, None)))
+            candidates.setdefault(key, _Candidate(key, self._ref_for(key, None))).tool_only = False
         report.counts["candidates"] = len(candidates)
         self.on_total(len(candidates))
         return candidates, src_max, tgt_max, tgt_as_of
@@ -266,13 +269,41 @@ class Engine:
         return sorted({s for s in self.rules.status_map if s != "CLOSED"})
 
     # --- planning and applying ----------------------------------------------------------------
+    def _read_targets(self, chunk: list[_Candidate]) -> None:
+        """Read the chunk's tool items in batches where the connector can (``snapshots``):
+        the summaries from ``changed_since`` and the linked items of source-side changes."""
+        batch = getattr(self.connector, "snapshots", None)
+        if batch is None:
+            return
+        keys = [c.item_key for c in chunk]
+        linked = self.ledger.linked_targets(keys)
+        children = self.ledger.child_targets(keys, KIND_TASK)
+        wanted: dict[str, list[_Candidate]] = {}
+        for c in chunk:
+            target_id = c.target.target_id if c.target is not None and c.target.partial else \
+                linked.get(c.item_key) if c.target is None else None
+            if target_id:
+                wanted.setdefault(target_id, []).append(c)
+        if not wanted:
+            return
+        keyed = {target_id: children.get(cands[0].item_key, []) if linked.get(cands[0].item_key) == target_id else []
+                 for target_id, cands in wanted.items()}
+        for target_id, item in batch(keyed).items():
+            for c in wanted.get(target_id, ()):
+                c.target = item
+
     def _fetch_and_plan(self, cand: _Candidate) -> tuple[SourceItem | None, list[a.Action]]:
         links = self.ledger.item_links(cand.item_key)
+        target = cand.target
+        if cand.tool_only and target is not None and in_recorded_state(target, links, self.rules):
+            # Only our own writes since the version planned on: record the tool's version, read nothing more.
+            return None, [a.FinishItem(cand.item_key, None, target.version)]
         try:
             source = self.source.get(cand.ref)
         except NotFoundError:
             source = None
-        target = cand.target
+        if target is not None and not target.comment_markers_read and _unlinked_comment(target, links):
+            target = replace(target, partial=True)  # the planner needs the comments' markers
         if target is not None and target.partial:  # a summary from changed_since: read it whole
             try:
                 target = self.connector.get(target.target_id)
@@ -305,6 +336,13 @@ class Engine:
                 if self.stop.is_set() or report.cut_short:
                     break
                 chunk = [candidates[k] for k in keys[start:start + self.settings.chunk_size]]
+                try:
+                    self._read_targets(chunk)
+                except BudgetExceededError as exc:
+                    self._cut(report, exc)
+                    break
+                except BridgeError as exc:  # each item is then read on its own
+                    log.warning("batch_read_failed", error=str(exc)[:300])
                 planned = list(pool.map(lambda c: self._plan_safely(c, report), chunk))
                 for _ in chunk:
                     self.progress()
@@ -388,3 +426,8 @@ class Engine:
         if held is not None:
             position = min(position, held - timedelta(milliseconds=1))
         self.ledger.set_cursor(stream, position, signpost)
+
+
+def _unlinked_comment(target: TargetItem, links: ItemLinks) -> bool:
+    linked = {l.target_id for l in links.of_kind(KIND_COMMENT)}
+    return any(c.comment_id not in linked for c in target.comments)

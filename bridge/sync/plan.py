@@ -114,6 +114,42 @@ def plan_item(source: SourceItem | None, target: TargetItem | None, links: ItemL
     return _plan_linked(source, target, link, links, rules)
 
 
+def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bool:
+    """True when the tool item holds exactly what the ledger recorded of it: every field the
+    planner compares has its recorded hash, every comment, sub-item and file is linked (sub-items
+    in their recorded status, files marked where the tool marks them after the upload).
+
+    Such an item changed only by the bridge's own writes (or by nothing the planner sees), so
+    with an unchanged source item its plan would be empty: the engine records its version
+    without reading the source.  Anything else — a person's edit, comment, transition or file,
+    between our read and our write or after — makes this False, and the item is planned."""
+    link = links.item
+    if link is None or target.partial or target.target_id != link.target_id:
+        return False
+    fields = [FIELD_TITLE, FIELD_DESCRIPTION, FIELD_STATUS]
+    if rules.capabilities.due_date and FIELD_DUE_DATE in target.fields:
+        fields.append(FIELD_DUE_DATE)
+    hashes = target_hashes({name: target.fields.get(name, "") for name in fields})
+    if any(hashes[name] != link.target_hashes.get(name) for name in fields):
+        return False
+    if rules.comments:
+        linked = {l.target_id for l in links.of_kind(KIND_COMMENT)}
+        if any(c.comment_id not in linked for c in target.comments):
+            return False
+    if rules.tasks and rules.capabilities.sub_items:
+        tasks = {l.target_id: l for l in links.of_kind(KIND_TASK)}
+        for sub in target.sub_items:
+            link_of = tasks.get(sub.sub_id)
+            if link_of is None or sub_hashes(sub)[FIELD_STATUS] != link_of.target_hashes.get(FIELD_STATUS):
+                return False
+    if rules.attachments and rules.capabilities.attachments:
+        files = {l.target_id for l in links.of_kind(KIND_ATTACHMENT)}
+        marked = rules.capabilities.attachment_marker_after_upload
+        if any(f.attachment_id not in files or (marked and f.marker is None) for f in target.attachments):
+            return False
+    return True
+
+
 def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
     key = source.ref.key
     draft = draft_for(source, rules)

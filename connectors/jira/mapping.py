@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -30,6 +30,9 @@ SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", 
 # What an incremental search reads: enough for the version, the cursor and the marker (the
 # label: Data Center's search rows carry no properties).
 SUMMARY_FIELDS = ("updated", "issuetype", "parent", "labels")
+# What a batch read (``snapshots``) reads of an issue: all of ISSUE_FIELDS plus its comments.
+SNAPSHOT_FIELDS = ISSUE_FIELDS + ("comment",)
+SNAPSHOT_PROPERTIES = (MARKER_KEY, ATTACHMENTS_KEY, TASK_MARKER_KEY)
 
 
 # --- JQL -----------------------------------------------------------------------------
@@ -58,6 +61,12 @@ def changed_since_jql(project: str, since: datetime | None) -> str:
     if since is not None:
         clauses.append(f"updated >= {jql_epoch_ms(since)}")
     return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+
+
+def ids_jql(project: str, issue_ids: Iterable[str]) -> str:
+    """The issues with these numeric ids in the project (a batch read)."""
+    listed = ", ".join(str(int(i)) for i in issue_ids)
+    return f"project = {jql_string(project)} AND id in ({listed}) ORDER BY key ASC"
 
 
 def marker_jql(project: str, marker: Marker) -> str:
@@ -325,6 +334,27 @@ def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[
         updated_at=updated_at,
         display_id=str(key) if key else None,
     )
+
+
+def to_snapshot(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]], *,
+                server_url: str) -> TargetItem | None:
+    """A search row read with :data:`SNAPSHOT_FIELDS` as a whole item, but for the comments'
+    markers and text (a search carries no comment properties): ids, authors and visibility
+    only (``comment_markers_read=False``).  None when the row's comment list is cut short
+    (Cloud pages comments; the row's ``total`` says so) or a sub-task is missing."""
+    fields = raw_issue.get("fields") or {}
+    listed = fields.get("comment") or {}
+    comments = listed.get("comments") or []
+    total = listed.get("total")
+    if total is not None and int(total) > len(comments):
+        return None
+    if len(raw_sub_tasks) != len(fields.get("subtasks") or []):
+        return None
+    item = to_target_item(raw_issue, (), raw_sub_tasks, server_url=server_url)
+    unread = tuple(Comment(comment_id=str(c.get("id")), text="", internal=bool(c.get("visibility")),
+                           author=(c.get("author") or {}).get("displayName"),
+                           created_at=parse_jira_time(c.get("created"))) for c in comments)
+    return replace(item, comments=unread, comment_markers_read=False)
 
 
 def to_summary(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]]) -> TargetItem:

@@ -102,3 +102,36 @@ def test_casavi_comment_task_and_closing_reach_jira(world):
             and i["properties"].get("casavi.task", {}).get("taskId") == task["id"]]
     assert [(s["status"], s["resolution"]) for s in subs] == [("Done", "Won't Do")]
     assert world.sync().differences == 0
+
+
+def test_a_jira_comment_during_our_write_is_not_lost(world):
+    ticket = world.new_ticket()
+    world.sync()
+    issue = world.issues()[ticket]
+    connector = world.bridge.engine.connector
+    real_set_status = connector.set_status
+
+    def person_comments_just_before(target_id, status):
+        world.jira("POST", f"/issues/{issue['key']}/comment", {"body": "Zwischendurch *kommentiert*."})
+        return real_set_status(target_id, status)
+
+    connector.set_status = person_comments_just_before
+    world.casavi("PUT", f"/tickets/{ticket}", {"status": "INPROGRESS"})
+    world.sync()
+    connector.set_status = real_set_status
+    world.sync()
+    after = world.casavi("GET", f"/tickets/{ticket}")
+    assert sum("Zwischendurch" in c["text"] for c in after["comments"]) == 1
+    assert world.issues()[ticket]["status"] == "In Progress"
+
+
+def test_the_pass_after_a_mirror_recognises_our_own_writes_without_reading_tickets(world):
+    world.sync()
+    assert world.issues(), "the sandbox data should hold tickets to mirror"
+    for side in (world.casavi, world.jira):
+        side("POST", "/stats/reset")
+    assert world.sync().differences == 0
+    casavi = world.casavi("GET", "/stats")["requests"]
+    jira = world.jira("GET", "/stats")["requests"]
+    assert casavi.get("GET /tickets/{ticket_id}", 0) == 0  # no casavi ticket read again
+    assert not any(route.startswith("GET /rest/api/{version}/issue/") for route in jira), jira

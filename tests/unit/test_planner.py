@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from bridge.model import Attachment, Capabilities, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task, TargetItem
 from bridge.sync import actions as a
 from bridge.sync.links import ItemLinks, LinkView
 from bridge.sync.comment_edits import text_hash
-from bridge.sync.plan import plan_item, source_hashes, sub_hashes, target_hashes, task_hashes
+from bridge.sync.plan import in_recorded_state, plan_item, source_hashes, sub_hashes, target_hashes, task_hashes
 from tests.integration.test_engine_memory import make_rules
 
 RULES = make_rules()
@@ -272,3 +273,45 @@ def test_a_tool_file_written_back_to_casavi_is_never_marked_as_our_copy():
     assert "MarkAttachment" not in kinds(plan_item(src, tgt, synced(src, tgt), rules))  # the crash case
     links = synced(src, tgt, [LinkView("attachment", "900", "77", {}, {})])
     assert kinds(plan_item(src, tgt, links, rules)) == ["FinishItem"]
+
+
+def _ours():
+    """A tool item holding only what the bridge wrote, and the links it recorded."""
+    src = ticket(comments=(Comment("c1", "hallo"),), tasks=(Task("t1", "Rohr"),),
+                 attachments=(Attachment("5", "a.png", "image/png", 10),))
+    sub = SubItem("11", "Rohr", "To Do", marker="t1")
+    tgt = issue(comments=(Comment("20", "hallo", marker="c1"),), sub_items=(sub,),
+                attachments=(Attachment("30", "a.png", "image/png", 10, marker="5"),))
+    children = (LinkView("comment", "c1", "20", {}, {}),
+                LinkView("task", "t1", "11", task_hashes(Task("t1", "Rohr")), sub_hashes(sub)),
+                LinkView("attachment", "5", "30", {}, {}))
+    return src, tgt, synced(src, tgt, children)
+
+
+def test_a_tool_item_holding_only_our_writes_is_in_its_recorded_state():
+    _, tgt, links = _ours()
+    assert in_recorded_state(tgt, links, RULES)
+
+
+def test_any_change_by_a_person_in_the_tool_leaves_the_recorded_state():
+    _, tgt, links = _ours()
+    person = Comment("21", "Ich komme morgen")
+    changed = [
+        replace(tgt, comments=tgt.comments + (person,)),
+        replace(tgt, fields={**tgt.fields, "status": "In Progress"}),
+        replace(tgt, fields={**tgt.fields, "title": "Heizung (dringend)"}),
+        replace(tgt, sub_items=(replace(tgt.sub_items[0], status="Done"),)),
+        replace(tgt, sub_items=tgt.sub_items + (SubItem("12", "Auch prüfen", "To Do"),)),
+        replace(tgt, attachments=tgt.attachments + (Attachment("31", "b.pdf", "application/pdf", 3),)),
+        replace(tgt, partial=True),  # a summary says nothing about the content
+    ]
+    for item in changed:
+        assert not in_recorded_state(item, links, RULES), item
+        assert any(a.is_write(x) or isinstance(x, (a.RecordHashes, a.AdoptChild, a.MarkAttachment, a.Note))
+                   for x in plan_item(_ours()[0], item, links, RULES)) or item.partial, item
+    # Where the file's marker is written after the upload (Jira), our copy may have lost it.
+    marked_later = replace(RULES, capabilities=replace(RULES.capabilities, attachment_marker_after_upload=True))
+    assert in_recorded_state(tgt, links, marked_later)
+    unmarked = replace(tgt, attachments=(replace(tgt.attachments[0], marker=None),))
+    assert not in_recorded_state(unmarked, links, marked_later)
+    assert "MarkAttachment" in kinds(plan_item(_ours()[0], unmarked, links, marked_later))
