@@ -184,6 +184,9 @@ def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, l
     if metrics is not None:
         observe_requests(source, connector, metrics)
     ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)
+    keep_names = getattr(source, "keep_names", None)
+    if keep_names is not None and settings.casavi is not None:
+        keep_names(ledger, timedelta(hours=settings.casavi.names_max_age_hours))
     stop = threading.Event()
     engine = Engine(source, connector, ledger, build_rules(settings, connector, source), engine_settings(settings),
                     workdir=workdir, metrics=metrics, stop=stop)

@@ -80,6 +80,9 @@ class CasaviSettings(_Section):
     timeout_seconds: PositiveSeconds = 30
     concurrency: Annotated[int, Field(ge=1)] = 4
     request_budget: Annotated[int, Field(ge=0)] = 0  # requests per pass; 0 = no limit
+    # Property, unit and contact names are looked up again after this many hours (kept in the
+    # state database meanwhile, so a restart does not look them all up again).
+    names_max_age_hours: Annotated[float, Field(gt=0)] = 24
 
 
 class RelaySettings(_Section):

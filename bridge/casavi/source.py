@@ -2,17 +2,19 @@
 
 Turns casavi tickets into the neutral :class:`~bridge.model.SourceItem` and writes status,
 comments and tasks back.  Names of properties, units and contacts cost a request each, so
-they are looked up once per instance and cached; a failed lookup never fails the ticket —
-the header then shows the bare id.
+they are cached (property and unit names in the state database, across restarts) until they
+are older than ``[casavi] names_max_age_hours``; a failed lookup never fails the ticket — the
+header then shows the bare id.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
 import structlog
 
@@ -34,23 +36,44 @@ def type_label(ticket_type: str) -> str | None:
     return slug[:60] or None
 
 
+class NameStore(Protocol):
+    """Where looked-up names outlive the process (the state database: :class:`~bridge.state.ledger.Ledger`)."""
+
+    def cached_name(self, kind: str, item_id: str, newer_than: datetime) -> tuple[bool, str | None]: ...
+
+    def cache_name(self, kind: str, item_id: str, name: str | None) -> None: ...
+
+
 class _NameCache:
-    """id → display name, remembered per instance; a failed lookup gives None.
+    """id → display name, remembered for ``max_age``; a failed lookup gives None.
 
     A lookup that failed for good (404, refused, unreadable) is remembered as None; a
-    temporary failure (timeout, 5xx, budget) is not, so a later ticket tries again.
+    temporary failure (timeout, 5xx, budget) is not, so a later ticket tries again.  With a
+    ``store`` (the state database) names outlive the process, so a restarted daemon does not
+    look up every property and unit again; after ``max_age`` a name is looked up again (a
+    renamed property reaches the header of the next ticket written).
     """
 
-    def __init__(self, lookup: Callable[[str], str]):
+    def __init__(self, kind: str, lookup: Callable[[str], str], max_age: timedelta = timedelta(hours=24)):
+        self.kind = kind
         self._lookup = lookup
-        self._names: dict[str, str | None] = {}
+        self.max_age = max_age
+        self.store: NameStore | None = None
+        self._names: dict[str, tuple[str | None, float]] = {}  # id -> (name, monotonic time fetched)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> str | None:
+        now = time.monotonic()
         with self._lock:
             known = self._names.get(key, _MISSING)
-        if known is not _MISSING:
-            return known  # type: ignore[return-value]
+        if known is not _MISSING and now - known[1] < self.max_age.total_seconds():  # type: ignore[index]
+            return known[0]  # type: ignore[index]
+        if self.store is not None:
+            found, stored = self.store.cached_name(self.kind, key, datetime.now(timezone.utc) - self.max_age)
+            if found:
+                with self._lock:
+                    self._names[key] = (stored, now)
+                return stored
         try:
             name: str | None = self._lookup(key) or None
         except RetriableError as exc:
@@ -60,7 +83,9 @@ class _NameCache:
             log.info("casavi_name_lookup_failed", key=key, error=type(exc).__name__)
             name = None
         with self._lock:
-            self._names[key] = name
+            self._names[key] = (name, now)
+        if self.store is not None:
+            self.store.cache_name(self.kind, key, name)
         return name
 
 
@@ -73,9 +98,16 @@ class CasaviSource:
     def __init__(self, client: CasaviClient, *, date_means_created: bool = False):
         self.client = client
         self.date_means_created = date_means_created
-        self._properties = _NameCache(lambda pid: client.get_property(pid).name)
-        self._units = _NameCache(lambda uid: client.get_unit(uid).name)
-        self._contacts = _NameCache(self._contact_line)
+        self._properties = _NameCache("property", lambda pid: client.get_property(pid).name)
+        self._units = _NameCache("unit", lambda uid: client.get_unit(uid).name)
+        self._contacts = _NameCache("contact", self._contact_line)
+
+    def keep_names(self, store: NameStore | None, max_age: timedelta) -> None:
+        """Keep property and unit names in ``store`` (across restarts) for ``max_age``.
+        Contact lines stay in memory only: they carry e-mail addresses."""
+        for cache in (self._properties, self._units):
+            cache.store, cache.max_age = store, max_age
+        self._contacts.max_age = max_age
 
     def __repr__(self) -> str:
         return f"CasaviSource({self.client!r}, date_means_created={self.date_means_created})"

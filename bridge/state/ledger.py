@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from bridge.errors import FatalError
 from bridge.state.json_merge import json_merge
-from bridge.state.tables import Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
+from bridge.state.tables import CachedName, Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
 from bridge.sync.links import KIND_TICKET, ItemLinks, LinkView, child_key
 
 
@@ -292,6 +292,22 @@ class Ledger:
         with Session(self.engine) as s:
             value = s.exec(select(func.min(Quarantine.item_version)).where(Quarantine.attempts < max_attempts)).first()
         return _aware(value)
+
+    # --- names the source looked up ---------------------------------------------------------
+    def cached_name(self, kind: str, item_id: str, newer_than: datetime) -> tuple[bool, str | None]:
+        """(found, name) of a name fetched after ``newer_than``; (False, None) when unknown or expired."""
+        with Session(self.engine) as s:
+            row = s.get(CachedName, (kind, item_id))
+        if row is None or _aware(row.fetched_at) <= newer_than:
+            return False, None
+        return True, row.name
+
+    def cache_name(self, kind: str, item_id: str, name: str | None) -> None:
+        with self._write_lock, Session(self.engine) as s:
+            row = s.get(CachedName, (kind, item_id)) or CachedName(kind=kind, item_id=item_id)
+            row.name, row.fetched_at = name, utc_now()
+            s.add(row)
+            s.commit()
 
     # --- conflicts and runs ---------------------------------------------------------------
     def record_conflict(self, item_key: str, field_name: str, source_value: str, target_value: str,

@@ -114,3 +114,15 @@ class RunLog(SQLModel, table=True):
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     errors: int = 0
     message: Optional[str] = None
+
+
+class CachedName(SQLModel, table=True):
+    """A name the source looked up (casavi property and unit names), kept across passes and
+    restarts until it is older than the source's expiry; ``name`` None: the lookup failed for good."""
+
+    __tablename__ = "names"
+
+    kind: str = Field(primary_key=True)  # property | unit
+    item_id: str = Field(primary_key=True)
+    name: Optional[str] = None
+    fetched_at: datetime = Field(default_factory=utc_now)

@@ -71,6 +71,30 @@ def test_names_are_looked_up_once_per_instance(source, casavi):
     assert casavi.paths("GET").count("/v1/units/P-00451-0001") == 1
 
 
+def test_names_kept_in_the_state_database_outlive_the_process_until_they_expire(casavi, tmp_path):
+    from datetime import timedelta
+
+    from bridge.state.db import migrate, open_engine
+    from bridge.state.ledger import Ledger
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    ledger = Ledger(engine)
+    first = CasaviSource(casavi.client())
+    first.keep_names(ledger, timedelta(hours=24))
+    first.get(REF)
+    restarted = CasaviSource(casavi.client())  # a new process on the same database
+    restarted.keep_names(ledger, timedelta(hours=24))
+    assert dict(restarted.get(REF).facts)["Property"] == "P-00451 Easy Living Apartments"
+    assert casavi.paths("GET").count("/v1/properties/P-00451") == 1
+    casavi.routes[("GET", "/properties/P-00451")] = lambda r: httpx.Response(
+        200, json={"id": "P-00451", "name": "Easy Living Residences", "postalCode": 80331})
+    expired = CasaviSource(casavi.client())
+    expired.keep_names(ledger, timedelta(seconds=0.001))
+    assert dict(expired.get(REF).facts)["Property"] == "P-00451 Easy Living Residences"  # renamed: read again
+    assert casavi.paths("GET").count("/v1/properties/P-00451") == 2
+
+
 def test_a_failed_name_lookup_shows_the_id_and_does_not_fail_the_ticket(source, casavi):
     del casavi.routes[("GET", "/properties/P-00451")]  # 404 now
     casavi.routes[("GET", "/units/P-00451-0001")] = lambda r: httpx.Response(503)
