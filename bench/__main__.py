@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.procs import REPO, BenchError
 from bench.report import breakdown, build_metrics, table, write_json
-from bench.scenarios import BenchSettings, mirror_run, say, steady_state
+from bench.scenarios import BenchSettings, mirror_run, profile_run, say, steady_state
 
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
 QUICK = {"tickets": 40, "serial_tickets": 10, "small": 40, "large": 80, "interval": 2.0, "idle_passes": 1,
@@ -65,6 +65,11 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> BenchSettings:
         seed=args.seed, overlap_seconds=args.overlap or base["overlap"])
 
 
+def profile_text(json_path: Path) -> Path:
+    """Where the profile's top entries go: beside the JSON (``latest.json`` → ``latest.profile.txt``)."""
+    return json_path.with_name(json_path.stem + ".profile.txt")
+
+
 def _commit() -> str | None:
     try:
         done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True,
@@ -97,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         ("serial", lambda: mirror_run(settings, tickets=settings.serial_tickets, concurrency=1, label="serial")),
         ("steady_small", lambda: steady_state(settings, settings.small, change=False)),
         ("steady_large", lambda: steady_state(settings, settings.large, change=True)),
+        ("profile", lambda: profile_run(settings, tickets=settings.serial_tickets, text=profile_text(args.json))),
     )
     results: dict = {}
     for name, run in phases:
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{settings.concurrency}; serial baseline on {settings.serial_tickets}; idle/memory at {settings.small} "
           f"and {settings.large}; interval {settings.interval_seconds:g} s; {meta['duration_seconds']:.0f} s in all")
     write_json(args.json, meta, metrics, results)
-    print(f"results: {args.json}")
+    print(f"results: {args.json}; profile of a mirror: {profile_text(args.json)}")
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

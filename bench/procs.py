@@ -128,11 +128,15 @@ class OnceResult:
         return float(self.passes[-1]["seconds"]) if self.passes else self.wall_seconds
 
 
-def run_once(config: Path, log: Path) -> OnceResult:
-    """``casavi-bridge run --once``: wall time, CPU time and peak RSS from ``wait4``."""
+def run_once(config: Path, log: Path, *, profile: Path | None = None) -> OnceResult:
+    """``casavi-bridge run --once``: wall time, CPU time and peak RSS from ``wait4``; with
+    ``profile``, under cProfile (``bench.profiled``), the statistics written there."""
+    command = [*BRIDGE, "run", "--config", str(config), "--once"]
+    if profile is not None:
+        command = [sys.executable, "-m", "bench.profiled", "--out", str(profile), "--", *command[3:]]
     with open(log, "w") as out:
         started = time.monotonic()
-        proc = subprocess.Popen([*BRIDGE, "run", "--config", str(config), "--once"], cwd=REPO,
+        proc = subprocess.Popen(command, cwd=REPO,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _, status, usage = os.wait4(proc.pid, 0)

@@ -16,7 +16,8 @@ MIRROR_RATIO_TARGET = 1.3
 SPEEDUP_TARGET = 6.0
 IDLE_REQUESTS_TARGET = 2
 CHANGE_EXTRA_SECONDS = 2.0
-CHANGE_REQUESTS_TARGET = 10
+CHANGE_REQUESTS_TARGET = 5
+AFTER_MIRROR_TARGET = 0.05  # requests per mirrored ticket, both sides, in the pass after the mirror
 PEAK_RSS_TARGET_MB = 150.0
 RSS_GROWTH_TARGET = 1.3
 
@@ -30,6 +31,8 @@ METRICS = (
     "mirror_bridge_cpu_seconds_per_ticket",
     "serial_pass_seconds_per_ticket",
     "speedup_vs_serial",
+    "after_mirror_requests_per_ticket",
+    "after_mirror_requests_per_ticket_large",
     "idle_casavi_requests_per_poll_small",
     "idle_jira_requests_per_poll_small",
     "idle_casavi_requests_per_poll_large",
@@ -81,6 +84,8 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
     rss_large = large["memory_kb"]["VmHWM"] / 1024
     growth = rss_large / rss_small
     s, g = small["tickets"], large["tickets"]
+    after_small = _per(sum(small["setup"]["settle_totals"].values()), s)
+    after_large = _per(sum(large["setup"]["settle_totals"].values()), g)
     return [
         Metric("mirror_pass_seconds", "initial mirror: pass time [s]", n, mirror["pass_seconds"], "s",
                f"<= {MIRROR_RATIO_TARGET * lower:.1f} (1.3 x L)", mirror["pass_seconds"] <= MIRROR_RATIO_TARGET * lower),
@@ -99,6 +104,10 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
                serial_per_ticket, "s"),
         Metric("speedup_vs_serial", "initial mirror: speed-up over serial", n, speedup, "x",
                f">= {SPEEDUP_TARGET:g}", speedup >= SPEEDUP_TARGET),
+        Metric("after_mirror_requests_per_ticket", "pass after the mirror: requests / ticket (both sides)", s,
+               after_small, "req", f"<= {AFTER_MIRROR_TARGET:g}", after_small <= AFTER_MIRROR_TARGET),
+        Metric("after_mirror_requests_per_ticket_large", "pass after the mirror: requests / ticket (both sides)", g,
+               after_large, "req", f"<= {AFTER_MIRROR_TARGET:g}", after_large <= AFTER_MIRROR_TARGET),
         Metric("idle_casavi_requests_per_poll_small", "idle poll: casavi requests", s, idle_small["casavi"], "req",
                f"<= {IDLE_REQUESTS_TARGET}", idle_small["casavi"] <= IDLE_REQUESTS_TARGET),
         Metric("idle_jira_requests_per_poll_small", "idle poll: Jira requests", s, idle_small["jira"], "req",
@@ -129,6 +138,8 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
 def _number(value: float) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.3f}"
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.1f}"
 
 
@@ -156,6 +167,7 @@ def breakdown(results: dict[str, Any], limit: int = 8) -> str:
     mirror, large = results["mirror"], results["steady_large"]
     n = mirror["tickets"]
     sections = [(f"initial mirror ({n} tickets), requests per ticket", mirror["requests"], n),
+                (f"pass after the mirror at {large['tickets']}, requests of the pass", large["setup"]["settle_requests"], 1),
                 (f"idle poll at {large['tickets']}, requests per poll", large["idle_polls"][-1]["requests"], 1),
                 (f"one tenant comment at {large['tickets']}, requests of the pass", large["change"]["requests"], 1)]
     lines = []

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.design import mirror_must_make
+from bench.profiled import top_entries
 from bench.procs import BenchError, Daemon, Sandbox, bridge_status, run_once, write_config
 
 JIRA_COMMENTS_ROUTE = "GET /rest/api/{version}/issue/{key}/comment"
@@ -58,6 +59,24 @@ def _expected_links(tickets: int, seed: int) -> dict[str, int]:
             "comment": must["POST /issue/{id}/comment (marker in the same request)"],
             "task": must["POST /issue (sub-task, marker in the same request)"],
             "attachment": must["POST /issue/{id}/attachments"]}
+
+
+def profile_run(settings: BenchSettings, *, tickets: int, text: Path) -> dict[str, Any]:
+    """The initial mirror of ``tickets`` under cProfile (every thread), at the benchmark latency
+    and concurrency; the profile's top entries go to ``text``.  Not a measured run: profiling
+    slows the bridge's Python code down."""
+    workdir = settings.workdir / "profile"
+    say(f"profile: mirroring {tickets} tickets under cProfile")
+    with Sandbox(workdir, tickets, seed=settings.seed, latency_ms=settings.latency_ms) as sandbox:
+        config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=settings.concurrency,
+                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds)
+        result = run_once(config, workdir / "bridge.log", profile=workdir / "mirror.prof")
+    text.parent.mkdir(parents=True, exist_ok=True)
+    text.write_text(f"cProfile of `casavi-bridge run --once` mirroring {tickets} tickets at "
+                    f"{settings.latency_ms:g} ms latency, concurrency {settings.concurrency} (all threads; "
+                    f"pass {result.pass_seconds:.1f} s under the profiler)\n\n" + top_entries(str(workdir / "mirror.prof")))
+    return {"tickets": tickets, "pass_seconds": result.pass_seconds, "cpu_seconds": result.cpu_seconds,
+            "text": str(text)}
 
 
 def mirror_run(settings: BenchSettings, *, tickets: int, concurrency: int, label: str) -> dict[str, Any]:

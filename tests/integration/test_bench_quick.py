@@ -34,6 +34,8 @@ def test_quick_benchmark_reports_every_metric_as_a_number(tmp_path):
         assert math.isfinite(value), name
         assert metric["met"] in (True, False, None), name
     assert "initial mirror" in done.stdout and "met?" in done.stdout
+    profile = results.with_name("bench.profile.txt")  # the profile's top entries beside the JSON
+    assert "cumulative" in profile.read_text() and "bridge" in profile.read_text()
 
 
 @pytest.mark.slow
