@@ -36,7 +36,8 @@ from bridge.source import ParseProblem, Source, SourceSummary
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
 from bridge.sync.apply import Applier
-from bridge.sync.plan import KIND_COMMENT, KIND_TASK, ItemLinks, in_recorded_state, plan_item
+from bridge.sync.links import KIND_COMMENT, KIND_TASK, ItemLinks
+from bridge.sync.plan import in_recorded_state, plan_item
 from bridge.sync.rules import SyncRules
 
 log = structlog.get_logger()
