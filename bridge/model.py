@@ -25,6 +25,7 @@ FIELD_TITLE = "title"
 FIELD_DESCRIPTION = "description"
 FIELD_STATUS = "status"
 FIELD_DUE_DATE = "due_date"
+FIELD_MARKER = "marker"  # a tool file's marker, as its link records it once the tool stored it
 
 
 @dataclass(frozen=True, order=True)
@@ -185,10 +186,11 @@ class TargetItem:
     # False when the item carries its marker where a search cannot find it (a Jira issue created
     # before the marker label): the planner then stamps it again (MarkItem).
     marker_findable: bool = True
-    # False for an item read in a batch (``snapshots``) whose comments carry ids, authors and
-    # visibility but neither markers nor converted text: enough to see that every comment is
-    # linked; the engine reads the item with ``get`` before planning on an unlinked comment.
-    comment_markers_read: bool = True
+    # False for an item read in a batch (``snapshots``): its comments carry ids but neither
+    # markers nor text, and its sub-items' and files' markers may be missing (a search row may
+    # carry no properties).  Enough to see that every child is linked (``in_recorded_state``);
+    # the engine reads the item with ``get`` before planning on an unlinked child.
+    markers_read: bool = True
 
 
 class Changes(list):

@@ -18,7 +18,7 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import ConflictError, FatalError
-from bridge.model import FIELD_STATUS, Comment, SourceRef, SubItem, Task, content_hash
+from bridge.model import FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, content_hash
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
@@ -207,8 +207,9 @@ class Applier:
             with self._tempfile() as path:
                 self.source.download_attachment(self._ref(ref, key), f, path)
                 result = self.connector.add_attachment(target_id, f.name, f.content_type, path, marker=f.attachment_id)
+            # fields {"marker": ...} when the tool stored the file's marker with the upload's write.
             self.ledger.record_link(kind=KIND_ATTACHMENT, item_key=key, source_id=f.attachment_id,
-                                    target_id=result.target_id)
+                                    target_id=result.target_id, target_hashes=target_hashes(result.fields or {}))
             self._count(outcome, "attachment_mirrored", a.TO_TARGET)
             log.info("attachment_mirrored", file=f.name, size=f.size)
         elif isinstance(action, a.MarkItem):
@@ -219,6 +220,9 @@ class Applier:
                 log.info("item_marked", target_id=target_id)
         elif isinstance(action, a.MarkAttachment):
             self.connector.mark_attachment(target_id, action.attachment_id, action.source_file_id)
+            self.ledger.record_link(kind=KIND_ATTACHMENT, item_key=key, source_id=action.source_file_id,
+                                    target_id=action.attachment_id,
+                                    target_hashes=target_hashes({FIELD_MARKER: action.source_file_id}))
             self._count(outcome, "attachment_marked", a.TO_TARGET)
             log.info("attachment_marked", attachment=action.attachment_id, file=action.source_file_id)
         elif isinstance(action, a.CopyToSource):

@@ -36,7 +36,7 @@ from bridge.source import ParseProblem, Source, SourceSummary
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
 from bridge.sync.apply import Applier
-from bridge.sync.links import KIND_COMMENT, KIND_TASK, ItemLinks
+from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, ItemLinks
 from bridge.sync.plan import in_recorded_state, plan_item
 from bridge.sync.rules import SyncRules
 
@@ -303,8 +303,8 @@ class Engine:
             source = self.source.get(cand.ref)
         except NotFoundError:
             source = None
-        if target is not None and not target.comment_markers_read and _unlinked_comment(target, links):
-            target = replace(target, partial=True)  # the planner needs the comments' markers
+        if target is not None and not target.markers_read and _unlinked_child(target, links):
+            target = replace(target, partial=True)  # the planner needs the markers: read it whole
         if target is not None and target.partial:  # a summary from changed_since: read it whole
             try:
                 target = self.connector.get(target.target_id)
@@ -429,6 +429,11 @@ class Engine:
         self.ledger.set_cursor(stream, position, signpost)
 
 
-def _unlinked_comment(target: TargetItem, links: ItemLinks) -> bool:
-    linked = {l.target_id for l in links.of_kind(KIND_COMMENT)}
-    return any(c.comment_id not in linked for c in target.comments)
+def _unlinked_child(target: TargetItem, links: ItemLinks) -> bool:
+    """An unlinked tool item, or one with a comment, sub-item or file the ledger does not link."""
+    if links.item is None:
+        return True
+    linked = {(l.kind, l.target_id) for l in links.children}
+    return (any((KIND_COMMENT, c.comment_id) not in linked for c in target.comments)
+            or any((KIND_TASK, s.sub_id) not in linked for s in target.sub_items)
+            or any((KIND_ATTACHMENT, f.attachment_id) not in linked for f in target.attachments))

@@ -24,6 +24,7 @@ from typing import Mapping
 from bridge.model import (
     FIELD_DESCRIPTION,
     FIELD_DUE_DATE,
+    FIELD_MARKER,
     FIELD_STATUS,
     FIELD_TITLE,
     Attachment,
@@ -124,7 +125,7 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
     without reading the source.  Anything else — a person's edit, comment, transition or file,
     between our read and our write or after — makes this False, and the item is planned."""
     link = links.item
-    if link is None or target.partial or target.target_id != link.target_id:
+    if link is None or target.partial or target.target_id != link.target_id or not target.marker_findable:
         return False
     fields = [FIELD_TITLE, FIELD_DESCRIPTION, FIELD_STATUS]
     if rules.capabilities.due_date and FIELD_DUE_DATE in target.fields:
@@ -143,11 +144,18 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
             if link_of is None or sub_hashes(sub)[FIELD_STATUS] != link_of.target_hashes.get(FIELD_STATUS):
                 return False
     if rules.attachments and rules.capabilities.attachments:
-        files = {l.target_id for l in links.of_kind(KIND_ATTACHMENT)}
+        files = {l.target_id: l for l in links.of_kind(KIND_ATTACHMENT)}
         marked = rules.capabilities.attachment_marker_after_upload
-        if any(f.attachment_id not in files or (marked and f.marker is None) for f in target.attachments):
-            return False
+        for f in target.attachments:
+            link_of = files.get(f.attachment_id)
+            if link_of is None or (marked and f.marker is None and not marker_recorded(link_of)):
+                return False
     return True
+
+
+def marker_recorded(link: LinkView) -> bool:
+    """The ledger holds that the tool stored this file's marker (the write reported it)."""
+    return link.target_hashes.get(FIELD_MARKER) == content_hash(link.source_id)
 
 
 def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
@@ -411,7 +419,7 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
         tgt_by_id = {t.attachment_id: t for t in target.attachments}
         for l in linked:
             t = tgt_by_id.get(l.target_id)
-            if t is not None and l.source_id in source_files and lost_marker(t):
+            if t is not None and l.source_id in source_files and lost_marker(t) and not marker_recorded(l):
                 plan.append(a.MarkAttachment(key, t.attachment_id, l.source_id))
     taken: set[str] = set()
     for f in source.attachments:

@@ -259,7 +259,7 @@ class JiraConnector:
         three reads per issue.
 
         The items are what :meth:`get` returns but for the comments' markers and text, which a
-        search does not carry (``TargetItem.comment_markers_read`` is False).  An issue the
+        search does not carry (``TargetItem.markers_read`` is False).  An issue the
         search does not return (deleted, not yet indexed on Cloud) or returns cut short (more
         comments than Cloud lists in a row) is left out: the caller reads it with :meth:`get`.
         """
@@ -271,7 +271,8 @@ class JiraConnector:
         found: dict[str, TargetItem] = {}
         for issue_id, subs in listed.items():
             raw = rows[issue_id]
-            item = m.to_snapshot(raw, [rows[s] for s in subs if s in rows], server_url=self.settings.server_url)
+            item = m.to_snapshot(raw, [rows[s] for s in subs if s in rows], server_url=self.settings.server_url,
+                                 policy=self.tenant_policy)
             if item is None:
                 continue
             if "properties" in raw:  # as in _complete
@@ -284,10 +285,12 @@ class JiraConnector:
     def _search_ids(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
         ids = [i for i in dict.fromkeys(ids) if i.isdigit()]
+        recent = set(self._reconcile_ids())  # created within the search lag: Cloud answers them read-after-write
         for start in range(0, len(ids), SNAPSHOT_BATCH):
             chunk = ids[start:start + SNAPSHOT_BATCH]
             for page, _ in self.rest.search_pages(m.ids_jql(self.settings.project, chunk), m.SNAPSHOT_FIELDS,
-                                                  m.SNAPSHOT_PROPERTIES, page_size=len(chunk)):
+                                                  m.SNAPSHOT_PROPERTIES, page_size=len(chunk),
+                                                  reconcile=[i for i in chunk if i in recent]):
                 rows.update((str(raw.get("id")), raw) for raw in page)
         return rows
 
@@ -537,8 +540,8 @@ class JiraConnector:
                                            "although the issue exists (above Jira's attachment limit)") from exc
             raise
         attachment_id = str(entry["id"])
-        if marker:
-            self._remember_attachment(target_id, attachment_id, marker)
+        if marker and self._remember_attachment(target_id, attachment_id, marker):
+            return WriteResult(attachment_id, fields={"marker": marker})  # the marker is stored
         return WriteResult(attachment_id)
 
     def _upload_limit(self) -> int:
@@ -577,14 +580,16 @@ class JiraConnector:
         self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
         self._attachment_markers.put(target_id, known)
 
-    def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
+    def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> bool:
         try:
             self.mark_attachment(target_id, attachment_id, marker)
+            return True
         except BridgeError as exc:
             # Not raised: the upload happened, and a retry would upload it again.
             # The next pass sees the unmarked copy and plans the mark again (MarkAttachment).
             log.warning("jira_attachment_marker_not_stored", target_id=target_id, attachment_id=attachment_id,
                         error=str(exc))
+            return False
 
     @_boundary("download_attachment")
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:

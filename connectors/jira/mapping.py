@@ -337,11 +337,16 @@ def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[
 
 
 def to_snapshot(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]], *,
-                server_url: str) -> TargetItem | None:
-    """A search row read with :data:`SNAPSHOT_FIELDS` as a whole item, but for the comments'
-    markers and text (a search carries no comment properties): ids, authors and visibility
-    only (``comment_markers_read=False``).  None when the row's comment list is cut short
-    (Cloud pages comments; the row's ``total`` says so) or a sub-task is missing."""
+                server_url: str, policy: TenantTextPolicy | None = None) -> TargetItem | None:
+    """A search row read with :data:`SNAPSHOT_FIELDS` as a whole item, without what a search
+    does not carry (``markers_read=False``): the comments' markers (ids only, no text) and, where
+    the row has no properties (Data Center), the sub-tasks' and files' markers.  No text is
+    converted: a snapshot tells whether every child is linked; what is planned on is read whole.
+
+    None when the row cannot stand for the issue: its comment list cut short (Cloud pages
+    comments; the row's ``total`` says so), a sub-task missing, or no marker label where the
+    row carries no properties (an issue from before the label: read whole, stamped by the planner).
+    """
     fields = raw_issue.get("fields") or {}
     listed = fields.get("comment") or {}
     comments = listed.get("comments") or []
@@ -350,11 +355,25 @@ def to_snapshot(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[st
         return None
     if len(raw_sub_tasks) != len(fields.get("subtasks") or []):
         return None
-    item = to_target_item(raw_issue, (), raw_sub_tasks, server_url=server_url)
+    marker = row_marker(raw_issue)
+    if marker is None and "properties" not in raw_issue:
+        return None
+    item = to_target_item(raw_issue, (), (), server_url=server_url, policy=policy)
+    subs = []
+    for raw in raw_sub_tasks:
+        sub_fields = raw.get("fields") or {}
+        task = (_properties(raw).get(TASK_MARKER_KEY) or {})
+        subs.append(SubItem(sub_id=str(raw.get("id")), title=str(sub_fields.get("summary") or ""),
+                            status=_name(sub_fields.get("status")) or "",
+                            description=str(sub_fields.get("description") or ""),
+                            resolution=_name(sub_fields.get("resolution")),
+                            marker=str(task["taskId"]) if isinstance(task, Mapping) and task.get("taskId") else None))
+    version, updated_at = latest_update(raw_issue, raw_sub_tasks)
     unread = tuple(Comment(comment_id=str(c.get("id")), text="", internal=bool(c.get("visibility")),
-                           author=(c.get("author") or {}).get("displayName"),
                            created_at=parse_jira_time(c.get("created"))) for c in comments)
-    return replace(item, comments=unread, comment_markers_read=False)
+    findable = item.marker is None or has_marker_label(raw_issue, item.marker)
+    return replace(item, marker=item.marker or marker, comments=unread, sub_items=tuple(subs), version=version,
+                   updated_at=updated_at, markers_read=False, marker_findable=findable)
 
 
 def to_summary(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]]) -> TargetItem:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from bridge.model import Attachment, Capabilities, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task, TargetItem
+from bridge.model import (Attachment, Capabilities, Comment, Marker, SourceItem, SourceRef, StatusTarget, SubItem, Task,
+                          TargetItem, content_hash)
 from bridge.sync import actions as a
 from bridge.sync.links import ItemLinks, LinkView
 from bridge.sync.comment_edits import text_hash
@@ -315,3 +316,8 @@ def test_any_change_by_a_person_in_the_tool_leaves_the_recorded_state():
     unmarked = replace(tgt, attachments=(replace(tgt.attachments[0], marker=None),))
     assert not in_recorded_state(unmarked, links, marked_later)
     assert "MarkAttachment" in kinds(plan_item(_ours()[0], unmarked, links, marked_later))
+    # A search row without properties shows no marker: the ledger's record of the stored marker counts.
+    recorded = replace(links, children=tuple(
+        replace(l, target_hashes={"marker": content_hash("5")}) if l.kind == "attachment" else l for l in links.children))
+    assert in_recorded_state(unmarked, recorded, marked_later)
+    assert "MarkAttachment" not in kinds(plan_item(_ours()[0], unmarked, recorded, marked_later))
