@@ -187,9 +187,10 @@ class TargetItem:
     # before the marker label): the planner then stamps it again (MarkItem).
     marker_findable: bool = True
     # False for an item read in a batch (``snapshots``): its comments carry ids but neither
-    # markers nor text, and its sub-items' and files' markers may be missing (a search row may
-    # carry no properties).  Enough to see that every child is linked (``in_recorded_state``);
-    # the engine reads the item with ``get`` before planning on an unlinked child.
+    # markers nor text (the connector leaves out an item with a comment edited since it was
+    # written), and its sub-items' and files' markers may be missing (a search row may carry no
+    # properties).  Enough to see that every child is linked (``in_recorded_state``); the
+    # engine reads the item with ``get`` before planning on an unlinked child.
     markers_read: bool = True
 
 

@@ -303,7 +303,7 @@ class Engine:
             source = self.source.get(cand.ref)
         except NotFoundError:
             source = None
-        if target is not None and not target.markers_read and _unlinked_child(target, links):
+        if target is not None and not target.markers_read and _needs_whole_read(target, links, self.rules.connector):
             target = replace(target, partial=True)  # the planner needs the markers: read it whole
         if target is not None and target.partial:  # a summary from changed_since: read it whole
             try:
@@ -429,11 +429,17 @@ class Engine:
         self.ledger.set_cursor(stream, position, signpost)
 
 
-def _unlinked_child(target: TargetItem, links: ItemLinks) -> bool:
-    """An unlinked tool item, or one with a comment, sub-item or file the ledger does not link."""
+def _needs_whole_read(target: TargetItem, links: ItemLinks, connector: str) -> bool:
+    """A batch-read item the planner cannot plan on: unlinked, or with a comment, sub-item or file
+    the ledger does not link, or with a comment written in the tool (its text is compared:
+    comment edits are mirrored, and a batch read carries no comment text)."""
     if links.item is None:
         return True
-    linked = {(l.kind, l.target_id) for l in links.children}
-    return (any((KIND_COMMENT, c.comment_id) not in linked for c in target.comments)
-            or any((KIND_TASK, s.sub_id) not in linked for s in target.sub_items)
+    linked = {(l.kind, l.target_id): l for l in links.children}
+    written = f"{connector}-{target.target_id}-c-"
+    for c in target.comments:
+        link = linked.get((KIND_COMMENT, c.comment_id))
+        if link is None or link.source_id.startswith(written):
+            return True
+    return (any((KIND_TASK, s.sub_id) not in linked for s in target.sub_items)
             or any((KIND_ATTACHMENT, f.attachment_id) not in linked for f in target.attachments))

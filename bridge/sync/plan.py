@@ -38,7 +38,7 @@ from bridge.model import (
     content_hash,
 )
 from bridge.sync import actions as a
-from bridge.sync.comment_edits import plan_comment_edits
+from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
 
@@ -134,9 +134,15 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
     if any(hashes[name] != link.target_hashes.get(name) for name in fields):
         return False
     if rules.comments:
-        linked = {l.target_id for l in links.of_kind(KIND_COMMENT)}
+        linked = {l.target_id: l for l in links.of_kind(KIND_COMMENT)}
         if any(c.comment_id not in linked for c in target.comments):
             return False
+        if target.markers_read:  # texts read: a person's edit of a comment they wrote in the tool
+            written = f"{rules.connector}-{target.target_id}-c-"
+            for c in target.comments:
+                link_of = linked[c.comment_id]
+                if link_of.source_id.startswith(written) and text_hash(c.text) != link_of.target_hashes.get(FIELD_TEXT):
+                    return False
     if rules.tasks and rules.capabilities.sub_items:
         tasks = {l.target_id: l for l in links.of_kind(KIND_TASK)}
         for sub in target.sub_items:

@@ -344,7 +344,8 @@ def to_snapshot(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[st
     converted: a snapshot tells whether every child is linked; what is planned on is read whole.
 
     None when the row cannot stand for the issue: its comment list cut short (Cloud pages
-    comments; the row's ``total`` says so), a sub-task missing, or no marker label where the
+    comments; the row's ``total`` says so), a comment edited since it was written, a sub-task
+    missing, or no marker label where the
     row carries no properties (an issue from before the label: read whole, stamped by the planner).
     """
     fields = raw_issue.get("fields") or {}
@@ -355,6 +356,8 @@ def to_snapshot(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[st
         return None
     if len(raw_sub_tasks) != len(fields.get("subtasks") or []):
         return None
+    if any(c.get("updated") and c.get("updated") != c.get("created") for c in comments):
+        return None  # an edited comment: its text matters (comment edits are mirrored), read it whole
     marker = row_marker(raw_issue)
     if marker is None and "properties" not in raw_issue:
         return None

@@ -321,3 +321,13 @@ def test_any_change_by_a_person_in_the_tool_leaves_the_recorded_state():
         replace(l, target_hashes={"marker": content_hash("5")}) if l.kind == "attachment" else l for l in links.children))
     assert in_recorded_state(unmarked, recorded, marked_later)
     assert "MarkAttachment" not in kinds(plan_item(_ours()[0], unmarked, recorded, marked_later))
+
+
+def test_a_persons_edit_of_their_tool_comment_leaves_the_recorded_state():
+    _, tgt, links = _ours()
+    theirs = Comment("22", "Danke, ich bin da")  # written in the tool, copied to the source
+    link = LinkView("comment", f"{RULES.connector}-{tgt.target_id}-c-22", "22", {}, {"text": text_hash(theirs.text)})
+    links = replace(links, children=links.children + (link,))
+    assert in_recorded_state(replace(tgt, comments=tgt.comments + (theirs,)), links, RULES)
+    edited = replace(theirs, text="Danke, ich bin erst ab 15 Uhr da")
+    assert not in_recorded_state(replace(tgt, comments=tgt.comments + (edited,)), links, RULES)
