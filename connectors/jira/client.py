@@ -41,7 +41,7 @@ from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
 from . import mapping as m
 from .config import JiraSettings
-from .errors import translate
+from .errors import is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
 from .markup import build_comment, build_description, fit, markdown_to_wiki
 from .rest import RECONCILE_MAX, JiraRest
@@ -329,10 +329,31 @@ class JiraConnector:
 
     @_boundary("create")
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
-        fields = self._create_fields(draft)
+        limit = self.settings.text_limit
+        fields = self._create_fields(draft, limit)
         fields["labels"] = [marker_label(marker.source, marker.item_id), *fields.get("labels", [])]
         body = {"fields": fields, "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
-        reply = self.rest.send("POST", "issue", body)
+        # A 400 means Jira refused the whole request and created nothing, so the request may be
+        # sent again once per refusal the bridge can mend: an assignee Jira will not take (the
+        # issue is created unassigned) and text Jira counts as too long (cut further).
+        mended: set[str] = set()
+        while True:
+            try:
+                reply = self.rest.send("POST", "issue", body)
+                break
+            except JIRAError as exc:
+                refused = refused_fields(exc)
+                if "assignee" in refused and "assignee" in fields and "assignee" not in mended:
+                    log.warning("jira_assignee_refused", ticket=marker.item_id, assignee=str(fields.pop("assignee")),
+                                answer=refused["assignee"])
+                    mended.add("assignee")
+                elif is_too_long(refused, "description") and "description" not in mended:
+                    limit = shorter(limit)
+                    fields["description"] = self._description(draft, limit)
+                    log.warning("jira_text_too_long", ticket=marker.item_id, field="description", limit=limit)
+                    mended.add("description")
+                else:
+                    raise
         issue_id = str(reply["id"])
         self._remember_created(issue_id)
         self._attachment_markers.put(issue_id, {})  # a new issue has none
@@ -342,16 +363,18 @@ class JiraConnector:
         status, _ = self._move(issue_id, draft.status)
         return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}))
 
-    def _create_fields(self, draft: ItemDraft) -> dict[str, Any]:
+    def _description(self, draft: ItemDraft, limit: int) -> str:
+        return build_description(draft.description, draft.facts, draft.link_url,
+                                 policy=self.text_policy.with_files(draft.files), limit=limit)
+
+    def _create_fields(self, draft: ItemDraft, limit: int) -> dict[str, Any]:
         s = self.settings
         fields: dict[str, Any] = dict(s.field_map.static)
         for name, value in draft.facts:
             if name in s.field_map.facts:
                 fields[s.field_map.facts[name]] = value
         fields.update({"project": {"key": s.project}, "issuetype": {"name": s.issue_type},
-                       "summary": m.summary_for(draft.title),
-                       "description": build_description(draft.description, draft.facts, draft.link_url,
-                                                        self.text_policy.with_files(draft.files))})
+                       "summary": m.summary_for(draft.title), "description": self._description(draft, limit)})
         labels = m.labels_for(s.field_map.label_prefix, draft.labels)
         if labels:
             fields["labels"] = labels
@@ -386,12 +409,17 @@ class JiraConnector:
         if "title" in fields:
             payload["summary"] = m.summary_for(draft.title)
         if "description" in fields:
-            payload["description"] = build_description(draft.description, draft.facts, draft.link_url,
-                                                        self.text_policy.with_files(draft.files))
+            payload["description"] = self._description(draft, self.settings.text_limit)
         if "due_date" in fields:
             payload["duedate"] = draft.due_date.isoformat() if draft.due_date else None
         if payload:
-            self.rest.send("PUT", f"issue/{target_id}", {"fields": payload})
+            try:
+                self.rest.send("PUT", f"issue/{target_id}", {"fields": payload})
+            except JIRAError as exc:
+                if "description" not in payload or not is_too_long(refused_fields(exc), "description"):
+                    raise
+                payload["description"] = self._description(draft, shorter(self.settings.text_limit))
+                self.rest.send("PUT", f"issue/{target_id}", {"fields": payload})
         written = m.written_fields(payload)
         return WriteResult(target_id, fields={name: written[name] for name in ("title", "description", "due_date")
                                               if name in fields})
@@ -470,10 +498,16 @@ class JiraConnector:
 
     @_boundary("add_comment")
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        body = self._comment_body(comment)
+        body = self._comment_body(comment, self.settings.text_limit)
         if marker:
             body.setdefault("properties", []).insert(0, {"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
-        reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
+        try:
+            reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
+        except JIRAError as exc:  # a 400: nothing was stored, so it may be sent again once
+            if not is_too_long(refused_fields(exc), "comment"):
+                raise
+            body["body"] = self._comment_body(comment, shorter(self.settings.text_limit))["body"]
+            reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
         return WriteResult(str(reply["id"]))
 
     @_boundary("update_comment")
@@ -481,12 +515,19 @@ class JiraConnector:
         """Rewrite a comment the bridge wrote: the new text under the same author line.  The
         visibility is sent again (a comment update carries the comment's whole visibility), the
         marker property stays as it is."""
-        self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", self._comment_body(comment))
+        body = self._comment_body(comment, self.settings.text_limit)
+        try:
+            self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", body)
+        except JIRAError as exc:
+            if not is_too_long(refused_fields(exc), "comment"):
+                raise
+            body["body"] = self._comment_body(comment, shorter(self.settings.text_limit))["body"]
+            self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", body)
         return WriteResult(comment_id)
 
-    def _comment_body(self, comment: Comment) -> dict[str, Any]:
+    def _comment_body(self, comment: Comment, limit: int) -> dict[str, Any]:
         body: dict[str, Any] = {"body": build_comment(comment.text, comment.author,
-                                                      self.text_policy.with_files(comment.files))}
+                                                      self.text_policy.with_files(comment.files), limit=limit)}
         if comment.internal:
             visibility = self.settings.internal_visibility
             if visibility is None:
@@ -503,7 +544,7 @@ class JiraConnector:
         fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
                                   "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
         if task.description:
-            fields["description"] = fit(markdown_to_wiki(task.description, self.text_policy))
+            fields["description"] = fit(markdown_to_wiki(task.description, self.text_policy), s.text_limit)
         reply = self.rest.send("POST", "issue", {
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
@@ -514,7 +555,8 @@ class JiraConnector:
     @_boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
-            "summary": m.summary_for(task.title), "description": fit(markdown_to_wiki(task.description, self.text_policy))}})
+            "summary": m.summary_for(task.title),
+            "description": fit(markdown_to_wiki(task.description, self.text_policy), self.settings.text_limit)}})
         if status is None:
             return WriteResult(sub_id)
         now, resolution = self._move(sub_id, status)

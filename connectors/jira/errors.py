@@ -12,6 +12,8 @@ from jira.exceptions import JIRAError
 
 from bridge.errors import BridgeError, FatalError, RetriableError, classify_status, parse_retry_after
 
+from .transport import rate_limit_wait
+
 _RETRIABLE_TRANSPORT = (
     requests.ConnectionError,
     requests.Timeout,
@@ -34,7 +36,7 @@ def translate(exc: BaseException, *, action: str = "") -> BridgeError:
             # Raised by the library itself without a reply (e.g. an unparsable answer).
             return FatalError(f"{prefix}{text or 'unexpected reply'}{where}")
         headers = response.headers if response is not None else {}
-        retry_after = parse_retry_after(headers.get("Retry-After"))
+        retry_after = rate_limit_wait(headers) if int(status) in (429, 503) else parse_retry_after(headers.get("Retry-After"))
         message = f"{prefix}HTTP {status}{where}" + (f": {text}" if text else "")
         error = classify_status(int(status), message, retry_after=retry_after)
         return error if error is not None else FatalError(message, status=int(status))
@@ -63,3 +65,27 @@ def _request_url(exc: requests.RequestException) -> str:
     request = getattr(exc, "request", None)
     url = getattr(request, "url", None) or ""
     return url.split("?", 1)[0] or "no request"
+
+
+def refused_fields(exc: JIRAError) -> dict[str, str]:
+    """Jira's per-field answers of a 400 (``errors``: field id → message); empty otherwise."""
+    if exc.status_code != 400 or exc.response is None:
+        return {}
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return {}
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
+
+
+def is_too_long(refused: dict[str, str], field: str) -> bool:
+    """Jira's "The entered text is too long. It exceeds the allowed limit of N characters."
+    (mozilla/jira-bugzilla-integration#180) for ``field``.  The one place that reads a message:
+    Jira has no code for it, and the refusal is mended by cutting further (once)."""
+    return "too long" in refused.get(field, "").casefold()
+
+
+def shorter(limit: int) -> int:
+    """The limit for the one retry after Jira called a text too long: a tenth less."""
+    return max(1000, int(limit * 0.9))

@@ -35,6 +35,10 @@ from pyparsing import Forward, MatchFirst
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 from bridge.markup.markdown import RENDER_LOCK, render_markdown
 
+from .limits import shorten
+
+TEXT_LIMIT = 32_767  # Jira's default description/comment limit; [jira] text_limit sets the instance's
+
 HEADER_TITLE = "casavi"
 _HEADER_OPEN = "{panel:title=" + HEADER_TITLE + "}"
 _COMMENT_HEADER_RE = re.compile(r"\A\*((?:\\.|[^*\\\n])+)\* via casavi:[ \t]*(?:\n\n?|\Z)")
@@ -345,6 +349,7 @@ def _to_markdown(wiki: str) -> str:
 # --- the header block ----------------------------------------------------------------
 
 def build_description(description: str, facts: Iterable[tuple[str, str]] = (), link_url: str | None = None,
+                      *, limit: int = TEXT_LIMIT,
                       policy: ToolTextPolicy = _DEFAULT_POLICY) -> str:
     """The wiki description of an issue: the casavi header panel, then the casavi text."""
     body = markdown_to_wiki(description, policy)
@@ -353,9 +358,9 @@ def build_description(description: str, facts: Iterable[tuple[str, str]] = (), l
     if link_url:
         lines.append(f"[Open in casavi|{wiki_url(link_url)}]")
     if not lines:
-        return fit(body)
+        return fit(body, limit)
     header = _HEADER_OPEN + "\n" + "\n".join(lines) + "\n{panel}"
-    return fit(header + ("\n\n" + body if body else ""))
+    return fit(header + ("\n\n" + body if body else ""), limit)
 
 
 def read_description(wiki: str | None) -> str:
@@ -365,15 +370,13 @@ def read_description(wiki: str | None) -> str:
 
 # Jira refuses a description or comment above 32,767 characters (400); longer casavi text is
 # cut with a note, so the item is mirrored instead of failing on every pass.
-TEXT_LIMIT = 32_767
-_CUT_NOTE = "\n\n_(shortened by casavi-bridge: the full text is in casavi)_"
 _NO_TEXT = "_(no text)_"
 
 
 def fit(wiki: str, limit: int = TEXT_LIMIT) -> str:
-    if len(wiki) <= limit:
-        return wiki
-    return wiki[: limit - len(_CUT_NOTE)].rstrip() + _CUT_NOTE
+    """``wiki`` within Jira's text limit: cut at a boundary, open blocks closed, marked shortened
+    (:func:`connectors.jira.limits.shorten`)."""
+    return shorten(wiki, limit)
 
 
 def _one_line(value: str) -> str:
@@ -382,13 +385,14 @@ def _one_line(value: str) -> str:
 
 # --- comments -------------------------------------------------------------------------
 
-def build_comment(text: str, author: str | None, policy: ToolTextPolicy = _DEFAULT_POLICY) -> str:
+def build_comment(text: str, author: str | None, policy: ToolTextPolicy = _DEFAULT_POLICY, *,
+                  limit: int = TEXT_LIMIT) -> str:
     """A comment body: "*Anna Example* via casavi:" when the author is known, then the text."""
     body = markdown_to_wiki(text, policy)
     if not author or not author.strip():
-        return fit(body) or _NO_TEXT  # Jira refuses an empty comment body
+        return fit(body, limit) or _NO_TEXT  # Jira refuses an empty comment body
     header = f"*{escape_text(policy.text(_one_line(author)))}* via casavi:"
-    return fit(header + ("\n\n" + body if body else ""))
+    return fit(header + ("\n\n" + body if body else ""), limit)
 
 
 def comment_author(wiki: str | None) -> tuple[str | None, str]:

@@ -4,7 +4,8 @@ The library's own retries are off (``max_retries=0``): they repeat 429/503 and c
 errors for every method, POST included, so a retried create could duplicate an issue.
 Instead this transport adapter, mounted on the library's session, applies the bridge's rules:
 
-- Retry-After is a minimum wait for the whole connector: after a 429 (or a 503 carrying it)
+- Retry-After (else X-RateLimit-Reset) is a minimum wait for the whole connector: after a 429
+  (or a 503 carrying it)
   no request goes to Jira before it has passed, from any thread (:class:`RetryAfterGate`).
   A wait longer than ``max_wait`` is not slept through: the call fails with RetriableError
   without sending, and the engine comes back later.
@@ -23,7 +24,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable
+from datetime import datetime, timezone
+from typing import Callable, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -59,6 +61,28 @@ class RetryAfterGate:
                 raise RetriableError(f"jira: rate limited for another {remaining:.0f} s", retry_after=remaining,
                                      status=429)
             self.sleep(remaining)
+
+
+def rate_limit_wait(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait after a 429 (or a 503): ``Retry-After`` (seconds or an HTTP date), else
+    until ``X-RateLimit-Reset``, else None (back off).  Atlassian: "429 responses may be accompanied
+    by Retry-After and X-RateLimit-Reset headers ... X-RateLimit-Reset ... the timestamp (in ISO 8601
+    format) when the rate limit will reset ... yyyy-MM-ddTHH:mmZ"; "Some transient 5XX errors are
+    accompanied by a Retry-After header" (https://developer.atlassian.com/cloud/jira/platform/rate-limiting,
+    quoted in JRACLOUD-69262)."""
+    seconds = parse_retry_after(headers.get("Retry-After"))
+    if seconds is not None:
+        return seconds
+    reset = (headers.get("X-RateLimit-Reset") or "").strip()
+    if not reset:
+        return None
+    try:
+        when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -106,7 +130,7 @@ class RetryingAdapter(HTTPAdapter):
                 self._observe(response.status_code, started)
                 status = response.status_code
                 if status in (429, 503):
-                    seconds = parse_retry_after(response.headers.get("Retry-After"))
+                    seconds = rate_limit_wait(response.headers)
                     if seconds is not None:
                         self.gate.hold(seconds)
                 retriable = status in _RETRIABLE_STATUS or status >= 500

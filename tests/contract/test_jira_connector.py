@@ -289,6 +289,21 @@ def test_no_request_goes_to_jira_before_its_retry_after_has_passed(jira, control
     assert control.retry_after_violations() == violations
 
 
+def test_a_429_with_only_x_ratelimit_reset_holds_every_request_until_the_reset(jira, control):
+    created = jira.create(a_draft(STATUSES), unique_marker())
+    control.knobs(force_status=429, force_count=1, retry_after_seconds=1, rate_limit_headers="reset")
+    with pytest.raises(RetriableError) as refused:
+        jira.add_comment(created.target_id, Comment("c", "zu früh"), marker="c-1")
+    # Jira gives the reset to the minute ("yyyy-MM-ddTHH:mmZ"): up to a minute away.
+    assert refused.value.status == 429 and 0 < refused.value.retry_after <= 61
+    jira.rest.gate.max_wait = 0.0  # do not sleep through it here: show that nothing is sent before it
+    before = control.requests()
+    with pytest.raises(RetriableError, match="rate limited"):
+        jira.get(created.target_id)
+    assert control.requests() == before
+    assert control.sandbox.store.issue(created.target_id).comments == []
+
+
 def test_a_read_is_repeated_after_a_server_error_but_a_create_is_not(jira, control):
     created = jira.create(a_draft(STATUSES), unique_marker())
     control.knobs(force_status=503, force_count=1)  # without Retry-After

@@ -1,0 +1,131 @@
+"""The Jira connector against the sandbox's realistic behaviours: a workflow that decides values
+itself and has screens with required fields, an instance text limit that Jira counts its own way,
+an assignee Jira will not take, a marker found where the property is not searchable.  Every test
+asserts what Jira stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from bridge.errors import SkippableError
+from bridge.model import Comment, ItemDraft, StatusTarget, Task
+from connectors.jira import JiraConnectorPlugin
+from connectors.jira.client import JiraConnector
+from connectors.jira.limits import java_length
+from tests.contract.connector_contract import unique_marker
+from tests.fixtures.jira_sandbox import RunningJira, start_jira_sandbox
+
+CLASSIC = Path(__file__).resolve().parents[1] / "data" / "jira-workflows" / "classic.json"
+
+
+def connector_for(sandbox: RunningJira, **overrides: Any) -> JiraConnector:
+    settings = {"url": sandbox.url, "deployment": sandbox.mode, "user": sandbox.user, "token": sandbox.token,
+                "project": sandbox.project, "internal_visibility": {"type": "role", "value": "Administrators"},
+                "timeout": 10, **overrides}
+    return JiraConnectorPlugin.create(JiraConnectorPlugin.settings_model.model_validate(settings))
+
+
+@pytest.fixture(scope="module", params=["server", "cloud"])
+def classic(request: pytest.FixtureRequest) -> Iterator[RunningJira]:
+    """A classic workflow: Resolve requires a root cause, Close sets the resolution itself."""
+    running, server, thread = start_jira_sandbox({"jira_mode": request.param, "jira_workflow": str(CLASSIC)})
+    try:
+        yield running
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _draft(title: str = "Heizung fällt aus", description: str = "Kalt.", status: str = "Open",
+           **kw: Any) -> ItemDraft:
+    return ItemDraft(title, description, StatusTarget(status), **kw)
+
+
+def test_a_required_screen_field_not_configured_is_named_and_nothing_is_changed(classic):
+    jira = connector_for(classic)
+    created = jira.create(_draft(), unique_marker())
+    with pytest.raises(SkippableError, match=r'\[jira.transition_fields\] "Resolved"') as refused:
+        jira.set_status(created.target_id, StatusTarget("Resolved"))
+    assert "customfield_10010" in str(refused.value)
+    assert classic.store.issue(created.target_id).status.name == "Open"  # nothing half-done
+
+
+def test_configured_screen_fields_are_sent_and_fields_off_the_screen_are_not(classic):
+    jira = connector_for(classic, transition_fields={
+        "Resolved": {"customfield_10010": "Leitung eingefroren"}, "Closed": {"resolution": {"name": "Done"}}})
+    created = jira.create(_draft(), unique_marker())
+    assert jira.set_status(created.target_id, StatusTarget("Resolved", "Won't Do")).fields["status"] == "Resolved"
+    stored = classic.store.issue(created.target_id)
+    assert stored.screen_values["customfield_10010"] == "Leitung eingefroren"
+    assert stored.resolution is not None and stored.resolution.name == "Won't Do"
+    # "Closed" has no screen: the configured resolution is not sent (it would be refused), and the
+    # post-function sets its own.
+    assert jira.set_status(created.target_id, StatusTarget("Closed")).fields["status"] == "Closed"
+    assert classic.store.issue(created.target_id).resolution.name == "Done"
+
+
+def test_the_resolution_recorded_is_the_one_the_workflow_set_not_the_one_asked_for(classic):
+    jira = connector_for(classic, transition_fields={"Resolved": {"customfield_10010": "x"}})
+    created = jira.create(_draft(), unique_marker())
+    sub = jira.add_sub_item(created.target_id, Task("T-1", "Rohr tauschen"), StatusTarget("Closed", "Won't Do"),
+                            marker="T-1")
+    stored = classic.store.issue(sub.target_id)
+    assert (stored.status.name, stored.resolution.name) == ("Closed", "Done")  # Close's post-function
+    assert (sub.fields["status"], sub.fields["resolution"]) == ("Closed", "Done")  # what is recorded
+
+
+@pytest.fixture(params=["server", "cloud"])
+def sandbox(request: pytest.FixtureRequest) -> RunningJira:
+    return request.getfixturevalue(f"jira_{request.param}_sandbox")
+
+
+def test_an_assignee_jira_will_not_take_leaves_the_issue_unassigned_instead_of_uncreated(sandbox):
+    departed = "5f2a1c0e8d3b4a0069c1b005" if sandbox.mode == "cloud" else "dora"
+    jira = connector_for(sandbox, assignee_map={"staff-9": departed})
+    created = jira.create(_draft(status="To Do", assignee="staff-9"), marker := unique_marker())
+    stored = sandbox.store.issue(created.target_id)
+    assert stored.assignee is None and stored.properties["casavi"]["ticketId"] == marker.item_id
+    assert [i.issue_id for i in sandbox.store.issues() if i.properties.get("casavi", {}).get("ticketId")
+            == marker.item_id] == [stored.issue_id]  # created once
+
+
+def test_long_text_is_cut_at_a_line_closing_open_blocks_and_says_so(sandbox):
+    jira = connector_for(sandbox, text_limit=2000)
+    text = "Protokoll:\n\n```\n" + "\n".join(f"Zeile {n} 🔥 Fehler" for n in range(400)) + "\n```\n"
+    created = jira.create(_draft(description=text, status="To Do"), unique_marker())
+    stored = sandbox.store.issue(created.target_id).description
+    assert java_length(stored) <= 2000
+    assert stored.count("{code}") % 2 == 0 or stored.count("{noformat}") % 2 == 0  # every block closed
+    assert "shortened by casavi-bridge" in stored
+
+
+def test_text_jira_calls_too_long_is_cut_further_once(sandbox):
+    sandbox.store.options.text_limit = 1500  # the instance's limit is lower than configured
+    try:
+        jira = connector_for(sandbox, text_limit=1600)
+        created = jira.create(_draft(description="Wort " * 400, status="To Do"), unique_marker())
+        comment = jira.add_comment(created.target_id, Comment("c-9", "Satz " * 400), marker="c-9")
+    finally:
+        sandbox.store.options.text_limit = 32767
+    issue = sandbox.store.issue(created.target_id)
+    assert java_length(issue.description) <= 1500 and "shortened by casavi-bridge" in issue.description
+    assert [c.comment_id for c in issue.comments] == [int(comment.target_id)]
+    assert "shortened by casavi-bridge" in issue.comments[0].body
+
+
+def test_an_issue_from_before_the_marker_label_is_read_as_not_findable_and_stamped(sandbox):
+    jira = connector_for(sandbox)
+    marker = unique_marker()
+    old = sandbox.store.create_issue({"project": {"key": sandbox.project}, "issuetype": {"name": "Task"},
+                                      "summary": "from the earlier version"}, sandbox.store.api_user,
+                                     properties=[{"key": "casavi", "value": marker.as_property()}])
+    sandbox.store.settle_index()
+    assert jira.find_by_marker(marker) is None  # the property alone: not searchable
+    assert jira.get(str(old.issue_id)).marker_findable is False
+    jira.mark_item(str(old.issue_id), marker)
+    sandbox.store.settle_index()
+    assert jira.get(str(old.issue_id)).marker_findable is True
+    assert jira.find_by_marker(marker).target_id == str(old.issue_id)
