@@ -40,6 +40,7 @@ from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft,
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
 from . import mapping as m
+from . import probes
 from .config import JiraSettings
 from .errors import is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
@@ -153,7 +154,7 @@ class JiraConnector:
         if cloud != (s.deployment == "cloud"):
             problems.append(f"jira: deployment is {s.deployment!r} but the server says {info.get('deploymentType')!r}")
         try:
-            client.myself()
+            myself = client.myself() or {}
             project = self.rest.get(f"project/{s.project}") or {}
             known = self.statuses()
         except (*_LIBRARY_ERRORS, BridgeError) as exc:
@@ -168,6 +169,13 @@ class JiraConnector:
         for status in s.transition_fields:
             if status.casefold() not in folded:
                 problems.append(f"jira: transition_fields names status {status!r}, unknown in project {s.project}")
+        issue_type = types.get(s.issue_type.casefold()) or {}
+        try:
+            problems += probes.visibility_problems(self.rest.get, s, myself)
+            problems += probes.assignee_problems(self.rest.get, s)
+            problems += probes.create_screen_problems(self.rest.get, s, issue_type.get("id"))
+        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+            problems.append(f"jira: could not read what the account may do: {translate(exc)}")
         return problems
 
     @_boundary("statuses")

@@ -129,3 +129,23 @@ def test_an_issue_from_before_the_marker_label_is_read_as_not_findable_and_stamp
     sandbox.store.settle_index()
     assert jira.get(str(old.issue_id)).marker_findable is True
     assert jira.find_by_marker(marker).target_id == str(old.issue_id)
+
+
+def test_check_is_clean_for_what_jira_will_take(sandbox):
+    ok = "5f2a1c0e8d3b4a0069c1b002" if sandbox.mode == "cloud" else "alice"
+    assert connector_for(sandbox, assignee_map={"staff-1": ok}).check() == []
+
+
+def test_check_names_every_configured_value_jira_would_refuse(sandbox):
+    departed = "5f2a1c0e8d3b4a0069c1b005" if sandbox.mode == "cloud" else "dora"
+    jira = connector_for(sandbox, internal_visibility={"type": "role", "value": "Developers"},
+                         assignee_map={"staff-9": departed, "staff-0": "nobody-at-all"},
+                         field_map={"static": {"customfield_99999": "x"}})
+    problems = "\n".join(jira.check())
+    assert "[jira] internal_visibility <- the account is not in project role 'Developers'" in problems
+    assert '[jira] assignee_map "staff-9"' in problems and '[jira] assignee_map "staff-0"' in problems
+    assert '[jira.field_map] static "customfield_99999"' in problems
+    group = connector_for(sandbox, internal_visibility={"type": "group", "value": "jira-administrators"})
+    assert "[jira] internal_visibility <- the account is not in group 'jira-administrators'" in "\n".join(group.check())
+    no_role = connector_for(sandbox, internal_visibility={"type": "role", "value": "Kundendienst"})
+    assert "has no role 'Kundendienst'" in "\n".join(no_role.check())
