@@ -84,7 +84,9 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
     if "jira_url" in info:
         from bridge.sandbox.jira.catalog import JiraSandboxOptions
 
-        knobs = JiraSandboxOptions.from_any({**dict(jira or {}), "jira_mode": jira_deployment})
+        jira_deployment = info.get("jira_deployment", jira_deployment)
+        lag = {"jira_search_lag_seconds": info["jira_search_lag_seconds"]} if "jira_search_lag_seconds" in info else {}
+        knobs = JiraSandboxOptions.from_any({**lag, **dict(jira or {}), "jira_mode": jira_deployment})
         config["connector"] = {"kind": "jira"}
         config["jira"] = {
             "url": info["jira_url"],

@@ -43,7 +43,7 @@ class Sides:
             "key": casavi_info["casavi_key"], "secret": casavi_info["casavi_secret"]}))["token"]
         self.casavi = httpx.Client(base_url=casavi_info["casavi_url"], headers={"token": token}, timeout=60)
         self.jira = httpx.Client(base_url=self.jira_root + "/rest/api/2", timeout=60,
-                                 headers={"Authorization": f"Bearer {jira_info['jira_token']}"})
+                                 auth=(jira_info["jira_user"], jira_info["jira_token"]))
         self.project = jira_info["jira_project"]
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
@@ -87,15 +87,11 @@ class Sides:
                                 files={"file": (name, f"Aufmaß {name}\n".encode(), "text/plain")}))
 
     def all_issues(self) -> list[dict[str, Any]]:
-        """Every issue of the project, sub-tasks included, with attachments and the bridge's properties."""
-        found: list[dict[str, Any]] = []
-        while True:
-            page = self._ok(self.jira.get("/search", params={
-                "jql": f"project = {self.project} ORDER BY key ASC", "startAt": len(found), "maxResults": 1000,
-                "fields": "issuetype,parent,attachment", "properties": "casavi,casavi.task,casavi.attachments"}))
-            found += page["issues"]
-            if not page["issues"] or len(found) >= page["total"]:
-                return found
+        """Every issue of the project, sub-tasks included, with attachments and the bridge's
+        properties, each read by id (search rows carry no properties on Data Center and lag on Cloud)."""
+        return [self._ok(self.jira.get(f"/issue/{row['id']}", params={
+            "fields": "issuetype,parent,attachment", "properties": "casavi,casavi.task,casavi.attachments"}))
+            for row in self.jira_overview()]
 
     def comments(self, issue_id: str) -> list[dict[str, Any]]:
         reply = self._ok(self.jira.get(f"/issue/{issue_id}/comment",
@@ -121,9 +117,10 @@ def moment(text: str) -> datetime:
 
 
 @pytest.mark.slow
-def test_sigkill_while_mirroring_to_jira_leaves_every_issue_comment_and_file_once(sandbox_process, tmp_path):
+@pytest.mark.parametrize("flavor", ["server", "cloud"])  # cloud: the search index lags (3 s)
+def test_sigkill_while_mirroring_to_jira_leaves_every_issue_comment_and_file_once(sandbox_process, tmp_path, flavor):
     casavi = sandbox_process("--apps", "casavi", "--tickets", str(TICKETS), "--seed", "8", "--latency-ms", "10")
-    jira = sandbox_process("--apps", "jira", "--seed", "8", "--latency-ms", "10")
+    jira = sandbox_process("--apps", "jira", "--seed", "8", "--latency-ms", "10", "--jira-flavor", flavor)
     assert casavi.proc.pid != jira.proc.pid
     assert "jira_url" not in casavi.info and "casavi_url" not in jira.info, "each process runs one sandbox"
     config = write_config({**casavi.info, **jira.info}, tmp_path / "bridge.toml")
@@ -176,7 +173,6 @@ def test_sigkill_while_mirroring_to_jira_leaves_every_issue_comment_and_file_onc
     mirrored_ids.sort()
     tickets = {t: sides.ticket(t) for t in mirrored_ids}
     raw_issues = sides.all_issues()
-    assert {i["id"] for i in raw_issues} == {i["id"] for i in sides.jira_overview()}, "search sees every issue"
     sub_tasks = [i for i in raw_issues if i["fields"]["issuetype"]["subtask"]]
     parents = [i for i in raw_issues if not i["fields"]["issuetype"]["subtask"]]
 

@@ -77,6 +77,9 @@ def create_jira_app(options: SandboxOptions | dict[str, Any] | None = None) -> t
         "jira_user": jira.user_email if jira.cloud else jira.user_name,
         "jira_token": jira.token,
         "jira_project": jira.project_key,
+        # So a config written from the ready file matches the flavour and its search lag.
+        "jira_deployment": jira.mode,
+        "jira_search_lag_seconds": jira.effective_search_lag_ms / 1000,
     }
     if shared.jira_port:
         info["jira_url"] = f"http://{shared.host}:{shared.jira_port}"
