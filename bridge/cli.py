@@ -136,6 +136,9 @@ def status(config_path: Path, as_json: bool) -> None:
     With a fleet configuration: every tenant, the worker holding it, its last pass, links,
     quarantine and errors (a tenant file that is skipped, with its problems).
 
+    The quarantine lists each failing write of an item (status, a comment, a file...) with the
+    tool's or casavi's answer, its attempts and its next try.
+
     \b
     Example:
       casavi-bridge status --config /etc/casavi-bridge/config.toml --json
@@ -162,7 +165,7 @@ def status(config_path: Path, as_json: bool) -> None:
         else:
             print_fleet_status(data)
         return
-    data = status_data(open_state_readonly(settings.state.database))
+    data = status_data(open_state_readonly(settings.state.database), settings.sync.max_attempts)
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
     else:

@@ -107,9 +107,9 @@ class Daemon:
             self.notifier.status(f"pass failed: {exc}")
             return False
         quarantined = len(self.bridge.ledger.quarantined())
-        done = {k: v for k, v in report.counts.items() if k != "candidates"}
+        done = {k: v for k, v in report.counts.items() if k not in ("candidates", "held")}
         log.info("pass_finished", seconds=round(time.monotonic() - started, 2), candidates=report.counts["candidates"],
-                 failed=len(report.failed), quarantined=quarantined, braked=bool(report.braked), **done)
+                 failed=len(report.failed), held=report.counts["held"], quarantined=quarantined, braked=bool(report.braked), **done)
         links = self.bridge.ledger.count_links().get("ticket", 0)
         self.notifier.status(f"{links} tickets linked; last pass: {sum(done.values())} writes, "
                              f"{len(report.failed)} failed, {quarantined} in quarantine")

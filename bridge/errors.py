@@ -40,6 +40,21 @@ class FatalError(BridgeError):
         self.status = status
 
 
+class RefusedError(FatalError):
+    """The counterpart answered as if it took the write but did not store it, or refused it for
+    a reason only a person can change: a workflow transition the role may not make, a private
+    note saved as public, a field value dropped.  ``setting`` names what to change there
+    (e.g. ``Administration » Workflow: Task, Rejected → New``).
+
+    The engine quarantines the one action (retried on its schedule, up to ``max_attempts``);
+    the item's other actions go on.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None, status: int | None = None):
+        super().__init__(message + (f" (change: {setting})" if setting else ""), status=status)
+        self.setting = setting
+
+
 class AuthError(FatalError):
     """Credentials were refused (401/403 after a fresh login)."""
 
@@ -51,7 +66,7 @@ class NotFoundError(FatalError):
 class SkippableError(BridgeError):
     """This one item cannot be processed (bad payload, too large, refused); the others go on.
 
-    The engine quarantines the item with this message.
+    The engine quarantines the one write with this message.
     """
 
 

@@ -6,7 +6,7 @@ Metric names carry the ``casavi_bridge_`` prefix (Prometheus naming practice):
   (kind: ticket, comment, task, attachment, status; direction: to_tool, to_casavi);
 - ``casavi_bridge_errors_total{side, kind}``: failures by side (casavi, relay, tool, state)
   and error class (retriable, fatal, skippable, conflict, config, ...);
-- ``casavi_bridge_quarantine_size``: items waiting in quarantine;
+- ``casavi_bridge_quarantine_size``: failed writes (and unreadable items) waiting in quarantine;
 - ``casavi_bridge_last_successful_pass_timestamp_seconds``: Unix time of the last good pass
   (0 before the first);
 - ``casavi_bridge_start_time_seconds``: Unix time the daemon started (an alert's grace period
@@ -73,7 +73,7 @@ class Metrics:
         t = ["tenant"] if tenants else []
         self.items_mirrored = Counter("items_mirrored", "Items written to the other side.", [*t, "kind", "direction"], **common)
         self.errors = Counter("errors", "Errors by side and error class.", [*t, "side", "kind"], **common)
-        self.quarantine_size = Gauge("quarantine_size", "Items waiting in quarantine.", t, **common)
+        self.quarantine_size = Gauge("quarantine_size", "Failed writes (and unreadable items) waiting in quarantine.", t, **common)
         self.last_successful_pass = Gauge(
             "last_successful_pass_timestamp_seconds", "Unix time of the last successful sync pass.", t, **common
         )

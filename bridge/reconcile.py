@@ -63,16 +63,23 @@ def print_plan(report: PassReport, *, dry_run: bool) -> None:
     click.echo(f"{len(report.planned)} items compared; {verb} change: {summary}")
     for key, error in sorted(report.failed.items()):
         click.echo(f"FAILED {key}: {error}")
+    for key, held in report.held:
+        click.echo(f"WAITING {key}: {held.describe()}")
     for problem in report.problems:
         click.echo(f"unreadable: {problem}")
 
 
-def status_data(ledger: Ledger) -> dict[str, Any]:
+def status_data(ledger: Ledger, max_attempts: int | None = None) -> dict[str, Any]:
+    """Everything ``status`` shows.  Each quarantine entry is one write (``action``; empty for an
+    item that could not be read) with the counterpart's answer (``error``); ``given_up`` when it
+    used up ``max_attempts`` and waits for a person's change on either side."""
     return {
         "links": ledger.count_links(),
         "cursors": [{"stream": c.stream, "position": c.position, "signpost": c.signpost, "updated_at": c.updated_at}
                     for c in ledger.cursors()],
-        "quarantine": [{"item": q.item_key, "error_class": q.error_class, "error": q.error, "attempts": q.attempts,
+        "quarantine": [{"item": q.item_key, "action": q.action, "action_key": q.action_key,
+                        "error_class": q.error_class, "error": q.error, "attempts": q.attempts,
+                        "given_up": max_attempts is not None and q.attempts >= max_attempts,
                         "next_retry_at": q.next_retry_at, "first_failed_at": q.first_failed_at}
                        for q in ledger.quarantined()],
         "orphans": [{"item": o.source_key, "target": o.target_display_id or o.target_id, "missing_on": o.orphan_side,
@@ -92,8 +99,9 @@ def print_status(data: dict[str, Any]) -> None:
         click.echo(f"cursor {c['stream']}: {c['position']}")
     click.echo(f"quarantine: {len(data['quarantine'])}")
     for q in data["quarantine"]:
-        click.echo(f"  {q['item']}: {q['error_class']}: {q['error'][:160]} (attempts {q['attempts']}, "
-                   f"next {q['next_retry_at']})")
+        when = "given up: waits for a change on either side" if q.get("given_up") else f"next {q['next_retry_at']}"
+        what = f" {q['action']}" if q.get("action") else ""
+        click.echo(f"  {q['item']}{what}: {q['error_class']}: {q['error'][:300]} (attempts {q['attempts']}, {when})")
     if data["orphans"]:
         click.echo(f"orphaned (missing on one side, nothing deleted): {len(data['orphans'])}")
         for o in data["orphans"]:

@@ -115,8 +115,8 @@ def open_engine(url: str, *, pool_size: int = 5) -> Engine:
         raise ConfigError(f"[state] database <- cannot use this URL ({type(exc).__name__}: {exc})") from None
 
 
-def migrate(engine: Engine, schema: str | None = None) -> None:
-    """Bring the schema to the newest revision (run automatically at start).
+def migrate(engine: Engine, schema: str | None = None, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, the newest by default (run automatically at start).
 
     ``schema`` (PostgreSQL): the tables live in that schema (a fleet tenant's), created if
     missing; the same migrations run there with their own ``alembic_version``."""
@@ -128,7 +128,7 @@ def migrate(engine: Engine, schema: str | None = None) -> None:
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
             connection.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def current_revision(engine: Engine, schema: str | None = None) -> str | None:

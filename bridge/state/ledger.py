@@ -227,15 +227,25 @@ class Ledger:
 
     # --- quarantine -----------------------------------------------------------------------
     def quarantine(self, item_key: str, error: BaseException, *, item_version: datetime | None,
+                   action_key: str = "", action: str = "", fingerprint: str | None = None,
                    base_delay: float = 30.0, max_delay: float = 6 * 3600.0) -> Quarantine:
+        """Record one failure of one write (``action_key``; ``""``: the whole item could not be
+        read or planned) and when to try again: ``base_delay`` · 2^(attempts−1) seconds, at most
+        ``max_delay``, at least the server's Retry-After.  A different ``fingerprint`` than the
+        entry's is a new situation: the count starts again at 1."""
         with self._write_lock, Session(self.engine) as s:
-            row = s.get(Quarantine, item_key)
+            row = s.get(Quarantine, (item_key, action_key))
             now = utc_now()
+            if row is not None and fingerprint is not None and row.fingerprint != fingerprint:
+                s.delete(row)
+                s.flush()
+                row = None
             if row is None:
-                row = Quarantine(item_key=item_key, error_class=type(error).__name__, error=str(error)[:2000],
-                                 item_version=item_version)
+                row = Quarantine(item_key=item_key, action_key=action_key, action=action, fingerprint=fingerprint,
+                                 error_class=type(error).__name__, error=str(error)[:2000], item_version=item_version)
             else:
                 row.attempts += 1
+                row.action = action or row.action
                 row.error_class, row.error = type(error).__name__, str(error)[:2000]
                 row.last_failed_at = now
                 if item_version is not None:
@@ -249,17 +259,19 @@ class Ledger:
             s.refresh(row)
             return row
 
-    def release(self, item_key: str) -> None:
-        """Forget an item's failures (after it synced).  Most items never failed: that is seen
-        with a read, without taking the writer lock."""
+    def release(self, item_key: str, *, keep: set[str] | frozenset[str] = frozenset()) -> None:
+        """Forget an item's failures except those of the writes in ``keep`` (still failing or
+        still waiting).  Most items never failed: that is seen with a read, without taking the
+        writer lock."""
         with Session(self.engine) as s:
-            if s.get(Quarantine, item_key) is None:
-                return
+            keys = set(s.exec(select(Quarantine.action_key).where(Quarantine.item_key == item_key)).all())
+        if not keys - set(keep):
+            return
         with self._write_lock, Session(self.engine) as s:
-            row = s.get(Quarantine, item_key)
-            if row is not None:
-                s.delete(row)
-                s.commit()
+            for row in s.exec(select(Quarantine).where(Quarantine.item_key == item_key)).all():
+                if row.action_key not in keep:
+                    s.delete(row)
+            s.commit()
 
     def retry_now(self, item_key: str, max_attempts: int) -> Quarantine | None:
         """Make a quarantined item due at once (the status page's "retry now"); None when it is
@@ -282,10 +294,18 @@ class Ledger:
         with Session(self.engine) as s:
             return list(s.exec(select(Quarantine).order_by(Quarantine.next_retry_at)).all())
 
+    def holds(self) -> dict[str, dict[str, Quarantine]]:
+        """Every quarantine entry by item and write (read once per pass; the table is small)."""
+        found: dict[str, dict[str, Quarantine]] = {}
+        for row in self.quarantined():
+            found.setdefault(row.item_key, {})[row.action_key] = row
+        return found
+
     def due_for_retry(self, now: datetime, max_attempts: int) -> list[str]:
+        """Items with a write (or a read) whose retry time has come and that has attempts left."""
         with Session(self.engine) as s:
             rows = s.exec(select(Quarantine.item_key, Quarantine.next_retry_at, Quarantine.attempts)).all()
-        return [k for k, at, n in rows if _aware(at) <= now and n < max_attempts]
+        return sorted({k for k, at, n in rows if _aware(at) <= now and n < max_attempts})
 
     def oldest_failed_version(self, max_attempts: int) -> datetime | None:
         """The oldest failed item still being retried holds the cursors (given-up items do not)."""

@@ -72,13 +72,24 @@ class Intent(SQLModel, table=True):
 
 
 class Quarantine(SQLModel, table=True):
-    """An item that failed: the error, how often, and when to try again.  Others go on."""
+    """A write that failed (or an item that could not be read): the counterpart's answer, how
+    often, and when to try again.  The item's other writes go on.
+
+    ``action_key`` is the write's identity within its item (``status→tool``,
+    ``comment:C-7→tool``; empty for the whole item: it could not be read or planned), and
+    ``fingerprint`` what that write carried: planned again with the same fingerprint it waits
+    for ``next_retry_at`` and stops at ``max_attempts``, however often the item's version
+    changes; a different fingerprint (a person changed something) is tried at once.
+    """
 
     __tablename__ = "quarantine"
 
     item_key: str = Field(primary_key=True)
+    action_key: str = Field(default="", primary_key=True)
+    action: str = ""  # the write, in words ("status → New in the tool")
+    fingerprint: Optional[str] = None
     error_class: str
-    error: str
+    error: str  # the counterpart's answer
     attempts: int = 1
     first_failed_at: datetime = Field(default_factory=utc_now)
     last_failed_at: datetime = Field(default_factory=utc_now)

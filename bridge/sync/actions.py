@@ -3,14 +3,20 @@
 Every action names the item (``item_key``, e.g. ``casavi:P-1``).  Children refer to their
 item's target by the item link the applier holds, so a plan for a new ticket can contain the
 create and all of its comments, tasks and attachments at once.
+
+Every write also has an identity within its item (``action_key``: ``status→tool``,
+``comment:C-7→tool``, ``file:1042→tool``...) and a ``fingerprint`` of what it would write and
+what it was planned on.  A write fails, waits and gives up on its own under that key (see
+:mod:`bridge.sync.holds`); the same write planned again with the same fingerprint is the same
+attempt, a different fingerprint is a new situation (a person changed something).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Mapping
 
-from bridge.model import Attachment, Comment, ItemDraft, Marker, StatusTarget, SubItem, Task
+from bridge.model import Attachment, Comment, ItemDraft, Marker, StatusTarget, SubItem, Task, content_hash
 
 TO_TARGET = "to_target"
 TO_SOURCE = "to_source"
@@ -28,6 +34,31 @@ class Action:
     def describe(self) -> str:
         return type(self).__name__
 
+    @property
+    def action_key(self) -> str:
+        """The write's identity within its item; quarantine entries are kept under it."""
+        return type(self).__name__
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of what the action writes and what it was planned on; the items' versions are
+        left out (they move with every change, the bridge's own refused writes included)."""
+        return content_hash({f.name: _canonical(getattr(self, f.name)) for f in fields(self)
+                             if f.name != "item_key" and not f.name.endswith("_version")})
+
+
+def _canonical(value):
+    """A JSON-able form that is the same in every process (sets sorted, dataclasses as dicts)."""
+    if is_dataclass(value):
+        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
 
 @dataclass(frozen=True)
 class CreateItem(Action):
@@ -40,6 +71,10 @@ class CreateItem(Action):
     def describe(self) -> str:
         return f"create issue {self.draft.title!r}"
 
+    @property
+    def action_key(self) -> str:
+        return "create"
+
 
 @dataclass(frozen=True)
 class AdoptItem(Action):
@@ -51,6 +86,10 @@ class AdoptItem(Action):
 
     def describe(self) -> str:
         return f"adopt existing issue {self.display_id or self.target_id}"
+
+    @property
+    def action_key(self) -> str:
+        return "adopt"
 
 
 @dataclass(frozen=True)
@@ -65,6 +104,10 @@ class UpdateFields(Action):
     def describe(self) -> str:
         return f"update {', '.join(sorted(self.fields))}"
 
+    @property
+    def action_key(self) -> str:
+        return "fields"
+
 
 @dataclass(frozen=True)
 class SetTargetStatus(Action):
@@ -76,6 +119,10 @@ class SetTargetStatus(Action):
 
     def describe(self) -> str:
         return f"status → {self.status.status} in the tool"
+
+    @property
+    def action_key(self) -> str:
+        return "status→tool"
 
 
 @dataclass(frozen=True)
@@ -90,6 +137,10 @@ class SetSourceStatus(Action):
 
     def describe(self) -> str:
         return f"status → {self.status} in the source"
+
+    @property
+    def action_key(self) -> str:
+        return "status→source"
 
 
 @dataclass(frozen=True)
@@ -111,6 +162,10 @@ class AddTargetComment(Action):
     def describe(self) -> str:
         return f"comment {self.comment.comment_id} → tool"
 
+    @property
+    def action_key(self) -> str:
+        return f"comment:{self.comment.comment_id}→tool"
+
 
 @dataclass(frozen=True)
 class AddSourceComment(Action):
@@ -121,6 +176,10 @@ class AddSourceComment(Action):
 
     def describe(self) -> str:
         return f"comment {self.comment.comment_id} → source as {self.comment_id}"
+
+    @property
+    def action_key(self) -> str:
+        return f"comment:{self.comment.comment_id}→source"
 
 
 @dataclass(frozen=True)
@@ -164,6 +223,10 @@ class AdoptChild(Action):
     def describe(self) -> str:
         return f"link {self.kind} {self.source_child_id} ↔ {self.target_child_id}"
 
+    @property
+    def action_key(self) -> str:
+        return f"link:{self.kind}:{self.source_child_id}"
+
 
 @dataclass(frozen=True)
 class CreateSubItem(Action):
@@ -174,6 +237,10 @@ class CreateSubItem(Action):
 
     def describe(self) -> str:
         return f"task {self.task.task_id} → sub-item"
+
+    @property
+    def action_key(self) -> str:
+        return f"task:{self.task.task_id}→tool"
 
 
 @dataclass(frozen=True)
@@ -188,6 +255,10 @@ class UpdateSubItem(Action):
     def describe(self) -> str:
         return f"task {self.task.task_id} → sub-item {self.sub_id}" + (f" ({self.status.status})" if self.status else "")
 
+    @property
+    def action_key(self) -> str:
+        return f"task:{self.task.task_id}→tool"
+
 
 @dataclass(frozen=True)
 class SetSourceTaskStatus(Action):
@@ -201,6 +272,10 @@ class SetSourceTaskStatus(Action):
     def describe(self) -> str:
         return f"task {self.task.task_id} status → {self.status} in the source"
 
+    @property
+    def action_key(self) -> str:
+        return f"task:{self.task.task_id}→source"
+
 
 @dataclass(frozen=True)
 class CreateSourceTask(Action):
@@ -213,6 +288,10 @@ class CreateSourceTask(Action):
     def describe(self) -> str:
         return f"sub-item {self.sub.sub_id} → source task {self.task_id}"
 
+    @property
+    def action_key(self) -> str:
+        return f"task:{self.task_id}→source"
+
 
 @dataclass(frozen=True)
 class CopyToTarget(Action):
@@ -221,6 +300,10 @@ class CopyToTarget(Action):
 
     def describe(self) -> str:
         return f"file {self.attachment.name} → tool"
+
+    @property
+    def action_key(self) -> str:
+        return f"file:{self.attachment.attachment_id}→tool"
 
 
 @dataclass(frozen=True)
@@ -232,6 +315,10 @@ class CopyToSource(Action):
 
     def describe(self) -> str:
         return f"file {self.attachment.name} → source"
+
+    @property
+    def action_key(self) -> str:
+        return f"file:{self.attachment.attachment_id}→source"
 
 
 @dataclass(frozen=True)
@@ -275,6 +362,10 @@ class MarkAttachment(Action):
 
     def describe(self) -> str:
         return f"mark tool file {self.attachment_id} as the copy of file {self.source_file_id}"
+
+    @property
+    def action_key(self) -> str:
+        return f"mark:{self.attachment_id}"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """The applier: carries out one item's actions in order — remote write, then record.
 
 For every write: (for creates) record the intent → perform the remote write (carrying the
-marker) → store the link and both sides' new hashes in one transaction.  The first failure
-stops that item (later steps may depend on it); the engine quarantines it and goes on with
-the others.  A 409 on a write with a deterministic id means "already written": it is linked.
+marker) → store the link and both sides' new hashes in one transaction.  A failing write does
+not stop the item: its failure is collected (the engine quarantines that one write under its
+``action_key``) and the item's other writes go on, the last step (``FinishItem``) included.
+Only a failed create or adoption stops the item (every other step needs the item), and a used-up
+request budget stops the pass.  A 409 on a write with a deterministic id means "already
+written": it is linked.  A status the tool answered for but did not store is a
+:class:`~bridge.errors.RefusedError` of that write.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 import structlog
 
 from bridge.connector import Connector
-from bridge.errors import ConflictError, FatalError
+from bridge.errors import BudgetExceededError, ConflictError, FatalError, RefusedError
 from bridge.model import FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, content_hash
 from bridge.source import Source
 from bridge.state.ledger import Ledger
@@ -34,7 +38,8 @@ log = structlog.get_logger()
 class ItemOutcome:
     item_key: str
     done: Counter = field(default_factory=Counter)
-    error: BaseException | None = None
+    error: BaseException | None = None  # stopped the item part-way (request budget): nothing more is known
+    failures: list[tuple[a.Action, BaseException]] = field(default_factory=list)  # each failed write
 
 
 class Applier:
@@ -58,9 +63,15 @@ class Applier:
         structlog.contextvars.bind_contextvars(ticket=item_key, target=link.target_display_id if link else None)
         try:
             for action in plan:
-                target_id = self._apply(action, target_id, ref, outcome)
-        except Exception as exc:  # noqa: BLE001 - the engine classifies and quarantines
-            outcome.error = exc
+                try:
+                    target_id = self._apply(action, target_id, ref, outcome)
+                except BudgetExceededError as exc:
+                    outcome.error = exc
+                    break
+                except Exception as exc:  # noqa: BLE001 - the engine classifies and quarantines the write
+                    outcome.failures.append((action, exc))
+                    if isinstance(action, (a.CreateItem, a.AdoptItem)):
+                        break  # every other step needs the item
         finally:
             structlog.contextvars.unbind_contextvars("ticket", "target")
         return outcome
@@ -113,6 +124,10 @@ class Applier:
         elif isinstance(action, a.SetTargetStatus):
             result = self.connector.set_status(target_id, action.status)
             now = (result.fields or {}).get(FIELD_STATUS, action.status.status)
+            if now != action.status.status:
+                # Answered as done, not stored (a workflow that ignores the transition): recording
+                # it would call the item in sync; the write is refused and waits on its own.
+                raise RefusedError(f"the tool kept status {now!r} instead of {action.status.status!r}")
             self._link(key, target_id, source_hashes={FIELD_STATUS: action.source_hash},
                        target_hashes={FIELD_STATUS: content_hash(now)})
             self._count(outcome, "status_mirrored", a.TO_TARGET)

@@ -16,6 +16,12 @@ Cursor discipline (see README "How syncing works"):
 Interrupted creates (intents): an intent is never taken for "the create never arrived" on one
 search.  Until ``search_lag_seconds`` have passed since the create was attempted, a marker
 search that finds nothing leaves the ticket waiting (not created again, not quarantined).
+
+Failures (see :mod:`bridge.sync.holds`): each write of an item fails, waits and gives up on
+its own, under its ``action_key``; the item's other writes go on and its versions are recorded,
+so it is re-planned when either side changes or when one of its writes is due again
+(``Ledger.due_for_retry``).  A re-planned write whose entry says wait is held back, whatever
+made the item's version move.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from bridge.model import Changes, Marker, SourceItem, SourceRef, TargetItem
 from bridge.source import ParseProblem, Source, SourceSummary
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
+from bridge.sync import holds
 from bridge.sync.apply import Applier
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, ItemLinks
 from bridge.sync.plan import in_recorded_state, plan_item
@@ -56,6 +63,7 @@ class EngineSettings:
     sweep_interval: timedelta = timedelta(hours=1)
     max_attempts: int = 10
     chunk_size: int = 200
+    retry_base_delay: timedelta = timedelta(seconds=30)  # a failed write waits this · 2^(attempts−1)
 
 
 @dataclass
@@ -67,7 +75,8 @@ class PassReport:
     # keep them: at 20,000 new tickets they would hold every draft until the pass ends).
     planned: list[tuple[str, list[a.Action]]] = field(default_factory=list)
     items_to_write: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # item → its failed writes and their answers
+    held: list[tuple[str, holds.Held]] = field(default_factory=list)  # writes waiting for their retry time
     problems: list[str] = field(default_factory=list)
     braked: str | None = None
     cut_short: str | None = None  # the pass stopped early (request budget, shutdown): cursors stay
@@ -89,6 +98,7 @@ class _Candidate:
     # Linked, changed in the tool only: when the tool item is in its recorded state (our own
     # writes), its new version is recorded without reading the source (plan.in_recorded_state).
     tool_only: bool = False
+    held_keys: set[str] = field(default_factory=set)  # writes held back in this pass
 
 
 class Engine:
@@ -103,6 +113,7 @@ class Engine:
         self.source_stream = f"source:{source.name}"
         self.target_stream = f"target:{connector.name}"
         self.sweep_stream = f"sweep:{source.name}"
+        self._holds: dict = {}
         self.heartbeat = lambda: None  # called whenever work moves on (the daemon's watchdog)
         self.on_total = lambda total: None  # called once the pass knows how many items it compares
         self.progress = lambda: None  # called once per item compared (reconcile's progress bar)
@@ -120,6 +131,7 @@ class Engine:
             self.source.begin_pass()
             retry: set[str] = set()
             waiting: set[str] = set()
+            self._holds = self.ledger.holds()
             if not dry_run:
                 retry, waiting = self.resolve_intents(report)
             candidates, src_max, tgt_max, tgt_as_of = self._collect(report, full=full)
@@ -251,7 +263,8 @@ class Engine:
             report.problems.append(f"{s.item_id or '?'}: {s.message}")
             if s.item_id:
                 key = SourceRef(self.source.name, s.item_id).key
-                self.ledger.quarantine(key, FatalError(f"cannot read item: {s.message}"), item_version=None)
+                self.ledger.quarantine(key, FatalError(f"cannot read item: {s.message}"), item_version=None,
+                                       action="read", base_delay=self.settings.retry_base_delay.total_seconds())
                 report.failed[key] = s.message
             log.warning("item_unreadable", item=s.item_id, problem=s.message)
             return False
@@ -344,7 +357,8 @@ class Engine:
                     break
                 except BridgeError as exc:  # each item is then read on its own
                     log.warning("batch_read_failed", error=str(exc)[:300])
-                planned = list(pool.map(lambda c: self._plan_safely(c, report), chunk))
+                planned = [self._gate(c, p, report) for c, p in
+                           zip(chunk, pool.map(lambda c: self._plan_safely(c, report), chunk))]
                 for _ in chunk:
                     self.progress()
                 self.heartbeat()
@@ -365,6 +379,21 @@ class Engine:
                 for outcome in pool.map(lambda w: self._apply_one(*w, report), work):
                     report.counts.update(outcome.done)
 
+    def _gate(self, cand: _Candidate, planned: tuple, report: PassReport) -> tuple:
+        """Hold back the writes whose quarantine entry says wait (:mod:`bridge.sync.holds`)."""
+        source, plan = planned
+        entries = self._holds.get(cand.item_key)
+        if not plan or not entries:
+            return source, plan
+        active, held = holds.split(plan, entries, datetime.now(timezone.utc), self.settings.max_attempts)
+        for h in held:
+            report.held.append((cand.item_key, h))
+            report.counts["held"] += 1
+            log.info("write_held", ticket=cand.item_key, action=h.action.describe(), attempts=h.attempts,
+                     given_up=h.given_up)
+        cand.held_keys = {h.action.action_key for h in held}
+        return source, active
+
     def _plan_safely(self, cand: _Candidate, report: PassReport):
         if report.cut_short:
             return None, None
@@ -383,12 +412,14 @@ class Engine:
             return self.applier.skipped(cand.item_key)
         outcome = self.applier.apply_item(cand.item_key, plan, ref)
         self.heartbeat()
-        if isinstance(outcome.error, BudgetExceededError):
+        for action, exc in outcome.failures:
+            self._fail(cand, exc, report, action)
+        if outcome.error is not None:  # the request budget ran out part-way: the pass ends here
             self._cut(report, outcome.error)
-        elif outcome.error is not None:
-            self._fail(cand, outcome.error, report)
         else:
-            self.ledger.release(cand.item_key)
+            # Writes that succeeded, and writes no longer planned (the sides agree now), are
+            # forgotten; those that failed now or are still waiting keep their entries.
+            self.ledger.release(cand.item_key, keep=cand.held_keys | {x.action_key for x, _ in outcome.failures})
         return outcome
 
     def _cut(self, report: PassReport, exc: BaseException) -> None:
@@ -396,12 +427,20 @@ class Engine:
             report.cut_short = str(exc)
             log.warning("pass_cut_short", reason=str(exc))
 
-    def _fail(self, cand: _Candidate, exc: BaseException, report: PassReport) -> None:
+    def _fail(self, cand: _Candidate, exc: BaseException, report: PassReport, action: a.Action | None = None) -> None:
+        """Quarantine one write (``action``), or the whole item when it could not be read or planned."""
         stamps = [s for s in (cand.source_stamp, cand.target_stamp) if s is not None]
-        entry = self.ledger.quarantine(cand.item_key, exc, item_version=min(stamps) if stamps else None)
-        report.failed[cand.item_key] = f"{type(exc).__name__}: {exc}"
+        what = action.describe() if action is not None else "read and plan"
+        entry = self.ledger.quarantine(
+            cand.item_key, exc, item_version=min(stamps) if stamps else None,
+            action_key=action.action_key if action is not None else "", action=what,
+            fingerprint=action.fingerprint if action is not None else None,
+            base_delay=self.settings.retry_base_delay.total_seconds())
+        message = f"{what}: {type(exc).__name__}: {exc}"
+        earlier = report.failed.get(cand.item_key)
+        report.failed[cand.item_key] = f"{earlier}; {message}" if earlier else message
         level = "warning" if isinstance(exc, RetriableError) else "error"
-        getattr(log, level)("item_failed", ticket=cand.item_key, error=str(exc)[:300],
+        getattr(log, level)("item_failed", ticket=cand.item_key, action=what, error=str(exc)[:300],
                             error_class=type(exc).__name__, attempts=entry.attempts)
         if self.metrics is not None:
             self.metrics.error("sync", type(exc).__name__)

@@ -1,8 +1,11 @@
 """The memory connector: the reference implementation of the Connector contract and the test fake.
 
 It behaves like a small tool with a simplified workflow: any status in ``statuses`` can be
-reached from any other; comments carry visibility and the bridge's marker; sub-items and
-attachments are stored with the item, and a change to any of them bumps the item's version.
+reached from any other, except out of a ``final_statuses`` one: such a change is answered as
+done, the status kept and the item's version moved (what Redmine does with a transition its
+workflow does not allow); the connector reads the status back and reports the refusal.
+Comments carry visibility and the bridge's marker; sub-items and attachments are stored with
+the item, and a change to any of them bumps the item's version.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.errors import FatalError, NotFoundError
+from bridge.errors import FatalError, NotFoundError, RefusedError
 from bridge.model import (
     Attachment,
     Capabilities,
@@ -43,6 +46,7 @@ class MemorySettings(BaseModel):
     attachments: bool = True
     user: str = "casavi-bridge"
     attachment_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    final_statuses: tuple[str, ...] = ()  # no transition leaves these (a change is silently ignored)
 
 
 def render_description(draft: ItemDraft) -> str:
@@ -141,10 +145,16 @@ class MemoryConnector:
         self._require_status(status)
         with self.store.transaction(write=True) as data:
             item = self._item(data, target_id)
-            item["status"] = status.status
-            item["resolution"] = status.resolution
+            was = item["status"]
+            if was not in self.settings.final_statuses or was == status.status:
+                item["status"] = status.status
+                item["resolution"] = status.resolution
             item["updated"] = MemoryStore.tick(data)
-            return self._result(item, target_id)
+            result = self._result(item, target_id)
+        if item["status"] != status.status:  # read back: the workflow kept the old status
+            raise RefusedError(f"the tool kept status {was!r}: its workflow has no transition {was!r} → "
+                               f"{status.status!r}", setting=f"memory.final_statuses: {was!r}")
+        return result
 
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
         with self.store.transaction(write=True) as data:

@@ -26,6 +26,7 @@ from bridge.errors import (
     FatalError,
     NotFoundError,
     PayloadTooLargeError,
+    RefusedError,
     RetriableError,
     SkippableError,
 )
@@ -358,8 +359,11 @@ class RedmineConnector:
             if parent["status"]["id"] in ids.closed_status_ids:
                 raise SkippableError(f"{refused}: its parent #{parent['id']} is closed, and Redmine reopens "
                                      "a sub-item only under an open parent")
-        raise FatalError(f"{refused}: the workflow has no such transition for the bridge user's roles "
-                         "(Redmine ignores the change silently)")
+        tracker = (issue.get("tracker") or {}).get("name", "?")
+        raise RefusedError(f"{refused}: the workflow has no such transition for the bridge user's roles "
+                           "(Redmine answers 204 and keeps the status)",
+                           setting=f"Administration » Workflow » tracker {tracker!r}, the bridge user's roles: "
+                                   f"{issue['status']['name']!r} → {status.status!r}")
 
     def _issue_body(self, ids: Lookup, tracker_id: int, title: str, description: str,
                     line_prefix: str, marker_value: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.errors import AuthError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
+from bridge.errors import RefusedError, AuthError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
 from bridge.http import HttpPolicy
 from bridge.model import Comment, Marker, StatusTarget, Task
 from connectors.redmine import RedmineConnector, RedmineConnectorPlugin, RedmineSettings, mapping
@@ -164,7 +164,7 @@ def test_internal_comments_are_refused_when_private_notes_are_off(redmine_server
 def test_a_transition_the_workflow_forbids_raises_and_changes_nothing(redmine, redmine_server):
     created = redmine.create(a_draft(STATUSES), unique_marker())
     redmine.set_status(created.target_id, StatusTarget(redmine_server.final_status))
-    with pytest.raises(FatalError):
+    with pytest.raises(RefusedError, match="Workflow"):
         redmine.set_status(created.target_id, StatusTarget("In Progress"))
     assert redmine.get(created.target_id).fields["status"] == redmine_server.final_status
 

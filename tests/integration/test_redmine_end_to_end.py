@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import tomllib
+import uuid
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -99,3 +102,69 @@ def test_mirror_rerun_and_write_back_against_real_redmine(world, tmp_path):
     assert sum("Wann kommt der Techniker?" in c.text for c in other_issue.comments) == 1
     assert sum("Wann kommt der Techniker?" in c["text"] for c in casavi_ticket(sandbox, other_id)["comments"]) == 1
     assert writes(bridge.engine.run_pass()) == 0
+
+
+@pytest.fixture
+def quiet_world(redmine_server, tmp_path):
+    """A casavi with no tickets yet (each test adds its own, with ids no other test uses), a
+    bridge that retries a failed write at once and gives up after 3 attempts."""
+    with start_sandboxes(tickets=0, seed=7, apps=("casavi",)) as sandbox:
+        path = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory")
+        config = tomllib.loads(path.read_text())
+        example = tomllib.loads(REDMINE_EXAMPLE.read_text())
+        config.pop("memory", None)
+        config["connector"] = {"kind": "redmine"}
+        config["redmine"] = redmine_server.settings(attachment_max_bytes=redmine_server.attachment_max_bytes)
+        config["sync"]["max_attempts"] = 3
+        for name in MAPS:
+            config[name] = example[name]
+        path.write_text(tomli_w.dumps(config))
+        bridge = build_bridge(load_config(path))
+        bridge.engine.settings = replace(bridge.engine.settings, retry_base_delay=timedelta(0))
+        try:
+            yield sandbox, bridge, redmine_server
+        finally:
+            bridge.close()
+
+
+def new_ticket(sandbox, title: str) -> str:
+    ticket_id = f"RM-{uuid.uuid4().hex[:10]}"
+    tenant = next(iter(sandbox.casavi.store.contacts))
+    httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets", json={"id": ticket_id, "title": title, "contactId": tenant},
+               timeout=10).raise_for_status()
+    return ticket_id
+
+
+def test_case_1_a_status_the_workflow_refuses_stops_at_max_attempts_and_later_comments_arrive(quiet_world):
+    sandbox, bridge, redmine = quiet_world
+    ticket_id = new_ticket(sandbox, "Heizung fällt aus")
+    bridge.engine.run_pass()
+    key = f"casavi:{ticket_id}"
+    issue_id = bridge.ledger.item_link(key).target_id
+    with redmine.admin() as admin:  # a person in Redmine rejects the Task ("Rejected" is final for it)
+        statuses = {s["name"]: s["id"] for s in admin.get("/issue_statuses.json").json()["issue_statuses"]}
+        admin.put(f"/issues/{issue_id}.json",
+                  json={"issue": {"status_id": statuses[redmine.final_status]}}).raise_for_status()
+    bridge.engine.run_pass()
+    assert casavi_ticket(sandbox, ticket_id)["status"] == "CLOSED"
+    # The tenant reopens the ticket in casavi, then keeps writing.
+    httpx.put(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}", json={"status": "OPEN"},
+              timeout=10).raise_for_status()
+    for n in range(6):
+        httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}/comments",
+                   json={"text": f"Bitte wieder öffnen ({n})"}, timeout=10).raise_for_status()
+        bridge.engine.run_pass()
+    issue = bridge.connector.get(issue_id)
+    assert issue.fields["status"] == redmine.final_status
+    for n in range(6):
+        assert sum(f"Bitte wieder öffnen ({n})" in c.text for c in issue.comments) == 1, n
+    entries = {q.action_key: q for q in bridge.ledger.quarantined() if q.item_key == key}
+    assert list(entries) == ["status→tool"]
+    assert entries["status→tool"].attempts == 3
+    assert "Workflow" in entries["status→tool"].error and redmine.final_status in entries["status→tool"].error
+    # Given up: the bridge's own refused writes moved updated_on, yet nothing more is sent.
+    version = bridge.connector.get(issue_id).version
+    bridge.engine.run_pass()
+    bridge.engine.run_pass()
+    assert bridge.connector.get(issue_id).version == version
+    assert casavi_ticket(sandbox, ticket_id)["status"] == "OPEN"  # the tenant's reopening stands in casavi

@@ -95,6 +95,41 @@ def test_quarantine_backs_off_and_counts_attempts(state_url):
     assert first.error == "down"
 
 
+def test_quarantine_is_kept_per_write_and_a_new_fingerprint_starts_counting_again(state_url):
+    from datetime import datetime, timezone
+
+    from bridge.errors import RefusedError
+
+    engine = open_engine(state_url)
+    migrate(engine)
+    ledger = Ledger(engine)
+    refused = RefusedError("kept status 'Rejected'")
+    for _ in range(3):
+        ledger.quarantine("casavi:P-1", refused, item_version=None, action_key="status→tool", fingerprint="a",
+                          base_delay=0)
+    ledger.quarantine("casavi:P-1", refused, item_version=None, action_key="file:7→tool", fingerprint="f")
+    holds = ledger.holds()["casavi:P-1"]
+    assert holds["status→tool"].attempts == 3 and holds["file:7→tool"].attempts == 1
+    assert ledger.due_for_retry(datetime.now(timezone.utc), max_attempts=10) == ["casavi:P-1"]
+    assert ledger.due_for_retry(datetime.now(timezone.utc), max_attempts=3) == []
+    again = ledger.quarantine("casavi:P-1", refused, item_version=None, action_key="status→tool", fingerprint="b")
+    assert again.attempts == 1
+    ledger.release("casavi:P-1", keep={"file:7→tool"})
+    assert [(q.item_key, q.action_key) for q in ledger.quarantined()] == [("casavi:P-1", "file:7→tool")]
+
+
+def test_a_quarantine_entry_from_before_per_write_entries_survives_the_migration(state_url):
+    engine = open_engine(state_url)
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO quarantine (item_key, error_class, error, attempts, first_failed_at, "
+                          "last_failed_at, next_retry_at) VALUES ('casavi:P-1', 'FatalError', 'bad', 2, "
+                          "'2026-11-01 00:00:00', '2026-11-01 00:00:00', '2026-11-01 00:00:00')"))
+    migrate(engine)
+    [entry] = Ledger(engine).quarantined()
+    assert (entry.item_key, entry.action_key, entry.attempts, entry.error) == ("casavi:P-1", "", 2, "bad")
+
+
 def test_recording_a_link_again_merges_hashes_and_keeps_what_is_not_given(state_url):
     engine = open_engine(state_url)
     migrate(engine)

@@ -1,0 +1,154 @@
+"""Each write fails, waits and gives up on its own; refusals never loop; one failing write never
+holds back the item's other writes.  Against the in-memory source and the memory connector,
+whose workflow (``final_statuses``) answers a forbidden status change as done, keeps the old
+status and moves the item's version, as Redmine does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bridge.model import Comment, StatusTarget, Task
+from bridge.reconcile import print_status, status_data
+from bridge.state.db import migrate, open_engine
+from bridge.state.ledger import Ledger
+from bridge.sync.engine import Engine, EngineSettings
+from connectors.memory import MemoryConnector, MemorySettings
+from tests.fakes import FakeSource
+from tests.integration.test_engine_memory import make_rules
+
+MAX_ATTEMPTS = 3
+
+
+class World:
+    def __init__(self, tmp_path, *, retry_after: timedelta, **tool):
+        self.source = FakeSource(tmp_path / "casavi-files")
+        self.tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json"), **tool))
+        engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        migrate(engine)
+        self.ledger = Ledger(engine)
+        self.engine = Engine(self.source, self.tool, self.ledger, make_rules(),
+                             EngineSettings(mass_change_min_items=1000, max_attempts=MAX_ATTEMPTS,
+                                            retry_base_delay=retry_after))
+
+    def sync(self, **kw):
+        return self.engine.run_pass(**kw)
+
+    def issue(self, ticket_id: str):
+        [issue] = [i for i in self.tool.all_items() if i.marker and i.marker.item_id == ticket_id]
+        return issue
+
+    def entries(self) -> dict[tuple[str, str], object]:
+        return {(q.item_key, q.action_key): q for q in self.ledger.quarantined()}
+
+    def reopened_after_final(self) -> str:
+        """A ticket the tool's user set to the final "Done", reopened by the tenant in casavi."""
+        self.source.add_ticket("P-1", "Heizung kalt")
+        self.sync()
+        target_id = self.issue("P-1").target_id
+        self.tool.edit_as_user(target_id, status="Done")
+        self.sync()
+        assert self.source.items["P-1"].status == "CLOSED"
+        self.source.edit("P-1", status="OPEN")
+        return target_id
+
+
+def test_a_refused_status_stops_at_max_attempts_and_the_next_comment_still_arrives(tmp_path):
+    w = World(tmp_path, retry_after=timedelta(0), final_statuses=("Done",))
+    target_id = w.reopened_after_final()
+    for n in range(8):
+        w.source.tenant_comment("P-1", f"c{n}", f"Immer noch kalt ({n})")
+        w.sync()
+    issue = w.tool.get(target_id)
+    assert issue.fields["status"] == "Done"  # the workflow's answer stands
+    assert [c.text for c in issue.comments] == [f"Immer noch kalt ({n})" for n in range(8)]
+    entries = w.entries()
+    assert list(entries) == [("casavi:P-1", "status→tool")]
+    entry = entries[("casavi:P-1", "status→tool")]
+    assert entry.attempts == MAX_ATTEMPTS
+    assert "kept status 'Done'" in entry.error and "memory.final_statuses" in entry.error
+    # Given up: further passes (the tool's version moved by our refused writes) send nothing.
+    before = w.tool.get(target_id).version
+    w.sync()
+    w.sync()
+    assert w.tool.get(target_id).version == before
+    assert w.entries()[("casavi:P-1", "status→tool")].attempts == MAX_ATTEMPTS
+
+
+def test_a_refused_write_waits_for_its_retry_time_although_the_items_version_moved(tmp_path):
+    w = World(tmp_path, retry_after=timedelta(hours=1), final_statuses=("Done",))
+    target_id = w.reopened_after_final()
+    w.sync()
+    refused_at = w.tool.get(target_id).version  # our refused write moved the tool's version
+    for n in range(3):
+        w.source.tenant_comment("P-1", f"c{n}", f"Nachricht {n}")
+        report = w.sync()
+        assert [h.action.action_key for _, h in report.held] == ["status→tool"]
+    assert w.entries()[("casavi:P-1", "status→tool")].attempts == 1
+    assert len(w.tool.get(target_id).comments) == 3
+    assert refused_at != w.tool.get(target_id).version
+
+
+def test_a_persons_new_change_is_tried_at_once_and_agreement_clears_the_entry(tmp_path):
+    w = World(tmp_path, retry_after=timedelta(hours=1), final_statuses=("Done",))
+    target_id = w.reopened_after_final()
+    w.sync()
+    w.source.edit("P-1", status="INPROGRESS")  # another status: a new write, not a retry
+    w.sync()
+    entry = w.entries()[("casavi:P-1", "status→tool")]
+    assert entry.attempts == 1 and "In Progress" in entry.action
+    w.tool.edit_as_user(target_id, status="In Progress")  # a person in the tool makes it possible
+    w.sync()
+    assert w.entries() == {}
+    assert w.source.items["P-1"].status == "INPROGRESS"
+
+
+def test_one_failing_write_does_not_hold_back_the_items_other_writes(tmp_path):
+    w = World(tmp_path, retry_after=timedelta(hours=1), attachment_max_bytes=10)
+    w.source.add_ticket("P-1", "Wasserschaden", comments=(Comment("c1", "Foto anbei"),),
+                        tasks=(Task("t1", "Gutachter"),))
+    w.source.add_file("P-1", "gross.txt", b"x" * 100)  # the tool refuses it
+    w.source.add_file("P-1", "klein.txt", b"ok")
+    w.sync()
+    issue = w.issue("P-1")
+    assert [c.text for c in issue.comments] == ["Foto anbei"]
+    assert [s.title for s in issue.sub_items] == ["Gutachter"]
+    assert [f.name for f in issue.attachments] == ["klein.txt"]
+    [(key, action_key)] = w.entries()
+    assert action_key.startswith("file:") and action_key.endswith("→tool")
+    # The item's versions were recorded: an unchanged item is not planned again before its retry
+    # (after the one re-read that follows every write, where the refused file is held back).
+    assert [h.action.action_key for _, h in w.sync().held] == [action_key]
+    assert w.sync().counts["candidates"] == 0
+    w.source.tenant_comment("P-1", "c2", "Und noch eins")
+    w.sync()
+    assert [c.text for c in w.issue("P-1").comments] == ["Foto anbei", "Und noch eins"]
+    assert [f.name for f in w.issue("P-1").attachments] == ["klein.txt"]
+
+
+def test_a_failed_write_is_retried_when_due_even_if_nothing_changed(tmp_path):
+    w = World(tmp_path, retry_after=timedelta(0), attachment_max_bytes=10)
+    w.source.add_ticket("P-1", "Wasserschaden")
+    w.source.add_file("P-1", "gross.txt", b"x" * 100)
+    w.sync()
+    w.tool.settings = w.tool.settings.model_copy(update={"attachment_max_bytes": 1000})  # the admin raises the limit
+    w.sync()
+    assert [f.name for f in w.issue("P-1").attachments] == ["gross.txt"]
+    assert w.entries() == {}
+
+
+def test_status_names_each_failing_write_with_the_tools_answer(tmp_path, capsys):
+    w = World(tmp_path, retry_after=timedelta(0), final_statuses=("Done",))
+    w.reopened_after_final()
+    for _ in range(MAX_ATTEMPTS + 1):
+        w.sync()
+    data = status_data(w.ledger, MAX_ATTEMPTS)
+    [entry] = data["quarantine"]
+    assert entry["item"] == "casavi:P-1" and entry["action"] == "status → To Do in the tool"
+    assert entry["given_up"] is True and "kept status 'Done'" in entry["error"]
+    json.dumps(data, default=str)
+    print_status(data)
+    out = capsys.readouterr().out
+    assert "casavi:P-1 status → To Do in the tool: RefusedError: the tool kept status 'Done'" in out
+    assert "given up" in out
