@@ -106,6 +106,7 @@ def engine_settings(settings: Settings) -> EngineSettings:
         mass_change_min_items=s.mass_change_min_items,
         sweep_interval=timedelta(seconds=s.sweep_interval_seconds),
         max_attempts=s.max_attempts,
+        retry_base_delay=timedelta(seconds=s.retry_base_seconds),
     )
 
 

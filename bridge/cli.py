@@ -174,6 +174,41 @@ def status(config_path: Path, as_json: bool) -> None:
 
 @main.command()
 @CONFIG
+@click.argument("item", required=False)
+@click.option("--action", "action_key", help="Only this write of the item (its key as `status --json` shows it).")
+@click.option("--all", "everything", is_flag=True, help="Every entry of every item.")
+@click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
+def clear(config_path: Path, item: str | None, action_key: str | None, everything: bool, lock_wait: float) -> None:
+    """Remove quarantine entries once handled: a failed write is tried again when next planned;
+    a write the tool stored only in part (kind "dropped") stops being listed.
+
+    \b
+    Example:
+      casavi-bridge clear --config /etc/casavi-bridge/config.toml casavi:T-00042 --action 'status→tool'
+    """
+    from bridge.app import open_state
+    from bridge.config import load_config
+
+    if not item and not everything:
+        raise click.UsageError("name an ITEM (e.g. casavi:T-00042) or pass --all")
+    try:
+        settings = load_config(config_path)
+        ledger, lock = open_state(settings.state.database, lock_wait=lock_wait)
+    except ConfigError as exc:
+        _fail_config(exc)
+    except BridgeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        removed = ledger.clear(None if everything else item, action_key)
+    finally:
+        if lock is not None:
+            lock.release()
+    click.echo(f"{removed} quarantine entries removed")
+
+
+@main.command()
+@CONFIG
 @TENANT
 def check(config_path: Path, tenant: str | None) -> None:
     """Validate the configuration, reach both sides, check the status map against the tool.

@@ -131,6 +131,8 @@ class SyncSettings(_Section):
     mass_change_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     mass_change_min_items: Annotated[int, Field(ge=0)] = 20
     max_attempts: Annotated[int, Field(ge=1)] = 10
+    # A failed write waits this many seconds, doubled after every further failure (at most 6 h).
+    retry_base_seconds: Annotated[float, Field(ge=0)] = 30
 
 
 class TaskStatusTarget(_Section):

@@ -55,6 +55,12 @@ class RefusedError(FatalError):
         self.setting = setting
 
 
+class DroppedError(RefusedError):
+    """The write went through but the counterpart did not store all of it (a private flag, a
+    field value, the marker).  What was written is linked and never written again; the entry
+    stays listed by ``status`` (kind ``dropped``) and is not retried."""
+
+
 class AuthError(FatalError):
     """Credentials were refused (401/403 after a fresh login)."""
 

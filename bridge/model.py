@@ -239,11 +239,17 @@ class WriteResult:
     (for ``create``, ``update`` and ``set_status``) are the item's fields as a later ``get``
     will read them, so the planner never mistakes its own write for a change in the tool; a
     connector may compute them from what it sent instead of reading the item back.
+
+    ``dropped`` names what the tool silently did not store although the write went through
+    (a private flag, a field value, the marker), each with the setting or permission to change:
+    the engine links what was written (it is never written a second time) and lists the
+    difference as that write's failure.
     """
 
     target_id: str
     version: str | None = None
     fields: Mapping[str, str] | None = None
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,9 @@ def status_data(ledger: Ledger, max_attempts: int | None = None) -> dict[str, An
         "links": ledger.count_links(),
         "cursors": [{"stream": c.stream, "position": c.position, "signpost": c.signpost, "updated_at": c.updated_at}
                     for c in ledger.cursors()],
-        "quarantine": [{"item": q.item_key, "action": q.action, "action_key": q.action_key,
+        "quarantine": [{"item": q.item_key, "action": q.action, "action_key": q.action_key, "kind": q.kind,
                         "error_class": q.error_class, "error": q.error, "attempts": q.attempts,
-                        "given_up": max_attempts is not None and q.attempts >= max_attempts,
+                        "given_up": q.kind == "dropped" or (max_attempts is not None and q.attempts >= max_attempts),
                         "next_retry_at": q.next_retry_at, "first_failed_at": q.first_failed_at}
                        for q in ledger.quarantined()],
         "orphans": [{"item": o.source_key, "target": o.target_display_id or o.target_id, "missing_on": o.orphan_side,
@@ -99,7 +99,12 @@ def print_status(data: dict[str, Any]) -> None:
         click.echo(f"cursor {c['stream']}: {c['position']}")
     click.echo(f"quarantine: {len(data['quarantine'])}")
     for q in data["quarantine"]:
-        when = "given up: waits for a change on either side" if q.get("given_up") else f"next {q['next_retry_at']}"
+        if q.get("kind") == "dropped":
+            when = "written, not all stored; not retried — `casavi-bridge clear` once handled"
+        elif q.get("given_up"):
+            when = "given up: waits for a change on either side"
+        else:
+            when = f"next {q['next_retry_at']}"
         what = f" {q['action']}" if q.get("action") else ""
         click.echo(f"  {q['item']}{what}: {q['error_class']}: {q['error'][:300]} (attempts {q['attempts']}, {when})")
     if data["orphans"]:

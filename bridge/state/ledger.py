@@ -16,7 +16,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bridge.errors import FatalError
+from bridge.errors import DroppedError, FatalError
 from bridge.state.json_merge import json_merge
 from bridge.state.tables import CachedName, Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
 from bridge.sync.links import KIND_TICKET, ItemLinks, LinkView, child_key
@@ -240,12 +240,17 @@ class Ledger:
                 s.delete(row)
                 s.flush()
                 row = None
+            kind = "dropped" if isinstance(error, DroppedError) else "failed"
+            if kind == "dropped":
+                item_version = None  # not retried: it holds no cursor
             if row is None:
                 row = Quarantine(item_key=item_key, action_key=action_key, action=action, fingerprint=fingerprint,
-                                 error_class=type(error).__name__, error=str(error)[:2000], item_version=item_version)
+                                 kind=kind, error_class=type(error).__name__, error=str(error)[:2000],
+                                 item_version=item_version)
             else:
                 row.attempts += 1
                 row.action = action or row.action
+                row.kind = kind
                 row.error_class, row.error = type(error).__name__, str(error)[:2000]
                 row.last_failed_at = now
                 if item_version is not None:
@@ -261,34 +266,51 @@ class Ledger:
 
     def release(self, item_key: str, *, keep: set[str] | frozenset[str] = frozenset()) -> None:
         """Forget an item's failures except those of the writes in ``keep`` (still failing or
-        still waiting).  Most items never failed: that is seen with a read, without taking the
-        writer lock."""
+        still waiting) and the ``dropped`` reports (cleared by :meth:`clear`).  Most items never
+        failed: that is seen with a read, without taking the writer lock."""
         with Session(self.engine) as s:
-            keys = set(s.exec(select(Quarantine.action_key).where(Quarantine.item_key == item_key)).all())
-        if not keys - set(keep):
+            rows = s.exec(select(Quarantine.action_key, Quarantine.kind).where(Quarantine.item_key == item_key)).all()
+        if not [k for k, kind in rows if k not in keep and kind != "dropped"]:
             return
         with self._write_lock, Session(self.engine) as s:
             for row in s.exec(select(Quarantine).where(Quarantine.item_key == item_key)).all():
-                if row.action_key not in keep:
+                if row.action_key not in keep and row.kind != "dropped":
                     s.delete(row)
             s.commit()
 
     def retry_now(self, item_key: str, max_attempts: int) -> Quarantine | None:
-        """Make a quarantined item due at once (the status page's "retry now"); None when it is
-        not in quarantine.  Only the schedule changes: the engine's next pass plans the item as
-        usual.  An item that gave up (``attempts >= max_attempts``) gets one more attempt: its
+        """Make a quarantined item's failed writes due at once (the status page's "retry now");
+        None when it has none.  Only the schedule changes: the engine's next pass plans the item
+        as usual.  A write that gave up (``attempts >= max_attempts``) gets one more attempt: its
         count is set to ``max_attempts - 1``, so a new failure gives up again."""
         with self._write_lock, Session(self.engine) as s:
-            row = s.get(Quarantine, item_key)
-            if row is None:
+            rows = s.exec(select(Quarantine).where(Quarantine.item_key == item_key,
+                                                   Quarantine.kind == "failed")).all()
+            if not rows:
                 return None
-            row.next_retry_at = utc_now()
-            if row.attempts >= max_attempts:
-                row.attempts = max(0, max_attempts - 1)
-            s.add(row)
+            for row in rows:
+                row.next_retry_at = utc_now()
+                if row.attempts >= max_attempts:
+                    row.attempts = max(0, max_attempts - 1)
+                s.add(row)
             s.commit()
-            s.refresh(row)
-            return row
+            s.refresh(rows[0])
+            return rows[0]
+
+    def clear(self, item_key: str | None = None, action_key: str | None = None) -> int:
+        """Remove quarantine entries (all, an item's, or one write's) — an operator's decision;
+        the number removed.  A cleared failed write is tried again when next planned."""
+        with self._write_lock, Session(self.engine) as s:
+            query = select(Quarantine)
+            if item_key is not None:
+                query = query.where(Quarantine.item_key == item_key)
+            if action_key is not None:
+                query = query.where(Quarantine.action_key == action_key)
+            rows = s.exec(query).all()
+            for row in rows:
+                s.delete(row)
+            s.commit()
+            return len(rows)
 
     def quarantined(self) -> list[Quarantine]:
         with Session(self.engine) as s:
@@ -304,7 +326,8 @@ class Ledger:
     def due_for_retry(self, now: datetime, max_attempts: int) -> list[str]:
         """Items with a write (or a read) whose retry time has come and that has attempts left."""
         with Session(self.engine) as s:
-            rows = s.exec(select(Quarantine.item_key, Quarantine.next_retry_at, Quarantine.attempts)).all()
+            rows = s.exec(select(Quarantine.item_key, Quarantine.next_retry_at, Quarantine.attempts)
+                          .where(Quarantine.kind == "failed")).all()
         return sorted({k for k, at, n in rows if _aware(at) <= now and n < max_attempts})
 
     def oldest_failed_version(self, max_attempts: int) -> datetime | None:

@@ -87,6 +87,9 @@ class Quarantine(SQLModel, table=True):
     item_key: str = Field(primary_key=True)
     action_key: str = Field(default="", primary_key=True)
     action: str = ""  # the write, in words ("status → New in the tool")
+    # "failed": retried on its schedule; "dropped": it went through but the counterpart did not
+    # store all of it: never retried (it would write twice), listed until a person clears it.
+    kind: str = "failed"
     fingerprint: Optional[str] = None
     error_class: str
     error: str  # the counterpart's answer

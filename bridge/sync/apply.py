@@ -21,8 +21,8 @@ from pathlib import Path
 import structlog
 
 from bridge.connector import Connector
-from bridge.errors import BudgetExceededError, ConflictError, FatalError, RefusedError
-from bridge.model import FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, content_hash
+from bridge.errors import BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
+from bridge.model import FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, WriteResult, content_hash
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
@@ -88,6 +88,7 @@ class Applier:
                                     source_internal_id=action.marker.internal_id, clear_intent=True)
             self._count(outcome, "item_created", a.TO_TARGET)
             log.info("ticket_mirrored", target_id=result.target_id, title=action.draft.title[:80])
+            self._dropped(action, result, outcome)
             return result.target_id
         if isinstance(action, a.AdoptItem):
             self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=action.target_id,
@@ -121,6 +122,7 @@ class Applier:
                        target_hashes={f: h for f, h in target_hashes(fields).items() if f in action.fields})
             self._count(outcome, "item_updated", a.TO_TARGET)
             log.info("ticket_updated", fields=sorted(action.fields))
+            self._dropped(action, result, outcome)
         elif isinstance(action, a.SetTargetStatus):
             result = self.connector.set_status(target_id, action.status)
             now = (result.fields or {}).get(FIELD_STATUS, action.status.status)
@@ -150,6 +152,7 @@ class Applier:
                                     source_hashes={FIELD_TEXT: text_hash(c.text)})
             self._count(outcome, "comment_mirrored", a.TO_TARGET)
             log.info("comment_mirrored", comment=c.comment_id, target_comment=result.target_id)
+            self._dropped(action, result, outcome)
         elif isinstance(action, a.AddSourceComment):
             c = action.comment
             text = attributed(c, self.connector.name)
@@ -186,6 +189,7 @@ class Applier:
                                     source_hashes=action.source_hashes, target_hashes=sub_hashes(written))
             self._count(outcome, "task_mirrored", a.TO_TARGET)
             log.info("task_mirrored", task=t.task_id, sub_item=result.target_id)
+            self._dropped(action, result, outcome)
         elif isinstance(action, a.UpdateSubItem):
             t, st = action.task, action.status
             result = self.connector.update_sub_item(target_id, action.sub_id, t, st)
@@ -227,6 +231,7 @@ class Applier:
                                     target_id=result.target_id, target_hashes=target_hashes(result.fields or {}))
             self._count(outcome, "attachment_mirrored", a.TO_TARGET)
             log.info("attachment_mirrored", file=f.name, size=f.size)
+            self._dropped(action, result, outcome)
         elif isinstance(action, a.MarkItem):
             mark = getattr(self.connector, "mark_item", None)
             if mark is not None:
@@ -255,6 +260,12 @@ class Applier:
             raise FatalError(f"unknown action {type(action).__name__}")
 
     # --- helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _dropped(action: a.Action, result: WriteResult, outcome: ItemOutcome) -> None:
+        """What the tool did not store of a write that went through: that write's failure (it is
+        linked, so it is never written twice; the engine lists it)."""
+        if result.dropped:
+            outcome.failures.append((action, DroppedError("the tool did not store all of it: " + "; ".join(result.dropped))))
     def _link(self, key: str, target_id: str | None, **kw) -> None:
         if target_id is None:
             return

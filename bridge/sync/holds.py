@@ -26,6 +26,7 @@ class Entry(Protocol):
     """What the gate reads of a quarantine entry (``bridge.state.tables.Quarantine``)."""
 
     fingerprint: str | None
+    kind: str  # "failed" | "dropped" (went through, not all stored: never held against a new write)
     attempts: int
     next_retry_at: datetime
     error: str
@@ -60,7 +61,7 @@ def split(plan: list[a.Action], entries: Mapping[str, Entry], now: datetime,
     held: list[Held] = []
     for action in plan:
         entry = entries.get(action.action_key) if a.is_write(action) else None
-        if entry is None or entry.fingerprint != action.fingerprint:
+        if entry is None or entry.kind != "failed" or entry.fingerprint != action.fingerprint:
             active.append(action)
             continue
         given_up = entry.attempts >= max_attempts

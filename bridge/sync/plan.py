@@ -250,7 +250,10 @@ def _plan_status(source: SourceItem, target: TargetItem, link: LinkView, rules: 
     t_changed = t_hash != link.target_hashes.get(FIELD_STATUS)
     forward = rules.status_map.get(source.status)
     back = rules.status_map_back.get(t_status)
-    if forward == t_status:
+    if forward == t_status or back == source.status:
+        # In agreement.  The second test keeps a tool status the forward map does not produce:
+        # "Resolved" (back: CLOSED) stays Resolved while casavi says CLOSED, instead of being
+        # moved to "Closed" (CLOSED's forward status) by the round trip.
         if s_changed or t_changed:
             return [a.RecordHashes(key, {FIELD_STATUS: s_hash}, {FIELD_STATUS: t_hash})]
         return []

@@ -47,6 +47,7 @@ class MemorySettings(BaseModel):
     user: str = "casavi-bridge"
     attachment_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     final_statuses: tuple[str, ...] = ()  # no transition leaves these (a change is silently ignored)
+    restricted_comments: bool = True  # False: a restricted comment is silently stored for everyone
 
 
 def render_description(draft: ItemDraft) -> str:
@@ -164,14 +165,17 @@ class MemoryConnector:
             item["comments"].append({
                 "id": comment_id,
                 "text": comment.text,
-                "internal": comment.internal,
+                "internal": comment.internal and self.settings.restricted_comments,
                 "author": comment.author or self.settings.user,
                 "author_email": comment.author_email,
                 "created": stamp,
                 "marker": marker,
             })
             item["updated"] = stamp
-            return WriteResult(comment_id, version=stamp)
+            stored = item["comments"][-1]["internal"]
+        dropped = () if stored == comment.internal else (
+            "the comment is visible to everyone, not restricted (memory.restricted_comments)",)
+        return WriteResult(comment_id, version=stamp, dropped=dropped)
 
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
         with self.store.transaction(write=True) as data:

@@ -7,7 +7,7 @@ status and moves the item's version, as Redmine does.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from bridge.model import Comment, StatusTarget, Task
 from bridge.reconcile import print_status, status_data
@@ -152,3 +152,23 @@ def test_status_names_each_failing_write_with_the_tools_answer(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "casavi:P-1 status → To Do in the tool: RefusedError: the tool kept status 'Done'" in out
     assert "given up" in out
+
+
+def test_a_write_stored_only_in_part_is_linked_once_and_listed_until_cleared(tmp_path, capsys):
+    w = World(tmp_path, retry_after=timedelta(0), restricted_comments=False)
+    w.source.add_ticket("P-1", "Mietrückstand")
+    w.source.tenant_comment("P-1", "c1", "Rückstand 3 Monatsmieten", internal=True)
+    w.sync()
+    for _ in range(3):
+        w.sync()
+    issue = w.issue("P-1")
+    assert [c.text for c in issue.comments] == ["Rückstand 3 Monatsmieten"]  # written once, never again
+    [entry] = w.ledger.quarantined()
+    assert (entry.action_key, entry.kind) == ("comment:c1→tool", "dropped")
+    assert "visible to everyone" in entry.error and "memory.restricted_comments" in entry.error
+    assert w.ledger.due_for_retry(datetime.now(timezone.utc), MAX_ATTEMPTS) == []
+    print_status(status_data(w.ledger, MAX_ATTEMPTS))
+    assert "not all stored; not retried" in capsys.readouterr().out
+    assert w.ledger.clear("casavi:P-1", "comment:c1→tool") == 1
+    w.sync()
+    assert w.ledger.quarantined() == [] and len(w.issue("P-1").comments) == 1

@@ -349,3 +349,18 @@ def test_an_edit_of_the_copy_is_not_carried_back_and_deleting_is_not_mirrored(tm
     world.sync()
     assert world.source.writes == []
     assert sorted(c.text for c in world.tool.get(issue.target_id).comments) == ["Zweiter", "im Tool geändert"]
+
+
+def test_a_tool_status_the_forward_map_does_not_produce_stays_after_the_round_trip(tmp_path):
+    world = World(tmp_path, status_map_back={"To Do": "OPEN", "In Progress": "INPROGRESS", "Waiting": "POSTPONED",
+                                             "Done": "CLOSED", "Resolved": "CLOSED"})
+    world.tool = world.engine.connector = world.engine.applier.connector = MemoryConnector(
+        MemorySettings(path=str(tmp_path / "tool2.json"), statuses=("To Do", "In Progress", "Waiting", "Done", "Resolved")))
+    world.source.add_ticket("P-1", "offen")
+    world.sync()
+    target_id = world.issue_for("P-1").target_id
+    world.tool.edit_as_user(target_id, status="Resolved")
+    for _ in range(3):
+        world.sync()
+    assert world.source.items["P-1"].status == "CLOSED"
+    assert world.tool.get(target_id).fields["status"] == "Resolved"

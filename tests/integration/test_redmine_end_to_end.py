@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import tomllib
 import uuid
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -115,12 +113,11 @@ def quiet_world(redmine_server, tmp_path):
         config.pop("memory", None)
         config["connector"] = {"kind": "redmine"}
         config["redmine"] = redmine_server.settings(attachment_max_bytes=redmine_server.attachment_max_bytes)
-        config["sync"]["max_attempts"] = 3
+        config["sync"].update(max_attempts=3, retry_base_seconds=0)
         for name in MAPS:
             config[name] = example[name]
         path.write_text(tomli_w.dumps(config))
         bridge = build_bridge(load_config(path))
-        bridge.engine.settings = replace(bridge.engine.settings, retry_base_delay=timedelta(0))
         try:
             yield sandbox, bridge, redmine_server
         finally:

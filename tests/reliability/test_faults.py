@@ -49,7 +49,9 @@ def sides(sandbox) -> dict[str, str]:
 def bridge_config(sandbox, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_config(sandbox.info, path, casavi__timeout_seconds=CLIENT_TIMEOUT_SECONDS,
-                        jira__timeout=CLIENT_TIMEOUT_SECONDS, sync__overlap_seconds=5)
+                        jira__timeout=CLIENT_TIMEOUT_SECONDS, sync__overlap_seconds=5,
+                        # a failed write may be retried by the very next pass: the run converges in a few
+                        sync__retry_base_seconds=0)
 
 
 def converge(config: Path, deadline: float) -> list[dict[str, Any]]:

@@ -107,6 +107,24 @@ def test_statuses_that_map_onto_each_other_are_in_sync():
     assert not any(a.is_write(x) for x in plan_item(src, tgt, synced(ticket(), tgt), RULES))
 
 
+def test_a_tool_status_the_forward_map_does_not_produce_survives_the_round_trip():
+    rules = make_rules(status_map_back={**RULES.status_map_back, "Resolved": "CLOSED"})
+    src, tgt = ticket(), issue()
+    resolved = issue(fields={"status": "Resolved"})
+    plan = plan_item(src, resolved, synced(src, tgt), rules)
+    assert [x.status for x in plan if isinstance(x, a.SetSourceStatus)] == ["CLOSED"]
+    closed = ticket(status="CLOSED")  # casavi now says CLOSED; forward CLOSED → "Done", not "Resolved"
+    plan = plan_item(closed, resolved, synced(closed, resolved), rules)
+    assert not any(a.is_write(x) for x in plan)
+    # ... also when casavi's CLOSED arrives some other way while the tool says Resolved.
+    plan = plan_item(closed, resolved, synced(src, resolved), rules)
+    assert not any(a.is_write(x) for x in plan)
+    assert kinds([x for x in plan if not isinstance(x, a.FinishItem)]) == ["RecordHashes"]
+    # A tenant who reopens still moves the issue.
+    plan = plan_item(ticket(status="OPEN"), resolved, synced(closed, resolved), rules)
+    assert [x.status.status for x in plan if isinstance(x, a.SetTargetStatus)] == ["To Do"]
+
+
 def test_tool_status_without_a_way_back_is_noted():
     src, tgt = ticket(), issue()
     plan = plan_item(src, issue(fields={"status": "Review"}), synced(src, tgt), RULES)

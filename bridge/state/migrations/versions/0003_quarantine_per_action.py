@@ -21,6 +21,7 @@ _COLUMNS = "item_key, error_class, error, attempts, first_failed_at, last_failed
 def _quarantine_table(name: str, *, per_action: bool) -> None:
     extra = [sa.Column('action_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
              sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+             sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
              sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(), nullable=True)] if per_action else []
     op.create_table(name,
     sa.Column('item_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -40,7 +41,7 @@ def upgrade() -> None:
     # The primary key grows by a column: a new table, the old entries copied as whole-item
     # entries (action_key ''), the old table dropped (portable to every database).
     _quarantine_table('quarantine_new', per_action=True)
-    op.execute(f"INSERT INTO quarantine_new ({_COLUMNS}, action_key, action) SELECT {_COLUMNS}, '', '' FROM quarantine")
+    op.execute(f"INSERT INTO quarantine_new ({_COLUMNS}, action_key, action, kind) SELECT {_COLUMNS}, '', '', 'failed' FROM quarantine")
     op.drop_table('quarantine')
     op.rename_table('quarantine_new', 'quarantine')
 
