@@ -98,6 +98,7 @@ class RedmineConnector:
         if lookup is not None:
             with self._lock:
                 self._lookup = lookup
+            problems = problems + list(lookup.notes)
         return problems
 
     def statuses(self) -> set[str]:
@@ -160,12 +161,21 @@ class RedmineConnector:
         issue = self.client.post("/issues.json", {"issue": body})["issue"]
         target_id = str(issue["id"])
         log.info("redmine_issue_created", target_id=target_id, marker=mapping.ticket_marker_value(marker))
+        # From here on the issue exists: whatever it lacks is reported with the result, never
+        # raised, so the engine links it (and never creates a second one).
+        dropped: list[str] = []
         if ids.field_id is not None and mapping.custom_field_value(issue, ids.field_id) is None:
-            raise FatalError(f"issue #{target_id} was created without its marker: the custom field "
-                             f"{ids.field_id} is not enabled for tracker {self.settings.tracker!r}")
+            dropped.append(f"issue #{target_id} has no marker: the custom field {ids.field_id} is not enabled for "
+                           f"tracker {self.settings.tracker!r} (Administration » Custom fields)")
         if issue["status"]["id"] != status_id:
-            self._move(target_id, draft.status)
-        return self._result(target_id)
+            try:
+                self._move(target_id, draft.status)
+            except (RefusedError, SkippableError) as exc:
+                # The status stays as Redmine set it; the read-back below shows it, and the
+                # engine plans the status as a write of its own (refused, waiting, retried).
+                log.warning("redmine_status_not_reached_on_create", target_id=target_id, error=str(exc))
+        result = self._result(target_id)
+        return WriteResult(result.target_id, version=result.version, fields=result.fields, dropped=tuple(dropped))
 
     def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
         ids = self._ids()
@@ -197,17 +207,30 @@ class RedmineConnector:
             raise SkippableError("internal comments are not written: [redmine] private_notes_for_internal = false")
         if marker is None and not comment.text.strip():
             raise SkippableError("an empty comment without marker: Redmine would not store it")
+        ids = self._ids()
+        if internal and ids.lacks("set_notes_private"):
+            # Redmine would drop the flag and show the note to everyone: not written at all.
+            raise RefusedError("an internal comment is not written: Redmine would save it as a public note",
+                               setting="the bridge user's role needs \"Set notes as private\" (set_notes_private)")
         notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files)), marker)
         self.client.put(f"/issues/{target_id}.json",
                         {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
         # 204 without the journal's id: the newest journal of ours carrying this marker (or,
         # without one, this text) is the one just written.
         issue = self._issue(target_id)
-        journal_id = _newest_note(issue, self._ids().user_id, notes, marker)
+        journal_id = _newest_note(issue, ids.user_id, notes, marker)
         if journal_id is None:
             raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
-        log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=internal)
-        return self._result(target_id, written_id=journal_id, issue=issue)
+        journal = next(j for j in issue.get("journals") or () if str(j["id"]) == journal_id)
+        stored_private = bool(journal.get("private_notes"))
+        log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=stored_private)
+        dropped = ()
+        if stored_private != internal:
+            dropped = (f"note #{journal_id} was saved {'private' if stored_private else 'public'}: the bridge user's "
+                       "role needs \"Set notes as private\" (set_notes_private)",)
+            log.error("redmine_note_visibility_dropped", target_id=target_id, journal_id=journal_id, asked=internal)
+        result = self._result(target_id, written_id=journal_id, issue=issue)
+        return WriteResult(result.target_id, version=result.version, dropped=dropped)
 
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
         """Rewrite a note the bridge wrote (``PUT /journals/{id}.json``, Redmine 5.0+), keeping its

@@ -25,6 +25,15 @@ class Lookup:
     field_id: int | None  # None: markers are description lines
     status_ids: dict[str, int] = field(default_factory=dict)
     closed_status_ids: frozenset[int] = frozenset()
+    # The bridge user's permissions in the project (union of its roles'); None when Redmine
+    # would not show a role's permissions to this key (then writes are read back instead).
+    permissions: frozenset[str] | None = None
+    # Problems that do not stop the connector (a permission missing for one kind of write):
+    # ``check`` lists them; the writes concerned fail on their own, with the same words.
+    notes: tuple[str, ...] = ()
+
+    def lacks(self, permission: str) -> bool:
+        return self.permissions is not None and permission not in self.permissions
 
     @property
     def place(self) -> MarkerPlace:
@@ -40,8 +49,14 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
     try:
         project = client.get(f"/projects/{settings.project}.json", {"include": "trackers"})["project"]
     except (NotFoundError, AuthError):
-        return None, [f"redmine.project <- project {settings.project!r} does not exist or "
+        # Redmine hides an archived project from everyone but administrators (403/404).
+        return None, [f"redmine.project <- project {settings.project!r} does not exist, is archived, or "
                       f"{user.get('login')!r} is not a member"]
+    state = PROJECT_STATES.get(int(project.get("status") or 1), "open")
+    if state != "open":
+        # Redmine 5 "Close": read-only; an update answers 403 and a create 422 "Project cannot be blank".
+        problems.append(f"redmine.project <- project {settings.project!r} is {state}: Redmine refuses every "
+                        "write to its issues (reopen it: Project » Settings, or Administration » Projects)")
     trackers = {t["name"]: int(t["id"]) for t in project.get("trackers") or ()}
     tracker_ids = {}
     for key, name in (("tracker", settings.tracker), ("sub_item_tracker", settings.effective_sub_item_tracker)):
@@ -56,6 +71,7 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
         problems.extend(field_problems)
     if problems:
         return None, problems
+    permissions, notes = _permissions(client, user, int(project["id"]), settings)
     return Lookup(
         project_id=int(project["id"]),
         tracker_id=tracker_ids["tracker"],
@@ -64,7 +80,50 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
         field_id=field_id,
         status_ids=statuses,
         closed_status_ids=frozenset(int(s["id"]) for s in status_rows if s.get("is_closed")),
+        permissions=permissions,
+        notes=tuple(notes),
     ), []
+
+
+PROJECT_STATES = {1: "open", 5: "closed", 9: "archived", 10: "being deleted"}  # Project::STATUS_* (Redmine 5)
+
+# What each kind of write needs (Redmine's permission names, shown in Administration » Roles
+# and permissions): the key path the problem is reported under, and what fails without it.
+NEEDED = (
+    ("add_issues", "redmine.project", "creating issues"),
+    ("edit_issues", "redmine.project", "status changes, field updates and files"),
+    ("add_issue_notes", "redmine.project", "notes (casavi comments)"),
+    ("manage_subtasks", "redmine.sub_item_tracker", "sub-items (casavi tasks)"),
+)
+
+
+def _permissions(client: RedmineClient, user: dict[str, Any], project_id: int,
+                 settings: RedmineSettings) -> tuple[frozenset[str] | None, list[str]]:
+    """The union of the user's roles' permissions in the project, and what is missing.
+
+    ``/users/current.json?include=memberships`` names the roles; ``/roles/N.json`` lists a
+    role's permissions (readable with a non-admin key in Redmine 5).  An administrator may do
+    everything.  None when a role cannot be read: the writes are then verified after the fact.
+    """
+    if user.get("admin"):
+        return None, []
+    try:
+        me = client.get("/users/current.json", {"include": "memberships"})["user"]
+        role_ids = {int(r["id"]) for m in me.get("memberships") or () if int((m.get("project") or {}).get("id", 0)) == project_id
+                    for r in m.get("roles") or ()}
+        roles = [client.get(f"/roles/{rid}.json")["role"] for rid in sorted(role_ids)]
+    except (NotFoundError, AuthError):
+        return None, []
+    permissions = frozenset(p for r in roles for p in r.get("permissions") or ())
+    names = ", ".join(r.get("name", "?") for r in roles) or "none"
+    who = f"the bridge user's roles in project {settings.project!r} ({names})"
+    notes = [f"{where} <- {who} lack the permission {perm!r}: {what} will be refused"
+             for perm, where, what in NEEDED if perm not in permissions]
+    if settings.private_notes_for_internal and "set_notes_private" not in permissions:
+        notes.append(f"redmine.private_notes_for_internal <- {who} lack the permission 'set_notes_private' "
+                     "(\"Set notes as private\"): Redmine would save internal casavi comments as public notes, so "
+                     "the bridge does not write them; grant it, or set private_notes_for_internal = false")
+    return permissions, notes
 
 
 def _marker_field(client: RedmineClient, settings: RedmineSettings, project_id: int,

@@ -149,6 +149,36 @@ def test_a_persons_note_is_a_comment_without_marker(redmine, redmine_server):
     assert comment.author == "Redmine Admin"
 
 
+def _journals(server, issue_id: str) -> list[dict]:
+    with server.admin() as admin:
+        return admin.get(f"/issues/{issue_id}.json", params={"include": "journals"}).json()["issue"]["journals"]
+
+
+def test_case_2_a_role_without_private_notes_never_gets_an_internal_comment_and_check_says_so(redmine_server):
+    reporter = make_connector(redmine_server, api_key=redmine_server.member_with_role("Reporter"))
+    problems = reporter.check()
+    assert any(p.startswith("redmine.private_notes_for_internal <- ") and "'set_notes_private'" in p
+               and "Reporter" in p for p in problems), problems
+    assert any(p.startswith("redmine.project <- ") and "'edit_issues'" in p for p in problems), problems
+    created = reporter.create(a_draft(STATUSES), unique_marker())
+    with pytest.raises(RefusedError, match="set_notes_private"):
+        reporter.add_comment(created.target_id, Comment("c-1", "Mietrückstand 3 Monate", internal=True), marker="c-1")
+    reporter.add_comment(created.target_id, Comment("c-2", "Termin Montag"), marker="c-2")
+    notes = [j["notes"] for j in _journals(redmine_server, created.target_id) if j.get("notes")]
+    assert not any("Mietrückstand" in n for n in notes) and any("Termin Montag" in n for n in notes)
+
+
+def test_case_2_where_permissions_cannot_be_read_a_note_saved_public_is_reported(redmine_server):
+    reporter = make_connector(redmine_server, api_key=redmine_server.member_with_role("Reporter"))
+    assert reporter.check()
+    reporter._lookup = replace(reporter._lookup, permissions=None)  # as when /roles/N.json is not readable
+    created = reporter.create(a_draft(STATUSES), unique_marker())
+    result = reporter.add_comment(created.target_id, Comment("c-1", "Nur intern", internal=True), marker="c-1")
+    [journal] = [j for j in _journals(redmine_server, created.target_id) if str(j["id"]) == result.target_id]
+    assert journal["private_notes"] is False  # what Redmine did
+    assert len(result.dropped) == 1 and "set_notes_private" in result.dropped[0]
+
+
 def test_internal_comments_are_refused_when_private_notes_are_off(redmine_server):
     connector = make_connector(redmine_server, private_notes_for_internal=False)
     created = connector.create(a_draft(STATUSES), unique_marker())
