@@ -179,8 +179,9 @@ def status(config_path: Path, as_json: bool) -> None:
 @click.option("--all", "everything", is_flag=True, help="Every entry of every item.")
 @click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
 def clear(config_path: Path, item: str | None, action_key: str | None, everything: bool, lock_wait: float) -> None:
-    """Remove quarantine entries once handled: a failed write is tried again when next planned;
-    a write the tool stored only in part (kind "dropped") stops being listed.
+    """Quarantine entries once handled: a failed write is tried again by the next pass (its
+    attempts counted from 0); a write the tool stored only in part (kind "dropped") stops being
+    listed.
 
     \b
     Example:
@@ -204,7 +205,7 @@ def clear(config_path: Path, item: str | None, action_key: str | None, everythin
     finally:
         if lock is not None:
             lock.release()
-    click.echo(f"{removed} quarantine entries removed")
+    click.echo(f"{removed} quarantine entries cleared")
 
 
 @main.command()

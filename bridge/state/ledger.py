@@ -298,8 +298,10 @@ class Ledger:
             return rows[0]
 
     def clear(self, item_key: str | None = None, action_key: str | None = None) -> int:
-        """Remove quarantine entries (all, an item's, or one write's) — an operator's decision;
-        the number removed.  A cleared failed write is tried again when next planned."""
+        """An operator's decision on quarantine entries (all, an item's, or one write's): a
+        failed write is due again at once with its attempts counted from 0 (the next pass tries
+        it, and forgets it once it succeeds or is no longer planned); a ``dropped`` report is
+        removed.  Returns the number of entries touched."""
         with self._write_lock, Session(self.engine) as s:
             query = select(Quarantine)
             if item_key is not None:
@@ -307,8 +309,13 @@ class Ledger:
             if action_key is not None:
                 query = query.where(Quarantine.action_key == action_key)
             rows = s.exec(query).all()
+            now = utc_now()
             for row in rows:
-                s.delete(row)
+                if row.kind == "dropped":
+                    s.delete(row)
+                else:
+                    row.attempts, row.next_retry_at = 0, now
+                    s.add(row)
             s.commit()
             return len(rows)
 

@@ -172,3 +172,17 @@ def test_a_write_stored_only_in_part_is_linked_once_and_listed_until_cleared(tmp
     assert w.ledger.clear("casavi:P-1", "comment:c1→tool") == 1
     w.sync()
     assert w.ledger.quarantined() == [] and len(w.issue("P-1").comments) == 1
+
+
+def test_clear_makes_a_waiting_write_due_at_once(tmp_path):
+    w = World(tmp_path, retry_after=timedelta(hours=1), attachment_max_bytes=10)
+    w.source.add_ticket("P-1", "Wasserschaden")
+    w.source.add_file("P-1", "gross.txt", b"x" * 100)
+    w.sync()
+    w.tool.settings = w.tool.settings.model_copy(update={"attachment_max_bytes": 1000})  # the admin raises the limit
+    w.sync()
+    assert w.issue("P-1").attachments == ()  # still waiting for its retry time
+    assert w.ledger.clear("casavi:P-1") == 1
+    w.sync()
+    assert [f.name for f in w.issue("P-1").attachments] == ["gross.txt"]
+    assert w.entries() == {}
