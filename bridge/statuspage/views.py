@@ -75,6 +75,7 @@ class QuarantineEntry:
     next_retry_at: datetime | None
     given_up: bool  # attempts reached max_attempts: the engine no longer retries it by itself
     due: bool  # the next pass picks it up
+    action: str = ""  # the failing write ("status → New in the tool"); empty: the item could not be read
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,12 @@ def tenant_view(tenant: Tenant, now: datetime | None = None) -> TenantView:
     quarantine = []
     for q in quarantined:
         next_retry = _utc(q.next_retry_at)
-        given_up = q.attempts >= tenant.max_attempts
+        given_up = q.kind == "dropped" or q.attempts >= tenant.max_attempts
         quarantine.append(QuarantineEntry(
             item=q.item_key, target=targets.get(q.item_key), error_class=q.error_class, error=short_error(q.error),
             attempts=q.attempts, first_failed_at=_utc(q.first_failed_at), last_failed_at=_utc(q.last_failed_at),
             next_retry_at=next_retry, given_up=given_up,
-            due=not given_up and next_retry is not None and next_retry <= now))
+            due=not given_up and next_retry is not None and next_retry <= now, action=q.action))
     runs = [{"kind": r.kind, "started_at": _utc(r.started_at), "finished_at": _utc(r.finished_at),
              "outcome": r.outcome or "running", "writes": sum(v for k, v in (r.counts or {}).items()
                                                               if k != "candidates" and isinstance(v, int)),
