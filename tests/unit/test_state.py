@@ -120,7 +120,7 @@ def test_quarantine_is_kept_per_write_and_a_new_fingerprint_starts_counting_agai
 
 def test_a_quarantine_entry_from_before_per_write_entries_survives_the_migration(state_url):
     engine = open_engine(state_url)
-    migrate(engine, "0001")
+    migrate(engine, revision="0001")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO quarantine (item_key, error_class, error, attempts, first_failed_at, "
                           "last_failed_at, next_retry_at) VALUES ('casavi:P-1', 'FatalError', 'bad', 2, "
