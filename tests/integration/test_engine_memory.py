@@ -351,8 +351,8 @@ def test_an_edit_of_the_copy_is_not_carried_back_and_deleting_is_not_mirrored(tm
     assert sorted(c.text for c in world.tool.get(issue.target_id).comments) == ["Zweiter", "im Tool geändert"]
 
 
-def test_a_tool_status_the_forward_map_does_not_produce_stays_after_the_round_trip(tmp_path):
-    world = World(tmp_path, status_map_back={"To Do": "OPEN", "In Progress": "INPROGRESS", "Waiting": "POSTPONED",
+def test_a_tool_status_the_forward_map_does_not_produce_stays_after_the_round_trip(tmp_path, state_url):
+    world = World(tmp_path, state_url, status_map_back={"To Do": "OPEN", "In Progress": "INPROGRESS", "Waiting": "POSTPONED",
                                              "Done": "CLOSED", "Resolved": "CLOSED"})
     world.tool = world.engine.connector = world.engine.applier.connector = MemoryConnector(
         MemorySettings(path=str(tmp_path / "tool2.json"), statuses=("To Do", "In Progress", "Waiting", "Done", "Resolved")))
