@@ -195,6 +195,10 @@ class UpdateTargetComment(Action):
     def describe(self) -> str:
         return f"edited comment {self.comment.comment_id} → tool comment {self.target_comment_id}"
 
+    @property
+    def action_key(self) -> str:
+        return f"comment:{self.comment.comment_id}→tool:edit"
+
 
 @dataclass(frozen=True)
 class UpdateSourceComment(Action):
@@ -208,6 +212,10 @@ class UpdateSourceComment(Action):
 
     def describe(self) -> str:
         return f"edited comment {self.comment.comment_id} → source comment {self.source_comment_id}"
+
+    @property
+    def action_key(self) -> str:
+        return f"comment:{self.comment.comment_id}→source:edit"
 
 
 @dataclass(frozen=True)
@@ -379,6 +387,10 @@ class MarkItem(Action):
 
     def describe(self) -> str:
         return f"mark {self.target_id} as the item of {self.marker.item_id}"
+
+    @property
+    def action_key(self) -> str:
+        return "mark-item"
 
 
 @dataclass(frozen=True)
