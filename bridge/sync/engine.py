@@ -99,6 +99,7 @@ class _Candidate:
     # writes), its new version is recorded without reading the source (plan.in_recorded_state).
     tool_only: bool = False
     held_keys: set[str] = field(default_factory=set)  # writes held back in this pass
+    partial_plan: bool = False  # planned without reading the source (nothing to release by)
 
 
 class Engine:
@@ -311,6 +312,7 @@ class Engine:
         target = cand.target
         if cand.tool_only and target is not None and in_recorded_state(target, links, self.rules):
             # Only our own writes since the version planned on: record the tool's version, read nothing more.
+            cand.partial_plan = True  # not a whole plan: its quarantine entries stay as they are
             return None, [a.FinishItem(cand.item_key, None, target.version)]
         try:
             source = self.source.get(cand.ref)
@@ -416,7 +418,7 @@ class Engine:
             self._fail(cand, exc, report, action)
         if outcome.error is not None:  # the request budget ran out part-way: the pass ends here
             self._cut(report, outcome.error)
-        else:
+        elif not cand.partial_plan:
             # Writes that succeeded, and writes no longer planned (the sides agree now), are
             # forgotten; those that failed now or are still waiting keep their entries.
             self.ledger.release(cand.item_key, keep=cand.held_keys | {x.action_key for x, _ in outcome.failures})
