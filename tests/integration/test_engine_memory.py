@@ -306,8 +306,8 @@ def test_a_pass_that_keeps_no_plans_still_counts_the_items_it_writes(world):
     assert world.issue_for("P-1") is not None
 
 
-def test_edited_casavi_comment_is_edited_in_the_tool_not_duplicated_and_not_echoed(tmp_path):
-    world = World(tmp_path, source_comment_edits=True)
+def test_edited_casavi_comment_is_edited_in_the_tool_not_duplicated_and_not_echoed(tmp_path, state_url):
+    world = World(tmp_path, state_url, source_comment_edits=True)
     world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Bitte schnell", author="Mieterin"),))
     world.sync()
     world.source.edit_comment("P-1", "c1", "Bitte schnell, Kinder im Haus")
@@ -318,8 +318,8 @@ def test_edited_casavi_comment_is_edited_in_the_tool_not_duplicated_and_not_echo
     assert world.sync().differences == 0 and world.source.writes == []
 
 
-def test_edited_tool_comment_is_edited_in_casavi_with_its_author_and_not_echoed(tmp_path):
-    world = World(tmp_path, source_comment_edits=True)
+def test_edited_tool_comment_is_edited_in_casavi_with_its_author_and_not_echoed(tmp_path, state_url):
+    world = World(tmp_path, state_url, source_comment_edits=True)
     world.source.add_ticket("P-1", "Heizung kalt")
     world.sync()
     issue = world.issue_for("P-1")
@@ -336,8 +336,8 @@ def test_edited_tool_comment_is_edited_in_casavi_with_its_author_and_not_echoed(
     assert len(world.tool.get(issue.target_id).comments) == 1
 
 
-def test_an_edit_of_the_copy_is_not_carried_back_and_deleting_is_not_mirrored(tmp_path):
-    world = World(tmp_path, source_comment_edits=True)
+def test_an_edit_of_the_copy_is_not_carried_back_and_deleting_is_not_mirrored(tmp_path, state_url):
+    world = World(tmp_path, state_url, source_comment_edits=True)
     world.source.add_ticket("P-1", "Heizung kalt", comments=(Comment("c1", "Original"), Comment("c2", "Zweiter")))
     world.sync()
     issue = world.issue_for("P-1")
