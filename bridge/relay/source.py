@@ -157,6 +157,11 @@ class RelaySource:
         log.info("relay_status_written", order=ref.item_id, status=status)
         return None  # PatchOrder's answer carries no order
 
+    def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
+        """relay's API offers no comment edit (the relay seed documents create and list only);
+        the engine never asks, since ``comment_edits`` is false."""
+        raise FatalError(f"relay takes no edits of comments (order {ref.item_id}, comment {comment_id})")
+
     def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
                     author_email: str | None, file_ids: list[str] | None = None) -> str:
         try:

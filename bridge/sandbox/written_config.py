@@ -47,6 +47,7 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
             "timeout_seconds": 30,
             "concurrency": 4,
             "request_budget": 0,
+            "names_max_age_hours": 24,
         } if source != "relay" else _relay_section(info),
         "filters": {"statuses": list(MIRRORED_STATUSES), "property_ids": []},
         "sync": {
@@ -57,6 +58,9 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
             "concurrency": 4,
             "comments": True,
             "internal_comments": "mirror",
+            "tool_comments_to_casavi": "internal",
+            "tool_files_to_casavi": "internal",
+            "suppress_rating_request": False,
             "tasks": True,
             "attachments": True,
             "attachment_max_bytes": 10485760,
@@ -65,6 +69,7 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
             "mass_change_share": 0.5,
             "mass_change_min_items": 20,
             "max_attempts": 10,
+            "retry_base_seconds": 30,
         },
         "status_map": {"PENDING": "To Do", "OPEN": "To Do", "INPROGRESS": "In Progress",
                        "POSTPONED": "Waiting", "CLOSED": "Done"},
@@ -113,6 +118,7 @@ def _relay_source(config: dict[str, Any], info: Mapping[str, Any]) -> None:
     config["relay"] = config.pop("casavi")
     config["filters"]["statuses"] = list(RELAY_MIRRORED_STATUSES)
     config["sync"]["tasks"] = False
+    config["sync"].update(tool_comments_to_casavi="public", tool_files_to_casavi="public")  # relay: no internal comments
     config["status_map"] = dict(RELAY_STATUS_MAP)
     config["status_map_back"] = dict(RELAY_STATUS_MAP_BACK)
     # Section order as in the example file: the source section right after [source].

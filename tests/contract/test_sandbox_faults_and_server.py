@@ -178,11 +178,10 @@ def test_generator_is_deterministic_and_carries_the_documents_quirks():
     assert first.files and all(f.size < 1024 for f in first.files)
 
 
-def test_generator_makes_twenty_thousand_tickets_quickly():
-    started = time.monotonic()
+def test_generator_makes_twenty_thousand_tickets():
+    # How fast it does so is the benchmark's business (bench/: the 20,000-ticket runs).
     data = generate(tickets=20_000, seed=1)
     assert len(data.tickets) == 20_000 and data.tickets[-1].ticket_id == "T-20000"
-    assert time.monotonic() - started < 5
 
 
 def test_bench_profile_gives_every_ticket_the_same_shape():
