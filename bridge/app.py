@@ -88,6 +88,8 @@ def build_rules(settings: Settings, connector: Connector, source: Source | None 
         status_text_back=dict(s.status_text_back),
         suppress_rating_request=s.suppress_rating_request,
         source_comment_edits=bool(getattr(source, "comment_edits", False)),
+        assignees=s.assignees,
+        source_assignees=bool(getattr(source, "assignees", False)),
         tasks=s.tasks,
         attachments=s.attachments,
         attachment_max_bytes=s.attachment_max_bytes,

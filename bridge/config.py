@@ -123,6 +123,9 @@ class SyncSettings(_Section):
     status_text_back: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
     # Closing a ticket from the tool: suppress casavi's request to the tenant to rate the process.
     suppress_rating_request: bool = False
+    # Follow who works on it both ways (casavi assignedToId ↔ the tool's assignee), people
+    # matched by e-mail address (override: the connector's assignee_map).
+    assignees: bool = True
     tasks: bool = True
     attachments: bool = True
     attachment_max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024

@@ -82,6 +82,14 @@ class Connector(Protocol):
         """Rewrite a comment the bridge wrote from ``comment`` (text, author line, visibility);
         only called when ``capabilities.comment_edits``."""
 
+    def find_person(self, source_person_id: str, email: str | None) -> str | None:
+        """The tool's user for a source staff member (override map, else by e-mail), or None;
+        only called when ``capabilities.assignee``."""
+
+    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
+        """Assign the item (None: unassign); ``fields["assignee"]`` says who it now is ("" =
+        nobody, also when the tool refused the person).  Only when ``capabilities.assignee``."""
+
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         """Create a sub-item for a source task; returns the sub-item id."""
 

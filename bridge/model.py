@@ -26,6 +26,7 @@ FIELD_DESCRIPTION = "description"
 FIELD_STATUS = "status"
 FIELD_DUE_DATE = "due_date"
 FIELD_MARKER = "marker"  # a tool file's marker, as its link records it once the tool stored it
+FIELD_ASSIGNEE = "assignee"  # source: a staff id; tool: its own user reference ("" = nobody)
 
 
 @dataclass(frozen=True, order=True)
@@ -265,6 +266,8 @@ class Capabilities:
     # between leaves an unmarked copy: the connector then offers ``mark_attachment``.
     attachment_marker_after_upload: bool = False
     comment_edits: bool = False  # the connector offers ``update_comment`` (an edit reaches the tool)
+    # The connector offers ``find_person`` and ``set_assignee`` and reads ``fields["assignee"]``.
+    assignee: bool = False
 
 
 def content_hash(value: Any) -> str:

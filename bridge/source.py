@@ -43,6 +43,8 @@ class Source(Protocol):
     # True when ``update_comment`` rewrites a comment the bridge wrote (an edit in the tool
     # reaches the source); relay takes no edits.
     comment_edits: bool
+    # True when ``staff_emails`` and ``set_assignee`` exist (casavi tickets; relay orders not).
+    assignees: bool
 
     def check(self) -> list[str]:
         """Authenticate and make one cheap read; one line per problem."""
@@ -69,6 +71,12 @@ class Source(Protocol):
     def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
                     author_email: str | None, file_ids: list[str] | None = None) -> str:
         """Create a comment with a caller-chosen id; ConflictError (409) means it exists already."""
+
+    def staff_emails(self) -> dict[str, str | None]:
+        """Every staff member's e-mail address by staff id (only when ``assignees``)."""
+
+    def set_assignee(self, ref: SourceRef, staff_id: str | None) -> None:
+        """Assign the item to a staff member, or to nobody (only when ``assignees``)."""
 
     def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
         """Rewrite the text of a comment the bridge wrote (only when ``comment_edits``)."""

@@ -94,6 +94,7 @@ class CasaviSource:
 
     name = "casavi"
     comment_edits = True  # "Update ticket comment": PUT /tickets/{id}/comments/{commentId}
+    assignees = True  # staff_emails, set_assignee
 
     def __init__(self, client: CasaviClient, *, date_means_created: bool = False):
         self.client = client
@@ -259,6 +260,20 @@ class CasaviSource:
         )
         log.info("casavi_comment_written", ticket=ref.item_id, comment=comment_id)
         return comment.comment_id or comment_id
+
+    def staff_emails(self) -> dict[str, str | None]:
+        """Every staff member's e-mail address by staff id (``GET /staff``, all pages)."""
+        return {member.staff_id: member.email for member in self.client.list_staff()}
+
+    def set_assignee(self, ref: SourceRef, staff_id: str | None) -> None:
+        """PUT the ticket with its current fields and ``assignedToId`` (None: nobody)."""
+        current = self.client.get_ticket(ref.item_id)
+        if current.assigned_to_id == staff_id:
+            return
+        fields = ticket_write_fields(current)
+        fields["assignedToId"] = staff_id
+        self.client.update_ticket(ref.item_id, fields)
+        log.info("casavi_assignee_written", ticket=ref.item_id, staff_id=staff_id)
 
     def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
         """PUT the comment's new text (``isInternal`` is not sent: it stays as written)."""

@@ -57,6 +57,7 @@ class RelaySource:
 
     name = SOURCE_NAME
     comment_edits = False  # relay takes no edits of comments
+    assignees = False  # an order has no staff assignee
     date_means_created = False
 
     def __init__(self, client: RelayClient, *, author_name: str = DEFAULT_AUTHOR_NAME,

@@ -144,6 +144,41 @@ class SetSourceStatus(Action):
 
 
 @dataclass(frozen=True)
+class SetTargetAssignee(Action):
+    """Assign the tool's item to the person the source's staff member is (None: unassign)."""
+
+    staff_id: str | None
+    source_hash: str
+    direction = TO_TARGET
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"assignee → {self.staff_id or 'nobody'} in the tool"
+
+    @property
+    def action_key(self) -> str:
+        return "assignee→tool"
+
+
+@dataclass(frozen=True)
+class SetSourceAssignee(Action):
+    """Assign the source's item to the staff member the tool's user is ("": unassign)."""
+
+    tool_person: str
+    target_hash: str
+    source_hash: str  # the source's assignee hash as planned on (kept when nobody matches)
+    direction = TO_SOURCE
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"assignee → {self.tool_person or 'nobody'} in the source"
+
+    @property
+    def action_key(self) -> str:
+        return "assignee→source"
+
+
+@dataclass(frozen=True)
 class RecordHashes(Action):
     """Nothing to write; remember what each side now holds (e.g. a change the policy kept)."""
 
@@ -405,7 +440,7 @@ class FinishItem(Action):
 
 
 WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
-          UpdateTargetComment, UpdateSourceComment,
+          UpdateTargetComment, UpdateSourceComment, SetTargetAssignee, SetSourceAssignee,
           CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
           MarkAttachment, MarkItem)
 

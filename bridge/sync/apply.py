@@ -22,7 +22,9 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
-from bridge.model import FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, WriteResult, content_hash
+from bridge.model import (FIELD_ASSIGNEE, FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, WriteResult,
+                          content_hash)
+from bridge.people import People
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
@@ -51,6 +53,7 @@ class Applier:
         self.rules = rules
         self.workdir = workdir
         self.metrics = metrics
+        self.people = People(source, connector)
 
     def skipped(self, item_key: str) -> ItemOutcome:
         """An item not worked on in this pass (it is read again next time)."""
@@ -162,6 +165,8 @@ class Applier:
                                     target_hashes={FIELD_TEXT: text_hash(c.text)})
             self._count(outcome, "comment_written_back", a.TO_SOURCE)
             log.info("comment_written_back", comment=action.comment_id)
+        elif isinstance(action, (a.SetTargetAssignee, a.SetSourceAssignee)):
+            self._assign(action, target_id, ref, outcome)
         elif isinstance(action, a.UpdateTargetComment):
             c = action.comment
             self.connector.update_comment(target_id, action.target_comment_id, c)
@@ -258,6 +263,35 @@ class Applier:
             log.info("attachment_written_back", file=f.name)
         else:  # pragma: no cover - every action class is handled above
             raise FatalError(f"unknown action {type(action).__name__}")
+
+    def _assign(self, action: a.Action, target_id: str, ref: SourceRef | None, outcome: ItemOutcome) -> None:
+        key = action.item_key
+        if isinstance(action, a.SetTargetAssignee):
+            person = self.people.tool_person(action.staff_id) if action.staff_id else None
+            if action.staff_id and person is None:
+                log.warning("assignee_unknown_in_tool", staff_id=action.staff_id,
+                            note="no user with this staff member's e-mail address and no assignee_map entry; "
+                                 "the issue stays unassigned")
+            result = self.connector.set_assignee(target_id, person)
+            now = (result.fields or {}).get(FIELD_ASSIGNEE, person or "")
+            self._link(key, target_id, source_hashes={FIELD_ASSIGNEE: action.source_hash},
+                       target_hashes={FIELD_ASSIGNEE: content_hash(now)})
+            self._count(outcome, "assignee_mirrored", a.TO_TARGET)
+            log.info("assignee_mirrored", staff_id=action.staff_id, person=now or None)
+            return
+        assert isinstance(action, a.SetSourceAssignee)
+        staff_id = self.people.staff_for(action.tool_person) if action.tool_person else None
+        if action.tool_person and staff_id is None:
+            log.warning("assignee_unknown_in_source", person=action.tool_person,
+                        note="no casavi staff member matches this user; casavi's assignee is left as it is")
+            self._link(key, target_id, source_hashes={FIELD_ASSIGNEE: action.source_hash},
+                       target_hashes={FIELD_ASSIGNEE: action.target_hash})
+            return
+        self.source.set_assignee(self._ref(ref, key), staff_id)
+        self._link(key, target_id, source_hashes={FIELD_ASSIGNEE: content_hash(staff_id or "")},
+                   target_hashes={FIELD_ASSIGNEE: action.target_hash})
+        self._count(outcome, "assignee_written_back", a.TO_SOURCE)
+        log.info("assignee_written_back", staff_id=staff_id, person=action.tool_person or None)
 
     # --- helpers ----------------------------------------------------------------------------
     @staticmethod

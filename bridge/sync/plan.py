@@ -19,6 +19,7 @@ It holds every sync rule and does no I/O.  The rules, in the order they are appl
 from __future__ import annotations
 
 from dataclasses import replace
+from dataclasses import replace
 from typing import Mapping
 
 from bridge.model import (
@@ -38,6 +39,7 @@ from bridge.model import (
     content_hash,
 )
 from bridge.sync import actions as a
+from bridge.sync.assignee import follows_assignee, plan_assignee, plan_new_assignee
 from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
@@ -169,7 +171,10 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
     draft = draft_for(source, rules)
     if draft is None:
         return [a.Note(key, f"source status {source.status!r} has no entry in the status map; not mirrored")]
+    if follows_assignee(rules):  # assigned in a step of its own: a refused person never fails the create
+        draft = replace(draft, assignee=None)
     plan: list[a.Action] = [a.CreateItem(key, draft, Marker.for_ref(source.ref), source_hashes(source), source.version)]
+    plan += plan_new_assignee(source, rules)
     empty = TargetItem(target_id="", fields={}, version="")
     plan += _plan_comments(source, empty, links, rules)
     plan += _plan_tasks(source, empty, links, rules)
@@ -188,6 +193,7 @@ def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: 
     # sub-items are still open.
     plan += _plan_tasks(source, target, links, rules)
     plan += _plan_status(source, target, link, rules)
+    plan += plan_assignee(source, target, link, rules, _winner(rules, source, target))
     plan += _plan_comments(source, target, links, rules)
     plan += plan_comment_edits(source, target, links, rules)
     plan += _plan_attachments(source, target, links, rules)

@@ -32,6 +32,8 @@ class SyncRules:
     tool_files_to_source: str = "internal"
     status_text_back: Mapping[str, str] = field(default_factory=dict)  # source status → statusText
     suppress_rating_request: bool = False  # sent when the tool closes the item
+    assignees: bool = True  # follow who works on it ([sync] assignees)
+    source_assignees: bool = False  # the source offers staff_emails/set_assignee (casavi does, relay not)
     source_comment_edits: bool = False  # the source offers ``update_comment`` (casavi does, relay not)
     tasks: bool = True
     attachments: bool = True

@@ -96,7 +96,7 @@ class JiraConnector:
     name = "jira"
     capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
                                 markers_on_comments=True, due_date=True, attachment_marker_after_upload=True,
-                                comment_edits=True)
+                                comment_edits=True, assignee=True)
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
@@ -545,6 +545,39 @@ class JiraConnector:
             else:
                 body["visibility"] = {"type": visibility.type, "value": visibility.value}
         return body
+
+    @_boundary("find_person")
+    def find_person(self, source_person_id: str, email: str | None) -> str | None:
+        """The Jira user for a casavi staff member: ``[jira] assignee_map`` first, else a user
+        search by e-mail (Cloud ``query``, answering accountIds; Data Center ``username``,
+        answering user names).  None when nobody matches."""
+        mapped = self.settings.assignee_map.get(source_person_id)
+        if mapped:
+            return mapped
+        if not email:
+            return None
+        params = {"query": email} if self.settings.deployment == "cloud" else {"username": email}
+        found = self.rest.get("user/search", {**params, "maxResults": 10}) or []
+        return m.person_match(found if isinstance(found, list) else [], email)
+
+    def person_is_mapped(self, source_person_id: str) -> bool:
+        return source_person_id in self.settings.assignee_map
+
+    @_boundary("set_assignee")
+    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
+        """Assign the issue to ``person`` (accountId / user name), or unassign with None.  A
+        person Jira will not take (unknown, not assignable) leaves the issue unassigned and is
+        reported as ``fields["assignee"] == ""``: an assignee never blocks the ticket."""
+        key = "accountId" if self.settings.deployment == "cloud" else "name"
+        try:
+            self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": {key: person} if person else None}})
+        except JIRAError as exc:
+            if person is None or exc.status_code != 400:
+                raise
+            log.warning("jira_assignee_refused", target_id=target_id, person=person, error=str(translate(exc)))
+            self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": None}})
+            person = None
+        return WriteResult(target_id, fields={"assignee": person or ""})
 
     @_boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:

@@ -25,7 +25,7 @@ COMMENT_MARKER_KEY = "casavi"  # comment property: {"commentId"}
 SERVICE_DESK_KEY = "sd.public.comment"  # JSM: {"internal": true}
 
 ISSUE_FIELDS = ("summary", "description", "status", "resolution", "updated", "created",
-                "duedate", "subtasks", "attachment", "parent", "issuetype", "labels")
+                "duedate", "subtasks", "attachment", "parent", "issuetype", "labels", "assignee")
 SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", "issuetype", "parent")
 # What an incremental search reads: enough for the version, the cursor and the marker (the
 # label: Data Center's search rows carry no properties).
@@ -237,7 +237,30 @@ def written_fields(fields: Mapping[str, Any]) -> dict[str, str]:
         "description": str(fields.get("description") or ""),
         "status": _name(fields.get("status")) or "",
         "due_date": str(fields.get("duedate") or ""),
+        "assignee": user_ref(fields.get("assignee")),
     }
+
+
+def user_ref(user: Any) -> str:
+    """How Jira names a person in requests: the accountId (Cloud) or the user name (Data
+    Center); "" for nobody."""
+    if not isinstance(user, Mapping):
+        return ""
+    return str(user.get("accountId") or user.get("name") or "")
+
+
+def person_match(users: Sequence[Mapping[str, Any]], email: str) -> str | None:
+    """The user a search for ``email`` found: the one whose address is exactly it; when the
+    answer shows no address at all (Cloud hides addresses by profile visibility), the only
+    user found.  None when nobody, or several without a visible match, were found."""
+    wanted = email.strip().casefold()
+    exact = [u for u in users if str(u.get("emailAddress") or "").casefold() == wanted]
+    if len(exact) == 1:
+        return user_ref(exact[0]) or None
+    hidden = [u for u in users if not u.get("emailAddress")]
+    if not exact and len(users) == 1 and hidden:
+        return user_ref(hidden[0]) or None
+    return None
 
 
 def to_comment(raw: Mapping[str, Any], policy: TenantTextPolicy = TenantTextPolicy()) -> Comment:

@@ -72,6 +72,7 @@ class RedmineConnector:
             markers_on_comments=True,
             due_date=True,
             comment_edits=True,  # PUT /journals/{id}.json, Redmine 5.0 and later
+            assignee=True,
         )
         self._lookup: Lookup | None = None
         self._lock = threading.Lock()
@@ -231,6 +232,37 @@ class RedmineConnector:
             log.error("redmine_note_visibility_dropped", target_id=target_id, journal_id=journal_id, asked=internal)
         result = self._result(target_id, written_id=journal_id, issue=issue)
         return WriteResult(result.target_id, version=result.version, dropped=dropped)
+
+    def find_person(self, source_person_id: str, email: str | None) -> str | None:
+        """``assignee_map`` first, else the active user whose address is ``email``
+        (``GET /users.json?name=``: Redmine matches login, names and address; administrators only —
+        a refused list means nobody is found, and the issue stays unassigned)."""
+        mapped = self.settings.assignee_map.get(source_person_id)
+        if mapped:
+            return str(mapped)
+        if not email:
+            return None
+        try:
+            users = self.client.get("/users.json", {"name": email, "status": 1}).get("users") or []
+        except (AuthError, FatalError) as exc:
+            log.warning("redmine_user_search_refused", error=str(exc))
+            return None
+        exact = [u for u in users if str(u.get("mail") or "").casefold() == email.strip().casefold()]
+        return str(exact[0]["id"]) if len(exact) == 1 else None
+
+    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
+        """Assign (None: unassign).  Redmine answers 422 for a user it will not take (not a
+        project member): the issue then stays unassigned, and that is what is reported."""
+        try:
+            self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": int(person) if person else ""}},
+                            idempotent=True)
+        except FatalError as exc:
+            if person is None or getattr(exc, "status", None) != 422:
+                raise
+            log.warning("redmine_assignee_refused", target_id=target_id, person=person, error=str(exc))
+            self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": ""}}, idempotent=True)
+            person = None
+        return WriteResult(target_id, fields={"assignee": person or ""})
 
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
         """Rewrite a note the bridge wrote (``PUT /journals/{id}.json``, Redmine 5.0+), keeping its

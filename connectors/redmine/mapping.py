@@ -200,6 +200,7 @@ def issue_fields(issue: Mapping[str, Any], description: str) -> dict[str, str]:
         "description": description,
         "status": (issue.get("status") or {}).get("name", ""),
         "due_date": issue.get("due_date") or "",
+        "assignee": str((issue.get("assigned_to") or {}).get("id") or ""),
     }
 
 

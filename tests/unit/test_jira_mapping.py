@@ -340,7 +340,7 @@ def test_issue_maps_to_a_target_item_with_stable_id_and_key_for_people():
     item = m.to_target_item(_issue(duedate="2025-06-01"), [], [], server_url="https://jira.example")
     assert (item.target_id, item.display_id, item.url) == ("10001", "OPS-1", "https://jira.example/browse/OPS-1")
     # The description is compared as Jira stores it (wiki markup): hashed, never copied back.
-    assert item.fields == {"title": "Heizung", "status": "To Do", "due_date": "2025-06-01",
+    assert item.fields == {"title": "Heizung", "status": "To Do", "due_date": "2025-06-01", "assignee": "",
                            "description": build_description("Kalt", (("Property", "P-1"),), "https://x.de/1")}
     assert item.marker == Marker("casavi", "P-1", 41251)
     assert item.updated_at == datetime(2025, 5, 1, 8, 0, tzinfo=timezone.utc)
@@ -531,3 +531,13 @@ def test_creating_the_connector_does_no_io():
 def test_a_naive_cursor_in_changed_since_is_read_as_utc():
     naive = datetime(2025, 1, 1, 12, 0) + timedelta(seconds=30)
     assert m.changed_since_jql("OPS", naive) == m.changed_since_jql("OPS", naive.replace(tzinfo=timezone.utc))
+
+
+def test_a_person_is_matched_by_exact_address_or_as_the_only_user_with_a_hidden_one():
+    from connectors.jira.mapping import person_match
+
+    shown = [{"accountId": "a1", "emailAddress": "miriam@hv.example"}, {"accountId": "a2", "emailAddress": "m@x"}]
+    assert person_match(shown, "Miriam@HV.example") == "a1"
+    assert person_match([{"accountId": "a3"}], "joerg@hv.example") == "a3"  # Cloud hid the address
+    assert person_match([{"accountId": "a3"}, {"accountId": "a4"}], "joerg@hv.example") is None
+    assert person_match([{"name": "bob", "emailAddress": "bob@x"}], "miriam@hv.example") is None

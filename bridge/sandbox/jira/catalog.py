@@ -123,6 +123,9 @@ class JiraUser:
     display_name: str
     time_zone: str = "Europe/Berlin"
     assignable: bool = True  # has "Assignable User" in the project
+    # Cloud applies each person's profile visibility: a hidden e-mail address is left out of
+    # every user object (Atlassian, "Profile visibility overview"); Data Center always shows it.
+    email_visible: bool = True
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,16 @@ def make_users(options: JiraSandboxOptions) -> tuple[JiraUser, ...]:
         # Exists, but may not be assigned issues in the project (left the team).
         JiraUser("dora", "JIRAUSER10103", "5f2a1c0e8d3b4a0069c1b005",
                  "dora@example.com", "Dora Departed", "Europe/Vienna", assignable=False),
+        # Staff of the casavi sandbox (same e-mail addresses, see casavi/generator.py _staff), so
+        # people can be matched by e-mail; Tom Becker has no Jira account.  Jörg hides his
+        # e-mail address on Cloud.
+        JiraUser("mmanager", "JIRAUSER10104", "5f2a1c0e8d3b4a0069c1b006",
+                 "miriam.manager@hausverwaltung.example", "Miriam Manager", "Europe/Berlin"),
+        JiraUser("jhausmeister", "JIRAUSER10105", "5f2a1c0e8d3b4a0069c1b007",
+                 "joerg.hausmeister@hausverwaltung.example", "Jörg Hausmeister", "Europe/Berlin",
+                 email_visible=False),
+        JiraUser("sgroesser", "JIRAUSER10106", "5f2a1c0e8d3b4a0069c1b008",
+                 "sabine.groeßer@hausverwaltung.example", "Sabine Größer", "Europe/Berlin"),
     )
 
 

@@ -86,7 +86,9 @@ class View:
         else:
             out = {"self": f"{self.api}/user?username={quote(user.name)}", "name": user.name,
                    "key": user.key}
-        out.update({"emailAddress": user.email, "avatarUrls": self.avatars(user.name),
+        if user.email_visible or not self.cloud:
+            out["emailAddress"] = user.email
+        out.update({"avatarUrls": self.avatars(user.name),
                     "displayName": user.display_name, "active": True, "timeZone": user.time_zone})
         if full:
             store = self.store

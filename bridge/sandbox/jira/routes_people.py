@@ -82,9 +82,38 @@ async def assignable(request: Request, view: View) -> Response:
     return JSONResponse([view.user(u) for u in users[:limit]])
 
 
+@endpoint()
+async def user_search(request: Request, view: View) -> Response:
+    """Cloud: ``query`` matches a prefix of the display name or of the e-mail address (also a
+    hidden one; the answer then leaves the address out), ``accountId`` exactly.  Data Center:
+    ``username`` matches user name, name or e-mail address.  Both: active users only."""
+    params = request.query_params
+    if view.cloud:
+        if params.get("accountId"):
+            found = view.store.find_user({"accountId": params["accountId"]})
+            users = [found] if found is not None else []
+        elif params.get("query"):
+            query = params["query"].casefold()
+            users = [u for u in view.store.users if u.email.casefold().startswith(query)
+                     or any(part.startswith(query) for part in u.display_name.casefold().split())
+                     or u.display_name.casefold().startswith(query)]
+        else:
+            raise JiraApiError(400, ["The query parameter 'query' or 'accountId' is required."])
+    else:
+        if not params.get("username"):
+            raise JiraApiError(400, ["The username query parameter was not provided"])
+        query = params["username"].casefold()
+        users = [u for u in view.store.users if query in u.name.casefold() or query in u.email.casefold()
+                 or query in u.display_name.casefold()]
+    start = int_param(request, "startAt", 0, 1_000_000)
+    limit = int_param(request, "maxResults", 50, 1000)
+    return JSONResponse([view.user(u) for u in users[start:start + limit]])
+
+
 def people_routes() -> list[Route]:
     return [
         Route(f"{API}/project/{{project}}/role", project_roles, methods=["GET"]),
         Route(f"{API}/project/{{project}}/role/{{role_id}}", project_role, methods=["GET"]),
         Route(f"{API}/user/assignable/search", assignable, methods=["GET"]),
+        Route(f"{API}/user/search", user_search, methods=["GET"]),
     ]
