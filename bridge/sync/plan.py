@@ -24,6 +24,7 @@ from typing import Mapping
 
 from bridge.model import (
     FIELD_DESCRIPTION,
+    FIELD_ASSIGNEE,
     FIELD_DUE_DATE,
     FIELD_MARKER,
     FIELD_STATUS,
@@ -39,7 +40,7 @@ from bridge.model import (
     content_hash,
 )
 from bridge.sync import actions as a
-from bridge.sync.assignee import follows_assignee, plan_assignee, plan_new_assignee
+from bridge.sync.assignee import follows_assignee, plan_assignee, plan_new_assignee, target_assignee_hash
 from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
@@ -134,6 +135,9 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
         fields.append(FIELD_DUE_DATE)
     hashes = target_hashes({name: target.fields.get(name, "") for name in fields})
     if any(hashes[name] != link.target_hashes.get(name) for name in fields):
+        return False
+    if follows_assignee(rules) and FIELD_ASSIGNEE in target.fields and \
+            target_assignee_hash(target) != link.target_hashes.get(FIELD_ASSIGNEE):
         return False
     if rules.comments:
         linked = {l.target_id: l for l in links.of_kind(KIND_COMMENT)}
