@@ -14,7 +14,7 @@ attempt, a different fingerprint is a new situation (a person changed something)
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from bridge.model import Attachment, Comment, ItemDraft, Marker, StatusTarget, SubItem, Task, content_hash
 
@@ -447,3 +447,12 @@ WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetC
 
 def is_write(action: Action) -> bool:
     return isinstance(action, WRITES)
+
+
+def linked_changes(plan: Sequence[Action]) -> set[str]:
+    """The directions in which ``plan`` changes an item that was already linked (what the
+    mass-change brake counts).  None for a plan that creates the item: the writes after its
+    create (its assignee, say) fill in a new item, they change nothing anyone had before."""
+    if any(isinstance(x, CreateItem) for x in plan):
+        return set()
+    return {x.direction for x in plan if x.changes_linked}

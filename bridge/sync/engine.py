@@ -371,7 +371,7 @@ class Engine:
                         report.planned.append((cand.item_key, plan))
                     if any(a.is_write(x) for x in plan):
                         report.items_to_write += 1
-                    for direction in {x.direction for x in plan if x.changes_linked}:
+                    for direction in a.linked_changes(plan):
                         changed[direction] += 1
                 if brake:
                     self._check_brake(changed, linked_total)

@@ -349,3 +349,13 @@ def test_a_persons_edit_of_their_tool_comment_leaves_the_recorded_state():
     assert in_recorded_state(replace(tgt, comments=tgt.comments + (theirs,)), links, RULES)
     edited = replace(theirs, text="Danke, ich bin erst ab 15 Uhr da")
     assert not in_recorded_state(replace(tgt, comments=tgt.comments + (edited,)), links, RULES)
+
+
+def test_the_writes_after_a_create_are_not_counted_as_changes_to_linked_items():
+    rules = make_rules(assignees=True, source_assignees=True, capabilities=Capabilities(assignee=True))
+    new = plan_item(ticket(assignee="staff-1"), None, ItemLinks(), rules)
+    assert kinds(new)[:2] == ["CreateItem", "SetTargetAssignee"]
+    assert a.linked_changes(new) == set()  # an initial mirror never trips the mass-change brake
+    src, tgt = ticket(), issue()
+    moved = plan_item(replace(src, status="INPROGRESS", version="v2"), tgt, synced(src, tgt), rules)
+    assert a.linked_changes(moved) == {a.SetTargetStatus.direction}
