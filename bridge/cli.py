@@ -263,6 +263,9 @@ def _check_settings(settings) -> list[str]:
         source, connector = build_source(settings), build_connector(settings)
     except ConfigError as exc:
         return exc.problems
+    # What the probes cannot read and take from the settings: said, not counted as a problem.
+    for line in getattr(connector, "assumptions", lambda: [])():
+        click.echo(f"{connector.name}: note: {line}")
     return check_findings(settings, source, connector)
 
 

@@ -7,6 +7,8 @@ Status names are not configured here: the bridge's status maps name Redmine stat
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bridge.secrets import Secret
@@ -31,6 +33,12 @@ class RedmineSettings(BaseModel):
     private_notes_for_internal: bool = True
     # casavi staff id → Redmine user id, for the assignee of created issues.
     assignee_map: dict[str, int] = Field(default_factory=dict)
+    # The instance's Administration » Settings » General » Text formatting: "textile" (Redmine's
+    # default: config/settings.yml ``text_formatting: default: textile`` in Redmine's source) or
+    # "common_mark" ("CommonMark Markdown").  Redmine 5.0 has no REST API for its settings (the
+    # SettingsController accepts no API key), so the bridge cannot read it and ``check`` says
+    # which one it assumes.
+    text_formatting: Literal["textile", "common_mark"] = "textile"
     timeout: float = Field(default=30.0, gt=0)
     verify_tls: bool = True
     # Files above this are refused before uploading (Redmine buffers an upload in memory and

@@ -78,6 +78,7 @@ class RedmineConnector:
         self._lock = threading.Lock()
         # casavi/relay text → Redmine, and Redmine notes → casavi/relay (bridge.markup).
         self.text_policy = ToolTextPolicy()
+        self._fmt = settings.text_formatting  # "textile" | "common_mark"
         self.tenant_policy = TenantTextPolicy(tool_url=self.client.base_url, names=self._person_name)
         self._names: dict[str, str | None] = {}
 
@@ -101,6 +102,12 @@ class RedmineConnector:
                 self._lookup = lookup
             problems = problems + list(lookup.notes)
         return problems
+
+    def assumptions(self) -> list[str]:
+        """What ``check`` cannot read and takes from the settings (printed, not a problem)."""
+        return [f"redmine.text_formatting <- assumed {self.settings.text_formatting!r}: a non-admin key cannot "
+                "read Redmine's text formatting (Administration » Settings » General; no REST API for settings "
+                "in Redmine 5.0); set it to what the instance uses"]
 
     def statuses(self) -> set[str]:
         return set(self._ids().status_ids)
@@ -129,7 +136,8 @@ class RedmineConnector:
         ids = self._ids()
         issue = self._issue(target_id)
         children = self._children(ids, issue)
-        return mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy)
+        return mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy,
+                                      self._fmt)
 
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
         ids = self._ids()
@@ -154,7 +162,7 @@ class RedmineConnector:
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(draft.status)
-        body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft, self.text_policy),
+        body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft, self.text_policy, self._fmt),
                                 mapping.TICKET_LINE, mapping.ticket_marker_value(marker))
         body.update(status_id=status_id, due_date=mapping.due_date_value(draft.due_date))
         if draft.assignee and draft.assignee in self.settings.assignee_map:
@@ -184,7 +192,7 @@ class RedmineConnector:
         if "title" in fields:
             body["subject"] = mapping.subject(draft.title)
         if "description" in fields:
-            description = mapping.render_description(draft, self.text_policy)
+            description = mapping.render_description(draft, self.text_policy, self._fmt)
             if ids.field_id is None:  # keep the marker line
                 _, value = mapping.split_marker_line(mapping.normalize_text(self._issue(target_id, "")["description"]),
                                                      mapping.TICKET_LINE)
@@ -213,7 +221,7 @@ class RedmineConnector:
             # Redmine would drop the flag and show the note to everyone: not written at all.
             raise RefusedError("an internal comment is not written: Redmine would save it as a public note",
                                setting="the bridge user's role needs \"Set notes as private\" (set_notes_private)")
-        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files)), marker)
+        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files), self._fmt), marker)
         self.client.put(f"/issues/{target_id}.json",
                         {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
         # 204 without the journal's id: the newest journal of ours carrying this marker (or,
@@ -270,7 +278,7 @@ class RedmineConnector:
         would make Redmine delete a journal without other changes: refused instead."""
         if not comment.text.strip():
             raise SkippableError("an edit that empties a note: Redmine would delete the note")
-        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files)),
+        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files), self._fmt),
                                          comment.comment_id)
         self.client.put(f"/journals/{comment_id}.json", {"journal": {"notes": notes}}, idempotent=True)
         log.info("redmine_note_updated", target_id=target_id, journal_id=comment_id)
@@ -279,7 +287,7 @@ class RedmineConnector:
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(status)
-        body = self._issue_body(ids, ids.sub_tracker_id, task.title, to_redmine(task.description, self.text_policy),
+        body = self._issue_body(ids, ids.sub_tracker_id, task.title, to_redmine(task.description, self.text_policy, self._fmt),
                                 mapping.TASK_LINE,
                                 marker if ids.field_id is None else mapping.task_marker_value(marker))
         body.update(parent_issue_id=int(target_id), status_id=status_id)
@@ -294,7 +302,7 @@ class RedmineConnector:
         child = self._issue(sub_id, "")
         if str((child.get("parent") or {}).get("id")) != str(target_id):
             raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
-        description = to_redmine(task.description, self.text_policy)
+        description = to_redmine(task.description, self.text_policy, self._fmt)
         if ids.field_id is None:
             _, value = mapping.split_marker_line(mapping.normalize_text(child.get("description")), mapping.TASK_LINE)
             if value:
@@ -436,7 +444,7 @@ class RedmineConnector:
         ids = self._ids()
         issue = issue if issue is not None else self._issue(target_id)
         item = mapping.to_target_item(issue, self._children(ids, issue), ids.place, self.client.base_url,
-                                      self.tenant_policy)
+                                      self.tenant_policy, self._fmt)
         if written_id is None:
             return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
         return WriteResult(written_id, version=item.version)

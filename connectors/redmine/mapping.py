@@ -28,7 +28,8 @@ from urllib.parse import quote, unquote
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 from bridge.model import Attachment, Comment, ItemDraft, Marker, SubItem, TargetItem
 
-from .text import from_redmine, plain_to_redmine, to_redmine
+from .text import COMMON_MARK, TEXTILE, from_redmine, plain_to_redmine, to_redmine
+from .textile import textile_url
 
 TASK_PREFIX = "task:"
 TICKET_LINE = "casavi-ticket: "
@@ -130,14 +131,21 @@ def normalize_text(text: str | None) -> str:
     return (text or "").replace("\r\n", "\n")
 
 
-def render_description(draft: ItemDraft, policy: ToolTextPolicy = ToolTextPolicy()) -> str:
-    """What the issue shows: the ticket's facts and the link back as a list, then the body
-    (tenant text under ``policy``, with the ticket's files as the images it may show)."""
-    lines = [f"- **{plain_to_redmine(label)}:** {plain_to_redmine(value)}" for label, value in draft.facts]
-    if draft.link_url:
-        lines.append(f"- **casavi:** <{draft.link_url}>")
+def render_description(draft: ItemDraft, policy: ToolTextPolicy = ToolTextPolicy(), formatting: str = COMMON_MARK) -> str:
+    """What the issue shows: the ticket's facts and the link back as a list (one line each, in
+    ``formatting``: Textile or CommonMark), then the body (tenant text under ``policy``, with the
+    ticket's files as the images it may show)."""
+    if formatting == TEXTILE:
+        lines = [f"* *{plain_to_redmine(label, TEXTILE)}:* {plain_to_redmine(value, TEXTILE)}"
+                 for label, value in draft.facts]
+        if draft.link_url:
+            lines.append(f'* *casavi:* "{plain_to_redmine(draft.link_url, TEXTILE)}":{textile_url(draft.link_url)}')
+    else:
+        lines = [f"- **{plain_to_redmine(label)}:** {plain_to_redmine(value)}" for label, value in draft.facts]
+        if draft.link_url:
+            lines.append(f"- **casavi:** <{draft.link_url}>")
     header = "\n".join(lines)
-    body = to_redmine(draft.description, policy.with_files(draft.files))
+    body = to_redmine(draft.description, policy.with_files(draft.files), formatting)
     return f"{header}\n\n{body}" if header and body else header or body
 
 
@@ -204,7 +212,8 @@ def issue_fields(issue: Mapping[str, Any], description: str) -> dict[str, str]:
     }
 
 
-def to_comment(journal: Mapping[str, Any], policy: TenantTextPolicy | None = None) -> Comment | None:
+def to_comment(journal: Mapping[str, Any], policy: TenantTextPolicy | None = None,
+               formatting: str = COMMON_MARK) -> Comment | None:
     """A journal with notes is a comment (``private_notes`` → internal); others are history.
 
     A note the bridge wrote (marker) keeps its text as stored (never copied back); any other is
@@ -213,7 +222,7 @@ def to_comment(journal: Mapping[str, Any], policy: TenantTextPolicy | None = Non
         return None
     text, marker = split_note(journal["notes"])
     if marker is None and policy is not None:
-        text = from_redmine(text, policy)
+        text = from_redmine(text, policy, formatting)
     return Comment(
         comment_id=str(journal["id"]),
         text=text,
@@ -235,11 +244,12 @@ def to_attachment(attachment: Mapping[str, Any]) -> Attachment:
     )
 
 
-def to_sub_item(child: Mapping[str, Any], place: MarkerPlace, policy: TenantTextPolicy | None = None) -> SubItem:
+def to_sub_item(child: Mapping[str, Any], place: MarkerPlace, policy: TenantTextPolicy | None = None,
+                formatting: str = COMMON_MARK) -> SubItem:
     description, value = place.issue_description(child, TASK_LINE)
     marker = parse_task_marker(value) if place.field_id is not None else value
     if marker is None and policy is not None:  # a person's sub-item: copied to casavi as a task
-        description = from_redmine(description, policy)
+        description = from_redmine(description, policy, formatting)
     return SubItem(
         sub_id=str(child["id"]),
         title=child.get("subject") or "",
@@ -264,20 +274,20 @@ def item_version(issue: Mapping[str, Any], children: Iterable[Mapping[str, Any]]
 
 def to_target_item(
     issue: Mapping[str, Any], children: Iterable[Mapping[str, Any]], place: MarkerPlace, base_url: str,
-    policy: TenantTextPolicy | None = None,
+    policy: TenantTextPolicy | None = None, formatting: str = COMMON_MARK,
 ) -> TargetItem:
     children = sorted(children, key=lambda c: int(c["id"]))
     description, value = place.issue_description(issue, TICKET_LINE)
     version = item_version(issue, children)
     policy = policy or TenantTextPolicy(tool_url=base_url)
-    comments = (to_comment(j, policy) for j in issue.get("journals") or ())
+    comments = (to_comment(j, policy, formatting) for j in issue.get("journals") or ())
     return TargetItem(
         target_id=str(issue["id"]),
         fields=issue_fields(issue, description),
         version=version,
         marker=parse_ticket_marker(value),
         comments=tuple(c for c in comments if c is not None),
-        sub_items=tuple(to_sub_item(c, place, policy) for c in children),
+        sub_items=tuple(to_sub_item(c, place, policy, formatting) for c in children),
         attachments=tuple(to_attachment(a) for a in issue.get("attachments") or ()),
         url=f"{base_url}/issues/{issue['id']}",
         updated_at=parse_time(version.split("/", 1)[0]),

@@ -1,7 +1,9 @@
 """Text between casavi/relay and Redmine, under the shared text policy (:mod:`bridge.markup`).
 
-Redmine stores text as typed and renders it with the instance's text formatting; the bridge
-writes CommonMark (Administration → Settings → General → Text formatting "CommonMark Markdown").
+Redmine stores text as typed and renders it with the instance's text formatting
+(Administration → Settings → General → Text formatting), which a non-admin key cannot read over
+REST (Redmine 5.0 has no settings API): ``[redmine] text_formatting`` names it, "textile" (Redmine's
+default) or "common_mark".  Textile goes through :mod:`connectors.redmine.textile`.
 Besides markdown, Redmine reads its own syntax in the stored text, and tenant text must not use it:
 
 - ``@login`` mentions a user and notifies them (Redmine ≥ 5.0; ``Redmine::Acts::Mentionable``
@@ -24,6 +26,8 @@ from bridge.markup import TenantTextPolicy, ToolTextPolicy
 from bridge.markup.markdown import escape_markdown, render_markdown
 from bridge.markup.policy import WORD_JOINER
 
+from .textile import markdown_to_textile, plain_to_textile, textile_to_markdown
+
 _MENTION_RE = re.compile(r"(?<![A-Za-z0-9_])@")
 _USER_LINK_RE = re.compile(r"(?i)(?<![A-Za-z0-9_])(user)(?=[:#])")
 _MENTIONED_RE = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_][A-Za-z0-9_\-@.]*?)(?=[.,;:!?)\]]?(?:\s|\Z)|[^A-Za-z0-9_\-@.])")
@@ -36,16 +40,26 @@ def quiet(text: str) -> str:
     return text.replace("{{", "{" + WORD_JOINER + "{")
 
 
-def to_redmine(markdown: str, policy: ToolTextPolicy) -> str:
-    """casavi/relay markdown → the CommonMark Redmine stores, under ``policy``."""
+TEXTILE, COMMON_MARK = "textile", "common_mark"  # Redmine's names (Setting.text_formatting)
+
+
+def to_redmine(markdown: str, policy: ToolTextPolicy, formatting: str = COMMON_MARK) -> str:
+    """casavi/relay markdown → the text Redmine stores for ``formatting``, under ``policy``."""
+    if formatting == TEXTILE:
+        return markdown_to_textile(markdown, policy, quiet)
     return render_markdown(markdown, policy, quiet)
 
 
-def plain_to_redmine(text: str) -> str:
-    """A one-line value (a header fact) as CommonMark plain text."""
+def plain_to_redmine(text: str, formatting: str = COMMON_MARK) -> str:
+    """A one-line value (a header fact) as plain text in ``formatting``."""
+    if formatting == TEXTILE:
+        return plain_to_textile(text, quiet)
     return escape_markdown(quiet(ToolTextPolicy().text(text)))
 
 
-def from_redmine(text: str, policy: TenantTextPolicy) -> str:
-    """Redmine note markdown → casavi/relay markdown: mentions become names, links follow ``policy``."""
+def from_redmine(text: str, policy: TenantTextPolicy, formatting: str = COMMON_MARK) -> str:
+    """A Redmine note in ``formatting`` → casavi/relay markdown: mentions become names, links
+    follow ``policy``."""
+    if formatting == TEXTILE:
+        return textile_to_markdown(text, policy, _MENTIONED_RE)
     return render_markdown(text, policy, lambda t: _MENTIONED_RE.sub(lambda m: policy.mention(m.group(1)), t))
