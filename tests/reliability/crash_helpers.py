@@ -13,16 +13,18 @@ from tests.fixtures.processes import bridge_process
 WRITING = re.compile(r"(ticket|comment|task|attachment)_(mirrored|written_back)|status_(mirrored|written_back)")
 
 
-def kill_while_writing(config: Path, log: Path, delay: float, *, wait_seconds: float = 60) -> bool:
+def kill_while_writing(config: Path, log: Path, delay: float, *, wait_seconds: float = 60,
+                       after: re.Pattern[str] = WRITING) -> bool:
     """Run the bridge once with its log in ``log``; ``delay`` seconds after the log shows it
-    writing (so the kill lands mid-write however slow the machine is), SIGKILL it.
+    writing (``after``: the first log event that counts as writing; so the kill lands mid-write
+    however slow the machine is), SIGKILL it.
 
     True when the kill hit the process in the middle of its pass (it was running and had not
     finished the pass); a run with nothing to do just ends, and that is False.
     """
     proc = bridge_process("run", "--config", str(config), "--once", log=log)
     deadline = time.monotonic() + wait_seconds
-    while proc.poll() is None and time.monotonic() < deadline and not WRITING.search(log.read_text()):
+    while proc.poll() is None and time.monotonic() < deadline and not after.search(log.read_text()):
         time.sleep(0.05)
     time.sleep(delay)
     alive = proc.poll() is None
