@@ -49,6 +49,8 @@ def plan_assignee(source: SourceItem, target: TargetItem, link: LinkView, rules:
     s_known, t_known = link.source_hashes.get(FIELD_ASSIGNEE), link.target_hashes.get(FIELD_ASSIGNEE)
     if s_known is None and t_known is None:
         return [a.RecordHashes(key, {FIELD_ASSIGNEE: s_now}, {FIELD_ASSIGNEE: t_now})]
+    if s_known is None:  # created while the source named nobody: no assignee step, nothing recorded
+        s_known = content_hash("")
     s_changed, t_changed = s_now != s_known, t_now != t_known
     plan: list[a.Action] = []
     direction = "source" if s_changed else "target" if t_changed else None

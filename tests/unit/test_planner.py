@@ -359,3 +359,13 @@ def test_the_writes_after_a_create_are_not_counted_as_changes_to_linked_items():
     src, tgt = ticket(), issue()
     moved = plan_item(replace(src, status="INPROGRESS", version="v2"), tgt, synced(src, tgt), rules)
     assert a.linked_changes(moved) == {a.SetTargetStatus.direction}
+
+
+def test_an_item_created_without_an_assignee_plans_no_assignee_write_on_a_full_read():
+    rules = make_rules(assignees=True, source_assignees=True, capabilities=Capabilities(assignee=True))
+    src, tgt = ticket(), issue(fields={"assignee": ""})
+    links = synced(src, tgt)  # as after the create: the tool's assignee recorded, the source's not
+    assert "assignee" in links.item.target_hashes and "assignee" not in links.item.source_hashes
+    assert not any(isinstance(x, a.SetTargetAssignee) for x in plan_item(src, tgt, links, rules))
+    assigned = plan_item(replace(src, assignee="staff-1", version="v2"), tgt, links, rules)
+    assert [x.staff_id for x in assigned if isinstance(x, a.SetTargetAssignee)] == ["staff-1"]
