@@ -271,6 +271,10 @@ class Capabilities:
 
 
 def content_hash(value: Any) -> str:
-    """A short, stable hash of a JSON-able value (dict keys sorted, dates as ISO text)."""
+    """A short, stable hash of a JSON-able value (dict keys sorted, dates as ISO text).
+
+    Any text hashes, also text a counterpart sent with a lone surrogate (``"\\ud800"`` in JSON
+    decodes to one): it is encoded with ``surrogatepass`` instead of failing.
+    """
     blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:20]
