@@ -49,12 +49,15 @@ def plan_assignee(source: SourceItem, target: TargetItem, link: LinkView, rules:
     s_known, t_known = link.source_hashes.get(FIELD_ASSIGNEE), link.target_hashes.get(FIELD_ASSIGNEE)
     if s_known is None and t_known is None:
         return [a.RecordHashes(key, {FIELD_ASSIGNEE: s_now}, {FIELD_ASSIGNEE: t_now})]
-    if s_known is None:  # created while the source named nobody: no assignee step, nothing recorded
-        s_known = content_hash("")
+    # Created while the source named nobody, or stopped before the assignee step after the create
+    # was recorded: no source value recorded, which is nobody.  Not a conflict with the tool's
+    # value then: that can be our own assignee write whose record a crash prevented.
+    recorded = s_known is not None
+    s_known = s_known if recorded else content_hash("")
     s_changed, t_changed = s_now != s_known, t_now != t_known
     plan: list[a.Action] = []
     direction = "source" if s_changed else "target" if t_changed else None
-    if s_changed and t_changed and s_known is not None and t_known is not None:
+    if s_changed and t_changed and recorded and t_known is not None:
         direction = winner
         plan.append(a.RecordConflict(key, FIELD_ASSIGNEE, source.assignee or "",
                                      target.fields.get(FIELD_ASSIGNEE, ""), rules.conflict_policy, winner))

@@ -369,3 +369,13 @@ def test_an_item_created_without_an_assignee_plans_no_assignee_write_on_a_full_r
     assert not any(isinstance(x, a.SetTargetAssignee) for x in plan_item(src, tgt, links, rules))
     assigned = plan_item(replace(src, assignee="staff-1", version="v2"), tgt, links, rules)
     assert [x.staff_id for x in assigned if isinstance(x, a.SetTargetAssignee)] == ["staff-1"]
+
+
+def test_an_assignee_write_a_crash_left_unrecorded_is_written_again_without_a_conflict():
+    rules = make_rules(assignees=True, source_assignees=True, capabilities=Capabilities(assignee=True))
+    src, tgt = ticket(assignee="staff-1"), issue(fields={"assignee": ""})
+    links = synced(replace(src, assignee=None), tgt)  # the create recorded; the assignee step not
+    assigned_in_jira = replace(tgt, fields={**tgt.fields, "assignee": "acc-1"})
+    plan = plan_item(src, assigned_in_jira, links, rules)
+    assert [x.staff_id for x in plan if isinstance(x, a.SetTargetAssignee)] == ["staff-1"]
+    assert not any(isinstance(x, a.RecordConflict) for x in plan)
