@@ -279,6 +279,26 @@ def _check_settings(settings) -> list[str]:
 @click.option("--date-semantics", type=click.Choice(["modified", "created"]), default="modified", show_default=True,
               help="What casavi's ticket filter `date` means.")
 @click.option("--token-ttl-seconds", default=3600.0, show_default=True, help="casavi token lifetime.")
+@click.option("--casavi-profile", type=click.Choice(["strict", "lenient"]), default="strict", show_default=True,
+              help="Readings of what the casavi document leaves open: strict breaks a naive client, lenient does not.")
+@click.option("--casavi-comments-move-modified/--casavi-comments-keep-modified", default=None,
+              help="Comment and task writes move the ticket's lastModified (profile: strict no, lenient yes).")
+@click.option("--casavi-embed-comments/--casavi-paged-comments-only", default=None,
+              help="GET /tickets/{id} embeds its comments (strict: no, only the paged endpoint lists them).")
+@click.option("--casavi-filter-pending/--casavi-filter-seed-enum", default=None,
+              help="The ticket list filter accepts status=PENDING (strict: 400, not in the document's enum).")
+@click.option("--casavi-task-put-merges/--casavi-task-put-replaces", default=None,
+              help="Task PUT changes only the fields given (strict: replaces the task, omitted fields cleared).")
+@click.option("--casavi-max-file-bytes", type=click.IntRange(min=1), default=None,
+              help="POST /files limit (strict: 10000000, lenient: 10485760).")
+@click.option("--casavi-refresh/--casavi-no-refresh", default=None,
+              help="POST /authenticate/refresh exists (strict: 404).")
+@click.option("--casavi-attachment-urls/--casavi-no-attachment-urls", default=None,
+              help="attachmentDetails carry a url (strict: no url, files by id).")
+@click.option("--relay-page-size", type=click.IntRange(min=0), default=50, show_default=True,
+              help="relay GET /orders pages of this many (limit/offset); 0: one unpaged list.")
+@click.option("--relay-comment-encoding", type=click.Choice(["json", "multipart"]), default="json",
+              show_default=True, help="What relay's CreateOrderComment accepts (the other gets 415).")
 @click.option("--casavi-port", type=int, default=None, help="Port of the casavi sandbox (free port if not given).")
 @click.option("--jira-port", type=int, default=None, help="Port of the Jira sandbox (free port if not given).")
 @click.option("--ready-file", type=click.Path(dir_okay=False), default=None,

@@ -108,7 +108,7 @@ class SyncSettings(_Section):
     interval_seconds: PositiveSeconds = 60
     jitter_seconds: Annotated[float, Field(ge=0)] = 5
     overlap_seconds: Annotated[float, Field(ge=0)] = 120
-    sweep_interval_seconds: PositiveSeconds = 3600
+    sweep_interval_seconds: PositiveSeconds = 900
     concurrency: Annotated[int, Field(ge=1)] = 4
     comments: bool = True
     internal_comments: Literal["mirror", "skip"] = "mirror"
@@ -128,7 +128,7 @@ class SyncSettings(_Section):
     assignees: bool = True
     tasks: bool = True
     attachments: bool = True
-    attachment_max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
+    attachment_max_bytes: Annotated[int, Field(gt=0)] = 10_000_000  # casavi: "10 MB"
     attachment_types: tuple[MimeType, ...] = ()
     conflict_policy: Literal["casavi-wins", "tool-wins", "newest"] = "casavi-wins"
     mass_change_share: Annotated[float, Field(gt=0, le=1)] = 0.5

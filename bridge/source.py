@@ -34,17 +34,27 @@ class ParseProblem:
     message: str
 
 
+def same_version(stored: str | None, seen: str | None) -> bool:
+    """Whether a version seen equals the one synced.  A source may report a short version in
+    lists (casavi: ``lastModified``) and a long one for an item read whole
+    (``lastModified#digest``); a short one matches the long one it starts."""
+    if stored is None or seen is None:
+        return False
+    return stored == seen or ("#" not in seen and stored.split("#", 1)[0] == seen)
+
+
 @runtime_checkable
 class Source(Protocol):
     name: str  # "casavi" or "relay"; the first part of every SourceRef it makes
     # True when ``changed_since`` only sees items *created* after ``since`` (casavi
-    # ``--date-semantics created``); the engine then sweeps linked open items itself.
+    # ``--date-semantics created``).
     date_means_created: bool
     # True when ``update_comment`` rewrites a comment the bridge wrote (an edit in the tool
     # reaches the source); relay takes no edits.
     comment_edits: bool
     # True when ``staff_emails`` and ``set_assignee`` exist (casavi tickets; relay orders not).
     assignees: bool
+    closed_statuses: frozenset[str]  # an item in one of these (and closed in the tool) is not swept
 
     def check(self) -> list[str]:
         """Authenticate and make one cheap read; one line per problem."""
@@ -55,8 +65,11 @@ class Source(Protocol):
     def changed_since(self, since: datetime | None) -> Iterable[SourceSummary | ParseProblem]:
         """Items changed at or after ``since`` (every item when None), all statuses."""
 
-    def sweep(self, statuses: Iterable[str]) -> Iterable[SourceSummary | ParseProblem]:
-        """Every item in the given statuses (for sources whose date filter means created)."""
+    def sweep(self, item_ids: Iterable[str]) -> Iterable[SourceSummary | ParseProblem]:
+        """Run every ``[sync] sweep_interval_seconds`` with the linked items not closed on both
+        sides: summaries whose version changes with everything mirrored (comments, tasks,
+        status), for changes the incremental read may not see.  May yield nothing when the
+        incremental read is known to see them all."""
 
     def get(self, ref: SourceRef) -> SourceItem:
         """The full item with comments, tasks and attachments; NotFoundError when gone."""

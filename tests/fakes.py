@@ -19,6 +19,7 @@ class FakeSource:
     name = "casavi"
     date_means_created = False
     comment_edits = True
+    closed_statuses = frozenset({"CLOSED"})
 
     def __init__(self, files_dir: Path):
         self.items: dict[str, SourceItem] = {}
@@ -79,9 +80,10 @@ class FakeSource:
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
                 for i in rows if since is None or i.modified_at >= since]
 
-    def sweep(self, statuses):
+    def sweep(self, item_ids):
+        self.swept = list(item_ids)
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
-                for i in self.items.values() if i.status in set(statuses)]
+                for i in self.items.values() if i.ref.item_id in set(self.swept)]
 
     def get(self, ref: SourceRef) -> SourceItem:
         self.gets += 1

@@ -1,7 +1,8 @@
 """The casavi access token: authenticate, refresh before it expires, re-authenticate on 401.
 
 ``POST /authenticate {key, secret}`` gives ``{token, expiresAt}``; ``POST
-/authenticate/refresh {apiKey, token}`` gives a new pair.  The token is refreshed shortly
+/authenticate/refresh {apiKey, token}`` gives a new pair — a path of our choosing (the
+document names the call, not its path), so any failure of it falls back to a fresh login.  The token is refreshed shortly
 before ``expiresAt`` — 60 s before, or 10 % of its lifetime when that is shorter — so a long
 listing never runs into an expired token; a 401 anyway (revoked, clock skew) makes the client
 call :meth:`CasaviAuth.invalidate` and repeat the request once with a fresh login.
@@ -19,8 +20,8 @@ from typing import Any, Callable, Mapping
 import structlog
 
 from bridge.casavi import paths
-from bridge.errors import AuthError, FatalError, NotFoundError, RetriableError
-from bridge.lenient import MalformedPayloadError, parse_datetime
+from bridge.errors import AuthError, BridgeError, FatalError, RetriableError
+from bridge.lenient import parse_datetime
 
 log = structlog.get_logger()
 
@@ -33,6 +34,7 @@ REFRESH_MARGIN_SHARE = 0.10
 # When expiresAt is missing, unreadable or already past on arrival (clock skew), the token is
 # treated as valid for this long; a 401 before then still leads to one fresh login.
 FALLBACK_LIFETIME_SECONDS = 300.0
+_NO_REFRESH_PATH = (404, 405, 501)  # answers that mean "there is no such call here"
 
 
 class Secret:
@@ -73,6 +75,7 @@ class CasaviAuth:
         self._token: Secret | None = None
         self._expires_at = 0.0  # wall-clock seconds
         self._refresh_at = 0.0
+        self.refresh_available: bool | None = None  # None: not tried yet
 
     def __repr__(self) -> str:
         state = "set" if self._token else "none"
@@ -114,23 +117,51 @@ class CasaviAuth:
         log.info("casavi_authenticated", key=mask_key(self._key))
 
     def _refresh(self) -> None:
+        """Refresh the token; on any failure at all (no such path, 405, 5xx, an answer without
+        a token) a fresh login instead.  The document gives the refresh call no path, so
+        ``/authenticate/refresh`` is a guess: once it answers 404, 405 or 501 it is not tried
+        again.  Only when the login cannot be reached either is the old token kept while valid."""
         assert self._token is not None
+        if self.refresh_available is not False:
+            try:
+                answer = self._post_json(
+                    paths.AUTHENTICATE_REFRESH, {"apiKey": self._key, "token": self._token.reveal()}
+                )
+                self._store(answer)
+                self.refresh_available = True
+                log.info("casavi_token_refreshed")
+                return
+            except BridgeError as exc:
+                if getattr(exc, "status", None) in _NO_REFRESH_PATH:
+                    self.refresh_available = False
+                log.info("casavi_token_refresh_failed", error=type(exc).__name__,
+                         status=getattr(exc, "status", None))
         try:
-            answer = self._post_json(
-                paths.AUTHENTICATE_REFRESH, {"apiKey": self._key, "token": self._token.reveal()}
-            )
-        except (AuthError, NotFoundError, MalformedPayloadError):
-            # Refresh refused or not offered: a fresh login is the fallback.
-            log.info("casavi_token_refresh_refused")
             self._login()
-            return
         except RetriableError:
             if self._clock() < self._expires_at:
                 log.info("casavi_token_refresh_postponed")  # the old token is still valid
                 return
             raise
-        self._store(answer)
-        log.info("casavi_token_refreshed")
+
+    def probe_refresh(self) -> bool | None:
+        """Whether the refresh path answers (for ``check``): True when it gave a new token,
+        False when it is not there (404, 405, 501), None when it could not be told."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._expires_at:
+                self._login()
+            assert self._token is not None
+            try:
+                answer = self._post_json(
+                    paths.AUTHENTICATE_REFRESH, {"apiKey": self._key, "token": self._token.reveal()})
+                self._store(answer)
+            except BridgeError as exc:
+                if getattr(exc, "status", None) in _NO_REFRESH_PATH:
+                    self.refresh_available = False
+                    return False
+                return None
+            self.refresh_available = True
+            return True
 
     def _store(self, answer: Any) -> None:
         token = answer.get("token") if isinstance(answer, Mapping) else None

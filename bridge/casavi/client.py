@@ -136,7 +136,9 @@ class CasaviClient(CasaviSession):
                 yield entry
 
     def get_ticket(self, ticket_id: str) -> Ticket:
-        """The ticket with its comments, tasks and attachmentDetails; NotFoundError when gone."""
+        """The ticket with its tasks and attachmentDetails, and its comments if casavi embeds
+        them (the document's sample shows ``"comments": []``; :meth:`list_comments` is the
+        paged list); NotFoundError when gone."""
         return parse_ticket(self._get_json(paths.ticket(ticket_id)))
 
     def create_ticket(self, fields: Mapping[str, Any]) -> Ticket | None:
@@ -169,6 +171,7 @@ class CasaviClient(CasaviSession):
     # -- comments ----------------------------------------------------------------------------
 
     def list_comments(self, ticket_id: str) -> Iterator[TicketComment]:
+        """"Get comments of a ticket": every page (25 per page), oldest first."""
         return self._array_records(paths.ticket_comments(ticket_id), parse_comment, "comments",
                                    "casavi_comment_skipped", ticket=ticket_id)
 
@@ -268,6 +271,19 @@ class CasaviClient(CasaviSession):
         body = {"id": task_id, "title": title,
                 **_given(status=status, description=description, assignedToId=assigned_to_id)}
         return self._put_record(paths.ticket_task(ticket_id, task_id), body, parse_task)
+
+    def put_task(self, ticket_id: str, task: TicketTask, *, status: str | None = None) -> TicketTask | None:
+        """PUT ``task`` whole (every field the document names, as read), optionally with a new
+        ``status``: correct whether casavi merges a PUT or replaces the task with it."""
+        body: dict[str, Any] = {"id": task.task_id, "title": task.title, "description": task.description,
+                                "status": status or task.status}
+        if task.assigned_to_id:
+            body["assignedToId"] = task.assigned_to_id
+        if task.created_by_id:
+            body["createdById"] = task.created_by_id
+        if task.attachments:
+            body["attachments"] = _file_ids(task.attachments)
+        return self._put_record(paths.ticket_task(ticket_id, task.task_id), body, parse_task)
 
     def delete_task(self, ticket_id: str, task_id: str) -> None:
         self._call("DELETE", paths.ticket_task(ticket_id, task_id), idempotent=True)

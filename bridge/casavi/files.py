@@ -51,8 +51,8 @@ def upload(session: "CasaviSession", path: Path, filename: str, content_type: st
     size = path.stat().st_size
     if size > paths.MAX_FILE_BYTES:
         raise PayloadTooLargeError(
-            f"file {filename!r} is {size / 1024 / 1024:.1f} MB; casavi accepts at most "
-            f"{paths.MAX_FILE_BYTES // 1024 // 1024} MB per file"
+            f"file {filename!r} is {size:,} bytes; casavi accepts at most "
+            f"{paths.MAX_FILE_BYTES:,} bytes (10 MB) per file"
         )
     headers = {
         "Content-Type": content_type or "application/octet-stream",

@@ -28,7 +28,7 @@ from urllib.parse import quote
 PAGE_SIZE = 25  # at most this many entries per list page (tickets, comments, contacts, staff)
 FIRST_PAGE = 1  # 1-based paging: tickets, comments, properties, contacts, staff
 UNITS_FIRST_PAGE = 0  # zero-based paging: GET /properties/{id}/units (per the API document)
-MAX_FILE_BYTES = 10 * 1024 * 1024  # POST /files refuses larger bodies with 413
+MAX_FILE_BYTES = 10_000_000  # "Maximum request size is 10 MB": SI megabytes, the safe reading (10 MiB may get 413)
 
 AUTHENTICATE = "/authenticate"  # POST {key, secret} -> {token, expiresAt}
 AUTHENTICATE_REFRESH = "/authenticate/refresh"  # POST {apiKey, token} -> {token, expiresAt}

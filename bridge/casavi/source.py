@@ -20,6 +20,7 @@ import structlog
 
 from bridge.casavi.client import CasaviClient
 from bridge.casavi.parse import Ticket, TicketParseError
+from bridge.casavi.reader import TicketReader, full_version
 from bridge.casavi.records import ticket_write_fields
 from bridge.errors import BridgeError, RetriableError
 from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
@@ -96,9 +97,12 @@ class CasaviSource:
     comment_edits = True  # "Update ticket comment": PUT /tickets/{id}/comments/{commentId}
     assignees = True  # staff_emails, set_assignee
 
+    closed_statuses = frozenset({"CLOSED"})
+
     def __init__(self, client: CasaviClient, *, date_means_created: bool = False):
         self.client = client
         self.date_means_created = date_means_created
+        self.reader = TicketReader(client, date_means_created=date_means_created)
         self._properties = _NameCache("property", lambda pid: client.get_property(pid).name)
         self._units = _NameCache("unit", lambda uid: client.get_unit(uid).name)
         self._contacts = _NameCache("contact", self._contact_line)
@@ -118,34 +122,44 @@ class CasaviSource:
     def check(self) -> list[str]:
         return self.client.check()
 
+    def probe(self) -> list[str]:
+        """What the live casavi answers where the document is silent (read-only; for ``check``)."""
+        return self.reader.probe().lines()
+
     def begin_pass(self) -> None:
-        """A new pass: the per-pass request budget is full again."""
+        """A new pass: the per-pass request budget is full again.  The first pass of a process
+        starts with the shape probe (a dozen reads), so the engine takes the cheapest safe path."""
         self.client.policy.reset_budget()
+        if not self.reader.probed:
+            try:
+                self.reader.probe()
+            except BridgeError as exc:  # the safe readings stay assumed
+                log.warning("casavi_shape_probe_failed", error=type(exc).__name__)
 
     def changed_since(self, since: datetime | None) -> Iterator[SourceSummary | ParseProblem]:
         # No status filter: the engine filters new tickets; linked ones are followed in
         # every status (a ticket closed in casavi must close in the tool).
         return self._summaries(self.client.list_tickets(date=since))
 
-    def sweep(self, statuses: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
-        return self._summaries(self.client.list_tickets(statuses=list(statuses)))
+    def sweep(self, item_ids: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
+        """The linked tickets ``item_ids`` (open on either side) read whole, versions with the
+        content digest; see :mod:`bridge.casavi.reader` for what it costs."""
+        return self.reader.sweep(item_ids, self._summary)
 
     def _summaries(self, entries: Iterable[Ticket | TicketParseError]) -> Iterator[SourceSummary | ParseProblem]:
         for entry in entries:
             if isinstance(entry, TicketParseError):
                 yield ParseProblem(entry.ticket_id, entry.reason)
                 continue
-            yield SourceSummary(
-                ref=self._ref(entry),
-                status=entry.status,
-                version=entry.last_modified,
-                modified_at=entry.modified_at,
-                created_at=entry.created_at,
-                property_id=entry.property_id,
-            )
+            yield self._summary(entry, entry.last_modified)
+
+    def _summary(self, ticket: Ticket, version: str | None) -> SourceSummary:
+        return SourceSummary(ref=self._ref(ticket), status=ticket.status, version=version,
+                             modified_at=ticket.modified_at, created_at=ticket.created_at,
+                             property_id=ticket.property_id)
 
     def get(self, ref: SourceRef) -> SourceItem:
-        ticket = self.client.get_ticket(ref.item_id)
+        ticket = self.reader.read(ref.item_id)
         if ticket.problems:
             log.warning("casavi_ticket_parts_skipped", ticket=ticket.ticket_id,
                         problems=list(ticket.problems))
@@ -194,7 +208,7 @@ class CasaviSource:
             property_id=ticket.property_id,
             unit_id=ticket.unit_id,
             assignee=ticket.assigned_to_id,
-            version=ticket.last_modified,
+            version=full_version(ticket),
         )
 
     def _ref(self, ticket: Ticket) -> SourceRef:
@@ -286,7 +300,13 @@ class CasaviSource:
         return task.task_id or task_id
 
     def set_task_status(self, ref: SourceRef, task_id: str, title: str, status: str) -> None:
-        self.client.update_task(ref.item_id, task_id, title=title, status=status)
+        """PUT the whole task as read, with the new status: the document does not say whether
+        PUT merges or replaces, and a replacing casavi would clear every field left out (the
+        description, the craftsman's assignment)."""
+        current = self.client.get_task(ref.item_id, task_id)
+        if current.status == status:
+            return  # already there (a repeat after a lost answer)
+        self.client.put_task(ref.item_id, current, status=status)
         log.info("casavi_task_status_written", ticket=ref.item_id, task=task_id, status=status)
 
     def upload_file(self, name: str, content_type: str, path: Path) -> str:

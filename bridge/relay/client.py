@@ -69,6 +69,8 @@ class RelayClient(RelaySession):
 
     max_comment_files = paths.MAX_COMMENT_FILES
     max_comment_bytes = paths.MAX_COMMENT_BYTES
+    order_pages = 0  # requests the last list_orders took
+    orders_unpaged = False  # GET /orders was seen (or probed) to answer every order at once
 
     # -- probe -------------------------------------------------------------------------------
 
@@ -76,11 +78,57 @@ class RelayClient(RelaySession):
         """One cheap authenticated read, one property (for :meth:`check`)."""
         self._get_json(paths.PROPERTIES, [("limit", 1), ("offset", 0)])
 
+    def probe_order_paging(self) -> str:
+        """One ``GET /orders?limit=1&offset=0`` (read-only): "paged" when the answer honours the
+        limit, "unpaged" when it carries more orders, "unknown" when there are none."""
+        payload = self._get_json(paths.ORDERS, [("limit", 1), ("offset", 0)])
+        rows = payload.get("orders") if isinstance(payload, Mapping) else payload
+        if not isinstance(rows, list) or not rows:
+            return "unknown"
+        if len(rows) > 1:
+            self.orders_unpaged = True
+            return "unpaged"
+        return "paged"
+
     # -- orders ------------------------------------------------------------------------------
 
     def list_orders(self) -> list[Order | OrderParseError]:
-        """GetOrders: every order in one answer; an unreadable entry as OrderParseError in place."""
-        entries = parse_order_list(self._get_json(paths.ORDERS))
+        """GetOrders, every page; an unreadable entry as OrderParseError in place.
+
+        The document shows no paging for GetOrders; relay's other lists page by
+        ``limit``/``offset``.  Both readings are handled (paths.py): ``limit``/``offset`` are
+        sent, ``offset`` moves on by the rows received (a server may cap ``limit`` lower than
+        asked), and reading stops at an empty page or a page shorter than the longest seen
+        (the server's page size).  A server that does not page shows itself by a page longer
+        than asked or by answering the first page again at a later offset; from then on one
+        request per listing.  :attr:`order_pages` counts the requests of the last listing.
+        """
+        entries: list[Order | OrderParseError] = []
+        offset, longest, first_ids = 0, 0, None
+        pages = 0
+        for _ in range(self.max_pages):
+            payload = self._get_json(paths.ORDERS, [("limit", paths.ORDER_PAGE_LIMIT), ("offset", offset)])
+            rows = payload.get("orders") if isinstance(payload, Mapping) else payload
+            if not isinstance(rows, list):
+                raise MalformedPayloadError(f"GET {paths.ORDERS}: expected a list of orders")
+            pages += 1
+            if not rows:
+                break
+            ids = [row.get("id") if isinstance(row, Mapping) else None for row in rows]
+            if first_ids is not None and ids[:len(first_ids)] == first_ids:
+                self.orders_unpaged = True  # offset ignored: the first answer held every order
+                break
+            first_ids = first_ids or ids
+            entries.extend(parse_order_list(rows))
+            if len(rows) > paths.ORDER_PAGE_LIMIT:
+                self.orders_unpaged = True
+            if self.orders_unpaged or len(rows) < longest:
+                break
+            longest = max(longest, len(rows))
+            offset += len(rows)
+        else:
+            raise self._page_limit_reached(paths.ORDERS)
+        self.order_pages = pages
         for entry in entries:
             if isinstance(entry, OrderParseError):
                 log.warning("relay_order_parse_failed", order=entry.order_id, reason=entry.reason)
@@ -115,13 +163,37 @@ class RelayClient(RelaySession):
             log.warning("relay_comment_skipped", order=order_id, reason=problem)
         return comments
 
+    comment_encoding = "multipart"  # the encoding CreateOrderComment took last (paths.py)
+
     def create_comment(self, order_id: str, text: str, author_name: str,
                        files: Iterable[CommentFile] = ()) -> str:
-        """CreateOrderComment (multipart); returns the new comment id.
+        """CreateOrderComment; returns the new comment id.
 
+        The document names the fields but not the encoding: the client sends the one that
+        worked last (multipart first); an answer 415 or 400 — refused before anything was
+        stored — makes it send the other one (JSON, files base64) once and remember it.
         More than 10 files or more than 100 MB in total: PayloadTooLargeError, nothing sent.
         Not repeated once it may have reached the server (relay takes no caller-chosen id).
         """
+        first = self.comment_encoding
+        try:
+            return self._create_comment(order_id, text, author_name, files, first)
+        except FatalError as exc:
+            if exc.status not in (400, 415) or isinstance(exc, PayloadTooLargeError):
+                raise
+            other = "json" if first == "multipart" else "multipart"
+            log.info("relay_comment_encoding_switched", refused=first, trying=other, status=exc.status)
+            try:
+                comment_id = self._create_comment(order_id, text, author_name, files, other)
+            except FatalError as second:
+                if second.status in (400, 415):
+                    raise exc from None  # neither encoding taken: the first refusal says why
+                raise
+            self.comment_encoding = other
+            return comment_id
+
+    def _create_comment(self, order_id: str, text: str, author_name: str, files: Iterable[CommentFile],
+                        encoding: str) -> str:
         chosen = list(files)
         if len(chosen) > self.max_comment_files:
             raise PayloadTooLargeError(f"{len(chosen)} files for one relay comment; relay accepts at most "
@@ -130,6 +202,13 @@ class RelayClient(RelaySession):
         if total > self.max_comment_bytes:
             raise PayloadTooLargeError(f"files of {total / 1024 / 1024:.1f} MB for one relay comment; relay "
                                        f"accepts at most {self.max_comment_bytes // 1024 // 1024} MB")
+        if encoding == "json":
+            body = {"text": text, "authorName": author_name,
+                    "files": [{"name": f.name, "contentType": f.content_type or "application/octet-stream",
+                               "content": base64.b64encode(Path(f.path).read_bytes()).decode("ascii")}
+                              for f in chosen]}
+            response = self._call("POST", paths.order_comments(order_id), idempotent=False, json_body=body)
+            return self._created_comment(order_id, response, len(chosen))
         with ExitStack() as stack:
             handles = [(f, stack.enter_context(Path(f.path).open("rb"))) for f in chosen]
 
@@ -143,10 +222,13 @@ class RelayClient(RelaySession):
             response = self._call("POST", paths.order_comments(order_id), idempotent=False,
                                   form={"text": text, "authorName": author_name},
                                   files=parts if handles else None)
+        return self._created_comment(order_id, response, len(chosen))
+
+    def _created_comment(self, order_id: str, response: Any, files: int) -> str:
         comment_id = parse_created_id(response_json(response))
         if comment_id is None:
             raise MalformedPayloadError(f"POST {paths.order_comments(order_id)}: the answer carries no id")
-        log.info("relay_comment_created", order=order_id, comment=comment_id, files=len(chosen))
+        log.info("relay_comment_created", order=order_id, comment=comment_id, files=files)
         return comment_id
 
     # -- order details -----------------------------------------------------------------------

@@ -21,19 +21,26 @@ CreateDocument / AddDocumentAttachment                 ``POST /documents``, ``PO
 
 Decisions where the document is silent:
 
-- ``GET /orders`` takes no parameters in the document (no paging, no filter): it is read
-  as one JSON array of complete orders (comments, fields, contact persons embedded).  The
-  bridge therefore sends no ``limit``/``offset`` there; a server that pages would have to be
-  told apart by a short answer, which the document gives no way to do.
+- ``GET /orders`` shows no parameters in the document (no paging, no filter), but relay's
+  other lists page by ``limit``/``offset``, so either may be true.  The bridge sends
+  ``limit=ORDER_PAGE_LIMIT&offset=...`` and reads on until an empty page, a page shorter than
+  the longest seen (a server that caps ``limit``) or one longer than asked (a server that
+  ignores both and answers every order at once): correct under both readings, and one
+  request per poll on an unpaged server with few orders.  The answer is a JSON array of
+  complete orders (comments, fields, contact persons embedded); ``{"orders": [...]}`` is
+  read too.
 - ``limit``/``offset`` are *required* on ``GET /properties``, ``GET /units`` and
   ``GET /units/msc`` (the document marks them so); the bridge always sends both and reads
   pages of :data:`PAGE_LIMIT` until a short page.  Their answers are objects wrapping the
   list (``{"properties": [...]}``, ``{"units": [...]}``), as is ``GET /customers``.
 - Order, comment, appointment and document ids are numbers in the document; every id is
   still percent-encoded as one path segment.
-- ``CreateOrderComment`` is ``multipart/form-data`` with ``text``, ``authorName`` and up to
-  :data:`MAX_COMMENT_FILES` parts named ``files`` of at most :data:`MAX_COMMENT_BYTES` in
-  total; the client refuses more before sending a byte (the server answers 413).
+- ``CreateOrderComment`` takes ``text``, ``authorName`` and up to :data:`MAX_COMMENT_FILES`
+  ``files`` of at most :data:`MAX_COMMENT_BYTES` in total; the client refuses more before
+  sending a byte (the server answers 413).  The encoding is not documented: the client sends
+  ``multipart/form-data`` (parts named ``files``) first and, when that is refused with 415 or
+  400, JSON with ``files`` as ``[{name, contentType, content (base64)}]`` (and the other way
+  round), remembering what worked.
 - Creates answer either a bare number (the document's example ``0``) or ``{"id": n}``; both
   are read as the new id.
 """
@@ -47,6 +54,7 @@ AUTH_HEADER = "Authorization"  # value: "Bearer <api-key>"
 ORDER_STATUSES = ("OPEN", "IN_PROGRESS", "FINISHED", "DECLINED", "PREPARE", "NULL")
 
 PAGE_LIMIT = 100  # limit per page for the limit/offset listings (properties, units)
+ORDER_PAGE_LIMIT = 100  # limit asked per GET /orders page (the server may answer fewer, or all)
 MAX_PAGES = 10_000  # a limit/offset listing longer than this is a server fault
 MAX_COMMENT_FILES = 10  # CreateOrderComment: "A maximum of 10 files and 100 MB"
 MAX_COMMENT_BYTES = 100 * 1024 * 1024  # summed over the files of one comment

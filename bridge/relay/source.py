@@ -1,8 +1,9 @@
 """casavi relay orders as a :class:`bridge.source.Source` (source name ``"relay"``).
 
-Reading.  relay's GetOrders has no filter and no paging in the document, and it answers
-whole orders (comments, fields and contact persons included).  So one poll is **one
-request**: ``GET /orders``.  Every order is reported with the version ``updatedAt#hash`` —
+Reading.  relay's GetOrders has no filter in the document, and it answers whole orders
+(comments, fields and contact persons included).  So one poll reads only ``GET /orders``,
+page by page (:meth:`RelayClient.list_orders`: pages of ``limit``/``offset`` or one unpaged
+answer, whichever relay gives; pages + 1 requests, one once a server is known not to page).  Every order is reported with the version ``updatedAt#hash`` —
 the hash covers the whole order, because ``updatedAt`` may not move for every change (a new
 comment) — and the engine skips the orders whose version it has synced already.  The orders
 that did change are taken from that same answer (:meth:`RelaySource.get` reuses a listed
@@ -59,6 +60,7 @@ class RelaySource:
     comment_edits = False  # relay takes no edits of comments
     assignees = False  # an order has no staff assignee
     date_means_created = False
+    closed_statuses = frozenset({"FINISHED", "DECLINED"})
 
     def __init__(self, client: RelayClient, *, author_name: str = DEFAULT_AUTHOR_NAME,
                  clock: Callable[[], float] = time.monotonic, staging_dir: Path | None = None):
@@ -102,9 +104,9 @@ class RelaySource:
         # Every order, every status: the engine skips synced versions and filters new orders.
         return iter(self._list())
 
-    def sweep(self, statuses: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
-        wanted = set(statuses)
-        return (s for s in self._list() if isinstance(s, ParseProblem) or s.status in wanted)
+    def sweep(self, item_ids: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
+        # Every poll already reads every order whole, its version hashing all of it: nothing to sweep.
+        return iter(())
 
     def _list(self) -> list[SourceSummary | ParseProblem]:
         entries = self.client.list_orders()

@@ -30,6 +30,10 @@ class SandboxOptions:
     date_semantics: str = "modified"
     token_ttl_seconds: float = 3600.0
     ticket_put_partial: bool = False  # casavi PUT without id/title/propertyId (the document requires them)
+    casavi_profile: str = "strict"  # readings of the casavi document's silent points (sandbox/casavi/readings.py)
+    casavi_readings: dict[str, Any] = field(default_factory=dict)  # single readings over the profile's
+    relay_page_size: int = 50  # GET /orders paged by limit/offset, this many per page; 0: one unpaged list
+    relay_comment_encoding: str = "json"  # what CreateOrderComment accepts: "json" or "multipart"
     casavi_port: int | None = None
     jira_port: int | None = None
     relay_port: int | None = None

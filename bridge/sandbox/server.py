@@ -243,6 +243,22 @@ def write_json_atomically(path: Path, value: Any) -> None:
         raise
 
 
+def _readings(flags: dict[str, Any]) -> dict[str, Any]:
+    """``casavi_<reading>`` CLI flags → reading overrides (None: the profile decides)."""
+    from bridge.sandbox.casavi.readings import READING_NAMES
+
+    flag_names = {"casavi_comments_move_modified": "comments_move_modified",
+                  "casavi_embed_comments": "embed_comments", "casavi_filter_pending": "filter_pending",
+                  "casavi_task_put_merges": "task_put_merges", "casavi_max_file_bytes": "max_file_bytes",
+                  "casavi_refresh": "refresh_endpoint", "casavi_attachment_urls": "attachment_urls"}
+    unknown = set(flags) - set(flag_names)
+    if unknown:
+        raise TypeError(f"unknown casavi sandbox options {sorted(unknown)}")
+    readings = {flag_names[k]: v for k, v in flags.items() if v is not None}
+    assert set(readings) <= set(READING_NAMES)
+    return readings
+
+
 def run_sandbox_cli(
     *,
     tickets: int = 200,
@@ -260,7 +276,10 @@ def run_sandbox_cli(
     source: str = "casavi",
     apps: tuple[str, ...] | None = None,
     rate_limit_headers: str = "retry-after",
-    **jira: Any,
+    casavi_profile: str = "strict",
+    relay_page_size: int = 50,
+    relay_comment_encoding: str = "json",
+    **flags: Any,
 ) -> int:
     """``casavi-bridge sandbox``: start the sandboxes (every available one, or ``apps``), print
     where they are, block until SIGTERM/SIGINT."""
@@ -268,8 +287,10 @@ def run_sandbox_cli(
         tickets=tickets, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate, rate_limit_rate=rate_limit_rate,
         timeout_rate=timeout_rate, date_semantics=date_semantics, token_ttl_seconds=token_ttl_seconds,
         casavi_port=casavi_port, jira_port=jira_port, ready_file=ready_file, write_config=write_config,
-        source=source, apps=apps, rate_limit_headers=rate_limit_headers,
-        extra={key: value for key, value in jira.items() if key.startswith("jira_") and value is not None})
+        source=source, apps=apps, rate_limit_headers=rate_limit_headers, casavi_profile=casavi_profile,
+        relay_page_size=relay_page_size, relay_comment_encoding=relay_comment_encoding,
+        casavi_readings=_readings({k: v for k, v in flags.items() if k.startswith("casavi_")}),
+        extra={key: value for key, value in flags.items() if key.startswith("jira_") and value is not None})
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

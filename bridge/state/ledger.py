@@ -140,6 +140,17 @@ class Ledger:
                     found[tid] = (key, tv)
         return found
 
+    def linked_open_item_ids(self, source: str, closed_source: set[str], closed_target: set[str]) -> list[str]:
+        """Ids of ``source``'s linked items not closed on both sides, judged by the status
+        hashes last synced (``closed_*``: the content hashes of the closed statuses)."""
+        prefix = f"{source}:"
+        with Session(self.engine) as s:
+            rows = s.exec(select(Link.source_key, Link.source_hashes, Link.target_hashes)
+                          .where(Link.kind == KIND_TICKET, Link.source_key.startswith(prefix))).all()
+        return [key[len(prefix):] for key, s_hashes, t_hashes in rows
+                if not ((s_hashes or {}).get("status") in closed_source
+                        and (t_hashes or {}).get("status") in closed_target)]
+
     def linked_item_keys(self) -> list[str]:
         with Session(self.engine) as s:
             return list(s.exec(select(Link.source_key).where(Link.kind == KIND_TICKET)).all())

@@ -37,8 +37,8 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BridgeError, BudgetExceededError, FatalError, NotFoundError, RetriableError
-from bridge.model import Changes, Marker, SourceItem, SourceRef, TargetItem
-from bridge.source import ParseProblem, Source, SourceSummary
+from bridge.model import Changes, Marker, SourceItem, SourceRef, TargetItem, content_hash
+from bridge.source import ParseProblem, Source, SourceSummary, same_version
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
 from bridge.sync import holds
@@ -60,7 +60,7 @@ class EngineSettings:
     concurrency: int = 4
     mass_change_share: float = 0.5
     mass_change_min_items: int = 20
-    sweep_interval: timedelta = timedelta(hours=1)
+    sweep_interval: timedelta = timedelta(minutes=15)
     max_attempts: int = 10
     chunk_size: int = 200
     retry_base_delay: timedelta = timedelta(seconds=30)  # a failed write waits this · 2^(attempts−1)
@@ -215,8 +215,13 @@ class Engine:
         if since is None and not full and self.rules.since is not None:
             since = self.rules.since
         summaries = [s for s in self.source.changed_since(since) if self._keep(s, report)]
-        if self.source.date_means_created and not full and self._sweep_due():
-            summaries += [s for s in self.source.sweep(self._linked_statuses()) if self._keep(s, report)]
+        if not full and self._sweep_due():
+            # Comments and task changes need not move the item's version stamp, nor (with
+            # created-date semantics) does a close show in the incremental read: linked items
+            # open on either side are swept (README "How syncing works").
+            swept = [s for s in self.source.sweep(self._open_linked()) if self._keep(s, report)]
+            report.counts["swept"] = len(swept)
+            summaries += swept
             self.ledger.set_cursor(self.sweep_stream, datetime.now(timezone.utc), report.started_at)
         versions = self.ledger.item_versions([s.ref.key for s in summaries])
         for s in summaries:
@@ -224,8 +229,8 @@ class Engine:
                 src_max = s.modified_at
             stored = versions.get(s.ref.key)
             if stored is not None:
-                if not full and stored[0] is not None and stored[0] == s.version:
-                    continue  # re-read in the overlap window, already synced
+                if not full and same_version(stored[0], s.version):
+                    continue  # re-read in the overlap window (or swept), already synced
             elif not self.rules.starts_mirroring(s.status, s.property_id, s.created_at):
                 continue
             candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
@@ -280,8 +285,13 @@ class Engine:
         last = self.ledger.cursor(self.sweep_stream)
         return last is None or datetime.now(timezone.utc) - last >= self.settings.sweep_interval
 
-    def _linked_statuses(self) -> list[str]:
-        return sorted({s for s in self.rules.status_map if s != "CLOSED"})
+    def _open_linked(self) -> list[str]:
+        """Linked items not closed on both sides (by the status hashes last synced)."""
+        closed = set(getattr(self.source, "closed_statuses", ()) or ())
+        closed_tool = {t for s, t in self.rules.status_map.items() if s in closed}
+        closed_tool |= {t for t, s in self.rules.status_map_back.items() if s in closed}
+        return self.ledger.linked_open_item_ids(self.source.name, {content_hash(s) for s in closed},
+                                                {content_hash(t) for t in closed_tool})
 
     # --- planning and applying ----------------------------------------------------------------
     def _read_targets(self, chunk: list[_Candidate]) -> None:

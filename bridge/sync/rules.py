@@ -37,7 +37,7 @@ class SyncRules:
     source_comment_edits: bool = False  # the source offers ``update_comment`` (casavi does, relay not)
     tasks: bool = True
     attachments: bool = True
-    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_max_bytes: int = 10_000_000  # casavi: "Maximum request size is 10 MB"
     attachment_types: tuple[str, ...] = ()
     conflict_policy: str = "casavi-wins"
     capabilities: Capabilities = field(default_factory=Capabilities)

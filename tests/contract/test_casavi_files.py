@@ -52,8 +52,9 @@ def test_files_go_up_attach_to_a_comment_and_come_back_down_intact(casavi_sandbo
     client.create_comment("T-00005", "Foto anbei", comment_id="jira-5-c-1", attachments=[file_id])
     detail = next(a for a in client.get_ticket("T-00005").attachment_details if a.file_id == file_id)
     assert (detail.name, detail.content_type, detail.size) == ("Wasserschaden Küche.jpg", "image/jpeg", len(data))
+    assert detail.url is None  # the strict reading: attachmentDetails carry no url; files by id
     dest = tmp_path / "back.jpg"
-    assert client.download_file(detail.url, dest) == len(data)
+    assert client.download_file(detail.url or detail.file_id, dest) == len(data)
     assert dest.read_bytes() == data
     client.download_file(file_id, tmp_path / "by-id.jpg")
     assert (tmp_path / "by-id.jpg").read_bytes() == data

@@ -15,7 +15,9 @@ from bridge.errors import AuthError, FatalError, NotFoundError, PayloadTooLargeE
 from bridge.relay.client import CommentFile
 from bridge.relay.parse import Order
 from tests.contract.casavi_helpers import Waits
-from tests.contract.relay_helpers import api, control, faults, relay_client, relay_sandbox, requests  # noqa: F401
+from tests.contract.relay_helpers import (  # noqa: F401
+    api, control, faults, relay_client, relay_sandbox, requests, reset_stats,
+)
 
 FIRST_ORDER = "5001"
 
@@ -60,13 +62,27 @@ def test_a_rotated_key_is_refused_from_then_on(relay_sandbox):
 # -- orders ------------------------------------------------------------------------------------
 
 
-def test_every_order_comes_in_one_request_and_equals_its_single_read(relay_sandbox):
+@pytest.mark.parametrize("page_size, reads", [(50, 2), (7, 5), (10, 4), (0, 2)])
+def test_every_order_is_read_page_by_page_and_equals_its_single_read(relay_sandbox, page_size, reads):
+    faults(relay_sandbox, page_size=page_size)  # 0: the reading without paging
     client = relay_client(relay_sandbox)
     orders = client.list_orders()
     assert len(orders) == 30 and all(isinstance(o, Order) for o in orders)
-    assert requests(relay_sandbox) == {"GET /orders": 1}
+    assert len({o.order_id for o in orders}) == 30
+    assert requests(relay_sandbox) == {"GET /orders": reads}
     single = client.get_order(orders[3].order_id)
     assert single == orders[3] and single.version == orders[3].version
+
+
+def test_an_unpaged_server_is_recognised_and_then_read_in_one_request(relay_sandbox):
+    faults(relay_sandbox, page_size=0)
+    client = relay_client(relay_sandbox)
+    assert client.probe_order_paging() == "unpaged"
+    reset_stats(relay_sandbox)
+    assert len(client.list_orders()) == 30
+    assert requests(relay_sandbox) == {"GET /orders": 1}
+    faults(relay_sandbox, page_size=50)
+    assert relay_client(relay_sandbox).probe_order_paging() == "paged"
 
 
 def test_an_unknown_order_is_not_found(relay_sandbox):
@@ -107,7 +123,9 @@ def test_the_due_date_is_patched(relay_sandbox):
 # -- comments ----------------------------------------------------------------------------------
 
 
-def test_a_comment_with_files_arrives_with_its_text_author_and_bytes(relay_sandbox, tmp_path):
+@pytest.mark.parametrize("encoding", ["json", "multipart"])
+def test_a_comment_with_files_arrives_with_its_text_author_and_bytes(relay_sandbox, tmp_path, encoding):
+    faults(relay_sandbox, comment_encoding=encoding)
     client = relay_client(relay_sandbox)
     files = [a_file(tmp_path, "Prüfbericht.txt", b"alles dicht"), a_file(tmp_path, "b.txt", b"")]
     comment_id = client.create_comment(FIRST_ORDER, "Erledigt – siehe Bericht", "Installateur Fuß", files)
@@ -117,14 +135,24 @@ def test_a_comment_with_files_arrives_with_its_text_author_and_bytes(relay_sandb
     stored = next(c for c in control(relay_sandbox, "GET", f"/orders/{FIRST_ORDER}")["comments"]
                   if str(c["id"]) == comment_id)
     assert stored["_files"][0]["sha256"] == hashlib.sha256(b"alles dicht").hexdigest()
+    assert client.comment_encoding == encoding  # remembered: the next comment goes out right away
+    reset_stats(relay_sandbox)
+    client.create_comment(FIRST_ORDER, "noch einer", "Installateur Fuß")
+    assert requests(relay_sandbox) == {"POST /orders/{order_id}/comments": 1}
 
 
 def test_a_comment_needs_text_and_author(relay_sandbox):
+    faults(relay_sandbox, comment_encoding="multipart")
     assert api(relay_sandbox, "POST", f"/orders/{FIRST_ORDER}/comments",
                data={"text": "", "authorName": "x"}).status_code == 400
     assert api(relay_sandbox, "POST", f"/orders/{FIRST_ORDER}/comments", data={"text": "x"}).status_code == 400
     assert api(relay_sandbox, "POST", f"/orders/{FIRST_ORDER}/comments",
-               json={"text": "x", "authorName": "y"}).status_code == 400  # multipart only
+               json={"text": "x", "authorName": "y"}).status_code == 415  # multipart only
+    faults(relay_sandbox, comment_encoding="json")
+    assert api(relay_sandbox, "POST", f"/orders/{FIRST_ORDER}/comments",
+               json={"text": "", "authorName": "y"}).status_code == 400
+    assert api(relay_sandbox, "POST", f"/orders/{FIRST_ORDER}/comments",
+               data={"text": "x", "authorName": "y"}).status_code == 415  # JSON only
 
 
 def test_more_than_ten_files_are_refused_by_the_client_before_sending(relay_sandbox, tmp_path):
@@ -136,6 +164,7 @@ def test_more_than_ten_files_are_refused_by_the_client_before_sending(relay_sand
 
 
 def test_more_than_ten_files_are_refused_by_the_sandbox_with_413(relay_sandbox):
+    faults(relay_sandbox, comment_encoding="multipart")
     files = [("files", (f"f{i}.txt", b"x", "text/plain")) for i in range(11)]
     reply = api(relay_sandbox, "POST", f"/orders/{FIRST_ORDER}/comments", data={"text": "t", "authorName": "a"},
                 files=files)
@@ -153,7 +182,7 @@ def test_more_than_100_mb_are_refused_by_the_client_before_sending(relay_sandbox
 
 
 def test_files_beyond_the_upload_limit_are_refused_by_the_sandbox_with_413(relay_sandbox, tmp_path):
-    faults(relay_sandbox, max_upload_bytes=1000)  # the same rule as 100 MB, without pushing 100 MB
+    faults(relay_sandbox, max_upload_bytes=1000, comment_encoding="multipart")  # 100 MB's rule, without 100 MB
     client = relay_client(relay_sandbox)
     client.max_comment_bytes = 10**9  # let it through the client's own check
     with pytest.raises(PayloadTooLargeError):
@@ -178,7 +207,7 @@ def test_server_errors_are_retried_for_reads_and_patches(relay_sandbox):
     assert len(client.list_orders()) == 30
     faults(relay_sandbox, force_status=502, force_count=1)
     client.patch_order(FIRST_ORDER, status="IN_PROGRESS")
-    assert requests(relay_sandbox) == {"GET /orders": 3, "PATCH /orders/{order_id}": 2}
+    assert requests(relay_sandbox) == {"GET /orders": 4, "PATCH /orders/{order_id}": 2}  # 30 orders: 2 pages
     assert client.get_order(FIRST_ORDER).status == "IN_PROGRESS"
 
 

@@ -32,16 +32,17 @@ def test_the_relay_source_is_a_source(relay_sandbox, tmp_path):
     assert requests(relay_sandbox) == {}  # nothing is sent before it is asked for
 
 
-def test_a_poll_is_one_request_and_reading_a_listed_order_costs_none(relay_sandbox, tmp_path):
+def test_a_poll_reads_the_order_pages_and_reading_a_listed_order_costs_none(relay_sandbox, tmp_path):
+    # 30 orders in pages of 50: one page and the empty page that ends the listing.
     source = source_for(relay_sandbox, tmp_path)
     summaries = list(source.changed_since(None))
     assert len(summaries) == 30 and all(isinstance(s, SourceSummary) for s in summaries)
     item = source.get(summaries[0].ref)
     assert item.version == summaries[0].version
-    assert requests(relay_sandbox) == {"GET /orders": 1, "GET /customers": 1}  # names: once per instance
+    assert requests(relay_sandbox) == {"GET /orders": 2, "GET /customers": 1}  # names: once per instance
     source.get(summaries[1].ref)
     source.get(summaries[0].ref)  # a second read of the same order goes to relay
-    assert requests(relay_sandbox) == {"GET /orders": 1, "GET /customers": 1, "GET /orders/{order_id}": 1}
+    assert requests(relay_sandbox) == {"GET /orders": 2, "GET /customers": 1, "GET /orders/{order_id}": 1}
 
 
 def test_a_new_comment_changes_the_version_although_updated_at_stays(relay_sandbox, tmp_path):
@@ -92,6 +93,7 @@ class AnswerLost(httpx.HTTPTransport):
 
 
 def test_a_comment_whose_answer_was_lost_is_found_by_its_trailer_not_posted_again(relay_sandbox, tmp_path):
+    faults(relay_sandbox, comment_encoding="multipart")  # the encoding the client sends first
     transport = AnswerLost()
     source = source_for(relay_sandbox, tmp_path, transport=transport)
     comment_id = source.add_comment(REF, "jira-1-c-1", "lost answer", internal=False, author_email=None)
@@ -102,7 +104,8 @@ def test_a_comment_whose_answer_was_lost_is_found_by_its_trailer_not_posted_agai
 
 
 def test_a_comment_posted_before_a_crash_is_not_posted_again_on_the_next_attempt(relay_sandbox, tmp_path):
-    faults(relay_sandbox, timeout_mode="apply", timeout_hold_seconds=1.0, force_timeout_count=1)
+    faults(relay_sandbox, timeout_mode="apply", timeout_hold_seconds=1.0, force_timeout_count=1,
+           comment_encoding="multipart")
     client = relay_client(relay_sandbox, timeout=0.5)
     with pytest.raises(RetriableError):  # relay applies it; the answer is a timeout
         client.create_comment("5001", with_trailer("lost answer", "jira-1-c-1"), "casavi-bridge")

@@ -91,7 +91,7 @@ def test_open_orders_are_mirrored_with_fields_due_date_and_comments(world):
         assert len(issue.comments) == len(spoken)
 
 
-def test_a_second_pass_writes_nothing_and_an_idle_poll_is_one_request(world):
+def test_a_second_pass_writes_nothing_and_an_idle_poll_reads_only_the_order_pages(world):
     world.sync()
     versions = {i.target_id: i.version for i in world.tool.all_items()}
     assert world.sync().differences == 0
@@ -99,7 +99,7 @@ def test_a_second_pass_writes_nothing_and_an_idle_poll_is_one_request(world):
     reset_stats(world.sandbox)
     report = world.sync()
     assert report.counts["candidates"] == 0
-    assert requests(world.sandbox) == {"GET /orders": 1}
+    assert requests(world.sandbox) == {"GET /orders": 2}  # the one page and the empty one that ends it
 
 
 def test_done_in_the_tool_is_finished_in_relay_once(world):
@@ -196,7 +196,7 @@ def test_relay_to_jira_mirror_rerun_done_and_comments_both_ways(tmp_path):
             assert bridge.engine.run_pass().differences == 0
             reset_stats(handle)
             assert bridge.engine.run_pass().counts["candidates"] == 0
-            assert requests(handle) == {"GET /orders": 1}
+            assert requests(handle) == {"GET /orders": 2}
 
             order_id, issue = sorted(issues.items())[0]
             jira = handle.root_url("jira") + "/_sandbox/issues/" + issue["key"]

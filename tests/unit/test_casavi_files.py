@@ -24,7 +24,7 @@ def test_a_file_over_10_mb_is_refused_before_anything_is_sent(casavi, tmp_path):
     big = tmp_path / "big.bin"
     with big.open("wb") as handle:
         handle.truncate(MAX_FILE_BYTES + 1)
-    with pytest.raises(PayloadTooLargeError, match="at most 10 MB"):
+    with pytest.raises(PayloadTooLargeError, match="at most 10,000,000 bytes"):
         casavi.client().upload_file(big, "big.bin", "application/octet-stream")
     assert casavi.requests == []
 

@@ -21,6 +21,8 @@ REF = SourceRef("casavi", "20131", 41251)
 def casavi() -> FakeCasavi:
     fake = FakeCasavi()
     fake.routes[("GET", "/tickets/20131")] = lambda r: httpx.Response(200, json=SEED_TICKET)
+    fake.routes[("GET", "/tickets/20131/comments")] = lambda r: httpx.Response(
+        200, json=SEED_TICKET["comments"] if r.url.params.get("page", "1") == "1" else [])
     fake.routes[("GET", "/properties/P-00451")] = lambda r: httpx.Response(
         200, json={"id": "P-00451", "name": "Easy Living Apartments", "postalCode": 80331})
     fake.routes[("GET", "/units/P-00451-0001")] = lambda r: httpx.Response(
@@ -52,7 +54,7 @@ def test_get_gives_the_full_neutral_item(source):
     )
     assert item.labels == ("casavi", "test-type")
     assert item.link_url == "https://app.casavi.de/tickets/41251"
-    assert item.version == "2015-08-19T12:43:30.000Z"
+    assert item.version.startswith("2015-08-19T12:43:30.000Z#")  # lastModified and the content digest
     assert item.modified_at == datetime(2015, 8, 19, 12, 43, 30, tzinfo=timezone.utc)
     assert (item.property_id, item.unit_id, item.assignee) == ("P-00451", "P-00451-0001", "M-000113")
     [comment] = item.comments
@@ -130,11 +132,21 @@ def test_changed_since_lists_every_status_and_reports_bad_entries(source, casavi
     assert params["date"] == "2024-01-01T00:00:00.000Z" and "status" not in params
 
 
-def test_sweep_asks_for_the_given_statuses(source, casavi):
+def test_sweep_reads_the_given_tickets_whole_with_their_paged_comments(source, casavi):
+    [summary] = source.sweep(["20131"])
+    assert summary.ref.item_id == "20131" and summary.version == source.get(REF).version
+    assert casavi.paths("GET")[:2] == ["/v1/tickets/20131", "/v1/tickets/20131/comments"]
+    assert all("status" not in r.url.params for r in casavi.requests)
+
+
+def test_sweep_under_created_dates_also_lists_the_open_statuses_of_the_filter_enum(casavi):
     casavi.tickets = [ticket(1)]
-    assert [s.ref.item_id for s in source.sweep(["OPEN", "POSTPONED"])] == ["T-1"]
-    assert casavi.requests[-1].url.params.get_list("status") == ["OPEN", "POSTPONED"]
-    assert "date" not in casavi.requests[-1].url.params
+    source = CasaviSource(casavi.client(), date_means_created=True)
+    swept = list(source.sweep(["20131"]))
+    assert [s.ref.item_id for s in swept] == ["T-1", "20131"]
+    listing = next(r for r in casavi.requests if r.url.path == "/v1/tickets")
+    assert listing.url.params.get_list("status") == ["OPEN", "INPROGRESS", "POSTPONED"]  # never PENDING
+    assert "date" not in listing.url.params
 
 
 def test_set_status_puts_the_current_fields_back_with_the_new_status(source, casavi):
@@ -168,9 +180,14 @@ def test_add_comment_uses_our_id_and_a_conflict_means_it_exists(source, casavi):
 def test_tasks_are_added_and_their_status_written(source, casavi):
     casavi.routes[("POST", "/tickets/20131/tasks")] = lambda r: httpx.Response(201, json=json.loads(r.content))
     casavi.routes[("PUT", "/tickets/20131/tasks/jira-1-t-3")] = lambda r: httpx.Response(200, json={})
+    casavi.routes[("GET", "/tickets/20131/tasks/jira-1-t-3")] = lambda r: httpx.Response(200, json={
+        "id": "jira-1-t-3", "title": "Fix", "description": "pipe", "status": "OPEN", "assignedToId": "E-7",
+        "attachments": [12]})
     assert source.add_task(REF, "jira-1-t-3", "Fix", "pipe", "OPEN") == "jira-1-t-3"
     source.set_task_status(REF, "jira-1-t-3", "Fix", "COMPLETED")
-    assert json.loads(casavi.bodies[-1]) == {"id": "jira-1-t-3", "title": "Fix", "status": "COMPLETED"}
+    # The whole task as read: a casavi that replaces on PUT keeps description and assignee.
+    assert json.loads(casavi.bodies[-1]) == {"id": "jira-1-t-3", "title": "Fix", "description": "pipe",
+                                             "status": "COMPLETED", "assignedToId": "E-7", "attachments": [12]}
 
 
 def test_files_go_up_and_come_down_through_the_source(source, casavi, tmp_path):

@@ -6,18 +6,23 @@ Served under :data:`BASE_PATH` (``http://127.0.0.1:PORT/v1`` is the ``casavi_url
 POST /authenticate                     ``{key, secret}`` (or deprecated ``{apiKey, email, password}``)
                                        → ``{token, expiresAt}``; wrong pair → 401
 POST /authenticate/refresh             ``{apiKey, token}`` → new token; the old one must still be valid
+                                       (404 unless the reading ``refresh_endpoint``)
 GET, POST /tickets                     list (array ≤ 25; page, date, propertyId, unitId, status*) / create
-GET, PUT, DELETE /tickets/{id}         embeds comments, tasks, attachmentDetails / update / delete
+GET, PUT, DELETE /tickets/{id}         embeds tasks, attachmentDetails (comments only under the
+                                       reading ``embed_comments``) / update / delete
 GET, POST /tickets/{id}/comments       list (array ≤ 25, page) / create
 PUT /tickets/{id}/comments/{cid}       update
 POST /tickets/{id}/tasks               create
 GET, PUT, DELETE /tickets/{id}/tasks/{tid}
-POST /files, GET /files/{fileId}       upload (binary, X-Filename, Content-Type, ≤ 10 MB) / download
+POST /files, GET /files/{fileId}       upload (binary, X-Filename, Content-Type, ≤ 10 MB: 10,000,000
+                                       bytes, or 10 MiB under the lenient reading) / download
 GET /properties[/{id}[/units]]         paged objects; ``/units`` pages are zero-based
 GET /units/{id}, /contacts[/{id}], /staff[/{id}]
 POST /hooks, DELETE /hooks/{hookId}    201 ``{id}`` + Location / 204
 =====================================  ============================================================
 
+Where the document is silent the app answers as its :class:`~bridge.sandbox.casavi.readings.Readings`
+say (profile ``strict`` by default: the readings that break a naive client).
 Every call but the two ``/authenticate`` ones needs a valid, unexpired ``token`` header (401).
 Errors are JSON: ``{"statusCode", "error", "message"}`` (the document shows no error body;
 this is the shape of casavi's node backend).  Decisions on the document's ambiguities are
@@ -47,6 +52,7 @@ from bridge.sandbox.casavi.control import control_routes
 from bridge.sandbox.casavi.http import (
     BASE_PATH, DATE_SEMANTICS, CasaviSandbox, CasaviSettings, Handler, authed, error_response,
 )
+from bridge.sandbox.casavi.readings import Readings
 from bridge.sandbox.casavi.records import StoreError
 from bridge.sandbox.casavi.store import CasaviStore
 from bridge.sandbox.faults import FaultMiddleware, FaultSettings, fault_settings_from
@@ -150,9 +156,11 @@ def create_casavi_app(options: SandboxOptions | dict[str, Any] | None = None) ->
     if opts.date_semantics not in DATE_SEMANTICS:
         raise ValueError(f"date_semantics must be one of {DATE_SEMANTICS}")
     key, secret = credentials_for(opts.seed)
+    readings = Readings.profile(opts.casavi_profile, **opts.casavi_readings)
     settings = CasaviSettings(key=opts.casavi_key or key, secret=opts.casavi_secret or secret,
                               token_ttl_seconds=opts.token_ttl_seconds, date_semantics=opts.date_semantics,
-                              ticket_put_partial=opts.ticket_put_partial)
+                              ticket_put_partial=opts.ticket_put_partial, profile=opts.casavi_profile,
+                              readings=readings)
     sandbox = CasaviSandbox(CasaviStore(generate(tickets=opts.tickets, seed=opts.seed, profile=opts.profile)), settings)
     faults = fault_settings_from(opts)
     app = build_casavi_app(sandbox, faults=faults, seed=opts.seed)

@@ -6,7 +6,8 @@ store the API serves, and bump ``lastModified`` exactly like API writes do.
 ==========================================  ====================================================
 POST   /_sandbox/tickets                    new ticket; ``id`` (next ``T-nnnnn``) and
                                             ``propertyId`` (first property) may be left out
-GET    /_sandbox/tickets/{id}               the ticket as ``GET /tickets/{id}`` shows it
+GET    /_sandbox/tickets/{id}               the ticket as stored: comments embedded and
+                                            attachment urls given under every reading
 PUT    /_sandbox/tickets/{id}               partial update, e.g. ``{"status": "CLOSED"}``
 DELETE /_sandbox/tickets/{id}               delete
 POST   /_sandbox/tickets/{id}/comments      a tenant's comment (author: ``contactId`` or the
@@ -21,8 +22,9 @@ GET    /_sandbox/info                       credentials, knobs and counts
 
 ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset`` and ``GET|POST /_sandbox/fault`` are
 served by :class:`bridge.sandbox.faults.FaultMiddleware`; besides the fault knobs, ``/fault``
-takes this app's ``token_ttl_seconds``, ``date_semantics``, ``ticket_put_partial`` and
-``revoke_tokens: true`` (every issued token becomes invalid, as after a key rotation).
+takes this app's ``token_ttl_seconds``, ``date_semantics``, ``ticket_put_partial``,
+``profile`` (``strict``/``lenient``, resets every reading), each reading by name
+(:mod:`bridge.sandbox.casavi.readings`) and ``revoke_tokens: true`` (every issued token becomes invalid, as after a key rotation).
 """
 
 from __future__ import annotations

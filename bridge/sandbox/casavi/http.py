@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bridge.sandbox.casavi.readings import READING_NAMES, Readings
 from bridge.sandbox.casavi.records import PAGE_SIZE, InvalidRequest, format_ms
 from bridge.sandbox.casavi.store import CasaviStore
 
@@ -35,6 +36,8 @@ class CasaviSettings:
     token_ttl_seconds: float = 3600.0
     date_semantics: str = "modified"
     ticket_put_partial: bool = False
+    profile: str = "strict"
+    readings: Readings = field(default_factory=Readings)  # the strict profile unless given
 
 
 class CasaviSandbox:
@@ -46,6 +49,7 @@ class CasaviSandbox:
         self._clock = clock
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
+        store.comments_move_modified = settings.readings.comments_move_modified
 
     def issue_token(self) -> dict[str, str]:
         now = self._clock()
@@ -83,16 +87,26 @@ class CasaviSandbox:
             elif key == "revoke_tokens":
                 if value is not True:
                     raise ValueError("revoke_tokens must be true")
-            else:
+            elif key == "profile":
+                checked[key] = value
+            elif key not in READING_NAMES:
                 raise ValueError(f"unknown knob {key!r}")
+        profile = checked.pop("profile", None)
+        readings = Readings.profile(profile) if profile is not None else self.settings.readings
+        readings = readings.with_values({k: v for k, v in values.items() if k in READING_NAMES})
         for key, value in checked.items():
             setattr(self.settings, key, value)
+        if profile is not None:
+            self.settings.profile = profile
+        self.settings.readings = readings
+        self.store.comments_move_modified = readings.comments_move_modified
         if values.get("revoke_tokens"):
             with self._lock:
                 self._tokens.clear()
         return {"token_ttl_seconds": self.settings.token_ttl_seconds,
                 "date_semantics": self.settings.date_semantics,
-                "ticket_put_partial": self.settings.ticket_put_partial}
+                "ticket_put_partial": self.settings.ticket_put_partial,
+                "profile": self.settings.profile, **readings.as_dict()}
 
 
 def error_response(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

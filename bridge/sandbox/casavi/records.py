@@ -16,7 +16,7 @@ TICKET_STATUSES = ("PENDING", "OPEN", "INPROGRESS", "POSTPONED", "CLOSED")
 TASK_STATUSES = ("OPEN", "ACCEPTED", "COMPLETED", "DECLINED")
 HOOK_EVENTS = ("contact_created", "contact_updated", "contact_archived", "document_downloaded",
                "contract_enddate_updated")
-MAX_FILE_BYTES = 10 * 1024 * 1024  # "Maximum request size is 10 MB"; exactly 10 MiB is accepted
+MAX_FILE_BYTES = 10_000_000  # "Maximum request size is 10 MB" (strict reading; see readings.max_file_bytes)
 PAGE_SIZE = 25  # "a list of max 25 tickets"; the same for comments, contacts, staff, properties
 ACCOUNT_NAME = "Sandbox Hausverwaltung GmbH"  # the account name used when no author is given
 APP_LINK_BASE = "https://app.casavi.example"  # appLink host (fixed, so generated data is deterministic)

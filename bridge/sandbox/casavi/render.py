@@ -34,23 +34,28 @@ def ticket_number(ticket: TicketRecord) -> int | str:
     return ticket.number if ticket.internal_id % 4 == 0 else str(ticket.number)
 
 
-def attachment_details(file_ids: list[int], files: Mapping[int, FileRecord], files_url: str) -> list[dict[str, Any]]:
+def attachment_details(file_ids: list[int], files: Mapping[int, FileRecord],
+                       files_url: str | None) -> list[dict[str, Any]]:
+    """``{id, name, contentType, size, url}``; without ``files_url`` (reading
+    ``attachment_urls`` off: the document shows no item schema) there is no ``url``."""
     details = []
     for file_id in file_ids:
         record = files.get(file_id)
         if record is None:
             continue
-        details.append({
+        detail: dict[str, Any] = {
             "id": record.file_id,
             "name": record.name,
             "contentType": record.content_type,
             "size": record.size,
-            "url": f"{files_url}/{record.file_id}",
-        })
+        }
+        if files_url is not None:
+            detail["url"] = f"{files_url}/{record.file_id}"
+        details.append(detail)
     return details
 
 
-def render_comment(comment: CommentRecord, files: Mapping[int, FileRecord], files_url: str) -> dict[str, Any]:
+def render_comment(comment: CommentRecord, files: Mapping[int, FileRecord], files_url: str | None) -> dict[str, Any]:
     return {
         "id": comment.comment_id,
         "text": comment.text,
@@ -65,7 +70,7 @@ def render_comment(comment: CommentRecord, files: Mapping[int, FileRecord], file
     }
 
 
-def render_task(task: TaskRecord, files: Mapping[int, FileRecord], files_url: str) -> dict[str, Any]:
+def render_task(task: TaskRecord, files: Mapping[int, FileRecord], files_url: str | None) -> dict[str, Any]:
     return {
         "id": task.task_id,
         "title": task.title,
@@ -89,12 +94,14 @@ def render_ticket(
     ticket: TicketRecord,
     *,
     files: Mapping[int, FileRecord],
-    files_url: str,
+    files_url: str | None,
     contacts: Mapping[str, dict[str, Any]],
     staff: Mapping[str, dict[str, Any]],
     detail: bool,
+    embed_comments: bool = True,
 ) -> dict[str, Any]:
-    """The ticket model; ``detail`` adds the embedded ``comments`` and ``tasks`` (GET /tickets/{id})."""
+    """The ticket model; ``detail`` adds ``comments`` and ``tasks`` (GET /tickets/{id}); without
+    ``embed_comments`` the ``comments`` are ``[]`` as in the document's sample (strict reading)."""
     contact = contacts.get(ticket.contact_id or "") or {}
     manager = staff.get(ticket.assigned_to_id or "") or {}
     body: dict[str, Any] = {
@@ -127,7 +134,8 @@ def render_ticket(
         "appLink": f"{APP_LINK_BASE}/tickets/{ticket.internal_id}",
     }
     if detail:
-        body["comments"] = [render_comment(c, files, files_url) for c in ticket.comments.values()]
+        body["comments"] = ([render_comment(c, files, files_url) for c in ticket.comments.values()]
+                            if embed_comments else [])
         body["tasks"] = [render_task(t, files, files_url) for t in ticket.tasks.values()]
     return body
 

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from bridge.sandbox.casavi.http import (
     CasaviSandbox, api_url, error_response, page_param, paged, read_json,
 )
-from bridge.sandbox.casavi.records import MAX_FILE_BYTES, PAGE_SIZE, InvalidRequest, NotFound, TooLarge
+from bridge.sandbox.casavi.records import PAGE_SIZE, InvalidRequest, NotFound, TooLarge
 
 
 # -- authentication ---------------------------------------------------------------------------
@@ -34,7 +34,11 @@ async def authenticate(request: Request) -> Response:
 
 
 async def refresh(request: Request) -> Response:
+    """The document names "Refresh access token" but no path; without the reading
+    ``refresh_endpoint`` this path does not exist (404), as casavi may well answer."""
     sandbox: CasaviSandbox = request.app.state.casavi
+    if not sandbox.settings.readings.refresh_endpoint:
+        return error_response(404, "Not Found", "Not Found")
     body = await read_json(request)
     api_key, token = body.get("apiKey"), body.get("token")
     if not isinstance(api_key, str) or not isinstance(token, str) or not api_key or not token:
@@ -114,17 +118,18 @@ async def upload_file(request: Request, sandbox: CasaviSandbox) -> Response:
     content_type = request.headers.get("content-type")
     if not content_type:
         raise InvalidRequest("Content-Type header is required")
+    limit = sandbox.settings.readings.max_file_bytes  # "10 MB": 10,000,000 (strict) or 10 MiB
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_FILE_BYTES:
-        raise TooLarge(f"file is larger than {MAX_FILE_BYTES} bytes")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise TooLarge(f"file is larger than {limit} bytes")
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
-        if total > MAX_FILE_BYTES:
-            raise TooLarge(f"file is larger than {MAX_FILE_BYTES} bytes")
+        if total > limit:
+            raise TooLarge(f"file is larger than {limit} bytes")
         chunks.append(chunk)
-    file_id = sandbox.store.add_file(_header_filename(raw_name), content_type, b"".join(chunks))
+    file_id = sandbox.store.add_file(_header_filename(raw_name), content_type, b"".join(chunks), max_bytes=limit)
     return JSONResponse({"id": file_id}, status_code=201)
 
 

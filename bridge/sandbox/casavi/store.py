@@ -1,7 +1,7 @@
 """The casavi sandbox's state: in memory, thread-safe, alive as long as the process.
 
-Every change to a ticket, one of its comments or one of its tasks bumps the ticket's
-``lastModified`` to a stamp that is strictly greater than every stamp handed out before
+Every change to a ticket (and, under the reading ``comments_move_modified``, to one of its
+comments or tasks) bumps the ticket's ``lastModified`` to a stamp that is strictly greater than every stamp handed out before
 (millisecond precision: ``max(now, last + 1 ms)``), so no two changes share a stamp and a
 cursor on ``lastModified`` never misses one.
 
@@ -29,6 +29,8 @@ from bridge.sandbox.casavi.store_items import TicketItemsMixin
 
 class CasaviStore(TicketItemsMixin):
     """All casavi data of one sandbox; every public method holds the lock while it runs."""
+
+    comments_move_modified = False  # set by the sandbox from its readings
 
     def __init__(self, dataset: Dataset | None = None, *, clock: Callable[[], float] = time.time):
         dataset = dataset or Dataset()
@@ -119,25 +121,29 @@ class CasaviStore(TicketItemsMixin):
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def render_ticket(self, ticket_id: str, files_url: str, *, detail: bool = True) -> dict[str, Any]:
+    def render_ticket(self, ticket_id: str, files_url: str | None, *, detail: bool = True,
+                      embed_comments: bool = True) -> dict[str, Any]:
+        """``files_url`` None: attachment details carry no ``url``; ``embed_comments`` False:
+        ``"comments": []`` (only the paged endpoint lists them)."""
         with self._lock:
             return render.render_ticket(self.ticket(ticket_id), files=self.files, files_url=files_url,
-                                        contacts=self.contacts, staff=self.staff, detail=detail)
+                                        contacts=self.contacts, staff=self.staff, detail=detail,
+                                        embed_comments=embed_comments)
 
-    def render_comment(self, ticket_id: str, comment_id: str, files_url: str) -> dict[str, Any]:
+    def render_comment(self, ticket_id: str, comment_id: str, files_url: str | None) -> dict[str, Any]:
         with self._lock:
             comment = self.ticket(ticket_id).comments.get(comment_id)
             if comment is None:
                 raise NotFound(f"Comment {comment_id} not found in ticket {ticket_id}")
             return render.render_comment(comment, self.files, files_url)
 
-    def render_comments(self, ticket_id: str, files_url: str, page: int) -> list[dict[str, Any]]:
+    def render_comments(self, ticket_id: str, files_url: str | None, page: int) -> list[dict[str, Any]]:
         with self._lock:
             comments = list(self.ticket(ticket_id).comments.values())
             start = (page - 1) * PAGE_SIZE
             return [render.render_comment(c, self.files, files_url) for c in comments[start:start + PAGE_SIZE]]
 
-    def render_task(self, ticket_id: str, task_id: str, files_url: str) -> dict[str, Any]:
+    def render_task(self, ticket_id: str, task_id: str, files_url: str | None) -> dict[str, Any]:
         with self._lock:
             task = self.ticket(ticket_id).tasks.get(task_id)
             if task is None:
@@ -148,7 +154,7 @@ class CasaviStore(TicketItemsMixin):
 
     def list_tickets(
         self,
-        files_url: str,
+        files_url: str | None,
         *,
         page: int = 1,
         since_ms: int | None = None,
@@ -322,9 +328,9 @@ class CasaviStore(TicketItemsMixin):
 
     # -- files and hooks ----------------------------------------------------------------------
 
-    def add_file(self, name: str, content_type: str, data: bytes) -> int:
-        if len(data) > MAX_FILE_BYTES:
-            raise TooLarge(f"file is larger than {MAX_FILE_BYTES} bytes")
+    def add_file(self, name: str, content_type: str, data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> int:
+        if len(data) > max_bytes:
+            raise TooLarge(f"file is larger than {max_bytes} bytes")
         with self._lock:
             file_id = self._next_file_id
             self._next_file_id += 1

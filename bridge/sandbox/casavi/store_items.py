@@ -1,7 +1,9 @@
 """Comments and tasks of casavi sandbox tickets (the part of :class:`CasaviStore` that writes them).
 
 Mixed into :class:`~bridge.sandbox.casavi.store.CasaviStore`; every method holds the store's
-lock and bumps the ticket's ``lastModified`` through ``_touch``.
+lock and bumps the ticket's ``lastModified`` through ``_touch_item`` — only when the store
+reads the document as "comments and tasks move lastModified" (``comments_move_modified``;
+see :mod:`bridge.sandbox.casavi.readings`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ class TicketItemsMixin:
     ticket: Callable[[str], TicketRecord]
     _stamp: Callable[[], int]
     _touch: Callable[[TicketRecord, int], None]
+    comments_move_modified: bool
     _known_files: Callable[[list[int]], list[int]]
+
+    def _touch_item(self, ticket: TicketRecord, stamp: int) -> None:
+        """A comment or task changed: moves lastModified only under ``comments_move_modified``."""
+        if self.comments_move_modified:
+            self._touch(ticket, stamp)
 
     # -- comments -----------------------------------------------------------------------------
 
@@ -83,7 +91,7 @@ class TicketItemsMixin:
         for file_id in attachments:  # files on a comment become ticket attachments
             if file_id not in ticket.attachments:
                 ticket.attachments.append(file_id)
-        self._touch(ticket, stamp)
+        self._touch_item(ticket, stamp)
         return comment_id
 
     def update_comment(self, ticket_id: str, comment_id: str, payload: dict[str, Any]) -> None:
@@ -98,7 +106,7 @@ class TicketItemsMixin:
             if is_internal is not None:
                 comment.is_internal = is_internal
             comment.modified_ms = self._stamp()
-            self._touch(ticket, comment.modified_ms)
+            self._touch_item(ticket, comment.modified_ms)
 
     # -- tasks --------------------------------------------------------------------------------
 
@@ -114,11 +122,17 @@ class TicketItemsMixin:
                               created_ms=stamp, modified_ms=stamp)
             self._apply_task_fields(task, payload, stamp)
             ticket.tasks[task_id] = task
-            self._touch(ticket, stamp)
+            self._touch_item(ticket, stamp)
             return task_id
 
-    def update_task(self, ticket_id: str, task_id: str, payload: dict[str, Any], *, partial: bool) -> None:
-        """PUT .../tasks/{id}: id and title are required by the document unless ``partial``."""
+    def update_task(self, ticket_id: str, task_id: str, payload: dict[str, Any], *, partial: bool,
+                    replace: bool = False) -> None:
+        """PUT .../tasks/{id}: id and title are required by the document unless ``partial``.
+
+        ``replace`` (the strict reading; the document is silent): the body is the whole task,
+        so a field it leaves out is cleared — description empty, no assignee, no creator, no
+        attachments, status OPEN.
+        """
         with self._lock:
             ticket = self.ticket(ticket_id)
             task = ticket.tasks.get(task_id)
@@ -132,9 +146,12 @@ class TicketItemsMixin:
             if not partial:
                 required_str(payload, "id")
             stamp = self._stamp()
+            if replace:
+                payload = {"description": "", "assignedToId": None, "createdById": None, "attachments": [],
+                           "status": "OPEN", **payload}
             self._apply_task_fields(task, payload, stamp)
             task.modified_ms = stamp
-            self._touch(ticket, stamp)
+            self._touch_item(ticket, stamp)
 
     def _apply_task_fields(self, task: TaskRecord, payload: dict[str, Any], stamp: int) -> None:
         status = optional_str(payload, "status")
@@ -170,4 +187,4 @@ class TicketItemsMixin:
             if task_id not in ticket.tasks:
                 raise NotFound(f"Task {task_id} not found in ticket {ticket_id}")
             del ticket.tasks[task_id]
-            self._touch(ticket, self._stamp())
+            self._touch_item(ticket, self._stamp())

@@ -1,7 +1,10 @@
 """The relay sandbox: an ASGI app speaking casavi's relay API (path table: bridge/relay/paths.py).
 
 Served under :data:`BASE_PATH` (``http://127.0.0.1:PORT/v1`` is the ``relay_url``).  Every API
-call needs ``Authorization: Bearer <api-key>`` (missing or wrong → 401).  What it refuses as
+call needs ``Authorization: Bearer <api-key>`` (missing or wrong → 401).  Readings of what
+the document leaves open, the harder one by default: ``GET /orders`` pages by
+``limit``/``offset`` (``page_size`` 50; 0 = one unpaged list) and ``CreateOrderComment``
+takes JSON (``comment_encoding``; or multipart), the other encoding answered with 415.  What it refuses as
 relay would: an invalid status or a missing required field → 400, an unknown id → 404, a
 comment with more than 10 files or more than 100 MB of them → 413.  Errors are JSON
 ``{"statusCode", "error", "message"}``.  Store rules: :mod:`bridge.sandbox.relay.store`; data:
@@ -12,7 +15,10 @@ come from :class:`bridge.sandbox.faults.FaultMiddleware`, like every sandbox.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import random
 import uuid
 from http import HTTPStatus
@@ -28,7 +34,10 @@ from bridge.sandbox.faults import FaultMiddleware, FaultSettings, fault_settings
 from bridge.sandbox.options import SandboxOptions
 from bridge.sandbox.relay.control import control_routes
 from bridge.sandbox.relay.generator import generate
-from bridge.sandbox.relay.http import Handler, RelaySandbox, authed, error_response, page_params, read_json
+from bridge.sandbox.relay.http import (
+    COMMENT_ENCODINGS,
+    Handler, RelaySandbox, authed, error_response, order_page, page_params, read_json,
+)
 from bridge.sandbox.relay.store import MAX_COMMENT_FILES, RelayStore, RelayStoreError
 
 BASE_PATH = "/v1"
@@ -39,7 +48,13 @@ CHUNK_BYTES = 64 * 1024
 
 
 async def list_orders(request: Request, sandbox: RelaySandbox) -> Response:
-    return JSONResponse(sandbox.store.list_orders())
+    """Ordered by id; ``limit``/``offset`` pages (``limit`` capped at the page size) unless unpaged."""
+    orders = sandbox.store.list_orders()
+    window = order_page(request, sandbox.page_size)
+    if window is not None:
+        limit, offset = window
+        orders = orders[offset:offset + limit]
+    return JSONResponse(orders)
 
 
 async def get_order(request: Request, sandbox: RelaySandbox) -> Response:
@@ -55,12 +70,18 @@ async def list_comments(request: Request, sandbox: RelaySandbox) -> Response:
 
 
 async def create_comment(request: Request, sandbox: RelaySandbox) -> Response:
-    """Multipart ``text``, ``authorName``, ``files`` (≤ 10, ≤ 100 MB together)."""
+    """``text``, ``authorName``, ``files`` (≤ 10, ≤ 100 MB together), in the encoding of the
+    sandbox's reading: multipart form, or JSON with ``files`` as ``[{name, contentType,
+    content (base64)}]``.  The other encoding is refused with 415 before anything is stored."""
     order_id = request.path_params["order_id"]
     sandbox.store.get_order(order_id)  # 404 before reading a large body
     content_type = request.headers.get("content-type", "")
+    if sandbox.comment_encoding == "json":
+        if not content_type.startswith("application/json"):
+            raise RelayStoreError(415, "expected application/json")
+        return await _create_comment_json(request, sandbox, order_id)
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise RelayStoreError(400, "expected multipart/form-data")
+        raise RelayStoreError(415, "expected multipart/form-data")
     limit = sandbox.max_upload_bytes
     body, too_large = await _read_limited(request, limit + MULTIPART_SLACK_BYTES)
     if too_large:
@@ -77,6 +98,38 @@ async def create_comment(request: Request, sandbox: RelaySandbox) -> Response:
     if sum(f[2] for f in files) > limit:
         raise RelayStoreError(413, f"files exceed {limit} bytes")
     comment_id = sandbox.store.add_comment(order_id, form.get("text"), form.get("authorName"), files)
+    return JSONResponse({"id": comment_id}, status_code=201)
+
+
+async def _create_comment_json(request: Request, sandbox: RelaySandbox, order_id: str) -> Response:
+    limit = sandbox.max_upload_bytes
+    body, too_large = await _read_limited(request, limit * 4 // 3 + MULTIPART_SLACK_BYTES)  # base64 grows by 4/3
+    if too_large:
+        raise RelayStoreError(413, f"files exceed {limit} bytes")
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        raise RelayStoreError(400, "body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise RelayStoreError(400, "body must be a JSON object")
+    raw_files = payload.get("files") or []
+    if not isinstance(raw_files, list):
+        raise RelayStoreError(400, "files must be an array")
+    if len(raw_files) > MAX_COMMENT_FILES:
+        raise RelayStoreError(413, f"at most {MAX_COMMENT_FILES} files per comment")
+    files = []
+    for entry in raw_files:
+        if not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
+            raise RelayStoreError(400, "each file must be {name, contentType, content (base64)}")
+        try:
+            data = base64.b64decode(entry["content"], validate=True)
+        except (binascii.Error, ValueError):
+            raise RelayStoreError(400, "file content must be base64") from None
+        files.append((str(entry.get("name") or "file"), str(entry.get("contentType") or "application/octet-stream"),
+                      len(data), hashlib.sha256(data).hexdigest()))
+    if sum(f[2] for f in files) > limit:
+        raise RelayStoreError(413, f"files exceed {limit} bytes")
+    comment_id = sandbox.store.add_comment(order_id, payload.get("text"), payload.get("authorName"), files)
     return JSONResponse({"id": comment_id}, status_code=201)
 
 
@@ -226,8 +279,13 @@ def api_key_for(seed: int) -> str:
 def create_relay_app(options: SandboxOptions | dict[str, Any] | None = None) -> tuple[FaultMiddleware, dict[str, Any]]:
     """Registry factory: ``options.tickets`` orders from ``options.seed``; info for the ready file."""
     opts = SandboxOptions.build(options)
+    if opts.relay_comment_encoding not in COMMENT_ENCODINGS:
+        raise ValueError(f"relay_comment_encoding must be one of {', '.join(COMMENT_ENCODINGS)}")
+    if opts.relay_page_size < 0:
+        raise ValueError("relay_page_size must be 0 (unpaged) or more")
     sandbox = RelaySandbox(RelayStore(generate(orders=opts.tickets, seed=opts.seed)),
-                           api_key=opts.get("relay_key") or api_key_for(opts.seed))
+                           api_key=opts.get("relay_key") or api_key_for(opts.seed),
+                           page_size=opts.relay_page_size, comment_encoding=opts.relay_comment_encoding)
     app = build_relay_app(sandbox, faults=fault_settings_from(opts), seed=opts.seed + 17)
     info: dict[str, Any] = {"relay_key": sandbox.api_key}
     if opts.relay_port:

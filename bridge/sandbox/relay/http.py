@@ -17,7 +17,10 @@ from starlette.responses import JSONResponse, Response
 
 from bridge.sandbox.relay.store import MAX_UPLOAD_BYTES, RelayStore, RelayStoreError
 
-KNOBS = ("api_key", "max_upload_bytes", "comments_touch_order")  # this app's /_sandbox/fault keys
+KNOBS = ("api_key", "max_upload_bytes", "comments_touch_order", "page_size",
+         "comment_encoding")  # this app's /_sandbox/fault keys
+COMMENT_ENCODINGS = ("json", "multipart")
+DEFAULT_PAGE_SIZE = 50
 
 Handler = Callable[[Request, "RelaySandbox"], Awaitable[Response]]
 
@@ -29,6 +32,12 @@ class RelaySandbox:
     store: RelayStore
     api_key: str
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    # Readings of what the document leaves open (the harder one by default):
+    # GetOrders shows no paging parameters; the other lists page by limit/offset, so orders
+    # come in pages of ``page_size`` (the first page when none is asked for); 0 = unpaged.
+    page_size: int = DEFAULT_PAGE_SIZE
+    # CreateOrderComment names text, authorName and files ("Array of arrays") but no encoding.
+    comment_encoding: str = "json"
 
     def apply_knobs(self, values: dict[str, Any]) -> dict[str, Any]:
         """``POST /_sandbox/fault`` keys of this app (validated all at once); returns them all."""
@@ -43,10 +52,18 @@ class RelaySandbox:
             raise ValueError("max_upload_bytes must be a positive integer")
         if "comments_touch_order" in values and not isinstance(values["comments_touch_order"], bool):
             raise ValueError("comments_touch_order must be true or false")
+        if "page_size" in values and (isinstance(values["page_size"], bool) or not isinstance(values["page_size"], int)
+                                      or values["page_size"] < 0):
+            raise ValueError("page_size must be a whole number (0: unpaged)")
+        if "comment_encoding" in values and values["comment_encoding"] not in COMMENT_ENCODINGS:
+            raise ValueError(f"comment_encoding must be one of {', '.join(COMMENT_ENCODINGS)}")
+        self.page_size = values.get("page_size", self.page_size)
+        self.comment_encoding = values.get("comment_encoding", self.comment_encoding)
         self.api_key = values.get("api_key", self.api_key)
         self.max_upload_bytes = values.get("max_upload_bytes", self.max_upload_bytes)
         self.store.comments_touch_order = values.get("comments_touch_order", self.store.comments_touch_order)
-        return {"max_upload_bytes": self.max_upload_bytes, "comments_touch_order": self.store.comments_touch_order}
+        return {"max_upload_bytes": self.max_upload_bytes, "comments_touch_order": self.store.comments_touch_order,
+                "page_size": self.page_size, "comment_encoding": self.comment_encoding}
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -73,6 +90,25 @@ async def read_json(request: Request) -> Any:
         return json.loads(await request.body() or b"null")
     except ValueError:
         raise RelayStoreError(400, "body is not JSON") from None
+
+
+def order_page(request: Request, page_size: int) -> tuple[int, int] | None:
+    """(limit, offset) for GET /orders: ``limit`` at most ``page_size`` (its default), ``offset``
+    default 0; None when the sandbox serves orders unpaged (``page_size`` 0)."""
+    if page_size == 0:
+        return None
+    values = []
+    for name, default in (("limit", page_size), ("offset", 0)):
+        text = request.query_params.get(name)
+        if text is None or text == "":
+            values.append(default)
+        elif not text.isdigit():
+            raise RelayStoreError(400, f"{name} must be a whole number")
+        else:
+            values.append(int(text))
+    if values[0] < 1:
+        raise RelayStoreError(400, "limit must be 1 or more")
+    return min(values[0], page_size), values[1]
 
 
 def page_params(request: Request) -> tuple[int, int]:

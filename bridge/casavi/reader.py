@@ -1,0 +1,140 @@
+"""Reading casavi tickets whole — comments, tasks, attachments — under every reading of the document.
+
+A ticket is read with ``GET /tickets/{id}``; its comments come from the paged
+``GET /tickets/{id}/comments`` until casavi has been seen to embed them
+(:mod:`bridge.casavi.shapes`).  A ticket's **version** is ``lastModified#digest``: the digest
+covers what the bridge mirrors (status, comments, tasks, attachments), because casavi may
+not move ``lastModified`` when a comment or task changes.  List calls only give
+``lastModified``; :func:`bridge.source.same_version` compares the two forms.
+
+The **sweep** (:meth:`TicketReader.sweep`) reads the linked tickets that are open on either
+side whole and reports their versions, so a comment or task change is seen within one sweep
+interval even when ``lastModified`` never moves.  Its cost, per sweep:
+
+- ``date`` = modified and comments seen to move ``lastModified``: nothing (the incremental
+  read sees every change);
+- otherwise one ``GET /tickets/{id}`` per open linked ticket, plus its comment pages (one
+  for up to 25 comments) until comments are seen embedded;
+- ``date`` = created: also the list of tickets in OPEN, INPROGRESS, POSTPONED (25 per
+  request; the filter's enum as the document gives it — PENDING cannot be filtered on), which
+  finds linked tickets reopened after they were closed on both sides.
+
+Only the tickets whose version changed become the engine's candidates and are read again
+there; the sweep keeps nothing (at 20,000 open tickets a cache would hold every comment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Callable, Iterable, Iterator
+
+import structlog
+
+from bridge.casavi.client import CasaviClient
+from bridge.casavi.records import Ticket
+from bridge.casavi.shapes import ShapeFindings, ShapeObserver
+from bridge.errors import AuthError, BridgeError, BudgetExceededError, NotFoundError
+
+log = structlog.get_logger()
+
+OPEN_FILTER = ("OPEN", "INPROGRESS", "POSTPONED")  # the list filter's enum without CLOSED
+PROBE_TICKETS = 5  # tickets read whole by the probe
+
+
+def full_version(ticket: Ticket) -> str:
+    """``lastModified#digest`` of what the bridge mirrors from a ticket read whole."""
+    content = [
+        ticket.status,
+        [[c.comment_id, c.text, c.is_internal, list(c.attachments)] for c in ticket.comments],
+        [[t.task_id, t.title, t.description, t.status, t.assigned_to_id] for t in ticket.tasks],
+        [d.file_id for d in ticket.attachment_details],
+    ]
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"{ticket.last_modified or ''}#{digest}"
+
+
+class TicketReader:
+    """Whole-ticket reads, the shape probe and the sweep for one :class:`CasaviClient`."""
+
+    def __init__(self, client: CasaviClient, *, date_means_created: bool):
+        self.client = client
+        self.date_means_created = date_means_created
+        self.shapes = ShapeObserver()
+        self.probed = False
+
+    # -- one ticket -----------------------------------------------------------------------
+
+    def read(self, ticket_id: str) -> Ticket:
+        """The ticket with its comments (paged endpoint unless proven embedded); NotFoundError."""
+        ticket = self.client.get_ticket(ticket_id)
+        if not self.shapes.comments_embedded:
+            paged = tuple(self.client.list_comments(ticket_id))
+            self.shapes.saw_comments(ticket.comments, paged)
+            ticket = replace(ticket, comments=paged)
+        self.shapes.saw_ticket(ticket, ticket.comments)
+        return ticket
+
+    # -- probe ----------------------------------------------------------------------------
+
+    def probe(self) -> ShapeFindings:
+        """Read-only look at the live shapes: the first ticket page, a few tickets whole (each
+        also through the paged comments endpoint), and whether the refresh path answers.
+        Feeds :attr:`shapes`; the engine then takes the cheapest path they allow."""
+        self.probed = True
+        tickets = []
+        for entry in self.client.list_tickets():
+            if isinstance(entry, Ticket):
+                tickets.append(entry.ticket_id)
+            if len(tickets) >= 25:
+                break
+        for ticket_id in tickets[-PROBE_TICKETS:]:  # the most recently modified of the first page
+            try:
+                ticket = self.client.get_ticket(ticket_id)
+                paged = tuple(self.client.list_comments(ticket_id))
+            except NotFoundError:
+                continue
+            self.shapes.saw_comments(ticket.comments, paged)
+            self.shapes.saw_ticket(ticket, paged)
+        self.shapes.refresh_path = self.client.auth.probe_refresh()
+        findings = self.shapes.findings()
+        log.info("casavi_shapes_probed", **{k: v for k, v in findings.__dict__.items()})
+        return findings
+
+    # -- sweep ----------------------------------------------------------------------------
+
+    @property
+    def sweep_costs_nothing(self) -> bool:
+        return not self.date_means_created and self.shapes.comments_move_modified
+
+    def sweep(self, ticket_ids: Iterable[str], make_summary: Callable[[Ticket, str], object]) -> Iterator[object]:
+        """Summaries (``make_summary(ticket, version)``) of the given linked tickets read whole,
+        and under created-date semantics of every ticket in an open status.  A ticket that
+        cannot be read now is left for the next sweep (absence is not deletion)."""
+        if self.sweep_costs_nothing:
+            return
+        wanted = list(dict.fromkeys(ticket_ids))
+        listed: set[str] = set()
+        if self.date_means_created:
+            for entry in self.client.list_tickets(statuses=list(OPEN_FILTER)):
+                if isinstance(entry, Ticket):
+                    listed.add(entry.ticket_id)
+                    yield make_summary(entry, entry.last_modified or "")
+            if self.shapes.comments_move_modified:
+                wanted = [t for t in wanted if t not in listed]  # lastModified tells for the listed ones
+        workers = max(1, getattr(self.client.policy, "concurrency", 4))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for ticket in pool.map(self._sweep_one, wanted):
+                if ticket is not None:
+                    yield make_summary(ticket, full_version(ticket))
+
+    def _sweep_one(self, ticket_id: str) -> Ticket | None:
+        try:
+            return self.read(ticket_id)
+        except (BudgetExceededError, AuthError):
+            raise
+        except BridgeError as exc:
+            log.info("casavi_sweep_read_failed", ticket=ticket_id, error=type(exc).__name__)
+            return None

@@ -1,0 +1,116 @@
+"""Each silent point of the casavi document is a switch; strict (the default) is the inconvenient reading.
+
+Raw httpx against the sandbox, one test per switch, each under both readings.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.sandbox.casavi.readings import TEN_MB, TEN_MIB, Readings
+from tests.fixtures.sandbox import PLAIN_CLIENT, casavi_control, casavi_login
+
+
+def first_ticket(client):
+    return client.get("/tickets").json()[0]
+
+
+def test_profiles_set_every_reading_and_single_flags_override_them():
+    strict, lenient = Readings.profile("strict"), Readings.profile("lenient")
+    assert strict == Readings()
+    assert not any(v for k, v in strict.as_dict().items() if k != "max_file_bytes")
+    assert all(v for k, v in lenient.as_dict().items() if k != "max_file_bytes")
+    assert (strict.max_file_bytes, lenient.max_file_bytes) == (10_000_000, 10_485_760)
+    assert Readings.profile("strict", embed_comments=True, refresh_endpoint=None).embed_comments is True
+    with pytest.raises(ValueError):
+        Readings.profile("friendly")
+    with pytest.raises(ValueError):
+        Readings().with_values({"max_file_bytes": "10MB"})
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_tenant_comment_moves_last_modified_only_under_the_lenient_reading(start_casavi_sandbox, profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    client = casavi_login(sandbox)
+    ticket = first_ticket(client)
+    comment = casavi_control(sandbox, "POST", f"/tickets/{ticket['id']}/comments", json={"text": "Noch da?"}).json()
+    task = casavi_control(sandbox, "POST", f"/tickets/{ticket['id']}/tasks", json={"id": "T-9", "title": "Prüfen"})
+    assert task.status_code == 201
+    after = client.get(f"/tickets/{ticket['id']}").json()
+    if profile == "strict":
+        assert after["lastModified"] == ticket["lastModified"] < comment["createdAt"]
+    else:
+        assert after["lastModified"] > comment["createdAt"] > ticket["lastModified"]
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_ticket_embeds_comments_only_under_the_lenient_reading(start_casavi_sandbox, profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    client = casavi_login(sandbox)
+    ticket = first_ticket(client)
+    casavi_control(sandbox, "POST", f"/tickets/{ticket['id']}/comments", json={"text": "Heizung kalt"})
+    detail = client.get(f"/tickets/{ticket['id']}").json()
+    paged = client.get(f"/tickets/{ticket['id']}/comments").json()
+    assert paged[-1]["text"] == "Heizung kalt"
+    assert detail["comments"] == ([] if profile == "strict" else paged)
+    stored = casavi_control(sandbox, "GET", f"/tickets/{ticket['id']}").json()
+    assert stored["comments"][-1]["text"] == "Heizung kalt"  # the control view shows what is stored
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_list_filter_takes_pending_only_under_the_lenient_reading(start_casavi_sandbox, profile):
+    client = casavi_login(start_casavi_sandbox(casavi_profile=profile))
+    for status in ("OPEN", "CLOSED", "INPROGRESS", "POSTPONED"):
+        assert client.get("/tickets", params={"status": status}).status_code == 200
+    pending = client.get("/tickets", params=[("status", "OPEN"), ("status", "PENDING")])
+    assert pending.status_code == (400 if profile == "strict" else 200)
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_task_put_replaces_the_task_under_the_strict_reading(start_casavi_sandbox, profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    client = casavi_login(sandbox)
+    ticket = first_ticket(client)
+    path = f"/tickets/{ticket['id']}/tasks"
+    created = client.post(path, json={"id": "T-1", "title": "Rohr", "description": "Wasser tritt aus",
+                                      "assignedToId": "E-1", "status": "ACCEPTED"})
+    assert created.status_code == 201
+    reply = client.put(f"{path}/T-1", json={"id": "T-1", "title": "Rohr", "status": "COMPLETED"})
+    assert reply.status_code == 200
+    task = client.get(f"{path}/T-1").json()
+    assert task["status"] == "COMPLETED"
+    if profile == "strict":
+        assert (task["description"], task["assignedToId"]) == ("", None)
+    else:
+        assert (task["description"], task["assignedToId"]) == ("Wasser tritt aus", "E-1")
+
+
+@pytest.mark.parametrize("profile, limit", [("strict", TEN_MB), ("lenient", TEN_MIB)])
+def test_upload_limit_is_ten_million_bytes_under_the_strict_reading(start_casavi_sandbox, profile, limit):
+    client = casavi_login(start_casavi_sandbox(casavi_profile=profile))
+    headers = {"X-Filename": "scan.pdf", "Content-Type": "application/pdf"}
+    assert client.post("/files", content=b"x" * (TEN_MB + 1), headers=headers).status_code == (
+        413 if profile == "strict" else 201)
+    assert client.post("/files", content=b"x" * (limit + 1), headers=headers).status_code == 413
+    assert client.post("/files", content=b"x" * limit, headers=headers).status_code == 201
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_refresh_path_exists_only_under_the_lenient_reading(start_casavi_sandbox, profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    token = casavi_login(sandbox).headers["token"]
+    reply = PLAIN_CLIENT.post(sandbox.casavi_url + "/authenticate/refresh",
+                              json={"apiKey": sandbox.casavi_key, "token": token})
+    assert reply.status_code == (404 if profile == "strict" else 200)
+
+
+def test_single_readings_change_at_run_time_through_the_fault_endpoint(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    ticket = first_ticket(client)
+    knobs = casavi_control(casavi_sandbox, "POST", "/fault", json={"embed_comments": True}).json()
+    assert knobs["embed_comments"] is True and knobs["profile"] == "strict" and knobs["refresh_endpoint"] is False
+    casavi_control(casavi_sandbox, "POST", f"/tickets/{ticket['id']}/comments", json={"text": "a"})
+    assert client.get(f"/tickets/{ticket['id']}").json()["comments"][-1]["text"] == "a"
+    knobs = casavi_control(casavi_sandbox, "POST", "/fault", json={"profile": "lenient"}).json()
+    assert knobs["comments_move_modified"] is True and knobs["max_file_bytes"] == TEN_MIB
+    assert casavi_control(casavi_sandbox, "POST", "/fault", json={"embed_comments": "yes"}).status_code == 400
