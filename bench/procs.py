@@ -43,11 +43,13 @@ class BenchError(RuntimeError):
 class Sandbox:
     """``python -m bench.sandbox_host`` in its own process; a context manager."""
 
-    def __init__(self, workdir: Path, tickets: int, *, seed: int, latency_ms: float, profile: str = "bench"):
+    def __init__(self, workdir: Path, tickets: int, *, seed: int, latency_ms: float, profile: str = "bench",
+                 casavi_profile: str = "lenient"):
         command = [sys.executable, "-m", "bench.sandbox_host"]
         try:
             self.process = SandboxProcess(workdir, "--tickets", str(tickets), "--seed", str(seed), "--profile", profile,
-                                          "--latency-ms", str(latency_ms), command=command, cwd=REPO,
+                                          "--latency-ms", str(latency_ms), "--casavi-profile", casavi_profile,
+                                          command=command, cwd=REPO,
                                           start_timeout=120, stop_timeout=30)
         except ProcessError as exc:
             raise BenchError(str(exc)) from None

@@ -1,6 +1,7 @@
 """``python -m bench.sandbox_host``: the casavi and Jira sandboxes in a process of their own.
 
-Like ``casavi-bridge sandbox``, plus ``--profile`` (the benchmark's uniform ticket shape); the
+Like ``casavi-bridge sandbox``, plus ``--profile`` (the benchmark's uniform ticket shape) and
+``--casavi-profile`` (the readings of the casavi document); the
 relay sandbox is not started.  Writes ``--ready-file`` once both accept connections, runs
 until SIGTERM/SIGINT.
 """
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", choices=PROFILES, default="bench")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--casavi-profile", choices=("strict", "lenient"), default="strict")
     parser.add_argument("--ready-file", required=True)
     args = parser.parse_args(argv)
 
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     options = SandboxOptions(tickets=args.tickets, seed=args.seed, profile=args.profile, latency_ms=args.latency_ms,
-                             ready_file=args.ready_file, apps=("casavi", "jira"))
+                             ready_file=args.ready_file, apps=("casavi", "jira"), casavi_profile=args.casavi_profile)
     with start_sandboxes(options):
         while not stop.wait(0.5):
             pass

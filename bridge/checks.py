@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bridge.config import Settings
 from bridge.connector import Connector
+from bridge.errors import BridgeError
 from bridge.source import Source
 
 
@@ -32,3 +33,15 @@ def check_findings(settings: Settings, source: Source, connector: Connector) -> 
     if reachable is not None:
         problems += [f"{connector.name}: {p}" for p in reachable(sorted(wanted & known))]
     return problems
+
+
+def source_findings(source: Source) -> list[str]:
+    """What the live source answers where its document is silent (its read-only ``probe``,
+    when it has one), so the operator learns what the bridge assumes; information, not problems."""
+    probe = getattr(source, "probe", None)
+    if probe is None:
+        return []
+    try:
+        return list(probe())
+    except BridgeError as exc:
+        return [f"shapes could not be probed: {exc}"]

@@ -239,12 +239,12 @@ def check(config_path: Path, tenant: str | None) -> None:
             one = pick_tenant(settings, tenant)
         except ConfigError as exc:
             _fail_config(exc)
-        problems = [f"{tenant}: {p}" for p in _check_settings(one.settings)]
+        problems = [f"{tenant}: {p}" for p in _check_settings(one.settings, prefix=f"{tenant}: ")]
     else:
         scan = scan_tenants(settings)
         problems = [f"{name}: skipped: {p}" for name, found in scan.problems.items() for p in found]
         for name, one in scan.tenants.items():
-            problems += [f"{name}: {p}" for p in _check_settings(one.settings)]
+            problems += [f"{name}: {p}" for p in _check_settings(one.settings, prefix=f"{name}: ")]
         if not scan.tenants and not scan.problems:
             problems.append(f"[fleet] tenants_dir <- no *.toml tenant files in {settings.tenants_dir}")
     for p in problems:
@@ -254,10 +254,11 @@ def check(config_path: Path, tenant: str | None) -> None:
     click.echo("ok: configuration valid, both sides reachable, every mapped status exists")
 
 
-def _check_settings(settings) -> list[str]:
-    """The probes of ``check`` for one configuration: one line per problem."""
+def _check_settings(settings, *, prefix: str = "") -> list[str]:
+    """The probes of ``check`` for one configuration: one line per problem.  What the source
+    answers where its document is silent is printed as ``<source> found: ...`` lines."""
     from bridge.app import build_connector, build_source
-    from bridge.checks import check_findings
+    from bridge.checks import check_findings, source_findings
 
     try:
         source, connector = build_source(settings), build_connector(settings)
@@ -266,7 +267,11 @@ def _check_settings(settings) -> list[str]:
     # What the probes cannot read and take from the settings: said, not counted as a problem.
     for line in getattr(connector, "assumptions", lambda: [])():
         click.echo(f"{connector.name}: note: {line}")
-    return check_findings(settings, source, connector)
+    problems = check_findings(settings, source, connector)
+    if not any(p.startswith("source: ") for p in problems):
+        for line in source_findings(source):
+            click.echo(f"{prefix}{source.name} found: {line}")
+    return problems
 
 
 @main.command()

@@ -3,6 +3,7 @@ lastModified bumped by every change, `date` meaning modified) without a server."
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import shutil
 import threading
@@ -16,10 +17,16 @@ from bridge.source import SourceSummary
 
 
 class FakeSource:
+    """casavi in memory.  Readings as in the casavi sandbox: ``comments_move_version`` False
+    (strict) leaves a tenant's comment out of the version stamp; ``date_means_created`` makes
+    ``changed_since`` see only items created since.  Items read whole (``get``, ``sweep``)
+    carry ``version#digest`` like the casavi source."""
+
     name = "casavi"
     date_means_created = False
     comment_edits = True
     closed_statuses = frozenset({"CLOSED"})
+    comments_move_version = True
 
     def __init__(self, files_dir: Path):
         self.items: dict[str, SourceItem] = {}
@@ -54,7 +61,16 @@ class FakeSource:
 
     def tenant_comment(self, item_id: str, comment_id: str, text: str, internal: bool = False) -> None:
         item = self.items[item_id]
-        self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "Mieterin"),))
+        comments = item.comments + (Comment(comment_id, text, internal, "Mieterin"),)
+        if self.comments_move_version:
+            self._bump(item, comments=comments)
+        else:
+            self.items[item_id] = replace(item, comments=comments)
+
+    @staticmethod
+    def _full(item: SourceItem) -> str:
+        digest = hashlib.sha256(repr((item.status, item.comments, item.tasks, item.attachments)).encode())
+        return f"{item.version}#{digest.hexdigest()[:16]}"
 
     def edit_comment(self, item_id: str, comment_id: str, text: str) -> None:
         item = self.items[item_id]
@@ -77,18 +93,20 @@ class FakeSource:
 
     def changed_since(self, since):
         rows = sorted(self.items.values(), key=lambda i: i.modified_at)
+        stamp = (lambda i: i.created_at) if self.date_means_created else (lambda i: i.modified_at)
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
-                for i in rows if since is None or i.modified_at >= since]
+                for i in rows if since is None or stamp(i) >= since]
 
     def sweep(self, item_ids):
         self.swept = list(item_ids)
-        return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
+        return [SourceSummary(i.ref, i.status, self._full(i), i.modified_at, i.created_at, i.property_id)
                 for i in self.items.values() if i.ref.item_id in set(self.swept)]
 
     def get(self, ref: SourceRef) -> SourceItem:
         self.gets += 1
         try:
-            return self.items[ref.item_id]
+            item = self.items[ref.item_id]
+            return replace(item, version=self._full(item))
         except KeyError:
             raise NotFoundError(f"ticket {ref.item_id} not found", status=404) from None
 

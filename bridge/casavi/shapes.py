@@ -18,9 +18,12 @@ ticket read afterwards:
 - comments embedded: a ticket whose embedded comments equal its paged ones, non-empty,
   :data:`PROOF_COUNT` times and never a ticket whose paged comments are missing from the
   embedded list;
-- comments move ``lastModified``: the newest comment's ``createdAt`` equal to the ticket's
-  ``lastModified`` (same millisecond) :data:`PROOF_COUNT` times, and never a comment or task
-  stamp later than the ticket's ``lastModified``.
+- comments move ``lastModified``: a comment the bridge itself wrote (with no status change)
+  moved the ticket's ``lastModified`` from before the write to at least the comment's
+  ``createdAt``, :data:`PROOF_COUNT` times; and never a comment or task stamp later than the
+  ticket's ``lastModified``, nor a write that left it where it was.  (Old data proves nothing:
+  a comment written with a status change, casavi's ``comment`` shorthand, shares its stamp
+  with ``lastModified`` under either reading.)
 
 A single contradiction settles the question for the life of the process.
 """
@@ -103,8 +106,23 @@ class ShapeObserver:
             elif listed:
                 self._embedded_seen += 1
 
+    @property
+    def comments_move_modified_known(self) -> bool:
+        with self._lock:
+            return self._moves_refuted or self._moves_seen >= PROOF_COUNT
+
+    def saw_own_comment(self, before: datetime | None, after: datetime | None, created: datetime | None) -> None:
+        """The ticket's lastModified just before and just after the bridge wrote a comment."""
+        if before is None or after is None:
+            return
+        with self._lock:
+            if after <= before:
+                self._moves_refuted = True
+            elif created is None or after >= created:
+                self._moves_seen += 1
+
     def saw_ticket(self, ticket: Ticket, comments: Iterable[TicketComment]) -> None:
-        """Stamps of a ticket with its comments and tasks: proof for or against "comments move
+        """Stamps of a ticket with its comments and tasks: proof against "comments move
         lastModified"; attachment details with or without url."""
         modified = ticket.modified_at
         comment_stamps = [c.created_at for c in comments if c.created_at is not None]
@@ -119,8 +137,6 @@ class ShapeObserver:
                 return
             if any(_later(s, modified) for s in comment_stamps + task_stamps):
                 self._moves_refuted = True
-            elif comment_stamps and max(comment_stamps) == modified:
-                self._moves_seen += 1
 
 
 def _later(stamp: datetime, modified: datetime) -> bool:

@@ -268,10 +268,16 @@ class CasaviSource:
 
     def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
                     author_email: str | None, file_ids: list[str] | None = None) -> str:
+        shapes = self.reader.shapes
+        # Until known, a write shows whether comments move lastModified (bridge.casavi.shapes):
+        # one read before and one after, a few times in the life of the process.
+        before = None if shapes.comments_move_modified_known else self.client.get_ticket(ref.item_id).modified_at
         comment = self.client.create_comment(
             ref.item_id, text, comment_id=comment_id, is_internal=internal,
             author_email=author_email, fallback_to_account=True, attachments=file_ids or (),
         )
+        if before is not None:
+            shapes.saw_own_comment(before, self.client.get_ticket(ref.item_id).modified_at, comment.created_at)
         log.info("casavi_comment_written", ticket=ref.item_id, comment=comment_id)
         return comment.comment_id or comment_id
 

@@ -96,6 +96,14 @@ class RelaySource:
     def check(self) -> list[str]:
         return self.client.check()
 
+    def probe(self) -> list[str]:
+        """What relay answers where its document is silent (read-only; for ``check``)."""
+        paging = self.client.probe_order_paging()
+        return [{"paged": "GET /orders pages by limit/offset (read page by page; pages + 1 requests per poll)",
+                 "unpaged": "GET /orders answers every order at once (one request per poll)",
+                 "unknown": "GET /orders: no orders yet, paging not seen (read page by page)"}[paging],
+                f"comments are sent as {self.client.comment_encoding} first (the other encoding if refused)"]
+
     def begin_pass(self) -> None:
         """A new pass: the per-pass request budget is full again."""
         self.client.policy.reset_budget()

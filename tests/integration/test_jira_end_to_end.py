@@ -19,10 +19,18 @@ HTTP = httpx.Client(timeout=10)
 MIRRORED = ("PENDING", "OPEN", "INPROGRESS", "POSTPONED")
 
 
+# The matrix: every casavi profile under both date semantics, the Jira flavours alternating.
+READINGS = [("server", "strict", "modified"), ("cloud", "strict", "created"),
+            ("server", "lenient", "created"), ("cloud", "lenient", "modified")]
+
+
 class World:
-    def __init__(self, handle, tmp_path: Path, mode: str):
+    def __init__(self, handle, tmp_path: Path, mode: str, *, date_semantics: str = "modified",
+                 **sync: Any):
         self.handle = handle
-        raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", jira_deployment=mode)
+        raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", jira_deployment=mode,
+                             date_semantics=date_semantics)
+        raw["sync"].update(sync)
         self.bridge = build_bridge(settings_from_dict(raw), workdir=tmp_path)
 
     def sync(self):
@@ -52,10 +60,13 @@ class World:
                                                 **fields})["id"]
 
 
-@pytest.fixture(params=["server", "cloud"])
+@pytest.fixture(params=READINGS, ids=["-".join(r) for r in READINGS])
 def world(request, tmp_path) -> Iterator[World]:
-    with start_sandboxes(tickets=3, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle:
-        made = World(handle, tmp_path, request.param)
+    mode, profile, dates = request.param
+    with start_sandboxes(tickets=3, seed=5, apps=("casavi", "jira"), jira_mode=mode, casavi_profile=profile,
+                         date_semantics=dates) as handle:
+        # Every pass sweeps: "within one sweep" is then "within one pass".
+        made = World(handle, tmp_path, mode, date_semantics=dates, sweep_interval_seconds=0.001)
         try:
             yield made
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings, strategies as st
@@ -51,11 +52,17 @@ class Flaky:
 
 
 class SyncMachine(RuleBasedStateMachine):
+    # The readings of the casavi document this machine runs under (see FakeSource).
+    comments_move_version = False
+    date_means_created = False
+
     def __init__(self):
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="convergence-"))
         self.rng = random.Random(0)
         self.casavi = FakeSource(self.tmp / "files")
+        self.casavi.comments_move_version = self.comments_move_version
+        self.casavi.date_means_created = self.date_means_created
         self.tool = MemoryConnector(MemorySettings())
         engine = open_engine(f"sqlite:///{self.tmp / 'state.db'}")
         migrate(engine)
@@ -64,7 +71,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.engine = Engine(self.flaky_source, self.flaky_tool, self.ledger, make_rules(),
                              # One worker: the injected failures must follow the same order in every
                              # replay, or Hypothesis cannot shrink (threads would reorder the rolls).
-                             EngineSettings(mass_change_min_items=10_000, concurrency=1))
+                             EngineSettings(mass_change_min_items=10_000, concurrency=1,
+                                            sweep_interval=timedelta(0)))  # every pass sweeps
         self.engine.applier.source = self.flaky_source
         self.names = itertools.count(1)
         self.casavi_comments: set[str] = set()
@@ -150,6 +158,17 @@ class SyncMachine(RuleBasedStateMachine):
             assert len(issue.comments) == len(item.comments), (tid, issue.comments, item.comments)
 
 
-TestSyncConvergence = SyncMachine.TestCase
-TestSyncConvergence.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
-                                        suppress_health_check=[HealthCheck.too_slow])
+def _under(name: str, comments_move_version: bool, date_means_created: bool, examples: int):
+    machine = type(name, (SyncMachine,), {"comments_move_version": comments_move_version,
+                                          "date_means_created": date_means_created})
+    case = machine.TestCase
+    case.settings = settings(max_examples=examples, stateful_step_count=25, deadline=None,
+                             suppress_health_check=[HealthCheck.too_slow])
+    return case
+
+
+# strict (a tenant's comment leaves the version alone) and lenient, under both date semantics.
+TestSyncConvergenceStrict = _under("StrictModified", False, False, 25)
+TestSyncConvergenceStrictCreated = _under("StrictCreated", False, True, 12)
+TestSyncConvergenceLenient = _under("LenientModified", True, False, 12)
+TestSyncConvergenceLenientCreated = _under("LenientCreated", True, True, 12)
