@@ -114,3 +114,25 @@ def test_single_readings_change_at_run_time_through_the_fault_endpoint(casavi_sa
     knobs = casavi_control(casavi_sandbox, "POST", "/fault", json={"profile": "lenient"}).json()
     assert knobs["comments_move_modified"] is True and knobs["max_file_bytes"] == TEN_MIB
     assert casavi_control(casavi_sandbox, "POST", "/fault", json={"embed_comments": "yes"}).status_code == 400
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_the_probe_says_what_casavi_answers_and_reads_nothing_it_need_not(start_casavi_sandbox, profile):
+    from bridge.casavi.source import CasaviSource
+    from tests.contract.casavi_helpers import client_for
+
+    sandbox = start_casavi_sandbox(casavi_profile=profile, profile="bench")  # every ticket has comments and a file
+    source = CasaviSource(client_for(sandbox))
+    found = "\n".join(source.probe())
+    if profile == "strict":
+        assert "only in the paged" in found and "no refresh path" in found and "carry no url" in found
+        assert source.reader.shapes.comments_embedded is False
+    else:
+        assert "embedded in GET /tickets/{id}" in found and "refresh path answers" not in found
+        assert "POST /authenticate/refresh answers" in found and "carry a url" in found
+        assert source.reader.shapes.comments_embedded is True
+    casavi_control(sandbox, "POST", "/stats/reset")
+    source.get(next(iter(source.changed_since(None))).ref)
+    reads = casavi_control(sandbox, "GET", "/stats").json()["requests"]
+    # Proven embedded: one read per ticket; otherwise the paged comments as well.
+    assert reads.get("GET /tickets/{ticket_id}/comments", 0) == (1 if profile == "strict" else 0)
