@@ -4,6 +4,8 @@ Jira connector, in both Jira flavours (Data Center and Cloud), wired from the co
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -137,6 +139,9 @@ def test_a_jira_comment_during_our_write_is_not_lost(world):
 
 
 def test_the_pass_after_a_mirror_recognises_our_own_writes_without_reading_tickets(world):
+    # A pass between sweeps (the mirror's pass swept; the next sweep is an interval away).
+    engine = world.bridge.engine
+    engine.settings = dataclasses.replace(engine.settings, sweep_interval=timedelta(hours=1))
     world.sync()
     assert world.issues(), "the sandbox data should hold tickets to mirror"
     for side in (world.casavi, world.jira):
