@@ -26,7 +26,8 @@ def casavi_ticket(sandbox, ticket_id: str) -> dict:
 def test_sigkill_at_random_moments_never_duplicates(sandbox_process, tmp_path, state_url):
     sandbox = sandbox_process("--tickets", "400", "--seed", "11", "--latency-ms", "10")
     config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory", sync__concurrency=4,
-                          state__database=state_url)
+                          state__database=state_url,
+                          sync__sweep_interval_seconds=0.001)  # every pass sweeps: tenant comments arrive under any reading
     tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json")))
     rng = random.Random(20261123)
     tool_comments: list[str] = []

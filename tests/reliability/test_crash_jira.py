@@ -130,7 +130,8 @@ def test_sigkill_while_mirroring_to_jira_leaves_every_issue_comment_and_file_onc
     jira = sandbox_process("--apps", "jira", "--seed", "8", "--latency-ms", "10", "--jira-flavor", flavor)
     assert casavi.proc.pid != jira.proc.pid
     assert "jira_url" not in casavi.info and "casavi_url" not in jira.info, "each process runs one sandbox"
-    config = write_config({**casavi.info, **jira.info}, tmp_path / "bridge.toml")
+    # Every pass sweeps: tenant comments arrive whatever casavi's reading (the sandbox's default is strict).
+    config = write_config({**casavi.info, **jira.info}, tmp_path / "bridge.toml", sync__sweep_interval_seconds=0.001)
     sides = Sides(casavi.info, casavi.casavi_root, jira.info)
     tickets = {f"T-{n:05d}": sides.ticket(f"T-{n:05d}") for n in range(1, TICKETS + 1)}
     mirrored_ids = [t for t, ticket in tickets.items() if ticket["status"] in MIRRORED]
