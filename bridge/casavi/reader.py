@@ -71,9 +71,16 @@ class TicketReader:
         """The ticket with its comments (paged endpoint unless proven embedded); NotFoundError."""
         ticket = self.client.get_ticket(ticket_id)
         if not self.shapes.comments_embedded:
-            paged = tuple(self.client.list_comments(ticket_id))
-            self.shapes.saw_comments(ticket.comments, paged)
-            ticket = replace(ticket, comments=paged)
+            try:
+                paged = tuple(self.client.list_comments(ticket_id))
+            except NotFoundError:
+                # The ticket answered, its comment path did not (a path of our choosing, or the
+                # ticket went in between): the embedded comments are all there is to read.
+                log.warning("casavi_comment_list_not_found", ticket=ticket_id)
+                paged = None
+            if paged is not None:
+                self.shapes.saw_comments(ticket.comments, paged)
+                ticket = replace(ticket, comments=paged)
         self.shapes.saw_ticket(ticket, ticket.comments)
         return ticket
 

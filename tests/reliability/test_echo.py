@@ -64,7 +64,9 @@ def writes_anything(report) -> bool:
 
 def test_a_thousand_random_edits_on_both_sides_never_echo_or_flip_flop(start_casavi_sandbox, tmp_path):
     started = time.monotonic()
-    sandbox = start_casavi_sandbox(tickets=TICKETS, seed=31)
+    # The lenient reading: a tenant's comment moves lastModified, so it travels with the next
+    # pass (under the strict one it waits for a sweep; tests/integration/test_casavi_readings_end_to_end.py).
+    sandbox = start_casavi_sandbox(tickets=TICKETS, seed=31, casavi_profile="lenient")
     # No mass-change brake: a round may touch many tickets at once, which is what is tested here.
     config = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory",
                           sync__mass_change_share=1.0, sync__overlap_seconds=5)
