@@ -207,10 +207,6 @@ class RelaySource:
             raise
         return next((c.comment_id for c in comments if c.written_id == written_id), None)
 
-    def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
-        # Never planned (comment_edits is False): relay's document offers no comment update.
-        raise FatalError("relay takes no edits of comments")
-
     def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
         raise FatalError("relay orders have no tasks; set [sync] tasks = false for a relay source")
 

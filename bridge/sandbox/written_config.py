@@ -61,6 +61,7 @@ def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics
             "tool_comments_to_casavi": "internal",
             "tool_files_to_casavi": "internal",
             "suppress_rating_request": False,
+            "assignees": True,
             "tasks": True,
             "attachments": True,
             "attachment_max_bytes": 10_000_000,
