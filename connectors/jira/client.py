@@ -283,10 +283,9 @@ class JiraConnector:
                                  policy=self.tenant_policy)
             if item is None:
                 continue
-            if "properties" in raw:  # as in _complete
-                known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
-                if isinstance(known, dict):
-                    self._attachment_markers.put(issue_id, dict(known))
+            # No file markers are cached from a search row: Cloud's search index may still show an
+            # older casavi.attachments, and Data Center's rows carry no properties at all; a mark
+            # written from either would drop the markers stored since (the property is rewritten whole).
             found[issue_id] = item
         return found
 
