@@ -173,6 +173,14 @@ class RelaySource:
         the engine never asks, since ``comment_edits`` is false."""
         raise FatalError(f"relay takes no edits of comments (order {ref.item_id}, comment {comment_id})")
 
+    def staff_emails(self) -> dict[str, str | None]:
+        """An order has no staff assignee (``assignees`` is false): nobody to match."""
+        return {}
+
+    def set_assignee(self, ref: SourceRef, staff_id: str | None) -> None:
+        """relay orders carry no staff assignee; the engine never asks, since ``assignees`` is false."""
+        raise FatalError(f"relay orders have no assignee (order {ref.item_id})")
+
     def add_comment(self, ref: SourceRef, comment_id: str, text: str, *, internal: bool,
                     author_email: str | None, file_ids: list[str] | None = None) -> str:
         try:
