@@ -266,7 +266,7 @@ def _check_settings(settings, *, prefix: str = "") -> list[str]:
         return exc.problems
     # What the probes cannot read and take from the settings: said, not counted as a problem.
     for line in getattr(connector, "assumptions", lambda: [])():
-        click.echo(f"{connector.name}: note: {line}")
+        click.echo(f"{prefix}{connector.name}: note: {line}")
     problems = check_findings(settings, source, connector)
     if not any(p.startswith("source: ") for p in problems):
         for line in source_findings(source):

@@ -44,7 +44,7 @@ from bridge.sync import actions as a
 from bridge.sync import holds
 from bridge.sync.apply import Applier
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, ItemLinks
-from bridge.sync.plan import in_recorded_state, plan_item
+from bridge.sync.plan import in_recorded_state, marker_unknown, plan_item
 from bridge.sync.rules import SyncRules
 
 log = structlog.get_logger()
@@ -328,7 +328,7 @@ class Engine:
             source = self.source.get(cand.ref)
         except NotFoundError:
             source = None
-        if target is not None and not target.markers_read and _needs_whole_read(target, links, self.rules.connector):
+        if target is not None and not target.markers_read and _needs_whole_read(target, links, self.rules):
             target = replace(target, partial=True)  # the planner needs the markers: read it whole
         if target is not None and target.partial:  # a summary from changed_since: read it whole
             try:
@@ -480,14 +480,15 @@ class Engine:
         self.ledger.set_cursor(stream, position, signpost)
 
 
-def _needs_whole_read(target: TargetItem, links: ItemLinks, connector: str) -> bool:
+def _needs_whole_read(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bool:
     """A batch-read item the planner cannot plan on: unlinked, or with a comment, sub-item or file
     the ledger does not link, or with a comment written in the tool (its text is compared:
-    comment edits are mirrored, and a batch read carries no comment text)."""
-    if links.item is None:
+    comment edits are mirrored, and a batch read carries no comment text), or with a linked file
+    whose marker the read may not carry (:func:`bridge.sync.plan.marker_unknown`)."""
+    if links.item is None or marker_unknown(target, links, rules):
         return True
     linked = {(l.kind, l.target_id): l for l in links.children}
-    written = f"{connector}-{target.target_id}-c-"
+    written = f"{rules.connector}-{target.target_id}-c-"
     for c in target.comments:
         link = linked.get((KIND_COMMENT, c.comment_id))
         if link is None or link.source_id.startswith(written):

@@ -19,7 +19,6 @@ It holds every sync rule and does no I/O.  The rules, in the order they are appl
 from __future__ import annotations
 
 from dataclasses import replace
-from dataclasses import replace
 from typing import Mapping
 
 from bridge.model import (
@@ -166,8 +165,24 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
 
 
 def marker_recorded(link: LinkView) -> bool:
-    """The ledger holds that the tool stored this file's marker (the write reported it)."""
+    """The ledger holds that the tool stored this file's marker (the write reported it, or a
+    whole read showed it when the file was linked)."""
     return link.target_hashes.get(FIELD_MARKER) == content_hash(link.source_id)
+
+
+def marker_hashes(source_file_id: str) -> dict[str, str]:
+    """The target hashes of a file link whose marker the tool holds (see :func:`marker_recorded`)."""
+    return target_hashes({FIELD_MARKER: source_file_id})
+
+
+def marker_unknown(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bool:
+    """A linked file whose marker the planner needs but ``target`` (a batch read) may not carry:
+    the ledger does not hold that it was stored, and the read shows none."""
+    if target.markers_read or not rules.capabilities.attachment_marker_after_upload:
+        return False
+    files = {l.target_id: l for l in links.of_kind(KIND_ATTACHMENT)}
+    return any(f.marker is None and f.attachment_id in files and not marker_recorded(files[f.attachment_id])
+               for f in target.attachments)
 
 
 def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
@@ -429,8 +444,11 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
 
     def lost_marker(t: Attachment) -> bool:
         # Our copy of a source file whose marker write was lost; not a person's tool file that
-        # went to the source (that one has its carrier comment there, and stays unmarked).
-        return (rules.capabilities.attachment_marker_after_upload and t.marker is None and bool(target.target_id)
+        # went to the source (that one has its carrier comment there, and stays unmarked).  A
+        # batch read (``markers_read`` False) may carry no file markers at all (Jira Data
+        # Center's search rows have no properties): a missing marker there is no evidence.
+        return (rules.capabilities.attachment_marker_after_upload and target.markers_read and t.marker is None
+                and bool(target.target_id)
                 and written_id(rules.connector, target.target_id, "a", t.attachment_id) not in source_comment_ids)
 
     if rules.capabilities.attachment_marker_after_upload and linked:
@@ -438,8 +456,13 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
         tgt_by_id = {t.attachment_id: t for t in target.attachments}
         for l in linked:
             t = tgt_by_id.get(l.target_id)
-            if t is not None and l.source_id in source_files and lost_marker(t) and not marker_recorded(l):
+            if t is None or l.source_id not in source_files or marker_recorded(l):
+                continue
+            if lost_marker(t):
                 plan.append(a.MarkAttachment(key, t.attachment_id, l.source_id))
+            elif t.marker == l.source_id:  # linked when its marker was already there: record it
+                plan.append(a.AdoptChild(key, KIND_ATTACHMENT, l.source_id, t.attachment_id,
+                                         target_hashes=marker_hashes(l.source_id)))
     taken: set[str] = set()
     for f in source.attachments:
         if f.attachment_id in linked_src:
@@ -451,7 +474,9 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
             taken.add(twin.attachment_id)
             if lost_marker(twin):  # marked before it is linked: a failed mark is planned again
                 plan.append(a.MarkAttachment(key, twin.attachment_id, f.attachment_id))
-            plan.append(a.AdoptChild(key, KIND_ATTACHMENT, f.attachment_id, twin.attachment_id))
+            marked_already = twin.marker == f.attachment_id  # the ledger keeps that the tool holds it
+            plan.append(a.AdoptChild(key, KIND_ATTACHMENT, f.attachment_id, twin.attachment_id,
+                                     target_hashes=marker_hashes(f.attachment_id) if marked_already else {}))
             continue
         refused = rules.attachment_allowed(f.content_type, f.size)
         if refused:

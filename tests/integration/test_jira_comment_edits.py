@@ -15,7 +15,9 @@ from tests.integration.test_jira_end_to_end import World
 @pytest.fixture(params=["server", "cloud"])
 def world(request, tmp_path) -> Iterator[World]:
     with start_sandboxes(tickets=0, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle:
-        made = World(handle, tmp_path, request.param)
+        # casavi's default (strict) reading: an edited comment does not move the ticket's
+        # lastModified, so it is found by the sweep of linked open tickets; every pass sweeps here.
+        made = World(handle, tmp_path, request.param, sweep_interval_seconds=0.001)
         try:
             yield made
         finally:

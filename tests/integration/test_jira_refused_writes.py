@@ -41,6 +41,9 @@ class RefusingWorld(World):
         raw = sandbox_config(handle.info, config_path=self.config, jira_deployment=mode)
         raw["jira"].update(jira)
         raw["sync"]["retry_base_seconds"] = 3600  # a refused write waits; the passes go on meanwhile
+        # casavi's default (strict) reading: a new comment does not move the ticket's lastModified;
+        # it is found by the sweep of linked open tickets, which runs on every pass here.
+        raw["sync"]["sweep_interval_seconds"] = 0.001
         self.config.write_text(tomli_w.dumps(raw))
         self.bridge = build_bridge(settings_from_dict(raw), workdir=tmp_path)
 

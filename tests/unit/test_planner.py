@@ -279,7 +279,31 @@ def test_our_copy_left_unmarked_by_a_crash_is_marked_before_it_is_linked():
     links = synced(src, tgt, [LinkView("attachment", "900", "77", {}, {})])
     assert kinds(plan_item(src, tgt, links, rules)) == ["MarkAttachment", "FinishItem"]
     marked = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42, marker="900"),))
-    assert kinds(plan_item(src, marked, synced(src, marked, links.children), rules)) == ["FinishItem"]
+    # Marked meanwhile: the ledger only records that it is (no write).
+    assert kinds(plan_item(src, marked, synced(src, marked, links.children), rules)) == ["AdoptChild", "FinishItem"]
+
+
+def test_a_batch_read_without_file_markers_plans_no_mark_and_a_whole_read_records_the_marker():
+    from bridge.model import Capabilities
+    from bridge.sync.plan import marker_unknown
+
+    rules = make_rules(capabilities=Capabilities(attachment_marker_after_upload=True))
+    src = ticket(attachments=(Attachment("900", "plan.pdf", "application/pdf", 42),))
+    whole = issue(attachments=(Attachment("77", "plan.pdf", "application/pdf", 42, marker="900"),))
+    # Jira Data Center's search rows carry no properties: the batch read shows no marker at all.
+    row = replace(whole, attachments=(replace(whole.attachments[0], marker=None),), markers_read=False)
+    # Adopted after a crash while its marker was there: the adoption records the marker.
+    [adopt] = [x for x in plan_item(src, whole, synced(src, whole), rules) if isinstance(x, a.AdoptChild)]
+    assert dict(adopt.target_hashes) == {"marker": content_hash("900")}
+    # A link made without that record: the batch read is no evidence of a lost marker...
+    links = synced(src, whole, [LinkView("attachment", "900", "77", {}, {})])
+    assert "MarkAttachment" not in kinds(plan_item(src, row, links, rules))
+    assert marker_unknown(row, links, rules) and not marker_unknown(whole, links, rules)  # ...it is read whole
+    # ...and the whole read that shows the marker records it, without writing to the tool.
+    plan = plan_item(src, whole, links, rules)
+    assert kinds(plan) == ["AdoptChild", "FinishItem"] and not any(a.is_write(x) for x in plan)
+    recorded = synced(src, whole, [LinkView("attachment", "900", "77", {}, dict(plan[0].target_hashes))])
+    assert not marker_unknown(row, recorded, rules) and kinds(plan_item(src, row, recorded, rules)) == ["FinishItem"]
 
 
 def test_a_tool_file_written_back_to_casavi_is_never_marked_as_our_copy():
