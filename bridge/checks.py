@@ -20,7 +20,7 @@ def check_findings(settings: Settings, source: Source, connector: Connector) -> 
     function raises nothing of its own."""
     problems = [f"source: {p}" for p in source.check()]
     tool_problems = connector.check()
-    problems += [f"{connector.name}: {p}" for p in tool_problems]
+    problems += [_named(connector.name, p) for p in tool_problems]
     if tool_problems:
         return problems
     known = connector.statuses()
@@ -29,10 +29,19 @@ def check_findings(settings: Settings, source: Source, connector: Connector) -> 
     for name in sorted(wanted - known):
         problems.append(f"{connector.name}: status {name!r} from the status map does not exist in the tool's workflow "
                         f"(known: {', '.join(sorted(known))})")
-    reachable = getattr(connector, "unreachable_statuses", None)
-    if reachable is not None:
-        problems += [f"{connector.name}: {p}" for p in reachable(sorted(wanted & known))]
+    # Connectors that can read their workflows probe the paths into the mapped statuses
+    # (status -> the resolution sent with it; a ticket status carries none).
+    workflow = getattr(connector, "workflow_problems", None)
+    if workflow is not None:
+        issue_statuses = {s: None for s in settings.status_map.values() if s in known}
+        sub_statuses = {t.status: t.resolution for t in settings.task_status_map.values() if t.status in known}
+        problems += [_named(connector.name, p) for p in workflow(issue_statuses, sub_statuses)]
     return problems
+
+
+def _named(side: str, finding: str) -> str:
+    """``"jira: ..."`` once, whether or not the probe named its side itself."""
+    return finding if finding.startswith(f"{side}: ") else f"{side}: {finding}"
 
 
 def source_findings(source: Source) -> list[str]:

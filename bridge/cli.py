@@ -264,10 +264,10 @@ def _check_settings(settings, *, prefix: str = "") -> list[str]:
         source, connector = build_source(settings), build_connector(settings)
     except ConfigError as exc:
         return exc.problems
-    # What the probes cannot read and take from the settings: said, not counted as a problem.
+    problems = check_findings(settings, source, connector)
+    # What the probes could not read and took from the settings: said, not counted as a problem.
     for line in getattr(connector, "assumptions", lambda: [])():
         click.echo(f"{prefix}{connector.name}: note: {line}")
-    problems = check_findings(settings, source, connector)
     if not any(p.startswith("source: ") for p in problems):
         for line in source_findings(source):
             click.echo(f"{prefix}{source.name} found: {line}")
@@ -331,6 +331,8 @@ def _check_settings(settings, *, prefix: str = "") -> list[str]:
               help="Comma-separated groups the API account belongs to.")
 @click.option("--jira-group-visibility", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="Whether comments may be restricted to a group.")
+@click.option("--jira-user-admin/--no-jira-user-admin", default=False, show_default=True,
+              help="Whether the API account may administer Jira (read application properties).")
 @click.option("--jira-text-limit", type=click.IntRange(min=1), default=32767, show_default=True,
               help="Description and comment limit in characters.")
 def sandbox(**options) -> None:

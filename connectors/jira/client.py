@@ -108,6 +108,7 @@ class JiraConnector:
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
         self._attachment_markers = _Recent(2048)
+        self._probe_notes: list[str] = []  # what check could not probe (see assumptions)
         # casavi/relay text → wiki: only http/https/mailto links, images only of the ticket's files.
         self.text_policy = ToolTextPolicy()
         # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
@@ -144,6 +145,7 @@ class JiraConnector:
 
     def check(self) -> list[str]:
         s = self.settings
+        self._probe_notes = []
         client = self.rest.client
         try:
             info = client.server_info() or {}
@@ -174,9 +176,33 @@ class JiraConnector:
             problems += probes.visibility_problems(self.rest.get, s, myself)
             problems += probes.assignee_problems(self.rest.get, s)
             problems += probes.create_screen_problems(self.rest.get, s, issue_type.get("id"))
+            refused, notes = probes.group_visibility_problems(self.rest.get, s)
+            problems += refused
+            self._probe_notes += notes
         except (*_LIBRARY_ERRORS, BridgeError) as exc:
             problems.append(f"jira: could not read what the account may do: {translate(exc)}")
         return problems
+
+    def workflow_problems(self, issue_statuses: Mapping[str, str | None],
+                          sub_item_statuses: Mapping[str, str | None]) -> list[str]:
+        """What ``check`` finds on the workflow paths into the statuses the status maps name
+        (status → resolution sent with it), for the issue type and the sub-task type
+        (:func:`.probes.workflow_problems`; read-only, one search and one transitions read per
+        status of each workflow).  What could not be probed is kept for :meth:`assumptions`."""
+        def first_row(jql: str) -> list[dict[str, Any]]:
+            return next(iter(self.rest.search_pages(jql, ("status",), (), page_size=1)), ([], None))[0][:1]
+
+        targets = {self.settings.issue_type: dict(issue_statuses), self.settings.sub_task_type: dict(sub_item_statuses)}
+        try:
+            problems, notes = probes.workflow_problems(self.rest.get, first_row, self.settings, targets)
+        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+            return [f"jira: could not read the workflows: {translate(exc)}"]
+        self._probe_notes += notes
+        return problems
+
+    def assumptions(self) -> list[str]:
+        """What the last ``check`` could not read and took as it is (printed as notes, not problems)."""
+        return list(self._probe_notes)
 
     @_boundary("statuses")
     def statuses(self) -> set[str]:

@@ -9,15 +9,22 @@ before the first start, each named by its key path with what to do.
 - the create screen of ``[jira] issue_type`` must offer ``labels`` (the marker label is set in
   the create request) and any ``[jira.field_map] static`` field.
 
-What cannot be read without an administrator's rights (whether group visibility is switched on)
-or without an issue (the screens of the transitions) is not probed here: the bridge names those
-refusals per write when Jira answers them.
+- ``[jira] internal_visibility`` of type group: group visibility must be switched on (readable
+  by a Jira administrator only; otherwise a note says it could not be told);
+- the workflows the status maps walk: every target reachable, every transition screen's required
+  fields given by ``[jira.transition_fields]`` — read from one issue in each status (a status
+  no issue is in yet cannot be probed: a note says which).
+
+Each refusal that could not be foreseen is still named per write when Jira answers it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from jira.exceptions import JIRAError
+
+from . import mapping as m
 from .config import JiraSettings
 
 Get = Callable[..., Any]
@@ -81,3 +88,97 @@ def create_screen_problems(get: Get, settings: JiraSettings, issue_type_id: str 
             problems.append(f'jira: [jira.field_map] static "{field}" <- not on the create screen of '
                             f"{settings.issue_type!r}: Jira would refuse every create")
     return problems
+
+
+def group_visibility_problems(get: Get, settings: JiraSettings) -> tuple[list[str], list[str]]:
+    """(problems, notes) for ``internal_visibility`` of type group: Jira takes group-restricted
+    comments only while the application property ``jira.comment.level.visibility.groups``
+    (APKeys.COMMENT_LEVEL_VISIBILITY_GROUPS, "Comment visibility: Groups & Project Roles") is on.
+    Reading it needs the *Administer Jira* permission (``GET application-properties``, both
+    OpenAPI documents); without it the probe says it could not tell."""
+    visibility = settings.internal_visibility
+    if visibility is None or visibility == "service-desk" or visibility.type != "group":
+        return [], []
+    key = "jira.comment.level.visibility.groups"
+    try:
+        answer = get("application-properties", {"key": key})
+    except JIRAError as exc:
+        if exc.status_code in (401, 403, 404):
+            return [], [f"[jira] internal_visibility <- whether Jira allows group visibility on comments ({key}) "
+                        "needs a Jira administrator to read; if it is off, every internal comment fails "
+                        "(named per comment in `status`)"]
+        raise
+    answer = answer or {}
+    if isinstance(answer, list):  # Cloud's schema: an array even for one key (its prose: an object)
+        answer = next((p for p in answer if isinstance(p, dict) and p.get("key") == key), {})
+    if str(answer.get("value")).casefold() == "false":
+        return [f"jira: [jira] internal_visibility <- comments restricted to groups are switched off in this Jira "
+                f"({key} = false; Administration > General configuration > Comment visibility): name a project "
+                "role instead (type = \"role\") or have it switched to \"Groups & Project Roles\""], []
+    return [], []
+
+
+def workflow_problems(get: Get, search: Callable[[str], list[dict[str, Any]]], settings: JiraSettings,
+                      targets: dict[str, dict[str, str | None]]) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the workflows the bridge walks: ``targets`` maps an issue type name to
+    the statuses the bridge moves issues of that type into (status → resolution it sends, or None).
+
+    Read-only: for every status of the type's workflow, one issue in that status (a search) and
+    its transitions with their screens (``GET issue/{id}/transitions?expand=transitions.fields``).
+    From each status seen, the bridge's own walk (:func:`.mapping.next_transition`) is followed to
+    each target: a target it cannot reach, and each transition on the way whose screen requires a
+    field ``[jira.transition_fields]`` does not give (the resolution aside where the bridge sends
+    one), are problems.  A status without an issue to look from cannot be probed: a note.
+    """
+    problems: list[str] = []
+    notes: list[str] = []
+    per_type = {e.get("name"): [s.get("name") for s in e.get("statuses") or [] if s.get("name")]
+                for e in get(f"project/{settings.project}/statuses") or []}
+    for issue_type, wanted in targets.items():
+        statuses = per_type.get(issue_type)
+        if not statuses or not wanted:
+            continue
+        known: dict[str, list[m.Transition]] = {}
+        for status in statuses:
+            rows = search(f'project = "{settings.project}" AND issuetype = "{issue_type}" AND status = "{status}"')
+            if rows:
+                raw = get(f"issue/{rows[0]['id']}/transitions", {"expand": "transitions.fields"}) or {}
+                known[status] = m.parse_transitions(raw.get("transitions") or [])
+        unseen = [s for s in statuses if s not in known]
+        if unseen:
+            notes.append(f"the workflow of {issue_type!r} was not probed from {', '.join(map(repr, unseen))} "
+                         "(no issue in that status yet to read its transitions from); a refusal there is "
+                         "named per write in `status`")
+        screens: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}  # (transition, into, missing) -> from
+        stuck: dict[str, list[str]] = {}  # target -> statuses no known path leads from
+        for start in known:
+            for target, resolution in sorted(wanted.items()):
+                current, steps = start, 0
+                while not _same(current, target) and steps < len(statuses):
+                    step = m.next_transition(known, current, target)
+                    if step is None:
+                        stuck.setdefault(target, []).append(start)
+                        break
+                    configured = next((v for s, v in settings.transition_fields.items() if _same(s, step.to_status)), {})
+                    given = set(configured) | ({"resolution"} if resolution and _same(step.to_status, target) else set())
+                    missing = tuple(sorted((step.required or frozenset()) - given))
+                    if missing:
+                        froms = screens.setdefault((step.name, step.to_status, missing), [])
+                        if current not in froms:
+                            froms.append(current)
+                    if not any(_same(step.to_status, s) for s in known):
+                        break  # not probed beyond: said in the note above
+                    current, steps = step.to_status, steps + 1
+        for target, froms in stuck.items():
+            problems.append(f"jira: status {target!r} (status map) cannot be reached from {', '.join(map(repr, froms))} "
+                            f"in the workflow of {issue_type!r}: no transition leads there; add one or map to a "
+                            "status that can be reached")
+        for (name, into, missing), froms in screens.items():
+            problems.append(f'jira: [jira.transition_fields] "{into}" <- the transition {name!r} into {into!r} '
+                            f"({issue_type}; from {', '.join(map(repr, froms))}) requires {', '.join(missing)} "
+                            f"on its screen; give {'them' if len(missing) > 1 else 'it'} there")
+    return problems, notes
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()

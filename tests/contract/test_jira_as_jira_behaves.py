@@ -5,6 +5,9 @@ asserts what Jira stored."""
 
 from __future__ import annotations
 
+import json
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -149,3 +152,75 @@ def test_check_names_every_configured_value_jira_would_refuse(sandbox):
     assert "[jira] internal_visibility <- the account is not in group 'jira-administrators'" in "\n".join(group.check())
     no_role = connector_for(sandbox, internal_visibility={"type": "role", "value": "Kundendienst"})
     assert "has no role 'Kundendienst'" in "\n".join(no_role.check())
+
+
+@contextmanager
+def running_jira(**options: Any) -> Iterator[RunningJira]:
+    running, server, thread = start_jira_sandbox(options)
+    try:
+        yield running
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_check_walks_the_workflow_into_the_mapped_statuses_and_names_required_screen_fields(classic):
+    given = connector_for(classic, transition_fields={"Resolved": {"customfield_10010": "Leitung eingefroren"}})
+    for status in ("In Progress", "Resolved", "Closed"):  # an issue to look from in every status
+        given.set_status(given.create(_draft(), unique_marker()).target_id, StatusTarget(status))
+    given.create(_draft(), unique_marker())  # stays Open
+    jira = connector_for(classic)
+    deadline = time.monotonic() + 30  # Cloud's search shows new issues a few seconds late
+    while True:
+        jira.check()
+        problems = jira.workflow_problems({"Resolved": None, "Closed": None}, {})
+        if not any("'Task' was not probed" in n for n in jira.assumptions()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    # Resolve (from Open and In Progress; Closed gets there through Reopen) requires the root cause;
+    # Close on the way to Closed requires nothing.
+    assert len(problems) == 1 and problems[0].startswith('jira: [jira.transition_fields] "Resolved" <- '), problems
+    assert "customfield_10010" in problems[0] and "'Open'" in problems[0] and "'In Progress'" in problems[0]
+    assert not any("'Task' was not probed" in n for n in jira.assumptions())  # every status had an issue
+    given.check()
+    assert given.workflow_problems({"Resolved": None, "Closed": None}, {}) == []
+
+
+def test_check_names_a_mapped_status_no_transition_leads_to(tmp_path):
+    workflow = tmp_path / "no-way-to-waiting.json"
+    workflow.write_text(json.dumps({
+        "statuses": [{"name": "Open", "category": "new"}, {"name": "Waiting", "category": "indeterminate"},
+                     {"name": "Done", "category": "done"}],
+        "initial": "Open",
+        "transitions": [{"name": "Finish", "from": ["*"], "to": "Done", "screen": ["resolution"], "required": [],
+                         "sets": {}},
+                        {"name": "Reopen", "from": ["Done"], "to": "Open", "screen": [], "required": [],
+                         "sets": {"resolution": None}}]}))
+    with running_jira(jira_mode="server", jira_workflow=str(workflow)) as sandbox:
+        jira = connector_for(sandbox)
+        jira.create(_draft(), unique_marker())
+        jira.check()
+        # No issue is Done yet: what lies beyond is not claimed, it is said to be unprobed.
+        assert not any("cannot be reached" in p for p in jira.workflow_problems({"Waiting": None, "Done": None}, {}))
+        assert any("'Task' was not probed from 'Waiting', 'Done'" in n for n in jira.assumptions()), jira.assumptions()
+        jira.set_status(jira.create(_draft(), unique_marker()).target_id, StatusTarget("Done"))
+        jira.check()
+        assert jira.workflow_problems({"Waiting": None, "Done": None}, {}) == [
+            "jira: status 'Waiting' (status map) cannot be reached from 'Open', 'Done' in the workflow of 'Task': "
+            "no transition leads there; add one or map to a status that can be reached"]
+
+
+@pytest.mark.parametrize("flavor", ["server", "cloud"])
+def test_check_names_group_visibility_switched_off_where_it_can_read_it(flavor):
+    group = {"type": "group", "value": "jira-software-users"}  # a group the account is in
+    with running_jira(jira_mode=flavor, jira_group_visibility=False, jira_user_admin=True) as admin:
+        problems = connector_for(admin, internal_visibility=group).check()
+        assert any(p.startswith("jira: [jira] internal_visibility <- comments restricted to groups are switched off")
+                   for p in problems), problems
+        assert connector_for(admin, internal_visibility={"type": "role", "value": "Administrators"}).check() == []
+    with running_jira(jira_mode=flavor, jira_group_visibility=False) as ordinary:  # not an administrator
+        jira = connector_for(ordinary, internal_visibility=group)
+        assert jira.check() == []  # cannot tell: said as a note, not claimed
+        assert any("needs a Jira administrator to read" in n for n in jira.assumptions())
+    with running_jira(jira_mode=flavor, jira_user_admin=True) as switched_on:
+        assert connector_for(switched_on, internal_visibility=group).check() == []

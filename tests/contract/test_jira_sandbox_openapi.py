@@ -26,6 +26,7 @@ Error answers are validated against Cloud's ``ErrorCollection`` (the DC document
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import re
@@ -431,3 +432,18 @@ def test_requests_without_or_with_wrong_credentials_are_401(jira: Flavour) -> No
     assert wrong.headers["X-Seraph-LoginReason"] == "AUTHENTICATED_FAILED"
     bearer = httpx.get(f"{base}{jira.api}/myself", headers={"Authorization": f"Bearer {jira.token}"})
     assert jira.doc.check(bearer)["emailAddress"]
+
+
+def test_application_properties_are_for_administrators_only(jira: Flavour) -> None:
+    wanted = {"key": "jira.comment.level.visibility.groups"}
+    # An ordinary account (the sandbox's default) is told nothing: 404, as both documents say.
+    jira.doc.check_error(jira.call("GET", "/application-properties", params=wanted), 404)
+    ordinary = jira.store.options
+    jira.store.options = dataclasses.replace(ordinary, user_admin=True, group_visibility=False)
+    try:
+        answer = jira.ok("GET", "/application-properties", params=wanted)
+        [answer] = answer if jira.cloud else [answer]  # Cloud's schema: an array even for one key
+        assert (answer["key"], answer["value"]) == (wanted["key"], "false")
+        jira.doc.check_error(jira.call("GET", "/application-properties", params={"key": "jira.no.such"}), 404)
+    finally:
+        jira.store.options = ordinary

@@ -53,6 +53,11 @@ class JiraSandboxOptions:
     # Group visibility for comments can be switched off by an administrator (Cloud answers
     # GROUP_VISIBILITY_SETTING_NOT_ENABLED, atlassian/atlassian-mcp-server#105).
     group_visibility: bool = True
+    # Whether the API account holds the global permission "Administer Jira": reading application
+    # properties needs it (GET application-properties, Cloud v3 and DC 10.3 OpenAPI documents;
+    # without it both answer 404).
+    # An integration's account usually does not: off by default.
+    user_admin: bool = False
     # Description and comment limit (jira.text.field.character.limit; 32,767 by default, other
     # values exist on Data Center: a 65,534 answer in release-engineering/Sync2Jira#123).
     text_limit: int = 32767
@@ -75,6 +80,7 @@ class JiraSandboxOptions:
         "jira_user_roles": "user_roles",
         "jira_user_groups": "user_groups",
         "jira_group_visibility": "group_visibility",
+        "jira_user_admin": "user_admin",
         "jira_text_limit": "text_limit",
     }
 

@@ -53,6 +53,34 @@ async def myself(request: Request, view: View) -> Response:
 
 
 @endpoint()
+async def application_property(request: Request, view: View) -> Response:
+    """``GET application-properties?key=K``: one property as an object (the only key the sandbox
+    keeps is ``jira.comment.level.visibility.groups``, APKeys.COMMENT_LEVEL_VISIBILITY_GROUPS).
+    Needs *Administer Jira*: an account without it gets 404, as both OpenAPI documents say (Cloud
+    v3: "not found or the user does not have permission to view it"; DC 10.3: "the currently
+    authenticated user does not have permission to view it")."""
+    options = view.store.options
+    key = request.query_params.get("key")
+    if not options.user_admin:
+        raise JiraApiError(404, [f"Property {key or ''} does not exist or you may not view it."])
+    known = {"jira.comment.level.visibility.groups": ("true" if options.group_visibility else "false", "boolean",
+                                                      "Comment visibility: groups and project roles")}
+    if not key:
+        return JSONResponse([_property(k, *v) for k, v in known.items()])
+    if key not in known:
+        raise JiraApiError(404, [f"Property {key} does not exist."])
+    if view.store.options.mode == "cloud":
+        # Cloud's prose says one property comes as an object, its schema says an array of
+        # ApplicationProperty: the sandbox answers the schema (a client must take either).
+        return JSONResponse([_property(key, *known[key])])
+    return JSONResponse(_property(key, *known[key]))  # DC 10.3: the Property object
+
+
+def _property(key: str, value: str, kind: str, name: str) -> dict[str, str]:
+    return {"id": key, "key": key, "value": value, "name": name, "desc": name, "type": kind, "defaultValue": "true"}
+
+
+@endpoint()
 async def user(request: Request, view: View) -> Response:
     params = request.query_params
     ref = {k: params[k] for k in ("accountId", "username", "key") if k in params}
@@ -190,6 +218,7 @@ def meta_routes() -> list[Route]:
         Route("/rest/auth/latest/session", session, methods=["GET"]),
         Route(f"{API}/myself", myself, methods=["GET"]),
         Route(f"{API}/user", user, methods=["GET"]),
+        Route(f"{API}/application-properties", application_property, methods=["GET"]),
         Route(f"{API}/field", fields, methods=["GET"]),
         Route(f"{API}/priority", priorities, methods=["GET"]),
         Route(f"{API}/priority/{{item_id}}", priority, methods=["GET"]),
