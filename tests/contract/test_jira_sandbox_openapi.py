@@ -17,6 +17,10 @@ defects; each is worked around narrowly here, nowhere else:
 - DC ``EntityPropertyBean.value`` says string, but Jira returns the stored JSON value as is.
 - Both documents mark timestamps ``format: date-time`` (RFC 3339), but Jira writes them as
   ``2024-05-23T14:47:28.592+0200`` (ISO 8601 with a basic offset): that form is accepted too.
+- A changelog item (Cloud ``ChangeDetails``, DC ``ChangeItemBean``) types ``from``,
+  ``fromString``, ``to`` and ``toString`` as strings, but Jira writes ``null`` for an empty side
+  (an issue assigned from nobody: ``"from":null,"fromString":null`` in Jira Cloud's recorded
+  ``jira:issue_updated`` webhooks): those four are made nullable.
 - Beans without required properties (DC ``ServerInfoBean``, ``AttachmentBean``,
   ``RemoteIssueLinkBean``): the important keys are asserted explicitly in the tests.
 
@@ -80,6 +84,10 @@ class JiraDoc:
         if "IssueBean" in schemas and "transitionBeans" in schemas["IssueBean"]["properties"]:  # DC
             schemas["IssueBean"]["properties"]["fields"]["additionalProperties"] = {}
             schemas["EntityPropertyBean"]["properties"]["value"] = {}
+        for name in ("ChangeDetails", "ChangeItemBean"):
+            if name in schemas:
+                for side in ("from", "fromString", "to", "toString"):
+                    schemas[name]["properties"][side]["nullable"] = True
         self.templates = sorted(self.paths, key=lambda t: (t.count("{"), -len(t)))
         cloud = load_document("jira-cloud-platform-v3.openapi.json")
         self.error_schema = cloud["components"]["schemas"]["ErrorCollection"]
@@ -447,3 +455,45 @@ def test_application_properties_are_for_administrators_only(jira: Flavour) -> No
         jira.doc.check_error(jira.call("GET", "/application-properties", params={"key": "jira.no.such"}), 404)
     finally:
         jira.store.options = ordinary
+
+
+def test_assignee_changes_are_recorded_in_the_changelog(jira: Flavour) -> None:
+    key = jira.new_issue("Broken lift")["key"]
+    alice = {"accountId": "5f2a1c0e8d3b4a0069c1b002"} if jira.cloud else {"name": "alice"}
+    bob = {"accountId": "5f2a1c0e8d3b4a0069c1b003"} if jira.cloud else {"name": "bob"}
+    for who in (alice, bob, None):
+        assert jira.call("PUT", f"/issue/{key}", json={"fields": {"assignee": who}}).status_code == 204
+    jira.call("PUT", f"/issue/{key}", json={"fields": {"assignee": None}})  # no change: no history
+    jira.call("PUT", f"/issue/{key}", json={"fields": {"summary": "Broken lift, 2nd floor"}})  # not an assignee change
+    issue = jira.ok("GET", f"/issue/{key}", params={"expand": "changelog", "fields": "assignee"})
+    changelog = issue["changelog"]
+    histories = changelog["histories"]
+    assert (changelog["startAt"], changelog["total"], len(histories)) == (0, 3, 3)
+    if jira.cloud:  # "starting from the most recent" (Cloud, Get issue: expand)
+        histories = list(reversed(histories))
+    ident = ("5f2a1c0e8d3b4a0069c1b002", "5f2a1c0e8d3b4a0069c1b003") if jira.cloud else ("JIRAUSER10100", "JIRAUSER10101")
+    items = [(h["items"][0]["field"], h["items"][0]["from"], h["items"][0]["fromString"],
+              h["items"][0]["to"], h["items"][0]["toString"]) for h in histories]
+    assert items == [("assignee", None, None, ident[0], "Alice Agent"),
+                     ("assignee", ident[0], "Alice Agent", ident[1], "Bob Builder"),
+                     ("assignee", ident[1], "Bob Builder", None, None)]
+    assert all(len(h["items"]) == 1 and h["author"]["displayName"] and h["created"] for h in histories)
+    assert issue["fields"]["assignee"] is None
+    without = jira.ok("GET", f"/issue/{key}", params={"fields": "assignee"})
+    assert "changelog" not in without
+    paged = jira.call("GET", f"/issue/{key}/changelog", params={"startAt": 1, "maxResults": 1})
+    if jira.cloud:  # Cloud's paged "Get changelogs", oldest first
+        page = jira.doc.check(paged)
+        assert (page["startAt"], page["total"], page["isLast"]) == (1, 3, False)
+        assert [h["items"][0]["toString"] for h in page["values"]] == ["Bob Builder"]
+    else:  # Data Center has no such resource
+        assert paged.status_code == 404
+
+
+def test_a_person_reassigning_in_jira_is_the_author_of_the_history(jira: Flavour) -> None:
+    key = jira.new_issue("Gate jammed")["key"]
+    carol = {"accountId": "5f2a1c0e8d3b4a0069c1b004"} if jira.cloud else {"name": "carol"}
+    answer = jira.client.post(f"/_sandbox/issues/{key}/edit", json={"as": "alice", "assignee": carol})
+    assert answer.status_code < 300, answer.text
+    histories = jira.ok("GET", f"/issue/{key}", params={"expand": "changelog", "fields": "summary"})["changelog"]["histories"]
+    assert [(h["author"]["displayName"], h["items"][0]["toString"]) for h in histories] == [("Alice Agent", "Carol Caretaker")]

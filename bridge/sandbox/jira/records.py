@@ -47,6 +47,29 @@ class RemoteLink:
 
 
 @dataclass
+class ChangeItem:
+    """One field's change in a history entry (Jira's ChangeItemBean / ChangeDetails): ``value_from``
+    and ``value_to`` are the ids (Cloud: accountId, Data Center: user key), the ``*_string`` the names."""
+
+    field: str
+    value_from: str | None
+    from_string: str | None
+    value_to: str | None
+    to_string: str | None
+    fieldtype: str = "jira"
+
+
+@dataclass
+class History:
+    """One entry of an issue's changelog: who changed what, when."""
+
+    history_id: int
+    author: JiraUser
+    created_ms: int
+    items: list[ChangeItem] = field(default_factory=list)
+
+
+@dataclass
 class Issue:
     issue_id: int
     key: str
@@ -70,4 +93,5 @@ class Issue:
     attachments: list[Attachment] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
     remote_links: list[RemoteLink] = field(default_factory=list)
+    changelog: list[History] = field(default_factory=list)  # oldest first
     screen_values: dict[str, Any] = field(default_factory=dict)  # other fields set on transition screens

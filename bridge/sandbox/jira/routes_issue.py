@@ -79,6 +79,31 @@ async def get_issue(request: Request, view: View) -> Response:
 
 
 @endpoint()
+async def get_changelog(request: Request, view: View) -> Response:
+    """Cloud only ("Get changelogs", REST v2/v3); Data Center 10.3 has no such resource (its
+    document lists none, pycontribs/jira#911): there it is Jersey's 404."""
+    if not view.cloud:
+        raise JiraApiError(404, [f"null for uri: {request.url}"])
+    start = _int_param(request, "startAt", 0)
+    limit = min(max(_int_param(request, "maxResults", 100), 1), 100)
+    with view.store.lock:
+        return JSONResponse(view.changelog_page(view.store.issue(request.path_params["key"]), start, limit))
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise JiraApiError(400, [f"The value '{raw}' is invalid for {name}."]) from None
+    if value < 0:
+        raise JiraApiError(400, [f"{name} must not be negative."])
+    return value
+
+
+@endpoint()
 async def edit_issue(request: Request, view: View) -> Response:
     body = json_object(await json_body(request))
     key = request.path_params["key"]
@@ -219,6 +244,7 @@ def issue_routes() -> list[Route]:
         Route(issue, get_issue, methods=["GET"]),
         Route(issue, edit_issue, methods=["PUT"]),
         Route(issue, delete_issue, methods=["DELETE"]),
+        Route(f"{issue}/changelog", get_changelog, methods=["GET"]),
         Route(f"{issue}/transitions", get_transitions, methods=["GET"]),
         Route(f"{issue}/transitions", do_transition, methods=["POST"]),
         Route(f"{issue}/properties", property_keys, methods=["GET"]),

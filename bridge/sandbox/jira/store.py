@@ -26,7 +26,7 @@ from bridge.sandbox.jira.catalog import (
     make_users,
 )
 from bridge.sandbox.jira.fields import FieldParser, JiraApiError, apply_update_ops, cannot_set
-from bridge.sandbox.jira.records import Issue
+from bridge.sandbox.jira.records import ChangeItem, History, Issue
 from bridge.sandbox.jira.search_index import SearchIndex
 from bridge.sandbox.jira.store_items import ItemsMixin
 from bridge.sandbox.jira.workflow import WorkflowMixin
@@ -48,7 +48,7 @@ class JiraStore(ItemsMixin, WorkflowMixin):
         self._ids_by_key: dict[str, int] = {}
         self._last_ms = 0
         self._next = {"issue": 10001, "number": 1, "comment": 10000, "attachment": 10000,
-                      "link": 10000}
+                      "link": 10000, "history": 10000}
         self._blobs: dict[int, bytes] = {}
         self._blob_dir = Path(self.options.attachment_dir) if self.options.attachment_dir else None
         if self._blob_dir is not None:
@@ -254,11 +254,29 @@ class JiraStore(ItemsMixin, WorkflowMixin):
             parser.fail_if_errors()
             for op in comment_ops:  # refuse before anything is written
                 self._check_comment(op.get("body"), op.get("visibility"))
+            assignee_before = issue.assignee
             if self._assign(issue, parsed):
-                self.touch(issue)
+                now = self.touch(issue)
+                if issue.assignee != assignee_before:
+                    self._log_change(issue, actor, now, "assignee", assignee_before, issue.assignee)
             for op in comment_ops:
                 self.add_comment(issue.key, op.get("body"), actor, op.get("visibility"))
             return issue
+
+    def _log_change(self, issue: Issue, actor: JiraUser, now: int, field_id: str,
+                    before: JiraUser | None, after: JiraUser | None) -> None:
+        """A history entry, as Jira writes one for every edit of a field (the changelog of
+        ``GET /issue/{key}?expand=changelog``).  Only assignee changes are recorded here; the
+        ids are what Jira puts in ``from``/``to`` for a user field: the accountId on Cloud, the
+        user key on Data Center."""
+        def ident(user: JiraUser | None) -> str | None:
+            if user is None:
+                return None
+            return user.account_id if self.options.cloud else user.key
+
+        item = ChangeItem(field_id, ident(before), before.display_name if before else None,
+                          ident(after), after.display_name if after else None)
+        issue.changelog.append(History(self._new_id("history"), actor, now, [item]))
 
     def delete_issue(self, id_or_key: str, delete_subtasks: bool) -> None:
         with self.lock:
