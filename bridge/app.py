@@ -90,6 +90,8 @@ def build_rules(settings: Settings, connector: Connector, source: Source | None 
         source_comment_edits=bool(getattr(source, "comment_edits", False)),
         assignees=s.assignees,
         source_assignees=bool(getattr(source, "assignees", False)),
+        source_references=bool(getattr(source, "references", False)),
+        source_due_dates=bool(getattr(source, "due_dates", False)),
         tasks=s.tasks,
         attachments=s.attachments,
         attachment_max_bytes=s.attachment_max_bytes,

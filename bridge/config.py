@@ -95,6 +95,11 @@ class RelaySettings(_Section):
     request_budget: Annotated[int, Field(ge=0)] = 0
     # relay's CreateOrderComment requires an author name: the name comments written back carry.
     author_name: NonEmpty = "casavi-bridge"
+    # Write the tool's key (Jira "OPS-12") into the order's internalId (PatchOrder), so the
+    # provider sees it in relay; an internalId someone else set is never overwritten.
+    write_tool_key: bool = True
+    # A due date changed in the tool is written back to the order (PatchOrder dueDate).
+    due_date_back: bool = True
 
 
 class FilterSettings(_Section):

@@ -27,6 +27,7 @@ FIELD_STATUS = "status"
 FIELD_DUE_DATE = "due_date"
 FIELD_MARKER = "marker"  # a tool file's marker, as its link records it once the tool stored it
 FIELD_ASSIGNEE = "assignee"  # source: a staff id; tool: its own user reference ("" = nobody)
+FIELD_REFERENCE = "reference"  # source only: the tool's key as the source holds it (relay internalId)
 
 
 @dataclass(frozen=True, order=True)
@@ -164,6 +165,10 @@ class SourceItem:
     unit_id: str | None = None
     assignee: str | None = None  # source staff id (mapped to a tool user by the connector config)
     version: str | None = None  # the source's modification stamp (casavi lastModified), as given
+    # Where the source can hold the tool's key (relay: the order's internalId), what it holds
+    # now; ``reference_fact`` names the header fact showing it (left out while it is the key).
+    reference: str | None = None
+    reference_fact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,8 @@ class WriteResult:
     will read them, so the planner never mistakes its own write for a change in the tool; a
     connector may compute them from what it sent instead of reading the item back.
 
+    ``display_id`` (``create``) is the new item's key where the reply names it.
+
     ``dropped`` names what the tool silently did not store although the write went through
     (a private flag, a field value, the marker), each with the setting or permission to change:
     the engine links what was written (it is never written a second time) and lists the
@@ -251,6 +258,7 @@ class WriteResult:
     version: str | None = None
     fields: Mapping[str, str] | None = None
     dropped: tuple[str, ...] = ()
+    display_id: str | None = None  # for ``create``: what people call the new item (Jira key "OPS-12")
 
 
 @dataclass(frozen=True)

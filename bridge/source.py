@@ -7,7 +7,7 @@ lives in the source adapter (``bridge/casavi/source.py``, ``bridge/relay/source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
 
@@ -54,6 +54,10 @@ class Source(Protocol):
     comment_edits: bool
     # True when ``staff_emails`` and ``set_assignee`` exist (casavi tickets; relay orders not).
     assignees: bool
+    # True when ``set_reference`` writes the tool's key into the item (relay: the order's internalId).
+    references: bool
+    # True when ``set_due_date`` exists: a due date changed in the tool is written back (relay orders).
+    due_dates: bool
     closed_statuses: frozenset[str]  # an item in one of these (and closed in the tool) is not swept
 
     def check(self) -> list[str]:
@@ -93,6 +97,13 @@ class Source(Protocol):
 
     def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
         """Rewrite the text of a comment the bridge wrote (only when ``comment_edits``)."""
+
+    def set_reference(self, ref: SourceRef, reference: str) -> None:
+        """Store the tool's key in the item, verified by reading it back (only when ``references``);
+        RefusedError when the source answered but did not store it."""
+
+    def set_due_date(self, ref: SourceRef, due: date | None) -> None:
+        """Store the due date (None: none), verified by reading it back (only when ``due_dates``)."""
 
     def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
         """Create a task with a caller-chosen id; ConflictError means it exists already."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -22,7 +22,7 @@ from bridge.casavi.client import CasaviClient
 from bridge.casavi.parse import Ticket, TicketParseError
 from bridge.casavi.reader import TicketReader, full_version
 from bridge.casavi.records import ticket_write_fields
-from bridge.errors import BridgeError, RetriableError
+from bridge.errors import BridgeError, FatalError, RetriableError
 from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
 from bridge.source import ParseProblem, SourceSummary
 
@@ -96,6 +96,8 @@ class CasaviSource:
     name = "casavi"
     comment_edits = True  # "Update ticket comment": PUT /tickets/{id}/comments/{commentId}
     assignees = True  # staff_emails, set_assignee
+    references = False  # a ticket has no field for the tool's key (the tool links back instead)
+    due_dates = False  # a ticket has no due date
 
     closed_statuses = frozenset({"CLOSED"})
 
@@ -299,6 +301,14 @@ class CasaviSource:
         """PUT the comment's new text (``isInternal`` is not sent: it stays as written)."""
         self.client.update_comment(ref.item_id, comment_id, text=text)
         log.info("casavi_comment_updated", ticket=ref.item_id, comment=comment_id)
+
+    def set_reference(self, ref: SourceRef, reference: str) -> None:
+        """A ticket has no field for the tool's key (``references`` is false; never asked)."""
+        raise FatalError(f"casavi tickets hold no tool key (ticket {ref.item_id})")
+
+    def set_due_date(self, ref: SourceRef, due: date | None) -> None:
+        """A ticket has no due date (``due_dates`` is false; never asked)."""
+        raise FatalError(f"casavi tickets have no due date (ticket {ref.item_id})")
 
     def add_task(self, ref: SourceRef, task_id: str, title: str, description: str, status: str) -> str:
         task = self.client.create_task(ref.item_id, task_id, title, description=description, status=status)

@@ -140,12 +140,16 @@ class RelayClient(RelaySession):
 
     def patch_order(self, order_id: str, *, status: str | None = None,
                     due_date: date | datetime | str | None = None, internal_id: str | None = None,
-                    address: Mapping[str, Any] | None = None) -> None:
-        """PatchOrder: only the given fields are sent.  An invalid status → 400 → FatalError."""
+                    address: Mapping[str, Any] | None = None, clear_due_date: bool = False) -> None:
+        """PatchOrder: only the given fields are sent (``clear_due_date``: ``"dueDate": null``,
+        which relay's document neither offers nor forbids; read the order back to know whether
+        it took it).  An invalid status → 400 → FatalError."""
         body: dict[str, Any] = {}
         if status is not None:
             body["status"] = status
-        if due_date is not None:
+        if clear_due_date:
+            body["dueDate"] = None
+        elif due_date is not None:
             body["dueDate"] = _date_time(due_date)
         if internal_id is not None:
             body["internalId"] = internal_id

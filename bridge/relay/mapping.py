@@ -5,7 +5,8 @@ What goes where in the tool:
 - the order's title is the issue's title; its status goes through the relay status map;
   ``dueDate`` is the issue's due date;
 - header facts: relay order id, address, customer, property, type, follow-up date, the
-  casavi ticket/order it came from, the provider's own internal id;
+  casavi ticket/order it came from, the provider's own internal id (left out while it is the
+  tool's key, which the bridge writes there: :mod:`bridge.sync.source_fields`);
 - the description lists the order fields (by position), the contact persons and the names of
   the order's files: relay's document gives attachments a name, a type and a date but no way
   to download them, so their bytes cannot be copied (``SourceItem.attachments`` stays empty);
@@ -25,6 +26,7 @@ from bridge.relay.records import ContactPerson, Order, OrderComment
 from bridge.source import SourceSummary
 
 SOURCE_NAME = "relay"
+INTERNAL_ID_FACT = "Internal id"  # the header fact of the order's internalId (the provider's own id)
 
 # The kind letter of a deterministic id "<connector>-<item>-<kind>-<child>" (plan.written_id).
 _WRITTEN_KIND = re.compile(r".+-(?P<kind>[a-z])-[^-]+\Z")
@@ -105,7 +107,7 @@ def facts_for(order: Order, customer_name: str | None = None) -> tuple[tuple[str
     if order.casavi_order_id:
         facts.append(("casavi order", order.casavi_order_id))
     if order.internal_id:
-        facts.append(("Internal id", order.internal_id))
+        facts.append((INTERNAL_ID_FACT, order.internal_id))
     return tuple(facts)
 
 
@@ -132,4 +134,7 @@ def item_for(order: Order, customer_name: str | None = None) -> SourceItem:
         comments=comments,
         property_id=order.property_id,
         version=order.version,
+        # The bridge writes the tool's key there (PatchOrder internalId, [relay] write_tool_key).
+        reference=order.internal_id,
+        reference_fact=INTERNAL_ID_FACT,
     )

@@ -220,6 +220,7 @@ def parse_order(obj: Any) -> Order:
             status=status.strip() if isinstance(status, str) and status.strip() else "NULL",
             address=parse_address(obj.get("address")),
             due_date=parse_date(obj.get("dueDate")),
+            due_date_text=as_opt_text(obj.get("dueDate")),
             follow_up_date=parse_date(obj.get("followUpDate")),
             created_at=parse_datetime(obj.get("createdAt")),
             updated_at=updated_at,

@@ -79,6 +79,7 @@ class Order:
     status: str = "NULL"  # as given; a missing or null status reads as relay's "NULL"
     address: Address | None = None
     due_date: date | None = None
+    due_date_text: str | None = None  # dueDate exactly as given (its time of day is kept on a write)
     follow_up_date: date | None = None
     created_at: datetime | None = None
     updated_at: str | None = None  # exactly as given

@@ -13,7 +13,9 @@ server-side filter and an ``updatedAt`` that may stay put, comparing versions is
 safe test, and it is local.
 
 Writing.  Status: ``GET`` the order, then ``PATCH {status}`` unless it is there already (a
-repeat after a lost answer must not add a second status change).  Comments: relay takes no
+repeat after a lost answer must not add a second status change).  The tool's key:
+``PATCH {internalId}`` and a ``GET`` to verify it was stored; a due date: ``GET`` (its time
+of day is kept), ``PATCH {dueDate}``, ``GET`` to verify.  Comments: relay takes no
 caller-chosen comment id, so the deterministic id travels as a trailer in the text
 (:func:`bridge.relay.parse.with_trailer`); before posting, the order's comments are read
 (one ``GET``, only on write-back) and nothing is posted when the trailer is there, and after
@@ -31,13 +33,13 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import structlog
 
-from bridge.errors import BridgeError, ConfigError, FatalError, RetriableError
+from bridge.errors import BridgeError, ConfigError, FatalError, RefusedError, RetriableError
 from bridge.http import HttpPolicy
 from bridge.model import Attachment, SourceItem, SourceRef
 from bridge.relay.client import CommentFile, RelayClient
@@ -63,9 +65,12 @@ class RelaySource:
     closed_statuses = frozenset({"FINISHED", "DECLINED"})
 
     def __init__(self, client: RelayClient, *, author_name: str = DEFAULT_AUTHOR_NAME,
-                 clock: Callable[[], float] = time.monotonic, staging_dir: Path | None = None):
+                 clock: Callable[[], float] = time.monotonic, staging_dir: Path | None = None,
+                 write_tool_key: bool = True, due_date_back: bool = True):
         self.client = client
         self.author_name = author_name
+        self.references = write_tool_key  # set_reference: the tool's key into internalId
+        self.due_dates = due_date_back  # set_due_date: the tool's due date back
         self._clock = clock
         self._lock = threading.Lock()
         self._listed: dict[str, tuple[Order, float]] = {}
@@ -86,7 +91,8 @@ class RelaySource:
         policy = HttpPolicy(concurrency=settings.concurrency, request_budget=settings.request_budget,
                             timeout=settings.timeout_seconds)
         client = RelayClient(settings.base_url, key, policy=policy, timeout=settings.timeout_seconds)
-        return cls(client, author_name=settings.author_name)
+        return cls(client, author_name=settings.author_name, write_tool_key=settings.write_tool_key,
+                   due_date_back=settings.due_date_back)
 
     def __repr__(self) -> str:
         return f"RelaySource({self.client!r})"
@@ -167,6 +173,37 @@ class RelaySource:
         self.client.patch_order(ref.item_id, status=status)
         log.info("relay_status_written", order=ref.item_id, status=status)
         return None  # PatchOrder's answer carries no order
+
+    def set_reference(self, ref: SourceRef, reference: str) -> None:
+        """PatchOrder ``internalId`` = the tool's key, then the order is read back: relay answers
+        a PATCH with the order id only, and what it stored is what counts (RefusedError when it
+        kept something else).  Two requests; a repeat writes the same value again, harmlessly."""
+        self.client.patch_order(ref.item_id, internal_id=reference)
+        stored = self.client.get_order(ref.item_id).internal_id
+        if stored != reference:
+            raise RefusedError(f"relay answered the PATCH of order {ref.item_id}'s internalId but holds "
+                               f"{stored!r}, not {reference!r}")
+        log.info("relay_internal_id_written", order=ref.item_id, internal_id=reference)
+
+    def set_due_date(self, ref: SourceRef, due: date | None) -> None:
+        """PatchOrder ``dueDate``: the new day at the time of day the order's due date had (the
+        tool holds a calendar day; midnight UTC when the order had none), then read back.  A
+        cleared due date is sent as ``null`` — relay's document neither offers nor forbids that;
+        a relay that keeps the old date is reported (RefusedError), not taken for done."""
+        current = self.client.get_order(ref.item_id)
+        if current.due_date == due:
+            return
+        if due is None:
+            self.client.patch_order(ref.item_id, clear_due_date=True)
+        else:
+            self.client.patch_order(ref.item_id, due_date=_same_time_of_day(current.due_date_text, due))
+        stored = self.client.get_order(ref.item_id).due_date
+        if stored != due:
+            raise RefusedError(f"relay answered the PATCH of order {ref.item_id}'s dueDate but holds "
+                               f"{stored.isoformat() if stored else 'none'}, not "
+                               f"{due.isoformat() if due else 'none'}"
+                               + (" (relay may not clear a due date)" if due is None else ""))
+        log.info("relay_due_date_written", order=ref.item_id, due_date=due.isoformat() if due else None)
 
     def update_comment(self, ref: SourceRef, comment_id: str, text: str) -> None:
         """relay's API offers no comment edit (the relay seed documents create and list only);
@@ -259,3 +296,11 @@ class RelaySource:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         self.client.close()
+
+
+def _same_time_of_day(current: str | None, day: date) -> str:
+    """``day`` as a relay date-time with the time of day of ``current`` (the order's dueDate as
+    relay wrote it, ``2025-07-01T14:00:00.000Z``); midnight UTC when there is none."""
+    if current and len(current) > 10 and current[4:5] == "-" and current[10:11] in ("T", " "):
+        return day.isoformat() + current[10:]
+    return f"{day.isoformat()}T00:00:00.000Z"

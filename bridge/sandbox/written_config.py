@@ -129,7 +129,8 @@ def _relay_source(config: dict[str, Any], info: Mapping[str, Any]) -> None:
 
 def _relay_section(info: Mapping[str, Any]) -> dict[str, Any]:
     return {"base_url": info["relay_url"], "api_key": info["relay_key"], "timeout_seconds": 30,
-            "concurrency": 4, "request_budget": 0, "author_name": "casavi-bridge"}
+            "concurrency": 4, "request_budget": 0, "author_name": "casavi-bridge", "write_tool_key": True,
+            "due_date_back": True}
 
 
 def write_config_file(path: Path, info: Mapping[str, Any], options: Any) -> None:

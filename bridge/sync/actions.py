@@ -179,6 +179,43 @@ class SetSourceAssignee(Action):
 
 
 @dataclass(frozen=True)
+class SetSourceReference(Action):
+    """Write the tool's key into the source item (relay: the order's internalId), so people on
+    the source's side see where it is handled.  ``reference`` None: the key of the item created
+    earlier in the same plan (known once the create answered).
+
+    Not counted by the mass-change brake: it fills a field the bridge keeps (empty, or holding
+    the key it wrote), it changes nothing a person wrote."""
+
+    reference: str | None
+    direction = TO_SOURCE
+
+    def describe(self) -> str:
+        return f"tool key {self.reference or '(new item)'} → source"
+
+    @property
+    def action_key(self) -> str:
+        return "reference→source"
+
+
+@dataclass(frozen=True)
+class SetSourceDueDate(Action):
+    """Write the tool's due date back to the source ("": none)."""
+
+    due_date: str  # ISO date as the tool holds it, "" for none
+    target_hash: str
+    direction = TO_SOURCE
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"due date → {self.due_date or 'none'} in the source"
+
+    @property
+    def action_key(self) -> str:
+        return "due_date→source"
+
+
+@dataclass(frozen=True)
 class RecordHashes(Action):
     """Nothing to write; remember what each side now holds (e.g. a change the policy kept)."""
 
@@ -441,6 +478,7 @@ class FinishItem(Action):
 
 WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
           UpdateTargetComment, UpdateSourceComment, SetTargetAssignee, SetSourceAssignee,
+          SetSourceReference, SetSourceDueDate,
           CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
           MarkAttachment, MarkItem)
 

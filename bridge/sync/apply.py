@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from datetime import date
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,8 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
-from bridge.model import (FIELD_ASSIGNEE, FIELD_MARKER, FIELD_STATUS, Comment, SourceRef, SubItem, Task, WriteResult,
-                          content_hash)
+from bridge.model import (FIELD_ASSIGNEE, FIELD_DUE_DATE, FIELD_MARKER, FIELD_REFERENCE, FIELD_STATUS, Comment,
+                          SourceRef, SubItem, Task, WriteResult, content_hash)
 from bridge.people import People
 from bridge.source import Source
 from bridge.state.ledger import Ledger
@@ -88,7 +89,8 @@ class Applier:
             self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=result.target_id,
                                     source_hashes=action.source_hashes,
                                     target_hashes=target_hashes(result.fields or {}),
-                                    source_internal_id=action.marker.internal_id, clear_intent=True)
+                                    source_internal_id=action.marker.internal_id, display_id=result.display_id,
+                                    clear_intent=True)
             self._count(outcome, "item_created", a.TO_TARGET)
             log.info("ticket_mirrored", target_id=result.target_id, title=action.draft.title[:80])
             self._dropped(action, result, outcome)
@@ -167,6 +169,15 @@ class Applier:
             log.info("comment_written_back", comment=action.comment_id)
         elif isinstance(action, (a.SetTargetAssignee, a.SetSourceAssignee)):
             self._assign(action, target_id, ref, outcome)
+        elif isinstance(action, a.SetSourceReference):
+            self._reference(action, target_id, ref, outcome)
+        elif isinstance(action, a.SetSourceDueDate):
+            due = date.fromisoformat(action.due_date) if action.due_date else None
+            self.source.set_due_date(self._ref(ref, key), due)
+            self._link(key, target_id, source_hashes={FIELD_DUE_DATE: content_hash(action.due_date)},
+                       target_hashes={FIELD_DUE_DATE: action.target_hash})
+            self._count(outcome, "due_date_written_back", a.TO_SOURCE)
+            log.info("due_date_written_back", due_date=action.due_date or None)
         elif isinstance(action, a.UpdateTargetComment):
             c = action.comment
             self.connector.update_comment(target_id, action.target_comment_id, c)
@@ -292,6 +303,21 @@ class Applier:
                    target_hashes={FIELD_ASSIGNEE: action.target_hash})
         self._count(outcome, "assignee_written_back", a.TO_SOURCE)
         log.info("assignee_written_back", staff_id=staff_id, person=action.tool_person or None)
+
+    def _reference(self, action: a.SetSourceReference, target_id: str, ref: SourceRef | None,
+                   outcome: ItemOutcome) -> None:
+        key = action.item_key
+        reference = action.reference
+        if reference is None:  # the item created earlier in this plan: its key as the create answered
+            link = self.ledger.item_link(key)
+            reference = link.target_display_id if link is not None else None
+            if not reference:
+                log.info("reference_unknown_yet", note="the tool named no key; written when the item is read")
+                return
+        self.source.set_reference(self._ref(ref, key), reference)
+        self._link(key, target_id, source_hashes={FIELD_REFERENCE: content_hash(reference)})
+        self._count(outcome, "reference_written_back", a.TO_SOURCE)
+        log.info("reference_written_back", reference=reference)
 
     # --- helpers ----------------------------------------------------------------------------
     @staticmethod

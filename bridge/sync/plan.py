@@ -43,6 +43,7 @@ from bridge.sync.assignee import follows_assignee, plan_assignee, plan_new_assig
 from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
+from bridge.sync.source_fields import plan_new_reference, plan_reference, shows_own_reference
 
 def written_id(connector: str, target_item_id: str, kind_letter: str, target_child_id: str) -> str:
     """Deterministic id of an object the bridge writes to the source, e.g. ``jira-10042-c-10311``."""
@@ -99,6 +100,8 @@ def plan_item(source: SourceItem | None, target: TargetItem | None, links: ItemL
     key = source.ref.key if source is not None else item_key
     assert key is not None, "plan_item needs a source item or an item_key"
     link = links.item
+    if source is not None:
+        source = shows_own_reference(source, target, link)
 
     if link is None:
         if source is None:
@@ -194,6 +197,7 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
         draft = replace(draft, assignee=None)
     plan: list[a.Action] = [a.CreateItem(key, draft, Marker.for_ref(source.ref), source_hashes(source), source.version)]
     plan += plan_new_assignee(source, rules)
+    plan += plan_new_reference(source, rules)
     empty = TargetItem(target_id="", fields={}, version="")
     plan += _plan_comments(source, empty, links, rules)
     plan += _plan_tasks(source, empty, links, rules)
@@ -213,6 +217,7 @@ def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: 
     plan += _plan_tasks(source, target, links, rules)
     plan += _plan_status(source, target, link, rules)
     plan += plan_assignee(source, target, link, rules, _winner(rules, source, target))
+    plan += plan_reference(source, target, link, rules)
     plan += _plan_comments(source, target, links, rules)
     plan += plan_comment_edits(source, target, links, rules)
     plan += _plan_attachments(source, target, links, rules)
@@ -245,16 +250,25 @@ def _plan_fields(source: SourceItem, target: TargetItem, link: LinkView, rules: 
     for name in fields:
         s_changed = s_hashes[name] != link.source_hashes.get(name)
         t_changed = t_hashes.get(name) != link.target_hashes.get(name)
+        # A due date the source takes back (relay) flows both ways; every other field source → tool.
+        back = name == FIELD_DUE_DATE and rules.source_due_dates
         if s_changed and t_changed and name in link.target_hashes:
             winner = _winner(rules, source, target)
+            if back and s_hashes[name] == t_hashes.get(name):
+                keep_s[name], keep_t[name] = s_hashes[name], t_hashes[name]  # both made the same change
+                continue
             plan.append(a.RecordConflict(key, name, str(values[name])[:500], str(target.fields.get(name, ""))[:500],
                                          rules.conflict_policy, winner))
             if winner == "source":
                 push.add(name)
+            elif back:
+                plan.append(a.SetSourceDueDate(key, target.fields.get(name, ""), t_hashes[name]))
             else:
                 keep_s[name], keep_t[name] = s_hashes[name], t_hashes[name]
         elif s_changed:
             push.add(name)
+        elif t_changed and back:
+            plan.append(a.SetSourceDueDate(key, target.fields.get(name, ""), t_hashes[name]))
         elif t_changed:
             keep_t[name] = t_hashes[name]  # edited in the tool only: kept; source edits will overwrite it later
     if push:

@@ -35,6 +35,10 @@ class SyncRules:
     assignees: bool = True  # follow who works on it ([sync] assignees)
     source_assignees: bool = False  # the source offers staff_emails/set_assignee (casavi does, relay not)
     source_comment_edits: bool = False  # the source offers ``update_comment`` (casavi does, relay not)
+    # The tool's key is written into the source item (relay: the order's internalId).
+    source_references: bool = False
+    # A due date changed in the tool is written back (relay orders; casavi tickets have none).
+    source_due_dates: bool = False
     tasks: bool = True
     attachments: bool = True
     attachment_max_bytes: int = 10_000_000  # casavi: "Maximum request size is 10 MB"

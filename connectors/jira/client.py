@@ -394,7 +394,8 @@ class JiraConnector:
         if draft.link_url:
             self._link_back(issue_id, draft.link_url, marker)
         status, _ = self._move(issue_id, draft.status)
-        return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}))
+        return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}),
+                           display_id=str(reply["key"]) if reply.get("key") else None)
 
     def _description(self, draft: ItemDraft, limit: int) -> str:
         return build_description(draft.description, draft.facts, draft.link_url,

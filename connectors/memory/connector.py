@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -127,7 +128,7 @@ class MemoryConnector:
                 "updated": MemoryStore.tick(data),
             }
             data["items"][target_id] = item
-            return self._result(item, target_id)
+            return replace(self._result(item, target_id), display_id=f"MEM-{target_id}")
 
     def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
         with self.store.transaction(write=True) as data:

@@ -184,7 +184,8 @@ class RedmineConnector:
                 # engine plans the status as a write of its own (refused, waiting, retried).
                 log.warning("redmine_status_not_reached_on_create", target_id=target_id, error=str(exc))
         result = self._result(target_id)
-        return WriteResult(result.target_id, version=result.version, fields=result.fields, dropped=tuple(dropped))
+        return WriteResult(result.target_id, version=result.version, fields=result.fields, dropped=tuple(dropped),
+                           display_id=f"#{target_id}")
 
     def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
         ids = self._ids()

@@ -23,7 +23,7 @@ from bridge.state.db import migrate, open_engine
 from bridge.state.ledger import Ledger
 from bridge.sync.engine import Engine, EngineSettings
 from connectors.memory import MemoryConnector, MemorySettings
-from tests.contract.relay_helpers import SMALL_RELAY, control, relay_client, requests, reset_stats
+from tests.contract.relay_helpers import SMALL_RELAY, api, control, faults, relay_client, requests, reset_stats
 from tests.fixtures.processes import run_bridge
 
 STARTS = ("OPEN", "IN_PROGRESS")
@@ -42,7 +42,7 @@ class World:
         db = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
         migrate(db)
         self.ledger = Ledger(db)
-        self.engine = Engine(self.source, self.tool, self.ledger, build_rules(settings, self.tool),
+        self.engine = Engine(self.source, self.tool, self.ledger, build_rules(settings, self.tool, self.source),
                              EngineSettings(mass_change_min_items=1000), workdir=tmp_path)
 
     def sync(self):
@@ -175,6 +175,77 @@ def test_a_new_order_is_mirrored_on_the_next_pass(world):
     assert "**Zähler**: Nr. 4711" in issue.fields["description"]
 
 
+def test_the_tool_key_is_written_into_the_order_and_left_out_of_the_header(world):
+    world.sync()
+    mirrored = [o for o in world.orders() if (o["status"] or "NULL") in STARTS]
+    for order in mirrored:  # what relay stored, read back through its own control API
+        issue = world.issue_for(str(order["id"]))
+        assert order["internalId"] == f"MEM-{issue.target_id}"
+        assert "Internal id" not in issue.fields["description"]
+    unmirrored = [o for o in world.orders() if (o["status"] or "NULL") not in STARTS]
+    assert all(o["internalId"] is None for o in unmirrored)
+    versions = {i.target_id: i.version for i in world.tool.all_items()}
+    assert world.sync().differences == 0  # the new internalIds change no description
+    assert {i.target_id: i.version for i in world.tool.all_items()} == versions
+
+
+def test_an_internal_id_the_provider_set_is_kept_and_shown(world):
+    created = control(world.sandbox, "POST", "/orders", {"title": "Heizung entlüften"})
+    api(world.sandbox, "PATCH", f"/orders/{created['id']}", json={"internalId": "AUF-2024-17"}).raise_for_status()
+    world.sync()
+    world.sync()
+    issue = world.issue_for(str(created["id"]))
+    assert world.order(str(created["id"]))["internalId"] == "AUF-2024-17"
+    assert "Internal id: AUF-2024-17" in issue.fields["description"]
+
+
+def test_a_due_date_changed_in_the_tool_reaches_relay_at_the_orders_time_of_day(world):
+    created = control(world.sandbox, "POST", "/orders", {"title": "Rauchmelder prüfen", "dueDate": "2026-05-04T09:30:00Z"})
+    order_id = str(created["id"])
+    world.sync()
+    issue = world.issue_for(order_id)
+    world.tool.edit_as_user(issue.target_id, due_date="2026-05-11")
+    reset_stats(world.sandbox)
+    world.sync()
+    world.sync()
+    assert world.order(order_id)["dueDate"] == "2026-05-11T09:30:00.000Z"
+    assert requests(world.sandbox).get("PATCH /orders/{order_id}") == 1
+    control(world.sandbox, "PATCH", f"/orders/{order_id}", {"dueDate": "2026-06-01T09:30:00Z"})  # the manager moves it
+    world.sync()
+    assert world.tool.get(issue.target_id).fields["due_date"] == "2026-06-01"
+    assert world.order(order_id)["dueDate"] == "2026-06-01T09:30:00.000Z"
+
+
+def test_a_due_date_changed_on_both_sides_follows_the_conflict_policy(world):
+    created = control(world.sandbox, "POST", "/orders", {"title": "Dachrinne", "dueDate": "2026-05-04"})
+    order_id = str(created["id"])
+    world.sync()
+    issue = world.issue_for(order_id)
+    world.tool.edit_as_user(issue.target_id, due_date="2026-05-20")
+    control(world.sandbox, "PATCH", f"/orders/{order_id}", {"dueDate": "2026-05-08T00:00:00Z"})
+    world.sync()
+    world.sync()
+    assert world.tool.get(issue.target_id).fields["due_date"] == "2026-05-08"  # casavi-wins: the source's date
+    assert world.order(order_id)["dueDate"].startswith("2026-05-08")
+    assert [c.field_name for c in world.ledger.conflicts()] == ["due_date"]
+
+
+def test_a_due_date_cleared_in_the_tool_that_relay_keeps_fails_visibly(world):
+    created = control(world.sandbox, "POST", "/orders", {"title": "Zaun", "dueDate": "2026-05-04T12:00:00Z"})
+    order_id = str(created["id"])
+    world.sync()
+    issue = world.issue_for(order_id)
+    world.tool.edit_as_user(issue.target_id, due_date="")
+    report = world.engine.run_pass()  # relay's sandbox reads "dueDate": null as nothing to change (its default)
+    assert "relay may not clear a due date" in report.failed[f"relay:{order_id}"]
+    assert world.order(order_id)["dueDate"] == "2026-05-04T12:00:00.000Z"  # the order keeps its date
+    faults(world.sandbox, null_clears_due_date=True)  # the other reading: null clears it
+    world.ledger.clear(f"relay:{order_id}")  # the operator's "try again"
+    world.sync()
+    assert world.order(order_id)["dueDate"] is None
+    assert world.tool.get(issue.target_id).fields["due_date"] == ""
+
+
 # -- relay → Jira --------------------------------------------------------------------------------
 
 
@@ -235,3 +306,30 @@ def test_the_sandbox_command_writes_a_relay_config_that_check_and_run_once_work_
         o.order_id for o in orders if o.status in STARTS)
     assert all(i["properties"]["casavi"] == {"ticketId": i["properties"]["casavi"]["ticketId"],
                                              "internalId": None, "source": "relay"} for i in issues)
+
+
+@pytest.mark.parametrize("mode", ["server", "cloud"])
+def test_relay_holds_the_jira_key_and_takes_the_due_date_set_in_jira(tmp_path, mode):
+    with start_sandboxes(tickets=0, seed=3, apps=("relay", "jira"), source="relay", jira_mode=mode) as handle:
+        created = control(handle, "POST", "/orders", {"title": "Aufzug prüfen", "dueDate": "2026-05-04T07:00:00Z"})
+        order_id = str(created["id"])
+        raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", source="relay",
+                             jira_deployment="cloud" if mode == "cloud" else "server")
+        bridge = build_bridge(settings_from_dict(raw), workdir=tmp_path)
+        try:
+            assert bridge.engine.run_pass().failed == {}
+            issue = next(i for i in jira_issues(handle) if i["properties"]["casavi"]["ticketId"] == order_id)
+            assert control(handle, "GET", f"/orders/{order_id}")["internalId"] == issue["key"]
+            jira = handle.root_url("jira") + "/_sandbox/issues/" + issue["key"]
+            httpx.post(jira + "/edit", json={"as": "alice", "duedate": "2026-05-15"}, timeout=10).raise_for_status()
+            for _ in range(2):
+                assert bridge.engine.run_pass().failed == {}
+            order = control(handle, "GET", f"/orders/{order_id}")
+            assert (order["dueDate"], order["internalId"]) == ("2026-05-15T07:00:00.000Z", issue["key"])
+            rest = httpx.get(f"{handle.root_url('jira')}/rest/api/2/issue/{issue['key']}",
+                             auth=(handle.info["jira_user"], handle.info["jira_token"]), timeout=10).json()
+            assert rest["fields"]["duedate"] == "2026-05-15"
+            assert "Internal id" not in rest["fields"]["description"]
+        finally:
+            bridge.close()
+            bridge.source.close()

@@ -18,7 +18,7 @@ GET   /_sandbox/info                        API key, knobs and counts
 ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset`` and ``GET|POST /_sandbox/fault`` are
 served by :class:`bridge.sandbox.faults.FaultMiddleware`; besides the fault knobs, ``/fault``
 takes this app's ``api_key`` (a key rotation: the old one is refused from then on),
-``max_upload_bytes`` and ``comments_touch_order``.
+``max_upload_bytes``, ``comments_touch_order`` and ``null_clears_due_date``.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ async def info(request: Request, sandbox: RelaySandbox) -> Response:
         "relay_key": sandbox.api_key,
         "max_upload_bytes": sandbox.max_upload_bytes,
         "comments_touch_order": store.comments_touch_order,
+        "null_clears_due_date": store.null_clears_due_date,
         "orders": len(store.orders),
         "customers": len(store.customers),
         "properties": len(store.properties),

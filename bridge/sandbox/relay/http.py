@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from bridge.sandbox.relay.store import MAX_UPLOAD_BYTES, RelayStore, RelayStoreError
 
 KNOBS = ("api_key", "max_upload_bytes", "comments_touch_order", "page_size",
-         "comment_encoding")  # this app's /_sandbox/fault keys
+         "comment_encoding", "null_clears_due_date")  # this app's /_sandbox/fault keys
 COMMENT_ENCODINGS = ("json", "multipart")
 DEFAULT_PAGE_SIZE = 50
 
@@ -50,8 +50,9 @@ class RelaySandbox:
                                              or not isinstance(values["max_upload_bytes"], int)
                                              or values["max_upload_bytes"] < 1):
             raise ValueError("max_upload_bytes must be a positive integer")
-        if "comments_touch_order" in values and not isinstance(values["comments_touch_order"], bool):
-            raise ValueError("comments_touch_order must be true or false")
+        for flag in ("comments_touch_order", "null_clears_due_date"):
+            if flag in values and not isinstance(values[flag], bool):
+                raise ValueError(f"{flag} must be true or false")
         if "page_size" in values and (isinstance(values["page_size"], bool) or not isinstance(values["page_size"], int)
                                       or values["page_size"] < 0):
             raise ValueError("page_size must be a whole number (0: unpaged)")
@@ -62,8 +63,10 @@ class RelaySandbox:
         self.api_key = values.get("api_key", self.api_key)
         self.max_upload_bytes = values.get("max_upload_bytes", self.max_upload_bytes)
         self.store.comments_touch_order = values.get("comments_touch_order", self.store.comments_touch_order)
+        self.store.null_clears_due_date = values.get("null_clears_due_date", self.store.null_clears_due_date)
         return {"max_upload_bytes": self.max_upload_bytes, "comments_touch_order": self.store.comments_touch_order,
-                "page_size": self.page_size, "comment_encoding": self.comment_encoding}
+                "page_size": self.page_size, "comment_encoding": self.comment_encoding,
+                "null_clears_due_date": self.store.null_clears_due_date}
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

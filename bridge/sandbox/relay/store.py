@@ -11,6 +11,10 @@ is silent (decisions of this sandbox, which the bridge must cope with):
   ``comments_touch_order`` is on: the document does not say, so the harder case is the default.
 - ``PATCH`` answers the order id as a bare number (the document's example ``0``); creates of
   order fields, contact persons and addresses likewise; the others answer ``{"id": n}``.
+- ``PATCH`` with ``"dueDate": null``: the document types dueDate as a date-time and says
+  nothing about clearing it.  By default (knob ``null_clears_due_date`` off) a null is ignored
+  — answered like any PATCH, the old date kept — which breaks a client that does not read the
+  order back; with the knob on, it clears the date.  ``internalId`` (a string) is stored as sent.
 - Files of a comment are kept as name, type, size and SHA-256 (the API shows name, itemType,
   updatedAt; the control API also the size and hash, so tests can prove what arrived).
 """
@@ -105,6 +109,7 @@ class RelayStore:
         highest = max([0, *self.orders] + [c["id"] for o in self.orders.values() for c in o["comments"]])
         self._ids = itertools.count(max(highest, 10**6) + 1)
         self.comments_touch_order = False
+        self.null_clears_due_date = False
 
     # -- time and lookups -------------------------------------------------------------------
 
@@ -155,7 +160,10 @@ class RelayStore:
                 raise _bad(f"status must be one of {', '.join(ORDER_STATUSES)}")
             changes["status"] = body["status"]
         if "dueDate" in body:
-            changes["dueDate"] = None if body["dueDate"] is None else _date_time(body["dueDate"], "dueDate")
+            if body["dueDate"] is not None:
+                changes["dueDate"] = _date_time(body["dueDate"], "dueDate")
+            elif manager or self.null_clears_due_date:  # the manager's own screen can clear it
+                changes["dueDate"] = None
         if "internalId" in body:
             changes["internalId"] = _text(body, "internalId", required=False)
         if "address" in body:
