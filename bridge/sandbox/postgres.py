@@ -33,6 +33,12 @@ def _pg_bin() -> Path:
     return Path(found[-1])
 
 
+def pg_tool(name: str) -> Path:
+    """The path of one of PostgreSQL's programs (``pg_restore``, ``psql``...) of the newest
+    installed server version, so client and server match.  RuntimeError when none is installed."""
+    return _pg_bin() / name
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

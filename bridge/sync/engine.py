@@ -286,12 +286,20 @@ class Engine:
         return last is None or datetime.now(timezone.utc) - last >= self.settings.sweep_interval
 
     def _open_linked(self) -> list[str]:
-        """Linked items not closed on both sides (by the status hashes last synced)."""
+        """Linked items not closed on both sides (by the status hashes last synced), and those
+        with a failed write in the quarantine (also given up): a refused reopening leaves the
+        synced hashes at closed on both sides while the source's item is open again and takes
+        new comments."""
         closed = set(getattr(self.source, "closed_statuses", ()) or ())
         closed_tool = {t for s, t in self.rules.status_map.items() if s in closed}
         closed_tool |= {t for t, s in self.rules.status_map_back.items() if s in closed}
-        return self.ledger.linked_open_item_ids(self.source.name, {content_hash(s) for s in closed},
-                                                {content_hash(t) for t in closed_tool})
+        ids = self.ledger.linked_open_item_ids(self.source.name, {content_hash(s) for s in closed},
+                                               {content_hash(t) for t in closed_tool})
+        prefix = f"{self.source.name}:"
+        unsettled = {key[len(prefix):] for key, entries in self._holds.items()
+                     if key.startswith(prefix) and any(q.kind == "failed" for q in entries.values())}
+        linked = set(self.ledger.linked_targets([prefix + i for i in sorted(unsettled)]))
+        return ids + sorted({key[len(prefix):] for key in linked} - set(ids))
 
     # --- planning and applying ----------------------------------------------------------------
     def _read_targets(self, chunk: list[_Candidate]) -> None:

@@ -18,7 +18,8 @@ from bridge.model import Comment, ItemDraft, StatusTarget, Task
 from tests.contract.connector_contract import unique_marker
 from tests.contract.test_jira_connector import make_connector as make_jira
 from tests.contract.test_redmine_connector import make_connector as make_redmine
-from tests.text.checks import FILES, corpus, jira_problems, markdown_problems
+from tests.text.checks import FILES, corpus, jira_problems, markdown_problems, textile_problems
+from tests.text.redcloth import redmine_textile_html
 
 CASES = corpus()
 ALL = "\n\n---\n\n".join(case["markdown"] for case in CASES)
@@ -95,14 +96,22 @@ def _redmine_stored(server, issue_id: str) -> list[str]:
             *(s["description"] for s in subs)]
 
 
+def _redmine_problems(server, text: str) -> list[str]:
+    """What the stored text would become in this Redmine that it may not (as its formatter reads it)."""
+    if server.text_formatting == "textile":
+        return textile_problems(text, FILES)
+    return markdown_problems(text, FILES, redmine=True)
+
+
 @pytest.mark.redmine
 def test_hostile_markdown_is_stored_safely_in_redmine(redmine_server, tmp_path):
     stored = _redmine_stored(redmine_server, _write_corpus(make_redmine(redmine_server), "New", tmp_path))
     assert len(stored) == 3
     for text in stored:
         body = text.replace("\r\n", "\n").split("\n\n<!-- casavi:comment:", 1)[0]  # the bridge's own marker
-        assert markdown_problems(body, FILES, redmine=True) == [], text
-    assert stored[0].count("](<plan.png>)") == 2  # the corpus names the ticket's file twice
+        assert _redmine_problems(redmine_server, body) == [], text
+    own_image = "!plan.png!" if redmine_server.text_formatting == "textile" else "](<plan.png>)"
+    assert stored[0].count(own_image) == 2  # the corpus names the ticket's file twice
 
 
 @pytest.mark.redmine
@@ -111,19 +120,36 @@ def test_the_reported_inputs_as_redmine_stores_them(redmine_server):
     draft = ItemDraft("Bericht", "[click](javascript:alert(1)) ![x](http://outside.example/t.png) ![p](plan.png) "
                       "@admin {{toc}}", StatusTarget("New"), files=FILES)
     description = _redmine_stored(redmine_server, redmine.create(draft, unique_marker()).target_id)[0]
-    assert description == ("click (javascript\u200b:alert(1)) [x](<http://outside.example/t.png>) "
-                           "![p](<plan.png>) @\u2060admin {\u2060{toc}}")
+    if redmine_server.text_formatting == "textile":  # as Redmine's RedCloth3 shows it
+        html = redmine_textile_html(description)
+        assert "click (javascript\u200b:alert(1))" in html and "javascript:" not in html
+        assert '<a href="http://outside.example/t.png" class="external">x</a>' in html
+        assert '<img src="plan.png" alt="" />' in html
+        assert "@\u2060admin {\u2060{toc}}" in html
+        assert textile_problems(description) == []
+    else:
+        assert description == ("click (javascript\u200b:alert(1)) [x](<http://outside.example/t.png>) "
+                               "![p](<plan.png>) @\u2060admin {\u2060{toc}}")
+
+
+# What a person in Redmine writes in the instance's formatting: a mention, a script link, an
+# image from elsewhere and a link to another issue.
+PERSONS_NOTE = {
+    "common_mark": "Danke @admin, [x](javascript:alert(1)) ![t](https://tracker.example/i.png) [#1](/issues/1)",
+    "textile": 'Danke @admin, "x":javascript:alert(1) !https://tracker.example/i.png! "#1":/issues/1',
+}
 
 
 @pytest.mark.redmine
 def test_a_persons_hostile_redmine_note_reaches_casavi_without_mentions_or_bad_links(redmine_server):
     redmine = make_redmine(redmine_server)
     created = redmine.create(ItemDraft("Antwort", "x", StatusTarget("New")), unique_marker())
-    note = "Danke @admin, [x](javascript:alert(1)) ![t](https://tracker.example/i.png) [#1](/issues/1)"
+    note = PERSONS_NOTE[redmine_server.text_formatting]
     with redmine_server.admin() as admin:
         admin.put(f"/issues/{created.target_id}.json", json={"issue": {"notes": note}}).raise_for_status()
     [comment] = redmine.get(created.target_id).comments
     # The bridge's Redmine user is no administrator: the login stands for the name.
-    assert comment.text.startswith("Danke admin, x (javascript\u200b:alert(1)) ")
+    assert comment.text.startswith("Danke admin, ")
+    assert "javascript\u200b:alert(1)" in comment.text
     assert f"[#1](<{redmine_server.url}/issues/1>)" in comment.text
     assert markdown_problems(comment.text, files=(), redmine=False) == []

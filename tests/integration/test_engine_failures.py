@@ -22,15 +22,16 @@ MAX_ATTEMPTS = 3
 
 
 class World:
-    def __init__(self, tmp_path, *, retry_after: timedelta, **tool):
+    def __init__(self, tmp_path, *, retry_after: timedelta, sweep_every_pass: bool = False, **tool):
         self.source = FakeSource(tmp_path / "casavi-files")
         self.tool = MemoryConnector(MemorySettings(path=str(tmp_path / "tool.json"), **tool))
         engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
         migrate(engine)
         self.ledger = Ledger(engine)
+        extra = {"sweep_interval": timedelta(microseconds=1)} if sweep_every_pass else {}
         self.engine = Engine(self.source, self.tool, self.ledger, make_rules(),
                              EngineSettings(mass_change_min_items=1000, max_attempts=MAX_ATTEMPTS,
-                                            retry_base_delay=retry_after))
+                                            retry_base_delay=retry_after, **extra))
 
     def sync(self, **kw):
         return self.engine.run_pass(**kw)
@@ -73,6 +74,23 @@ def test_a_refused_status_stops_at_max_attempts_and_the_next_comment_still_arriv
     w.sync()
     w.sync()
     assert w.tool.get(target_id).version == before
+    assert w.entries()[("casavi:P-1", "status→tool")].attempts == MAX_ATTEMPTS
+
+
+def test_after_giving_up_a_refused_reopening_later_comments_still_arrive_under_the_strict_reading(tmp_path):
+    # casavi's strict reading: a tenant's comment does not move the ticket's version, so the
+    # sweep of linked open tickets must find it.  The tool still says closed (its workflow refused
+    # the reopening) and the last status both sides agreed on was closed, yet casavi's ticket is
+    # open again and the refused write is in the quarantine: the ticket is not at rest.
+    w = World(tmp_path, retry_after=timedelta(0), final_statuses=("Done",), sweep_every_pass=True)
+    w.source.comments_move_version = False
+    target_id = w.reopened_after_final()
+    for n in range(6):
+        w.source.tenant_comment("P-1", f"c{n}", f"Immer noch kalt ({n})")
+        w.sync()
+    issue = w.tool.get(target_id)
+    assert issue.fields["status"] == "Done"
+    assert [c.text for c in issue.comments] == [f"Immer noch kalt ({n})" for n in range(6)]
     assert w.entries()[("casavi:P-1", "status→tool")].attempts == MAX_ATTEMPTS
 
 

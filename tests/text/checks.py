@@ -87,8 +87,21 @@ def html_of(markdown: str) -> str:
 def markdown_problems(markdown: str, files=FILES, *, redmine: bool) -> list[str]:
     """Everything the CommonMark text would become that it may not: a link with another scheme,
     an image other than the ticket's files, raw HTML; in Redmine also a mention or a macro."""
+    return _problems(markdown, html_of(markdown), files, redmine=redmine)
+
+
+def textile_problems(textile: str, files=FILES) -> list[str]:
+    """The same for Textile stored in Redmine, read through Redmine's own RedCloth3
+    (tests/text/redcloth.py); mentions, ``user:`` links and macros are found in the raw text,
+    as Redmine finds them (lib/redmine/acts/mentionable.rb scans the text before formatting)."""
+    from tests.text.redcloth import redmine_textile_html
+
+    return _problems(textile, redmine_textile_html(textile), files, redmine=True)
+
+
+def _problems(text: str, html: str, files, *, redmine: bool) -> list[str]:
     parser = _Tags()
-    parser.feed(html_of(markdown))
+    parser.feed(html)
     problems = []
     for tag, attrs in parser.found:
         if tag not in _MARKDOWN_TAGS:
@@ -100,12 +113,12 @@ def markdown_problems(markdown: str, files=FILES, *, redmine: bool) -> list[str]
         if tag == "img" and attrs.get("src") not in files:
             problems.append(f"image {attrs.get('src')!r}")
     if redmine:
-        for match in _REDMINE_MENTION_RE.finditer(markdown):
+        for match in _REDMINE_MENTION_RE.finditer(text):
             if match.group(1):
                 problems.append(f"mention @{match.group(1)}")
-        problems += [f"user link {m.group(0)!r}" for m in _REDMINE_USER_LINK_RE.finditer(markdown)]
-        problems += [f"macro {m.group(0)!r}" for m in _REDMINE_MACRO_RE.finditer(markdown)]
-    for match in _BARE_SCHEME_RE.finditer(markdown):
+        problems += [f"user link {m.group(0)!r}" for m in _REDMINE_USER_LINK_RE.finditer(text)]
+        problems += [f"macro {m.group(0)!r}" for m in _REDMINE_MACRO_RE.finditer(text)]
+    for match in _BARE_SCHEME_RE.finditer(text):
         problems.append(f"auto-linkable {match.group(0)!r}")
     return problems
 
