@@ -88,6 +88,7 @@ def build_rules(settings: Settings, connector: Connector, source: Source | None 
         status_text_back=dict(s.status_text_back),
         suppress_rating_request=s.suppress_rating_request,
         source_comment_edits=bool(getattr(source, "comment_edits", False)),
+        attributes=dict(getattr(connector, "attribute_names", None) or {}),
         assignees=s.assignees,
         source_assignees=bool(getattr(source, "assignees", False)),
         source_references=bool(getattr(source, "references", False)),

@@ -22,6 +22,12 @@ checks them):
   version it has not synced) and a :class:`~bridge.model.Changes` with the tool's clock.
 - Optional: ``observe_requests(observer)`` — call ``observer(status, seconds)`` after every
   request (status: the HTTP code, or "timeout" / "error"); the daemon exports it to Prometheus.
+- Optional: ``attribute_names`` (a mapping: source attribute name → digest of its mapping, see
+  :attr:`bridge.model.SourceItem.attributes`) and ``set_attribute(target_id, name, value)`` —
+  the connector maps what kind of item it is to its own fields.  ``create`` then takes
+  ``draft.attributes`` and answers which of them the new item holds
+  (:attr:`~bridge.model.WriteResult.attributes`); ``set_attribute`` raises
+  :class:`~bridge.errors.RefusedError` naming the setting when the tool cannot take a value.
 """
 
 from __future__ import annotations

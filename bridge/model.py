@@ -169,6 +169,10 @@ class SourceItem:
     # now; ``reference_fact`` names the header fact showing it (left out while it is the key).
     reference: str | None = None
     reference_fact: str | None = None
+    # What kind of item it is, by the source's names, for a connector to map to its own fields:
+    # casavi ``type``, ``typeGroup`` and ``customFields.<key>`` (values as casavi sent them:
+    # text, numbers, booleans, lists, None).  Followed source → tool only.
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,7 @@ class ItemDraft:
     due_date: date | None = None
     assignee: str | None = None
     files: tuple[str, ...] = ()  # the ticket's file names: images in the text may show these
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)  # see SourceItem.attributes
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,9 @@ class WriteResult:
     fields: Mapping[str, str] | None = None
     dropped: tuple[str, ...] = ()
     display_id: str | None = None  # for ``create``: what people call the new item (Jira key "OPS-12")
+    # For ``create``: the attributes (``ItemDraft.attributes`` names) the new item holds; the
+    # others are written in steps of their own after the create.
+    attributes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,7 @@ class CasaviSource:
             unit_id=ticket.unit_id,
             assignee=ticket.assigned_to_id,
             version=full_version(ticket),
+            attributes=ticket_attributes(ticket),
         )
 
     def _ref(self, ticket: Ticket) -> SourceRef:
@@ -234,14 +235,14 @@ class CasaviSource:
     def _reporter(self, ticket: Ticket) -> str | None:
         # The ticket usually names its contact; only without a name is the contact looked up.
         if ticket.contact_name:
-            return _person(ticket.contact_name, ticket.contact_email)
+            return _person(ticket.contact_name, ticket.contact_email, ticket.contact_telephone)
         if ticket.contact_id:
-            return self._contacts.get(ticket.contact_id) or ticket.contact_id
-        return ticket.contact_email
+            return self._contacts.get(ticket.contact_id) or _person(ticket.contact_id, None, ticket.contact_telephone)
+        return _person(None, ticket.contact_email, ticket.contact_telephone) or None
 
     def _contact_line(self, contact_id: str) -> str:
         contact = self.client.get_contact(contact_id)
-        return _person(contact.display_name, contact.email)
+        return _person(contact.display_name, contact.email, contact.telephone)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -336,7 +337,18 @@ def _with_name(item_id: str, name: str | None) -> str:
     return f"{item_id} {name}" if name and name != item_id else item_id
 
 
-def _person(name: str | None, email: str | None) -> str:
-    if name and email:
-        return f"{name} <{email}>"
-    return name or email or ""
+def _person(name: str | None, email: str | None, telephone: str | None = None) -> str:
+    """How the header names a person: ``John Doe <john@casavi.de>, Tel. +345353632``."""
+    line = f"{name} <{email}>" if name and email else name or email or ""
+    if telephone and telephone.strip():
+        line = f"{line}, Tel. {telephone.strip()}" if line else f"Tel. {telephone.strip()}"
+    return line
+
+
+def ticket_attributes(ticket: Ticket) -> dict[str, object]:
+    """What kind of ticket it is, as :attr:`bridge.model.SourceItem.attributes` names it: ``type``,
+    ``typeGroup`` and one ``customFields.<key>`` per custom field, values as casavi sent them."""
+    found: dict[str, object] = {"type": ticket.type or None, "typeGroup": ticket.type_group}
+    for key, value in ticket.custom_fields.items():
+        found[f"customFields.{key}"] = value
+    return found

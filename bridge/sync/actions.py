@@ -66,6 +66,8 @@ class CreateItem(Action):
     marker: Marker
     source_hashes: Mapping[str, str]
     source_version: str | None
+    # What the link records of each attribute the create sets (name → hash, see bridge.sync.attributes).
+    attribute_hashes: Mapping[str, str] = field(default_factory=dict)
     direction = TO_TARGET
 
     def describe(self) -> str:
@@ -213,6 +215,26 @@ class SetSourceDueDate(Action):
     @property
     def action_key(self) -> str:
         return "due_date→source"
+
+
+@dataclass(frozen=True)
+class SetTargetAttribute(Action):
+    """Write what kind of item it is (one source attribute: ``typeGroup``, ``customFields.x``)
+    to the tool's fields; ``mapping`` is the digest of the connector's mapping for it."""
+
+    name: str
+    value: object
+    mapping: str
+    source_hash: str
+    direction = TO_TARGET
+    changes_linked = True
+
+    def describe(self) -> str:
+        return f"{self.name} → tool"
+
+    @property
+    def action_key(self) -> str:
+        return f"attribute:{self.name}→tool"
 
 
 @dataclass(frozen=True)
@@ -477,7 +499,7 @@ class FinishItem(Action):
 
 
 WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetComment, AddSourceComment,
-          UpdateTargetComment, UpdateSourceComment, SetTargetAssignee, SetSourceAssignee,
+          UpdateTargetComment, UpdateSourceComment, SetTargetAssignee, SetSourceAssignee, SetTargetAttribute,
           SetSourceReference, SetSourceDueDate,
           CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
           MarkAttachment, MarkItem)

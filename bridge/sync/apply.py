@@ -29,6 +29,7 @@ from bridge.people import People
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
+from bridge.sync.attributes import attribute_field
 from bridge.sync.comment_edits import FIELD_TEXT, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET
 from bridge.sync.plan import sub_hashes, target_hashes, task_hashes
@@ -87,7 +88,7 @@ class Applier:
             self.ledger.add_intent(key, action.marker.internal_id)
             result = self.connector.create(action.draft, action.marker)
             self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=result.target_id,
-                                    source_hashes=action.source_hashes,
+                                    source_hashes={**action.source_hashes, **created_attributes(action, result)},
                                     target_hashes=target_hashes(result.fields or {}),
                                     source_internal_id=action.marker.internal_id, display_id=result.display_id,
                                     clear_intent=True)
@@ -178,6 +179,14 @@ class Applier:
                        target_hashes={FIELD_DUE_DATE: action.target_hash})
             self._count(outcome, "due_date_written_back", a.TO_SOURCE)
             log.info("due_date_written_back", due_date=action.due_date or None)
+        elif isinstance(action, a.SetTargetAttribute):
+            link = self.ledger.item_link(key)
+            if link is not None and link.source_hashes.get(attribute_field(action.name)) == action.source_hash:
+                return  # the create set it already
+            self.connector.set_attribute(target_id, action.name, action.value)  # type: ignore[attr-defined]
+            self._link(key, target_id, source_hashes={attribute_field(action.name): action.source_hash})
+            self._count(outcome, "attribute_mirrored", a.TO_TARGET)
+            log.info("attribute_mirrored", attribute=action.name)
         elif isinstance(action, a.UpdateTargetComment):
             c = action.comment
             self.connector.update_comment(target_id, action.target_comment_id, c)
@@ -389,6 +398,12 @@ def _as_set(fields, status: str, resolution: str | None) -> tuple[str, str | Non
     if not fields or "status" not in fields:
         return status, resolution
     return fields["status"], fields.get("resolution") or None
+
+
+def created_attributes(action: a.CreateItem, result: WriteResult) -> dict[str, str]:
+    """The attribute hashes a create records: those the new item holds (the connector says which)."""
+    return {attribute_field(name): action.attribute_hashes[name]
+            for name in result.attributes if name in action.attribute_hashes}
 
 
 def attributed(comment: Comment, tool: str) -> str:

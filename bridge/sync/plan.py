@@ -40,6 +40,7 @@ from bridge.model import (
 )
 from bridge.sync import actions as a
 from bridge.sync.assignee import follows_assignee, plan_assignee, plan_new_assignee, target_assignee_hash
+from bridge.sync.attributes import plan_attributes, plan_new_attributes
 from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
@@ -195,7 +196,12 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
         return [a.Note(key, f"source status {source.status!r} has no entry in the status map; not mirrored")]
     if follows_assignee(rules):  # assigned in a step of its own: a refused person never fails the create
         draft = replace(draft, assignee=None)
-    plan: list[a.Action] = [a.CreateItem(key, draft, Marker.for_ref(source.ref), source_hashes(source), source.version)]
+    if rules.attributes:  # what the create cannot set is written in the steps after it
+        draft = replace(draft, attributes={name: source.attributes.get(name) for name in sorted(rules.attributes)})
+    attributes = plan_new_attributes(source, rules)
+    plan: list[a.Action] = [a.CreateItem(key, draft, Marker.for_ref(source.ref), source_hashes(source), source.version,
+                                         {x.name: x.source_hash for x in attributes})]
+    plan += attributes
     plan += plan_new_assignee(source, rules)
     plan += plan_new_reference(source, rules)
     empty = TargetItem(target_id="", fields={}, version="")
@@ -212,6 +218,7 @@ def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: 
     if not target.marker_findable:
         plan.append(a.MarkItem(source.ref.key, target.target_id, Marker.for_ref(source.ref)))
     plan += _plan_fields(source, target, link, rules)
+    plan += plan_attributes(source, link, rules)
     # Sub-items before the item's status: some tools (Redmine) refuse to close an item whose
     # sub-items are still open.
     plan += _plan_tasks(source, target, links, rules)

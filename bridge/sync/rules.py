@@ -39,6 +39,9 @@ class SyncRules:
     source_references: bool = False
     # A due date changed in the tool is written back (relay orders; casavi tickets have none).
     source_due_dates: bool = False
+    # Source attributes the connector maps to its fields (name → digest of the mapping); empty:
+    # none followed (see bridge.sync.attributes).
+    attributes: Mapping[str, str] = field(default_factory=dict)
     tasks: bool = True
     attachments: bool = True
     attachment_max_bytes: int = 10_000_000  # casavi: "Maximum request size is 10 MB"

@@ -34,13 +34,15 @@ import structlog
 from cachetools import LRUCache
 from jira.exceptions import JIRAError
 
-from bridge.errors import BridgeError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
+from bridge.errors import (BridgeError, FatalError, NotFoundError, PayloadTooLargeError, RefusedError,
+                           SkippableError)
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
 from . import mapping as m
 from . import probes
+from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
@@ -118,6 +120,9 @@ class JiraConnector:
         # reconcileIssues on Cloud, so its searches see them at once.
         self._created: OrderedDict[str, float] = OrderedDict()
         self._created_lock = threading.Lock()
+        # What kind of ticket it is: casavi type, typeGroup, customFields → [jira.field_map] fields.
+        self.attributes = AttributeWriter(settings, self.rest.get, self._user_ref)
+        self.attribute_names = self.attributes.names
 
     @property
     def search_lag_seconds(self) -> float:
@@ -179,6 +184,7 @@ class JiraConnector:
             refused, notes = probes.group_visibility_problems(self.rest.get, s)
             problems += refused
             self._probe_notes += notes
+            problems += self.attributes.problems()
         except (*_LIBRARY_ERRORS, BridgeError) as exc:
             problems.append(f"jira: could not read what the account may do: {translate(exc)}")
         return problems
@@ -363,12 +369,13 @@ class JiraConnector:
     @_boundary("create")
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         limit = self.settings.text_limit
-        fields = self._create_fields(draft, limit)
-        fields["labels"] = [marker_label(marker.source, marker.item_id), *fields.get("labels", [])]
+        attributes = self.attributes.for_create(draft.attributes)
+        fields = self._create_fields(draft, limit, attributes, marker)
         body = {"fields": fields, "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
         # A 400 means Jira refused the whole request and created nothing, so the request may be
         # sent again once per refusal the bridge can mend: an assignee Jira will not take (the
-        # issue is created unassigned) and text Jira counts as too long (cut further).
+        # issue is created unassigned), text Jira counts as too long (cut further) and a field
+        # filled from an attribute (left out: the step after the create names the refusal).
         mended: set[str] = set()
         while True:
             try:
@@ -376,7 +383,16 @@ class JiraConnector:
                 break
             except JIRAError as exc:
                 refused = refused_fields(exc)
-                if "assignee" in refused and "assignee" in fields and "assignee" not in mended:
+                ours = [f for f in refused if f in attributes.sources]
+                if ours:
+                    for field_id in ours:
+                        attributes.drop(field_id, self.settings.issue_type)
+                    log.warning("jira_attribute_fields_left_out", ticket=marker.item_id,
+                                answer={f: refused[f] for f in ours})
+                    body["fields"] = fields = self._create_fields(draft, limit, attributes, marker)
+                    if "assignee" in mended:
+                        fields.pop("assignee", None)
+                elif "assignee" in refused and "assignee" in fields and "assignee" not in mended:
                     log.warning("jira_assignee_refused", ticket=marker.item_id, assignee=str(fields.pop("assignee")),
                                 answer=refused["assignee"])
                     mended.add("assignee")
@@ -395,23 +411,28 @@ class JiraConnector:
             self._link_back(issue_id, draft.link_url, marker)
         status, _ = self._move(issue_id, draft.status)
         return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}),
-                           display_id=str(reply["key"]) if reply.get("key") else None)
+                           display_id=str(reply["key"]) if reply.get("key") else None,
+                           attributes=tuple(sorted(attributes.stored)))
 
     def _description(self, draft: ItemDraft, limit: int) -> str:
         return build_description(draft.description, draft.facts, draft.link_url,
                                  policy=self.text_policy.with_files(draft.files), limit=limit)
 
-    def _create_fields(self, draft: ItemDraft, limit: int) -> dict[str, Any]:
+    def _create_fields(self, draft: ItemDraft, limit: int, attributes: CreatePlan,
+                       marker: Marker | None = None) -> dict[str, Any]:
         s = self.settings
         fields: dict[str, Any] = dict(s.field_map.static)
         for name, value in draft.facts:
             if name in s.field_map.facts:
                 fields[s.field_map.facts[name]] = value
-        fields.update({"project": {"key": s.project}, "issuetype": {"name": s.issue_type},
+        fields.update(attributes.fields)
+        fields.update({"project": {"key": s.project}, "issuetype": {"name": attributes.issue_type},
                        "summary": m.summary_for(draft.title), "description": self._description(draft, limit)})
-        labels = m.labels_for(s.field_map.label_prefix, draft.labels)
+        labels = m.labels_for(s.field_map.label_prefix, draft.labels) + attributes.labels
+        if marker is not None:
+            labels.insert(0, marker_label(marker.source, marker.item_id))
         if labels:
-            fields["labels"] = labels
+            fields["labels"] = list(dict.fromkeys(labels))
         if draft.due_date:
             fields["duedate"] = draft.due_date.isoformat()
         account = s.assignee_map.get(draft.assignee or "")
@@ -604,6 +625,34 @@ class JiraConnector:
             self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": None}})
             person = None
         return WriteResult(target_id, fields={"assignee": person or ""})
+
+    @_boundary("set_attribute")
+    def set_attribute(self, target_id: str, name: str, value: Any) -> WriteResult:
+        """Write what kind of ticket it is (casavi ``type``, ``typeGroup``, ``customFields.<key>``)
+        to the fields ``[jira.field_map]`` names (:mod:`.attributes`).  RefusedError, naming the
+        configuration key, for a value Jira cannot take; the issue's other fields stay as they are."""
+        def send(body: dict[str, Any]) -> None:
+            try:
+                self.rest.send("PUT", f"issue/{target_id}", body)
+            except JIRAError as exc:
+                refused = refused_fields(exc)
+                if not refused:
+                    raise
+                path = self.attributes.paths.get(name, ("[jira.field_map.type]",))[0]
+                answer = "; ".join(f"{k}: {v}" for k, v in refused.items())
+                raise RefusedError(f"jira: {path} <- Jira refused the casavi value {str(value)[:200]!r}: {answer}",
+                                   status=400) from exc
+        self.attributes.write(target_id, name, value, send)
+        return WriteResult(target_id, attributes=(name,))
+
+    def _user_ref(self, text: str) -> dict[str, str] | None:
+        """How to name a person in a user field: an e-mail address found by the user search, or
+        the text itself as accountId (Cloud) / user name (Data Center)."""
+        key = "accountId" if self.settings.deployment == "cloud" else "name"
+        if "@" not in text:
+            return {key: text} if text else None
+        found = self.find_person("", text)
+        return {key: found} if found else None
 
     @_boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:

@@ -22,6 +22,49 @@ class Visibility(BaseModel):
     value: str = Field(min_length=1)
 
 
+# Fields the bridge writes itself: an attribute may not be mapped to them.
+BRIDGE_FIELDS = frozenset({"summary", "description", "labels", "issuetype", "project", "parent", "status",
+                           "resolution", "assignee", "reporter", "attachment", "comment", "subtasks"})
+FIELD_ID = r"^(customfield_\d+|[a-z][a-zA-Z]*)$"
+
+
+class AttributeField(BaseModel):
+    """Where one casavi value goes: a Jira field by id, the value converted to the field's schema
+    type as Jira's create and edit screens describe it (:mod:`.field_values`).
+
+    ``values`` translates casavi values (as text) into what Jira shows (an option's value, a
+    priority's name, a person's e-mail or account), e.g. ``{hoch = "High"}``; a value not listed
+    passes as it is.  Written as a plain string, the string is the field id.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(pattern=FIELD_ID)
+    values: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _field_id_alone(cls, data: Any) -> Any:
+        return {"field": data} if isinstance(data, str) else data
+
+
+class TypeMap(BaseModel):
+    """What casavi's ticket ``type`` sets in Jira, per type name: the issue type (a type not
+    listed gets ``[jira] issue_type``), components (names of the project's components) and
+    labels.  On a change of type the components and labels listed for other types are removed
+    and the new type's added; components and labels people added stay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issue_types: dict[str, str] = Field(default_factory=dict)
+    components: dict[str, list[str]] = Field(default_factory=dict)
+    labels: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def used(self) -> bool:
+        return bool(self.issue_types or self.components or self.labels)
+
+
 class FieldMap(BaseModel):
     """How casavi facts land in Jira fields beyond summary and description.
 
@@ -29,6 +72,10 @@ class FieldMap(BaseModel):
     ``facts``: fact name (as in the header block, e.g. ``"Property"``) → Jira field id
     (e.g. ``"customfield_10010"``), set to the fact's text; ``label_prefix`` is put in front of
     every casavi label (Jira labels cannot contain blanks; blanks become ``_``).
+
+    What kind of ticket it is, followed on every change in casavi (casavi → Jira only):
+    ``type`` (:class:`TypeMap`), ``type_group`` (casavi ``typeGroup`` → one field) and
+    ``custom_fields`` (casavi ``customFields`` key → one field), see :class:`AttributeField`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,6 +83,25 @@ class FieldMap(BaseModel):
     static: dict[str, Any] = Field(default_factory=dict)
     facts: dict[str, str] = Field(default_factory=dict)
     label_prefix: str = ""
+    type: TypeMap = Field(default_factory=TypeMap)
+    type_group: AttributeField | None = None
+    custom_fields: dict[str, AttributeField] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source_per_field(self) -> "FieldMap":
+        owners: dict[str, str] = {}
+        if self.type.components:
+            owners["components"] = "type.components"
+        mapped = ([("type_group", self.type_group)] if self.type_group else []) + \
+            [(f"custom_fields.{name}", target) for name, target in self.custom_fields.items()]
+        for where, target in mapped:
+            if target.field in BRIDGE_FIELDS:
+                raise ValueError(f"{where}: {target.field!r} is written by the bridge itself "
+                                 "(labels carry its marker; use type.labels or a custom labels field)")
+            if target.field in owners:
+                raise ValueError(f"{where}: field {target.field!r} is already filled from {owners[target.field]}")
+            owners[target.field] = where
+        return self
 
 
 class JiraSettings(BaseModel):

@@ -222,7 +222,8 @@ def test_catalogs_hold_the_workflow_and_fields_the_bridge_needs(jira: Flavour) -
 def test_project_lists_its_issue_types(jira: Flavour) -> None:
     project = jira.ok("GET", f"/project/{jira.project}", params={"expand": "issueTypes"})
     assert project["key"] == jira.project and project["id"] == "10000"
-    assert {(t["name"], t["subtask"]) for t in project["issueTypes"]} == {("Task", False), ("Sub-task", True)}
+    assert {(t["name"], t["subtask"]) for t in project["issueTypes"]} == {
+        ("Task", False), ("Bug", False), ("Sub-task", True)}
     jira.doc.check_error(jira.call("GET", "/project/NOPE"), 404)
 
 

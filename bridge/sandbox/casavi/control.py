@@ -5,10 +5,12 @@ store the API serves, and bump ``lastModified`` exactly like API writes do.
 
 ==========================================  ====================================================
 POST   /_sandbox/tickets                    new ticket; ``id`` (next ``T-nnnnn``) and
-                                            ``propertyId`` (first property) may be left out
+                                            ``propertyId`` (first property) may be left out;
+                                            ``customFields`` as in the web app
 GET    /_sandbox/tickets/{id}               the ticket as stored: comments embedded and
                                             attachment urls given under every reading
-PUT    /_sandbox/tickets/{id}               partial update, e.g. ``{"status": "CLOSED"}``
+PUT    /_sandbox/tickets/{id}               partial update, e.g. ``{"status": "CLOSED"}``; as in the
+                                            web app also ``customFields`` (replaced whole)
 DELETE /_sandbox/tickets/{id}               delete
 POST   /_sandbox/tickets/{id}/comments      a tenant's comment (author: ``contactId`` or the
                                             ticket's contact; ``authorId``/``authorEmail`` to
@@ -52,7 +54,7 @@ async def get_ticket(request: Request) -> Response:
 
 async def update_ticket(request: Request) -> Response:
     sandbox, ticket_id = _sandbox(request), request.path_params["ticket_id"]
-    sandbox.store.update_ticket(ticket_id, await read_json(request), partial=True)
+    sandbox.store.update_ticket(ticket_id, await read_json(request), partial=True, ui=True)
     return JSONResponse(sandbox.store.render_ticket(ticket_id, files_url(request)))
 
 

@@ -22,7 +22,7 @@ import random
 from datetime import datetime, timezone
 
 from bridge.sandbox.casavi.records import (
-    APP_LINK_BASE, CommentRecord, Dataset, FileRecord, TaskRecord, TicketRecord, ms_from_datetime,
+    APP_LINK_BASE, TYPE_GROUPS, CommentRecord, Dataset, FileRecord, TaskRecord, TicketRecord, ms_from_datetime,
 )
 
 ANCHOR = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -78,7 +78,7 @@ LONG_PARAGRAPH = ("Sehr geehrte Damen und Herren, hiermit möchte ich ausführli
                   "Wohnung passiert ist: Über mehrere Wochen hinweg hat sich an der Außenwand Feuchtigkeit "
                   "gebildet, die trotz regelmäßigen Lüftens nicht verschwindet. Äußerst ärgerlich ist, dass "
                   "auch Möbel betroffen sind. Grüße aus dem Erdgeschoß.\n\n")
-TICKET_TYPES = (("Schaden", "Reparatur"), ("Anfrage", None), ("Beschwerde", None), ("Damage", "Billable"))
+TICKET_TYPES = tuple((name, TYPE_GROUPS[name]) for name in ("Schaden", "Anfrage", "Beschwerde", "Damage"))
 ATTACHMENT_KINDS = (
     ("Schadensmeldung_Küche.txt", "text/plain"),
     ("Foto_Bad_1.png", "image/png"),
@@ -135,7 +135,8 @@ def generate(tickets: int = 200, seed: int = 1, profile: str = "mixed") -> Datas
             contact_id=contact["id"], shared_with_property=rng.random() < 0.2,
             assigned_to_id=rng.choice(data.staff)["id"] if rng.random() < 0.7 else None,
             status_text="Abgelehnt" if rng.random() < 0.03 else None,
-            custom_fields={"priority": rng.choice(("niedrig", "normal", "hoch"))},
+            custom_fields={"priority": rng.choice(("niedrig", "normal", "hoch")),
+                           **_custom_fields(seed, index, type_name, created)},
         )
         moment = created
         if rng.random() < 0.1:
@@ -174,6 +175,25 @@ def generate(tickets: int = 200, seed: int = 1, profile: str = "mixed") -> Datas
         ticket.modified_ms = moment + rng.randrange(0, 3_600_000)
         data.tickets.append(ticket)
     return data
+
+
+TRADES = ("Sanitär", "Elektro", "Heizung", "Dach")
+
+
+def _custom_fields(seed: int, index: int, type_name: str, created_ms: int) -> dict:
+    """More of the account's custom fields, typed as entered (a sum, a list, a date, a flag,
+    sometimes null), from a generator of their own so the rest of the data set stays as it was."""
+    rng = random.Random(f"custom-{seed}-{index}")
+    found: dict = {}
+    if type_name in ("Schaden", "Damage"):
+        found["Schadenssumme"] = rng.choice((1250.5, 89, 4300, 17.99))
+        found["Versicherungsfall"] = rng.random() < 0.4
+    if rng.random() < 0.5:
+        found["Gewerke"] = rng.sample(TRADES, rng.randint(1, 2))
+    if rng.random() < 0.6:
+        found["Meldedatum"] = datetime.fromtimestamp(created_ms / 1000, timezone.utc).date().isoformat()
+    found["Kostenstelle"] = rng.choice(("KST-4711", "KST-0815", None))
+    return found
 
 
 def _bench_ticket(rng: random.Random, data: Dataset, index: int, units_by_property: dict[str, list[dict]],

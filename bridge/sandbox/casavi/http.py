@@ -50,6 +50,7 @@ class CasaviSandbox:
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         store.comments_move_modified = settings.readings.comments_move_modified
+        store.custom_fields_as_text = settings.readings.custom_fields_as_text
 
     def issue_token(self) -> dict[str, str]:
         now = self._clock()
@@ -100,6 +101,7 @@ class CasaviSandbox:
             self.settings.profile = profile
         self.settings.readings = readings
         self.store.comments_move_modified = readings.comments_move_modified
+        self.store.custom_fields_as_text = readings.custom_fields_as_text
         if values.get("revoke_tokens"):
             with self._lock:
                 self._tokens.clear()

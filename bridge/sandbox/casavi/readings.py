@@ -22,6 +22,10 @@ max_file_bytes            "Maximum request size is 10 MB"                   10,0
 refresh_endpoint          "Refresh access token" has no path               404                  ``POST /authenticate/refresh``
 attachment_urls           ``attachmentDetails: []``, no item schema         no ``url`` field     ``url`` to
                                                                                                  ``GET /files/{id}``
+custom_fields_as_text     ``"customFields": {}``, no value schema           values typed as     every value as
+                                                                            entered: text,      text ("1250.5",
+                                                                            numbers, booleans,  "true", "Sanitär,
+                                                                            lists, null         Elektro", "")
 ========================  ===============================================  ==================  =================
 
 ``date_semantics`` (``date`` = modified or created) is a reading too; it is its own switch
@@ -50,6 +54,7 @@ class Readings:
     max_file_bytes: int = TEN_MB
     refresh_endpoint: bool = False
     attachment_urls: bool = False
+    custom_fields_as_text: bool = False
 
     @classmethod
     def profile(cls, name: str, **overrides: Any) -> "Readings":
@@ -58,7 +63,7 @@ class Readings:
             raise ValueError(f"casavi profile must be one of {', '.join(PROFILES)}")
         base = cls() if name == "strict" else cls(
             comments_move_modified=True, embed_comments=True, filter_pending=True, task_put_merges=True,
-            max_file_bytes=TEN_MIB, refresh_endpoint=True, attachment_urls=True)
+            max_file_bytes=TEN_MIB, refresh_endpoint=True, attachment_urls=True, custom_fields_as_text=True)
         return base.with_values({k: v for k, v in overrides.items() if v is not None})
 
     def with_values(self, values: Mapping[str, Any]) -> "Readings":

@@ -20,6 +20,11 @@ MAX_FILE_BYTES = 10_000_000  # "Maximum request size is 10 MB" (strict reading; 
 PAGE_SIZE = 25  # "a list of max 25 tickets"; the same for comments, contacts, staff, properties
 ACCOUNT_NAME = "Sandbox Hausverwaltung GmbH"  # the account name used when no author is given
 APP_LINK_BASE = "https://app.casavi.example"  # appLink host (fixed, so generated data is deterministic)
+# The account's ticket types and the category (``typeGroup``, "Category for this ticket type")
+# each belongs to: casavi derives typeGroup from the type (no create or update body takes it).
+TYPE_GROUPS = {"Schaden": "Reparatur", "Wasserschaden": "Reparatur", "Heizungsausfall": "Reparatur",
+                "Wartung": "Wartung", "Damage": "Billable", "Sonderleistung": "Sonderauftrag",
+                "Anfrage": None, "Beschwerde": None}
 
 
 class StoreError(Exception):

@@ -99,6 +99,7 @@ def render_ticket(
     staff: Mapping[str, dict[str, Any]],
     detail: bool,
     embed_comments: bool = True,
+    custom_as_text: bool = False,
 ) -> dict[str, Any]:
     """The ticket model; ``detail`` adds ``comments`` and ``tasks`` (GET /tickets/{id}); without
     ``embed_comments`` the ``comments`` are ``[]`` as in the document's sample (strict reading)."""
@@ -130,7 +131,7 @@ def render_ticket(
         "reportedAt": format_ms(ticket.reported_ms) if ticket.reported_ms is not None else INVALID_DATE,
         "attachments": list(ticket.attachments),
         "attachmentDetails": attachment_details(ticket.attachments, files, files_url),
-        "customFields": dict(ticket.custom_fields),
+        "customFields": custom_fields(ticket.custom_fields, as_text=custom_as_text),
         "appLink": f"{APP_LINK_BASE}/tickets/{ticket.internal_id}",
     }
     if detail:
@@ -142,3 +143,22 @@ def render_ticket(
 
 def full_name(person: Mapping[str, Any]) -> str:
     return " ".join(part for part in (person.get("firstName"), person.get("lastName")) if part)
+
+
+def custom_fields(values: Mapping[str, Any], *, as_text: bool) -> dict[str, Any]:
+    """``customFields`` as typed JSON (as entered), or every value as text (the reading
+    ``custom_fields_as_text``): numbers as written, ``true``/``false``, lists joined with ", ",
+    null as ""."""
+    if not as_text:
+        return dict(values)
+    return {key: _as_text(value) for key, value in values.items()}
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_as_text(v) for v in value)
+    return str(value)

@@ -21,8 +21,8 @@ from typing import Any, Callable, Iterable
 from bridge.sandbox.casavi import render as render
 from bridge.sandbox.casavi.payload import file_id_list, optional_int, optional_str, required_str, str_list
 from bridge.sandbox.casavi.records import (
-    HOOK_EVENTS, MAX_FILE_BYTES, PAGE_SIZE, TICKET_STATUSES, Conflict, Dataset, FileRecord, InvalidRequest,
-    NotFound, TicketRecord, TooLarge,
+    HOOK_EVENTS, MAX_FILE_BYTES, PAGE_SIZE, TICKET_STATUSES, TYPE_GROUPS, Conflict, Dataset, FileRecord,
+    InvalidRequest, NotFound, TicketRecord, TooLarge,
 )
 from bridge.sandbox.casavi.store_items import TicketItemsMixin
 
@@ -31,6 +31,7 @@ class CasaviStore(TicketItemsMixin):
     """All casavi data of one sandbox; every public method holds the lock while it runs."""
 
     comments_move_modified = False  # set by the sandbox from its readings
+    custom_fields_as_text = False  # set by the sandbox from its readings
 
     def __init__(self, dataset: Dataset | None = None, *, clock: Callable[[], float] = time.time):
         dataset = dataset or Dataset()
@@ -128,7 +129,7 @@ class CasaviStore(TicketItemsMixin):
         with self._lock:
             return render.render_ticket(self.ticket(ticket_id), files=self.files, files_url=files_url,
                                         contacts=self.contacts, staff=self.staff, detail=detail,
-                                        embed_comments=embed_comments)
+                                        embed_comments=embed_comments, custom_as_text=self.custom_fields_as_text)
 
     def render_comment(self, ticket_id: str, comment_id: str, files_url: str | None) -> dict[str, Any]:
         with self._lock:
@@ -200,7 +201,8 @@ class CasaviStore(TicketItemsMixin):
                     if len(chosen) == PAGE_SIZE:
                         break
             return [render.render_ticket(t, files=self.files, files_url=files_url, contacts=self.contacts,
-                                         staff=self.staff, detail=False) for t in chosen]
+                                         staff=self.staff, detail=False, custom_as_text=self.custom_fields_as_text)
+                    for t in chosen]
 
     # -- ticket writes ------------------------------------------------------------------------
 
@@ -226,7 +228,7 @@ class CasaviStore(TicketItemsMixin):
                 number=optional_int(payload, "number") or self._next_number,
                 title=title, description="", property_id=property_id, status="OPEN",
                 created_ms=stamp, modified_ms=stamp, reported_ms=stamp)
-            self._apply_ticket_fields(ticket, payload, stamp)
+            self._apply_ticket_fields(ticket, payload, stamp, ui=generate_id)
             ticket.attachments = self._known_files(file_id_list(payload, "attachments"))
             self._next_internal_id += 1
             self._next_number = max(self._next_number, ticket.number) + 1
@@ -236,10 +238,11 @@ class CasaviStore(TicketItemsMixin):
                 self._add_comment(ticket, {"text": payload["comment"]}, author=None)
             return ticket_id
 
-    def update_ticket(self, ticket_id: str, payload: dict[str, Any], *, partial: bool) -> None:
+    def update_ticket(self, ticket_id: str, payload: dict[str, Any], *, partial: bool, ui: bool = False) -> None:
         """PUT /tickets/{id}: the document marks id, title and propertyId required; ``partial``
         (sandbox knob) accepts bodies without them.  ``attachments`` are ignored on PUT
-        (changelog 1.11.5: attachments are added through comments)."""
+        (changelog 1.11.5: attachments are added through comments).  ``ui`` (the control
+        endpoints: an edit in the casavi web app) may also set ``customFields``."""
         with self._lock:
             ticket = self.ticket(ticket_id)
             body_id = optional_str(payload, "id")
@@ -253,18 +256,28 @@ class CasaviStore(TicketItemsMixin):
             if "number" in payload:
                 ticket.number = optional_int(payload, "number") or ticket.number
             stamp = self._stamp()
-            self._apply_ticket_fields(ticket, payload, stamp)
+            self._apply_ticket_fields(ticket, payload, stamp, ui=ui)
             self._touch(ticket, stamp)
             if optional_str(payload, "comment"):
                 self._add_comment(ticket, {"text": payload["comment"]}, author=None)
 
-    def _apply_ticket_fields(self, ticket: TicketRecord, payload: dict[str, Any], stamp: int) -> None:
-        """Validate every given field first, then set them (a refused body changes nothing)."""
+    def _apply_ticket_fields(self, ticket: TicketRecord, payload: dict[str, Any], stamp: int, *,
+                             ui: bool = False) -> None:
+        """Validate every given field first, then set them (a refused body changes nothing).
+        ``typeGroup`` follows ``type`` (the account's type catalog, :data:`TYPE_GROUPS`); the API
+        takes neither ``typeGroup`` nor ``customFields`` (not in the document's request bodies: they
+        are ignored), the casavi web app (``ui``) sets ``customFields`` whole."""
         changes: dict[str, Any] = {}
         for key, attr in (("title", "title"), ("description", "description"), ("type", "type"),
                           ("statusText", "status_text")):
             if key in payload:
                 changes[attr] = optional_str(payload, key)
+        if "type" in changes:
+            changes["type_group"] = TYPE_GROUPS.get(changes["type"] or "")
+        if ui and "customFields" in payload:
+            if not isinstance(payload["customFields"], dict):
+                raise InvalidRequest("customFields must be an object")
+            changes["custom_fields"] = dict(payload["customFields"])
         if "propertyId" in payload:
             changes["property_id"] = self._known("propertyId", optional_str(payload, "propertyId"), self.properties)
         if "unitId" in payload:

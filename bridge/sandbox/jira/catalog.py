@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from bridge.sandbox.jira.custom_catalog import CUSTOM_FIELDS
+
 MODES = ("server", "cloud")
 # "The majority of modifications are shown within seconds" (Cloud search-and-reconcile guide).
 DEFAULT_SEARCH_LAG_MS = {"cloud": 3000, "server": 0}
@@ -170,6 +172,7 @@ class FieldDef:
     navigable: bool = True
     searchable: bool = True
     in_issue: bool = True  # appears under IssueBean.fields
+    custom: bool = False
 
 
 CAT_NEW = StatusCategory(2, "new", "To Do", "blue-gray")
@@ -197,6 +200,7 @@ DEFAULT_PRIORITY = PRIORITIES[2]
 ISSUE_TYPES = (
     Named("10001", "Task", "A small, distinct piece of work."),
     Named("10002", "Sub-task", "A small piece of work that's part of a larger task.", subtask=True),
+    Named("10003", "Bug", "A problem or error."),
 )
 
 PROJECT_ROLES = ("Administrators", "Developers", "Users", "Service Desk Team")  # the project's roles
@@ -262,12 +266,8 @@ FIELDS = (
     FieldDef("updated", "Updated", _sys("datetime", "updated"), orderable=False),
     FieldDef("statuscategorychangedate", "Status Category Changed",
              _sys("datetime", "statuscategorychangedate"), orderable=False),
+    FieldDef("components", "Components", _sys("array", "components", "component")),
 )
-ISSUE_FIELD_IDS = tuple(f.field_id for f in FIELDS if f.in_issue)
-NAVIGABLE_FIELD_IDS = tuple(f.field_id for f in FIELDS if f.in_issue and f.navigable)
-# What the edit screen (PUT /issue) and the create screen accept.
-EDITABLE_FIELDS = ("summary", "description", "labels", "priority", "assignee", "duedate")
-CREATE_FIELDS = EDITABLE_FIELDS + ("project", "issuetype", "parent", "reporter")
 
 
 def by_id_or_name(items: tuple[Any, ...], ref: Any, id_attr: str) -> Any | None:
@@ -279,3 +279,14 @@ def by_id_or_name(items: tuple[Any, ...], ref: Any, id_attr: str) -> Any | None:
     if "name" in ref:
         return next((i for i in items if i.name.lower() == str(ref["name"]).lower()), None)
     return None
+
+
+def _all_fields() -> tuple[FieldDef, ...]:
+    """System fields, then the custom fields (bridge.sandbox.jira.custom_catalog) with their schemas."""
+    return SYSTEM_FIELDS + tuple(FieldDef(cf.field_id, cf.name, cf.schema, custom=True) for cf in CUSTOM_FIELDS)
+
+
+SYSTEM_FIELDS = FIELDS
+FIELDS = _all_fields()
+ISSUE_FIELD_IDS = tuple(f.field_id for f in FIELDS if f.in_issue)
+NAVIGABLE_FIELD_IDS = tuple(f.field_id for f in FIELDS if f.in_issue and f.navigable)

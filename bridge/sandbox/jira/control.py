@@ -9,7 +9,8 @@ like a change through the REST API.  ``as`` names the acting user (default ``ali
 - ``POST /_sandbox/issues/{key}/comment``          ``{"body": "...", "visibility": {...}}``
 - ``PUT  /_sandbox/issues/{key}/comment/{id}``     ``{"body": "..."}`` (edit a comment)
 - ``POST /_sandbox/issues/{key}/attachment``       ``{"filename": "...", "text": "...", "mimeType": "..."}``
-- ``POST /_sandbox/issues/{key}/edit``             ``{"summary": "...", "labels": [...], ...}``
+- ``POST /_sandbox/issues/{key}/edit``             ``{"summary": "...", "labels": [...], ...}``; ``"update"``
+  takes Jira's operations (``{"components": [{"add": {"id": "10203"}}]}``)
 - ``DELETE /_sandbox/issues/{key}``                (with its sub-tasks)
 - ``POST /_sandbox/index/settle``                  the search index catches up at once (tests)
 
@@ -117,8 +118,8 @@ async def edit(request: Request, view: View) -> Response:
     body = json_object(await json_body(request))
     store = view.store
     with store.lock:
-        fields = {k: v for k, v in body.items() if k != "as"}
-        issue = store.edit_issue(request.path_params["key"], fields, None, _actor(store, body))
+        fields = {k: v for k, v in body.items() if k not in ("as", "update")}
+        issue = store.edit_issue(request.path_params["key"], fields, body.get("update"), _actor(store, body))
         return JSONResponse({"key": issue.key, "summary": issue.summary,
                              "updated": view.time(issue.updated_ms)})
 

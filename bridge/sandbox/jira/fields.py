@@ -16,6 +16,7 @@ from bridge.sandbox.jira.catalog import (
     Named,
     by_id_or_name,
 )
+from bridge.sandbox.jira.screens import CUSTOM_BY_ID, RefusedValue, parse_components, parse_custom
 
 
 class JiraApiError(Exception):
@@ -64,6 +65,15 @@ class FieldParser:
 
     def parse(self, field_id: str, value: Any) -> Any:
         """The stored form of ``value`` for ``field_id``; records an error and returns None if bad."""
+        custom = CUSTOM_BY_ID.get(field_id)
+        try:
+            if custom is not None:
+                return parse_custom(custom, value, self.find_user, self.cloud, self.text_limit)
+            if field_id == "components":
+                return parse_components(value, self.cloud)
+        except RefusedValue as refused:
+            self.errors[field_id] = str(refused)
+            return None
         handler = getattr(self, f"_parse_{field_id}", None)
         if handler is None:
             self.errors[field_id] = cannot_set(field_id)
@@ -146,6 +156,15 @@ class FieldParser:
             self.errors[field_id] = f"User '{ident}' does not exist."
         return user
 
+    def _parse_issuetype(self, value: Any) -> Named | None:
+        """An edit's new issue type (the store checks it is one the issue may change to)."""
+        from bridge.sandbox.jira.catalog import ISSUE_TYPES
+
+        found = by_id_or_name(ISSUE_TYPES, value, "item_id")
+        if found is None:
+            self.errors["issuetype"] = "The issue type selected is invalid."
+        return found
+
     def _parse_duedate(self, value: Any) -> str | None:
         if value in (None, ""):
             return None
@@ -163,11 +182,19 @@ class FieldParser:
         return found
 
 
+def _same_item(a: Any, b: Any) -> bool:
+    """Whether two entries of a multi-value field name the same thing (by id, name or value)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return any(k in a and k in b and str(a[k]) == str(b[k]) for k in ("id", "name", "value"))
+    return a == b
+
+
 def apply_update_ops(current: Mapping[str, Any], update: Any) -> tuple[dict[str, Any], list[dict]]:
     """Fold an ``update`` object (``{"labels": [{"add": "x"}]}``) into plain field values.
 
     Returns (field values to parse, comment bodies to add).  ``current`` holds the issue's
-    stored values in request form, so ``add``/``remove`` work on labels.
+    multi-value fields (labels, components, multi-select and labels custom fields) in request
+    form, so ``add``/``remove`` work on them; other fields take ``set`` only.
     """
     if update in (None, {}):
         return {}, []
@@ -191,13 +218,13 @@ def apply_update_ops(current: Mapping[str, Any], update: Any) -> tuple[dict[str,
                     comments.append(dict(argument))
                 else:
                     errors["comment"] = f"Operation '{verb}' is not supported for field 'comment'."
-            elif field_id == "labels" and verb in ("add", "remove"):
-                labels = list(values.get("labels", current.get("labels", [])))
-                if verb == "add" and argument not in labels:
-                    labels.append(argument)
-                if verb == "remove" and argument in labels:
-                    labels.remove(argument)
-                values["labels"] = labels
+            elif field_id in current and verb in ("add", "remove"):
+                entries = list(values.get(field_id, current[field_id]))
+                if verb == "add" and not any(_same_item(e, argument) for e in entries):
+                    entries.append(argument)
+                if verb == "remove":
+                    entries = [e for e in entries if not _same_item(e, argument)]
+                values[field_id] = entries
             elif verb == "set":
                 values[field_id] = argument
             else:

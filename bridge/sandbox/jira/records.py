@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.sandbox.jira.catalog import DEFAULT_PRIORITY, JiraUser, Named, Status
+from bridge.sandbox.jira.custom_catalog import Component
 from bridge.sandbox.jira.workflow_def import DEFAULT_WORKFLOW
 
 
@@ -95,3 +96,5 @@ class Issue:
     remote_links: list[RemoteLink] = field(default_factory=list)
     changelog: list[History] = field(default_factory=list)  # oldest first
     screen_values: dict[str, Any] = field(default_factory=dict)  # other fields set on transition screens
+    components: list[Component] = field(default_factory=list)
+    custom: dict[str, Any] = field(default_factory=dict)  # custom field id → stored value (screens.parse_custom)

@@ -20,12 +20,15 @@ from bridge.sandbox.jira.catalog import (
     ISSUE_FIELD_IDS,
     ISSUE_TYPES,
     NAVIGABLE_FIELD_IDS,
+    PRIORITIES,
     FieldDef,
     JiraUser,
     Named,
     Status,
     StatusCategory,
 )
+from bridge.sandbox.jira.custom_catalog import COMPONENTS, CUSTOM_BY_ID, Component, CustomField
+from bridge.sandbox.jira.screens import create_screen, edit_screen, issue_type_choices, value_of
 from bridge.sandbox.jira.workflow import screen_field_meta
 
 if TYPE_CHECKING:
@@ -152,7 +155,8 @@ class View:
             out.update({"expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
                         "description": "Tickets mirrored from casavi.",
                         "lead": self.user(self.store.api_user, full=self.cloud),
-                        "components": [], "issueTypes": [self.issuetype(t) for t in ISSUE_TYPES],
+                        "components": [self.component(c) for c in COMPONENTS],
+                        "issueTypes": [self.issuetype(t) for t in ISSUE_TYPES],
                         "assigneeType": "UNASSIGNED", "versions": [], "roles": {},
                         "archived": False})
             if self.cloud:
@@ -163,15 +167,82 @@ class View:
         return out
 
     def field(self, f: FieldDef) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": f.field_id, "name": f.name, "custom": False,
+        clauses = ([f"cf[{f.field_id.rsplit('_', 1)[1]}]", f.name] if f.custom
+                   else CLAUSE_NAMES.get(f.field_id, [f.field_id]))
+        out: dict[str, Any] = {"id": f.field_id, "name": f.name, "custom": f.custom,
                                "orderable": f.orderable, "navigable": f.navigable,
-                               "searchable": f.searchable,
-                               "clauseNames": CLAUSE_NAMES.get(f.field_id, [f.field_id])}
+                               "searchable": f.searchable, "clauseNames": clauses}
         if f.schema:
             out["schema"] = dict(f.schema)
         if self.cloud:
             out["key"] = f.field_id
         return out
+
+    def component(self, component: Component, full: bool = False) -> dict[str, Any]:
+        """A component as an issue shows it; ``full``: as ``GET /project/{key}/components`` lists it."""
+        out: dict[str, Any] = {"self": f"{self.api}/component/{component.item_id}", "id": component.item_id,
+                               "name": component.name, "description": component.description}
+        if full:
+            out.update({"assigneeType": "PROJECT_DEFAULT", "realAssigneeType": "PROJECT_DEFAULT",
+                        "isAssigneeTypeValid": False, "project": self.store.options.project_key,
+                        "projectId": int(self.store.options.project_id)})
+        return out
+
+    def option(self, cf: CustomField, option_id: str) -> dict[str, Any]:
+        return {"self": f"{self.api}/customFieldOption/{option_id}", "value": value_of(cf, option_id),
+                "id": option_id}
+
+    def custom_value(self, cf: CustomField, stored: Any) -> Any:
+        if stored is None:
+            return None
+        if cf.kind == "option":
+            return self.option(cf, stored)
+        if cf.kind == "array":
+            return list(stored) if cf.items == "string" else [self.option(cf, o) for o in stored]
+        if cf.kind == "datetime":
+            return self.time(stored)
+        if cf.kind == "user":
+            return self.user(stored)
+        return stored
+
+    def screen_meta(self, issuetype: Named, *, create: bool) -> dict[str, dict[str, Any]]:
+        """The fields of the create or edit screen of ``issuetype`` as ``createmeta`` / ``editmeta``
+        describe them (Cloud ``FieldCreateMetadata``/``FieldMetadata``, DC ``FieldMetaBean``)."""
+        ids = create_screen(issuetype) if create else edit_screen(issuetype)
+        required = {"summary", "issuetype", "project"} | ({"reporter"} if create else set()) | \
+            ({"parent"} if issuetype.subtask else set())
+        by_id = {f.field_id: f for f in FIELDS}
+        out: dict[str, dict[str, Any]] = {}
+        for field_id in ids:
+            f = by_id[field_id]
+            cf = CUSTOM_BY_ID.get(field_id)
+            multi = field_id in ("labels", "components") or (cf is not None and cf.multi)
+            meta: dict[str, Any] = {"required": field_id in required, "schema": dict(f.schema), "name": f.name,
+                                    "key": field_id, "operations": ["add", "set", "remove"] if multi else ["set"]}
+            if create or not self.cloud:
+                meta["fieldId"] = field_id
+            if create:
+                meta["hasDefaultValue"] = field_id == "priority"
+            allowed = self._allowed(field_id, cf, issuetype)
+            if allowed is not None:
+                meta["allowedValues"] = allowed
+            if field_id in ("assignee", "reporter") or (cf is not None and cf.kind == "user"):
+                meta["autoCompleteUrl"] = f"{self.api}/user/search?query="
+            if field_id == "labels" or (cf is not None and cf.items == "string"):
+                meta["autoCompleteUrl"] = f"{self.base}/rest/api/1.0/labels/suggest?query="
+            out[field_id] = meta
+        return out
+
+    def _allowed(self, field_id: str, cf: CustomField | None, issuetype: Named) -> list[Any] | None:
+        if cf is not None and cf.options:
+            return [{**self.option(cf, o.option_id), **({"disabled": True} if o.disabled else {})} for o in cf.options]
+        if field_id == "components":
+            return [self.component(c) for c in COMPONENTS]
+        if field_id == "priority":
+            return [self.priority(p) for p in PRIORITIES]
+        if field_id == "issuetype":
+            return [self.issuetype(t) for t in issue_type_choices(issuetype)]
+        return None
 
     # -- issues ---------------------------------------------------------------------------------
 
@@ -202,6 +273,8 @@ class View:
             out["transitions"] = [self.transition(t, False) for t in self.store.transitions(issue)]
         if "changelog" in expand:
             out["changelog"] = self.expanded_changelog(issue)
+        if "editmeta" in expand:
+            out["editmeta"] = {"fields": self.screen_meta(issue.issuetype, create=False)}
         props = {k: v for k, v in issue.properties.items() if "*all" in properties or k in properties}
         if props:
             out["properties"] = props
@@ -244,6 +317,9 @@ class View:
         return out
 
     def _field_value(self, issue: "Issue", name: str) -> Any:
+        cf = CUSTOM_BY_ID.get(name)
+        if cf is not None:
+            return self.custom_value(cf, issue.custom.get(name))
         simple = {
             "summary": lambda: issue.summary, "description": lambda: self.rich(issue.description),
             "status": lambda: self.status(issue.status),
@@ -255,7 +331,7 @@ class View:
             "creator": lambda: self.user(issue.creator), "duedate": lambda: issue.duedate,
             "parent": lambda: self.issue_ref(self.store.parent(issue)),
             "subtasks": lambda: [self.issue_ref(s) for s in self.store.subtasks(issue)],
-            "issuelinks": lambda: [],
+            "issuelinks": lambda: [], "components": lambda: [self.component(c) for c in issue.components],
             "comment": lambda: self.comments_page(issue, issue.comments, 0, len(issue.comments)),
             "attachment": lambda: [self.attachment(a) for a in issue.attachments],
             "resolution": lambda: self.resolution(issue.resolution),

@@ -101,6 +101,11 @@ def _int_param(request: Request, name: str, default: int) -> int:
     if value < 0:
         raise JiraApiError(400, [f"{name} must not be negative."])
     return value
+async def edit_meta(request: Request, view: View) -> Response:
+    """The fields the issue's edit screen offers (``GET /issue/{key}/editmeta``)."""
+    with view.store.lock:
+        issue = view.store.issue(request.path_params["key"])
+        return JSONResponse({"fields": view.screen_meta(issue.issuetype, create=False)})
 
 
 @endpoint()
@@ -245,6 +250,7 @@ def issue_routes() -> list[Route]:
         Route(issue, edit_issue, methods=["PUT"]),
         Route(issue, delete_issue, methods=["DELETE"]),
         Route(f"{issue}/changelog", get_changelog, methods=["GET"]),
+        Route(f"{issue}/editmeta", edit_meta, methods=["GET"]),
         Route(f"{issue}/transitions", get_transitions, methods=["GET"]),
         Route(f"{issue}/transitions", do_transition, methods=["POST"]),
         Route(f"{issue}/properties", property_keys, methods=["GET"]),

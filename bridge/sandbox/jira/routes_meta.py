@@ -14,6 +14,7 @@ from bridge.sandbox.jira.catalog import (
     PRIORITIES,
     RESOLUTIONS,
 )
+from bridge.sandbox.jira.custom_catalog import COMPONENTS
 from bridge.sandbox.jira.fields import JiraApiError
 from bridge.sandbox.jira.http import endpoint, int_param
 from bridge.sandbox.jira.render import View, jira_time
@@ -191,16 +192,20 @@ async def createmeta_fields(request: Request, view: View) -> Response:
     found = next((t for t in ISSUE_TYPES if t.item_id == issuetype_id), None)
     if found is None:
         raise JiraApiError(404, [f"Issue type with id '{issuetype_id}' does not exist."])
-    create_ids = ["summary", "issuetype", "project", "description", "labels", "priority",
-                  "assignee", "reporter", "duedate"] + (["parent"] if found.subtask else [])
-    required = {"summary", "issuetype", "project", "reporter"} | ({"parent"} if found.subtask else set())
-    values = [{"required": f.field_id in required, "schema": f.schema, "name": f.name,
-               "fieldId": f.field_id, "key": f.field_id, "hasDefaultValue": f.field_id == "priority",
-               "operations": ["set"] if f.field_id != "labels" else ["add", "set", "remove"]}
-              for f in FIELDS if f.field_id in create_ids]
+    values = list(view.screen_meta(found, create=True).values())
     start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50, 200)
+    page = values[start:start + limit]
+    if view.cloud:  # Cloud's PageOfCreateMetaIssueTypeWithField lists them under "fields"
+        return JSONResponse({"maxResults": limit, "startAt": start, "total": len(values), "fields": page})
     return JSONResponse({"maxResults": limit, "startAt": start, "total": len(values),
-                         "isLast": start + limit >= len(values), "values": values[start:start + limit]})
+                         "isLast": start + limit >= len(values), "values": page})
+
+
+@endpoint()
+async def project_components(request: Request, view: View) -> Response:
+    """The project's components (``GET /project/{key}/components``: a plain list)."""
+    _project_or_404(request, view)
+    return JSONResponse([view.component(c, full=True) for c in COMPONENTS])
 
 
 @endpoint()
@@ -231,6 +236,7 @@ def meta_routes() -> list[Route]:
         Route(f"{API}/project", projects, methods=["GET"]),
         Route(f"{API}/project/{{project}}", project, methods=["GET"]),
         Route(f"{API}/project/{{project}}/statuses", project_statuses, methods=["GET"]),
+        Route(f"{API}/project/{{project}}/components", project_components, methods=["GET"]),
         Route(f"{API}/issue/createmeta/{{project}}/issuetypes", createmeta_issuetypes, methods=["GET"]),
         Route(f"{API}/issue/createmeta/{{project}}/issuetypes/{{issuetype_id}}", createmeta_fields,
               methods=["GET"]),

@@ -16,7 +16,6 @@ from typing import Any, Mapping
 
 from bridge.sandbox.jira.catalog import (
     DEFAULT_PRIORITY,
-    EDITABLE_FIELDS,
     ISSUE_TYPES,
     JiraSandboxOptions,
     JiraUser,
@@ -27,6 +26,8 @@ from bridge.sandbox.jira.catalog import (
 )
 from bridge.sandbox.jira.fields import FieldParser, JiraApiError, apply_update_ops, cannot_set
 from bridge.sandbox.jira.records import ChangeItem, History, Issue
+from bridge.sandbox.jira.records import Issue
+from bridge.sandbox.jira.screens import create_screen, edit_screen, issue_type_choices, multi_values
 from bridge.sandbox.jira.search_index import SearchIndex
 from bridge.sandbox.jira.store_items import ItemsMixin
 from bridge.sandbox.jira.workflow import WorkflowMixin
@@ -152,16 +153,17 @@ class JiraStore(ItemsMixin, WorkflowMixin):
         if not isinstance(fields, Mapping):
             raise JiraApiError(400, ["Issue fields are required."])
         parser = self.field_parser()
-        values, comment_ops = apply_update_ops({}, update)
+        issuetype = self._check_project_and_type(fields, parser)
+        values, comment_ops = apply_update_ops(multi_values(None, issuetype), update)
         values.update(fields)
-        issuetype = self._check_project_and_type(values, parser)
         summary = parser.parse("summary", values.get("summary"))
         parent = self._check_parent(values.get("parent"), issuetype, parser)
         parsed: dict[str, Any] = {}
+        screen = create_screen(issuetype)
         for field_id, value in values.items():
             if field_id in ("project", "issuetype", "summary", "parent"):
                 continue
-            if field_id in EDITABLE_FIELDS or field_id == "reporter":
+            if field_id in screen:
                 parsed[field_id] = parser.parse(field_id, value)
             else:
                 parser.errors[field_id] = cannot_set(field_id)
@@ -231,6 +233,13 @@ class JiraStore(ItemsMixin, WorkflowMixin):
         for field_id, value in parsed.items():
             if field_id == "priority" and value is None:
                 value = DEFAULT_PRIORITY
+            if field_id.startswith("customfield_"):
+                if issue.custom.get(field_id) != value:
+                    issue.custom[field_id] = value
+                    changed = True
+                continue
+            if field_id == "components":
+                value = list(value or [])
             if getattr(issue, field_id) != value:
                 setattr(issue, field_id, value)
                 changed = True
@@ -241,17 +250,23 @@ class JiraStore(ItemsMixin, WorkflowMixin):
             issue = self.issue(id_or_key)
             if fields is not None and not isinstance(fields, Mapping):
                 raise JiraApiError(400, ["Field values must be an object."])
-            current = {"labels": list(issue.labels)}
-            values, comment_ops = apply_update_ops(current, update)
+            values, comment_ops = apply_update_ops(multi_values(issue, issue.issuetype), update)
             values.update(fields or {})
             parser = self.field_parser()
             parsed = {}
+            screen = edit_screen(issue.issuetype)
             for field_id, value in values.items():
-                if field_id in EDITABLE_FIELDS:
+                if field_id in screen:
                     parsed[field_id] = parser.parse(field_id, value)
                 else:
                     parser.errors[field_id] = cannot_set(field_id)
+            if parsed.get("issuetype") is not None and parsed["issuetype"] not in issue_type_choices(issue.issuetype):
+                # Jira changes the type by an edit only within the same workflow and field
+                # configuration (standard types among themselves, sub-task types among themselves).
+                parser.errors["issuetype"] = "The issue type selected is invalid."
             parser.fail_if_errors()
+            if "issuetype" in parsed and parsed["issuetype"] is None:
+                parsed.pop("issuetype")
             for op in comment_ops:  # refuse before anything is written
                 self._check_comment(op.get("body"), op.get("visibility"))
             assignee_before = issue.assignee
