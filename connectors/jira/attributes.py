@@ -304,9 +304,12 @@ class AttributeWriter:
 
     # -- check -------------------------------------------------------------------------------
 
-    def problems(self) -> list[str]:
+    def problems(self, sample_issue: Callable[[str], str | None] | None = None) -> list[str]:
         """Read-only: every mapped field on the create screen of every issue type the bridge may
-        create, and every value the configuration names (components, ``values``) one Jira takes."""
+        create, and every value the configuration names (components, ``values``) one Jira takes.
+        With ``sample_issue`` (issue type name → the key of an issue of that type, or None) the
+        edit screens are compared too, as ``editmeta`` shows them for such an issue (an edit
+        screen cannot be read without an issue; a type without issues is not compared)."""
         if not self.names:
             return []
         problems: list[str] = []
@@ -324,14 +327,21 @@ class AttributeWriter:
             issue_type = types.get(folded)
             if issue_type is None or not issue_type.get("id"):
                 continue
-            screen = self.create_screen(str(issue_type["id"]))
-            if not screen:
-                continue  # createmeta not readable here: nothing to compare with
             shown = issue_type.get("name", folded)
-            problems += self._screen_problems(screen, shown)
+            screen = self.create_screen(str(issue_type["id"]))
+            if screen:  # else createmeta is not readable here: nothing to compare with
+                problems += self._screen_problems(screen, f"the create screen of issue type {shown!r}")
+            key = sample_issue(shown) if sample_issue is not None else None
+            if key:
+                raw = self.get(f"issue/{key}/editmeta") or {}
+                edit = screen_fields(raw)
+                if edit:
+                    problems += [p for p in self._screen_problems(edit, f"the edit screen of issue type {shown!r} "
+                                                                       f"(as {key} shows it)")
+                                 if p not in problems]
         return problems
 
-    def _screen_problems(self, screen: Mapping[str, FieldMeta], issue_type: str) -> list[str]:
+    def _screen_problems(self, screen: Mapping[str, FieldMeta], where: str) -> list[str]:
         fm = self.settings.field_map
         found: list[str] = []
         if fm.type.components:
@@ -339,18 +349,16 @@ class AttributeWriter:
             for casavi_type, names in fm.type.components.items():
                 path = f'[jira.field_map.type] components "{casavi_type}"'
                 if meta is None:
-                    found.append(f"jira: {path} <- Components are not on the create screen of issue type "
-                                 f"{issue_type!r}")
+                    found.append(f"jira: {path} <- Components are not on {where}")
                     break
                 found += _value_problems(path, names, meta)
         if fm.type.labels and "labels" not in screen:
-            found.append(f"jira: [jira.field_map.type] labels <- Labels are not on the create screen of issue type "
-                         f"{issue_type!r}")
+            found.append(f"jira: [jira.field_map.type] labels <- Labels are not on {where}")
         for name, (path, target) in self.paths.items():
             meta = screen.get(target.field)
             if meta is None:
-                found.append(f"jira: {path} <- field {target.field!r} is not on the create screen of issue type "
-                             f"{issue_type!r} (or Jira has no such field); its values would not reach Jira")
+                found.append(f"jira: {path} <- field {target.field!r} is not on {where} (or Jira has no such "
+                             "field); its values would not reach Jira")
                 continue
             if meta.allowed is not None and target.values:
                 found += _value_problems(f"{path} values", list(target.values.values()), meta)

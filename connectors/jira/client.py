@@ -184,7 +184,7 @@ class JiraConnector:
             refused, notes = probes.group_visibility_problems(self.rest.get, s)
             problems += refused
             self._probe_notes += notes
-            problems += self.attributes.problems()
+            problems += self.attributes.problems(self._sample_issue)
         except (*_LIBRARY_ERRORS, BridgeError) as exc:
             problems.append(f"jira: could not read what the account may do: {translate(exc)}")
         return problems
@@ -209,6 +209,13 @@ class JiraConnector:
     def assumptions(self) -> list[str]:
         """What the last ``check`` could not read and took as it is (printed as notes, not problems)."""
         return list(self._probe_notes)
+
+    def _sample_issue(self, issue_type: str) -> str | None:
+        """The key of one issue of ``issue_type`` in the project (for reading an edit screen), or None."""
+        jql = f"project = {m.jql_string(self.settings.project)} AND issuetype = {m.jql_string(issue_type)}"
+        for page, _ in self.rest.search_pages(jql, ("issuetype",), (), page_size=1):
+            return str(page[0].get("key") or page[0].get("id")) if page else None
+        return None
 
     @_boundary("statuses")
     def statuses(self) -> set[str]:

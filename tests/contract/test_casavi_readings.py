@@ -136,3 +136,24 @@ def test_the_probe_says_what_casavi_answers_and_reads_nothing_it_need_not(start_
     reads = casavi_control(sandbox, "GET", "/stats").json()["requests"]
     # Proven embedded: one read per ticket; otherwise the paged comments as well.
     assert reads.get("GET /tickets/{ticket_id}/comments", 0) == (1 if profile == "strict" else 0)
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_custom_fields_are_typed_json_under_the_strict_reading_and_text_under_the_lenient(start_casavi_sandbox,
+                                                                                           profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    client = casavi_login(sandbox)
+    ticket = first_ticket(client)
+    entered = {"Schadenssumme": 1250.5, "Versicherungsfall": True, "Gewerke": ["Sanitär", "Elektro"],
+               "Kostenstelle": None, "priority": "hoch"}
+    casavi_control(sandbox, "PUT", f"/tickets/{ticket['id']}", json={"customFields": entered})
+    detail = client.get(f"/tickets/{ticket['id']}").json()
+    shown = detail["customFields"]
+    [listed] = [t["customFields"] for t in client.get("/tickets", params={"date": detail["lastModified"]}).json()
+                if t["id"] == ticket["id"]]
+    if profile == "strict":
+        assert shown == entered
+    else:
+        assert shown == {"Schadenssumme": "1250.5", "Versicherungsfall": "true", "Gewerke": "Sanitär, Elektro",
+                         "Kostenstelle": "", "priority": "hoch"}
+    assert listed == shown

@@ -363,3 +363,20 @@ def test_last_modified_is_strictly_increasing_across_quick_writes(casavi_sandbox
     stamps = [casavi_control(casavi_sandbox, "PUT", f"/tickets/{ticket_id}", json={"status": "OPEN"}).json()["lastModified"]
               for _ in range(20)]
     assert stamps == sorted(set(stamps))
+
+
+def test_type_group_follows_the_type_and_custom_fields_change_only_in_the_web_app(casavi_sandbox):
+    client = casavi_login(casavi_sandbox)
+    ticket = client.get("/tickets").json()[0]
+    body = full_ticket_body(ticket, type="Wasserschaden", typeGroup="Eigene Gruppe", customFields={"priority": "x"})
+    after = client.put(f"/tickets/{ticket['id']}", json=body).json()
+    # typeGroup is the type's category (no request body takes it); the API takes no customFields.
+    assert (after["type"], after["typeGroup"]) == ("Wasserschaden", "Reparatur")
+    assert after["customFields"] == ticket["customFields"]
+    assert client.put(f"/tickets/{ticket['id']}", json=full_ticket_body(ticket, type="Anfrage")).json()["typeGroup"] is None
+    edited = casavi_control(casavi_sandbox, "PUT", f"/tickets/{ticket['id']}",
+                            json={"customFields": {"priority": "hoch"}}).json()
+    assert edited["customFields"] == {"priority": "hoch"}
+    assert edited["lastModified"] > after["lastModified"]
+    assert casavi_control(casavi_sandbox, "PUT", f"/tickets/{ticket['id']}",
+                          json={"customFields": ["hoch"]}).status_code == 400

@@ -9,8 +9,8 @@ to be one the document declares, and validates the body against the declared res
 (OpenAPI 3.0 semantics, read direction, formats checked).  The generated documents have known
 defects; each is worked around narrowly here, nowhere else:
 
-- DC list endpoints (field, priority, status, resolution, project, issuetype, remote links,
-  attachment upload) return arrays while the document references the item schema: the item
+- DC list endpoints (field, priority, status, resolution, project, issuetype, project components,
+  remote links, attachment upload) return arrays while the document references the item schema: the item
   schema is wrapped in an array for exactly those operations (Cloud: remote links only).
 - DC ``IssueBean.fields`` types every field value as an object although Jira returns strings,
   numbers, arrays and nulls: that map's value schema is relaxed to "anything".
@@ -50,6 +50,7 @@ ARRAY_DEFECTS = {
     ("get", "/api/2/field"), ("get", "/api/2/priority"), ("get", "/api/2/status"),
     ("get", "/api/2/resolution"), ("get", "/api/2/project"), ("get", "/api/2/issuetype"),
     ("get", "/api/2/project/{projectIdOrKey}/statuses"), ("get", "/api/2/user/assignable/search"),
+    ("get", "/api/2/project/{projectIdOrKey}/components"),
     ("post", "/api/2/issue/{issueIdOrKey}/attachments"),
     ("get", "/api/2/issue/{issueIdOrKey}/remotelink"),
     ("get", "/rest/api/3/issue/{issueIdOrKey}/remotelink"),

@@ -48,7 +48,7 @@ def test_get_gives_the_full_neutral_item(source):
     assert item.facts == (
         ("Property", "P-00451 Easy Living Apartments"),
         ("Unit", "P-00451-0001 Unit 49812-1312-1"),
-        ("Reported by", "John Doe <john@casavi.de>"),
+        ("Reported by", "John Doe <john@casavi.de>, Tel. +345353632"),
         ("Type", "Test type"),
         ("casavi number", "414"),
     )
@@ -114,6 +114,27 @@ def test_a_ticket_without_contact_name_looks_the_contact_up(source, casavi):
     casavi.routes[("GET", "/contacts/C-0000312")] = lambda r: httpx.Response(
         200, json={"id": "C-0000312", "firstName": "Joe", "lastName": "Smith", "email": "joe@acme.com"})
     assert dict(source.get(REF).facts)["Reported by"] == "Joe Smith <joe@acme.com>"
+
+
+def test_the_looked_up_contact_brings_its_telephone_and_a_bare_id_keeps_the_ticket_telephone(source, casavi):
+    casavi.routes[("GET", "/tickets/20131")] = lambda r: httpx.Response(
+        200, json={**SEED_TICKET, "contactName": None, "contactEmail": None})
+    casavi.routes[("GET", "/contacts/C-0000312")] = lambda r: httpx.Response(
+        200, json={"id": "C-0000312", "firstName": "Joe", "lastName": "Smith", "email": "joe@acme.com",
+                   "telephone": "+49 89 100001"})
+    assert dict(source.get(REF).facts)["Reported by"] == "Joe Smith <joe@acme.com>, Tel. +49 89 100001"
+    del casavi.routes[("GET", "/contacts/C-0000312")]
+    fresh = CasaviSource(casavi.client())
+    assert dict(fresh.get(REF).facts)["Reported by"] == "C-0000312, Tel. +345353632"
+
+
+def test_type_type_group_and_custom_fields_are_the_item_attributes(source, casavi):
+    assert dict(source.get(REF).attributes) == {"type": "Test type", "typeGroup": "Billable",
+                                                "customFields.priority": "high"}
+    casavi.routes[("GET", "/tickets/20131")] = lambda r: httpx.Response(
+        200, json={**SEED_TICKET, "type": "", "typeGroup": None, "customFields": {"Summe": 12.5, "Gewerke": ["A"]}})
+    assert dict(source.get(REF).attributes) == {"type": None, "typeGroup": None, "customFields.Summe": 12.5,
+                                                "customFields.Gewerke": ["A"]}
 
 
 def test_get_of_a_ticket_that_is_gone_is_not_found(source):

@@ -36,12 +36,13 @@ def test_redmine_example_loads_with_the_installed_redmine_plugin(credentials):
 
 def test_jira_example_names_every_jira_setting():
     # An operator learns the keys from the example: every setting appears, set or commented out.
-    from connectors.jira.config import FieldMap, JiraSettings
+    from connectors.jira.config import AttributeField, FieldMap, JiraSettings, TypeMap
 
     text = (CONFIG_DIR / "casavi-bridge.example.toml").read_text()
     section = text.split("[jira]", 1)[1].split("\n[log]", 1)[0]
-    missing = [name for name in (*JiraSettings.model_fields, *FieldMap.model_fields)
-               if f"{name} =" not in section and f"[jira.{name}]" not in section]
+    names = (*JiraSettings.model_fields, *FieldMap.model_fields, *TypeMap.model_fields, *AttributeField.model_fields)
+    missing = [name for name in names if f"{name} =" not in section and f"[jira.{name}]" not in section
+               and f"[jira.field_map.{name}]" not in section]
     assert missing == []
 
 
