@@ -300,6 +300,8 @@ def _check_settings(settings, *, prefix: str = "") -> list[str]:
               help="POST /authenticate/refresh exists (strict: 404).")
 @click.option("--casavi-attachment-urls/--casavi-no-attachment-urls", default=None,
               help="attachmentDetails carry a url (strict: no url, files by id).")
+@click.option("--casavi-custom-fields-as-text/--casavi-custom-fields-typed", default=None,
+              help="customFields values all as text (strict: typed as entered: numbers, booleans, lists, null).")
 @click.option("--relay-page-size", type=click.IntRange(min=0), default=50, show_default=True,
               help="relay GET /orders pages of this many (limit/offset); 0: one unpaged list.")
 @click.option("--relay-comment-encoding", type=click.Choice(["json", "multipart"]), default="json",

@@ -347,9 +347,9 @@ def test_check_reports_a_deployment_that_does_not_match_the_server(sandbox):
 
 
 def test_check_reports_unknown_issue_types_and_statuses(sandbox):
-    jira = make_connector(sandbox, issue_type="Bug", transition_fields={"Erledigt": {}})
+    jira = make_connector(sandbox, issue_type="Epic", transition_fields={"Erledigt": {}})
     problems = jira.check()
-    assert any("'Bug'" in p for p in problems) and any("'Erledigt'" in p for p in problems)
+    assert any("'Epic'" in p for p in problems) and any("'Erledigt'" in p for p in problems)
 
 
 def test_an_unreachable_status_is_fatal(jira):
