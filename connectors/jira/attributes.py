@@ -97,6 +97,7 @@ class AttributeWriter:
         self.names = attribute_names(settings)
         self.paths = attribute_paths(settings)
         self._types: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self.notes: list[str] = []  # what the last :meth:`problems` could not compare
         self._screens: dict[str, tuple[float, dict[str, FieldMeta]]] = {}
 
     # -- what the type sets ----------------------------------------------------------------
@@ -310,6 +311,7 @@ class AttributeWriter:
         With ``sample_issue`` (issue type name → the key of an issue of that type, or None) the
         edit screens are compared too, as ``editmeta`` shows them for such an issue (an edit
         screen cannot be read without an issue; a type without issues is not compared)."""
+        self.notes = []
         if not self.names:
             return []
         problems: list[str] = []
@@ -332,6 +334,9 @@ class AttributeWriter:
             if screen:  # else createmeta is not readable here: nothing to compare with
                 problems += self._screen_problems(screen, f"the create screen of issue type {shown!r}")
             key = sample_issue(shown) if sample_issue is not None else None
+            if sample_issue is not None and not key:
+                self.notes.append(f"jira: [jira.field_map]: the edit screen of issue type {shown!r} was not compared "
+                                  "(no issue of that type in the project yet); Jira names what it refuses per write")
             if key:
                 raw = self.get(f"issue/{key}/editmeta") or {}
                 edit = screen_fields(raw)

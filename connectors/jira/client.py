@@ -185,6 +185,7 @@ class JiraConnector:
             problems += refused
             self._probe_notes += notes
             problems += self.attributes.problems(self._sample_issue)
+            self._probe_notes += self.attributes.notes
         except (*_LIBRARY_ERRORS, BridgeError) as exc:
             problems.append(f"jira: could not read what the account may do: {translate(exc)}")
         return problems

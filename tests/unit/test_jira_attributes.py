@@ -216,3 +216,11 @@ def test_check_compares_the_edit_screen_as_an_issue_of_the_type_shows_it():
     assert ('jira: [jira.field_map.custom_fields] "Kostenstelle" <- field \'customfield_10102\' is not on the edit '
             "screen of issue type 'Bug' (as OPS-7 shows it)") in "\n".join(problems)
     assert "issue/OPS-7/editmeta" in fake.reads
+
+
+def test_an_issue_type_without_issues_leaves_its_edit_screen_uncompared_as_a_note():
+    attributes = writer(FakeJira())
+    attributes.problems(lambda issue_type: None)
+    assert [n for n in attributes.notes if "'Bug'" in n] == [
+        "jira: [jira.field_map]: the edit screen of issue type 'Bug' was not compared (no issue of that type in "
+        "the project yet); Jira names what it refuses per write"]

@@ -101,6 +101,9 @@ def _int_param(request: Request, name: str, default: int) -> int:
     if value < 0:
         raise JiraApiError(400, [f"{name} must not be negative."])
     return value
+
+
+@endpoint()
 async def edit_meta(request: Request, view: View) -> Response:
     """The fields the issue's edit screen offers (``GET /issue/{key}/editmeta``)."""
     with view.store.lock:
