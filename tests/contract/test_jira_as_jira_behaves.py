@@ -19,7 +19,7 @@ from connectors.jira import JiraConnectorPlugin
 from connectors.jira.client import JiraConnector
 from connectors.jira.limits import java_length
 from tests.contract.connector_contract import unique_marker
-from tests.fixtures.jira_sandbox import RunningJira, start_jira_sandbox
+from tests.fixtures.jira_sandbox import RunningJira, serve, start_jira_sandbox
 
 CLASSIC = Path(__file__).resolve().parents[1] / "data" / "jira-workflows" / "classic.json"
 
@@ -154,14 +154,8 @@ def test_check_names_every_configured_value_jira_would_refuse(sandbox):
     assert "has no role 'Kundendienst'" in "\n".join(no_role.check())
 
 
-@contextmanager
-def running_jira(**options: Any) -> Iterator[RunningJira]:
-    running, server, thread = start_jira_sandbox(options)
-    try:
-        yield running
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def running_jira(**options: Any):
+    return contextmanager(serve)(options)
 
 
 def test_check_walks_the_workflow_into_the_mapped_statuses_and_names_required_screen_fields(classic):
