@@ -180,8 +180,9 @@ def status(config_path: Path, as_json: bool) -> None:
 @click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
 def clear(config_path: Path, item: str | None, action_key: str | None, everything: bool, lock_wait: float) -> None:
     """Quarantine entries once handled: a failed write is tried again by the next pass (its
-    attempts counted from 0); a write the tool stored only in part (kind "dropped") stops being
-    listed.
+    attempts counted from 0), and so is a file the tool skipped for a limit of its own (e.g.
+    after raising Redmine's maximum attachment size); a write the tool stored only in part
+    (kind "dropped") stops being listed.
 
     \b
     Example:

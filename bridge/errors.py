@@ -61,6 +61,14 @@ class DroppedError(RefusedError):
     stays listed by ``status`` (kind ``dropped``) and is not retried."""
 
 
+class SkippedError(DroppedError):
+    """The counterpart will take this write on no attempt, for a limit of its own (a file over
+    its maximum attachment size, a file type it denies), and a notice in its place says so.
+    Nothing is linked: the entry (kind ``dropped``) holds the same write back in every pass, is
+    listed by ``status`` until cleared, and ``clear`` lets the next pass try it once more (after
+    the limit was raised)."""
+
+
 class AuthError(FatalError):
     """Credentials were refused (401/403 after a fresh login)."""
 

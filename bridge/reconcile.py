@@ -99,7 +99,9 @@ def print_status(data: dict[str, Any]) -> None:
         click.echo(f"cursor {c['stream']}: {c['position']}")
     click.echo(f"quarantine: {len(data['quarantine'])}")
     for q in data["quarantine"]:
-        if q.get("kind") == "dropped":
+        if q.get("kind") == "dropped" and q.get("error_class") == "SkippedError":
+            when = "skipped, a notice in the tool says so; not retried — `casavi-bridge clear` tries it once more"
+        elif q.get("kind") == "dropped":
             when = "written, not all stored; not retried — `casavi-bridge clear` once handled"
         elif q.get("given_up"):
             when = "given up: waits for a change on either side"

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bridge.errors import DroppedError, FatalError
+from bridge.errors import DroppedError, FatalError, SkippedError
 from bridge.state.json_merge import json_merge
 from bridge.state.tables import CachedName, Conflict, Cursor, Intent, Link, Quarantine, RunLog, utc_now
 from bridge.sync.links import KIND_TICKET, ItemLinks, LinkView, child_key
@@ -311,8 +311,9 @@ class Ledger:
     def clear(self, item_key: str | None = None, action_key: str | None = None) -> int:
         """An operator's decision on quarantine entries (all, an item's, or one write's): a
         failed write is due again at once with its attempts counted from 0 (the next pass tries
-        it, and forgets it once it succeeds or is no longer planned); a ``dropped`` report is
-        removed.  Returns the number of entries touched."""
+        it, and forgets it once it succeeds or is no longer planned); so is a write the tool
+        skipped for a limit of its own (SkippedError: tried once more, e.g. after the limit was
+        raised); any other ``dropped`` report is removed.  Returns the number of entries touched."""
         with self._write_lock, Session(self.engine) as s:
             query = select(Quarantine)
             if item_key is not None:
@@ -322,10 +323,10 @@ class Ledger:
             rows = s.exec(query).all()
             now = utc_now()
             for row in rows:
-                if row.kind == "dropped":
+                if row.kind == "dropped" and row.error_class != SkippedError.__name__:
                     s.delete(row)
                 else:
-                    row.attempts, row.next_retry_at = 0, now
+                    row.kind, row.attempts, row.next_retry_at = "failed", 0, now
                     s.add(row)
             s.commit()
             return len(rows)

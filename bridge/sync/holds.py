@@ -8,7 +8,9 @@ changes, and a tool's version changes by the bridge's own refused write too (Red
 ``updated_on`` when it ignores a status change the workflow forbids); the item is re-planned
 then, and the refused write stays held while the item's other writes go on.  A different
 fingerprint means a person changed what the write is about (another status, an edited
-comment): it is tried at once, and its attempts count from 1 again.
+comment): it is tried at once, and its attempts count from 1 again.  A ``dropped`` entry
+(the tool stored it in part, or skipped it for a limit of its own with a notice) holds the same
+write back until a person clears it.
 
 Pure: no I/O; the engine reads the entries once per pass (``Ledger.holds``).
 """
@@ -26,7 +28,7 @@ class Entry(Protocol):
     """What the gate reads of a quarantine entry (``bridge.state.tables.Quarantine``)."""
 
     fingerprint: str | None
-    kind: str  # "failed" | "dropped" (went through, not all stored: never held against a new write)
+    kind: str  # "failed" | "dropped" (not all stored, or skipped for a limit: held until cleared)
     attempts: int
     next_retry_at: datetime
     error: str
@@ -61,10 +63,12 @@ def split(plan: list[a.Action], entries: Mapping[str, Entry], now: datetime,
     held: list[Held] = []
     for action in plan:
         entry = entries.get(action.action_key) if a.is_write(action) else None
-        if entry is None or entry.kind != "failed" or entry.fingerprint != action.fingerprint:
+        if entry is None or entry.fingerprint != action.fingerprint:
             active.append(action)
             continue
-        given_up = entry.attempts >= max_attempts
+        # A "dropped" write is held until cleared: either linked already (not planned again) or
+        # skipped for a limit of the tool (SkippedError: a file over its size), never retried.
+        given_up = entry.kind != "failed" or entry.attempts >= max_attempts
         if not given_up and _aware(entry.next_retry_at) <= now:
             active.append(action)  # due: this pass is its next attempt
             continue

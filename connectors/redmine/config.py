@@ -41,9 +41,11 @@ class RedmineSettings(BaseModel):
     text_formatting: Literal["textile", "common_mark"] = "textile"
     timeout: float = Field(default=30.0, gt=0)
     verify_tls: bool = True
-    # Files above this are refused before uploading (Redmine buffers an upload in memory and
-    # answers 422 above its own "Maximum attachment size", 5 MB unless an admin changed it).
-    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Redmine's "Maximum attachment size" in bytes, as far as the operator knows it (a non-admin
+    # key cannot read it; 5,120 KB = 5242880 unless an admin changed it): a larger file is not
+    # sent but skipped with a note on the issue.  None: every file is sent, and one Redmine
+    # answers 422 for (its size, or an extension it does not allow) is skipped with that note.
+    attachment_max_bytes: int | None = Field(default=None, ge=1)
 
     @field_validator("url")
     @classmethod

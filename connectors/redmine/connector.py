@@ -25,7 +25,6 @@ from bridge.errors import (
     BridgeError,
     FatalError,
     NotFoundError,
-    PayloadTooLargeError,
     RefusedError,
     RetriableError,
     SkippableError,
@@ -42,7 +41,7 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import mapping
+from connectors.redmine import files, mapping
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
@@ -105,9 +104,16 @@ class RedmineConnector:
 
     def assumptions(self) -> list[str]:
         """What ``check`` cannot read and takes from the settings (printed, not a problem)."""
+        limit = self.settings.attachment_max_bytes
+        files_note = (f"redmine.attachment_max_bytes <- assumed {limit:,} bytes: files above it are not sent but "
+                      "skipped with a note on the issue" if limit is not None else
+                      "redmine.attachment_max_bytes <- not set: every file is sent, and one Redmine refuses (over "
+                      "its Maximum attachment size, 5,120 KB by default, or of a disallowed extension) is skipped "
+                      "with a note on the issue")
         return [f"redmine.text_formatting <- assumed {self.settings.text_formatting!r}: a non-admin key cannot "
                 "read Redmine's text formatting (Administration » Settings » General; no REST API for settings "
-                "in Redmine 5.0); set it to what the instance uses"]
+                "in Redmine 5.0); set it to what the instance uses",
+                files_note + " (Administration » Settings » Files is not readable over REST either)"]
 
     def statuses(self) -> set[str]:
         return set(self._ids().status_ids)
@@ -315,15 +321,25 @@ class RedmineConnector:
         return self._result(target_id, written_id=sub_id)
 
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
+        """Upload and attach one file.  A file Redmine will not take for a limit of its own (over
+        ``[redmine] attachment_max_bytes`` when set; Redmine's 422 for its maximum size or the
+        file's extension) gets a notice on the issue instead and raises SkippedError (not
+        retried; :mod:`connectors.redmine.files`)."""
         size = Path(path).stat().st_size
-        if size > self.settings.attachment_max_bytes:
-            raise PayloadTooLargeError(f"{name}: {size} bytes is more than [redmine] attachment_max_bytes")
+        limit = self.settings.attachment_max_bytes
+        if limit is not None and size > limit:
+            files.skip(self.client, self._issue(target_id), name, size, marker, f"it is larger than {limit:,} bytes",
+                       formatting=self._fmt,
+                       setting="[redmine] attachment_max_bytes, if Redmine's Maximum attachment size allows more")
         try:
             token, attachment_id = self.client.upload(Path(path), name)
-        except FatalError as exc:
-            if exc.status == 422:  # Redmine's only objections to an upload: size and file type
-                raise SkippableError(f"Redmine refused {name} ({size} bytes): {exc}") from exc
-            raise
+        except BridgeError as exc:
+            reason = files.refusal(exc)
+            if reason is None:
+                raise
+            files.skip(self.client, self._issue(target_id), name, size, marker, f"Redmine refused it ({reason})",
+                       formatting=self._fmt, setting="Administration » Settings » Files: Maximum attachment size, "
+                                                     "allowed and disallowed extensions")
         upload = {"token": token, "filename": name, "content_type": content_type,
                   "description": mapping.attachment_description(marker)}
         self.client.put(f"/issues/{target_id}.json", {"issue": {"uploads": [upload]}}, idempotent=False)

@@ -105,6 +105,18 @@ def note_with_marker(text: str, marker: str | None) -> str:
     return f"{text.rstrip()}\n\n<!-- casavi:comment:{quote(marker, safe='')} -->"
 
 
+NOTICE_PREFIX = "notice:"  # a note of the bridge's own, not a comment of anyone's
+
+
+def file_notice_marker(source_file_id: str) -> str:
+    """The note marker of the notice written in place of a file Redmine would not take."""
+    return f"{NOTICE_PREFIX}file:{source_file_id}"
+
+
+def is_notice(marker: str | None) -> bool:
+    return bool(marker) and marker.startswith(NOTICE_PREFIX)
+
+
 def split_note(notes: str) -> tuple[str, str | None]:
     """(note text as written, the bridge's comment marker or None)."""
     text = normalize_text(notes)
@@ -221,6 +233,8 @@ def to_comment(journal: Mapping[str, Any], policy: TenantTextPolicy | None = Non
     if not journal.get("notes"):
         return None
     text, marker = split_note(journal["notes"])
+    if is_notice(marker):
+        return None  # the bridge's notice in place of a file Redmine would not take
     if marker is None and policy is not None:
         text = from_redmine(text, policy, formatting)
     return Comment(

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.errors import RefusedError, AuthError, FatalError, NotFoundError, PayloadTooLargeError, SkippableError
+from bridge.errors import RefusedError, AuthError, FatalError, NotFoundError, SkippableError, SkippedError
 from bridge.http import HttpPolicy
 from bridge.model import Comment, Marker, StatusTarget, Task
 from connectors.redmine import RedmineConnector, RedmineConnectorPlugin, RedmineSettings, mapping
@@ -284,23 +284,59 @@ def test_a_persons_attachment_downloads_byte_for_byte(redmine, redmine_server, t
     assert hashlib.sha256((tmp_path / "plan.bin").read_bytes()).digest() == hashlib.sha256(payload).digest()
 
 
-def test_a_file_over_the_servers_limit_is_skipped_not_fatal(redmine_server, tmp_path):
-    connector = make_connector(redmine_server, attachment_max_bytes=10 * redmine_server.attachment_max_bytes)
+def _notes(server, issue_id: str) -> list[str]:
+    with server.admin() as admin:
+        issue = admin.get(f"/issues/{issue_id}.json", params={"include": "journals"}).json()["issue"]
+    return [j["notes"] for j in issue["journals"] if j.get("notes")]
+
+
+def _attachments(server, issue_id: str) -> list[str]:
+    with server.admin() as admin:
+        issue = admin.get(f"/issues/{issue_id}.json", params={"include": "attachments"}).json()["issue"]
+    return [a["filename"] for a in issue["attachments"]]
+
+
+def test_a_file_over_redmines_maximum_size_is_skipped_with_one_note(redmine_server, tmp_path):
+    # [redmine] attachment_max_bytes not set: Redmine's own answer (422) decides.
+    connector = make_connector(redmine_server)
     created = connector.create(a_draft(STATUSES), unique_marker())
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * (redmine_server.attachment_max_bytes + 1))
-    with pytest.raises(SkippableError):
-        connector.add_attachment(created.target_id, "big.bin", "application/octet-stream", big, marker="big")
-    assert connector.get(created.target_id).attachments == ()
+    for _ in range(2):  # a second try (after `clear`) writes no second note
+        with pytest.raises(SkippedError) as refused:
+            connector.add_attachment(created.target_id, "Grundriss gross.pdf", "application/pdf", big, marker="F-1")
+    assert "Maximum attachment size" in str(refused.value)
+    assert str(redmine_server.attachment_max_bytes) in str(refused.value)  # Redmine's answer names its limit
+    assert _attachments(redmine_server, created.target_id) == []
+    [note] = _notes(redmine_server, created.target_id)
+    assert "Grundriss gross.pdf" in note and "is not attached here" in note
+    assert connector.get(created.target_id).comments == ()  # the notice is never copied to casavi
 
 
-def test_a_file_over_the_configured_limit_is_refused_before_uploading(redmine_server, tmp_path):
+def test_a_file_over_the_configured_limit_is_not_sent_but_noted(redmine_server, tmp_path):
     connector = make_connector(redmine_server, attachment_max_bytes=1000)
     created = connector.create(a_draft(STATUSES), unique_marker())
     src = tmp_path / "a.bin"
     src.write_bytes(b"x" * 1001)
-    with pytest.raises(PayloadTooLargeError):
+    with pytest.raises(SkippedError) as refused:
         connector.add_attachment(created.target_id, "a.bin", "application/octet-stream", src, marker=None)
+    assert "[redmine] attachment_max_bytes" in str(refused.value)
+    assert _attachments(redmine_server, created.target_id) == []
+    [note] = _notes(redmine_server, created.target_id)
+    assert "a.bin" in note and "larger than 1,000 bytes" in note
+
+
+def test_a_file_of_a_disallowed_extension_is_skipped_with_a_note(redmine_common_mark, tmp_path):
+    connector = make_connector(redmine_common_mark)
+    created = connector.create(a_draft(STATUSES), unique_marker())
+    src = tmp_path / "setup.exe"
+    src.write_bytes(b"MZ")
+    with pytest.raises(SkippedError) as refused:
+        connector.add_attachment(created.target_id, "setup.exe", "application/octet-stream", src, marker="F-2")
+    assert ".exe" in str(refused.value) and "disallowed extensions" in str(refused.value)
+    assert _attachments(redmine_common_mark, created.target_id) == []
+    [note] = _notes(redmine_common_mark, created.target_id)
+    assert "setup.exe" in note
 
 
 # --- configuration and access --------------------------------------------------------------

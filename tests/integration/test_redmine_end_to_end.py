@@ -13,6 +13,7 @@ import tomli_w
 from bridge.app import build_bridge
 from bridge.config import load_config
 from bridge.model import Marker
+from bridge.reconcile import status_data
 from bridge.sync.actions import is_write
 from bridge.sandbox.server import start_sandboxes
 from tests.fixtures.processes import write_config
@@ -132,12 +133,24 @@ def quiet_world(redmine_server, tmp_path):
             bridge.close()
 
 
-def new_ticket(sandbox, title: str) -> str:
+def new_ticket(sandbox, title: str, *, files: tuple[int, ...] = ()) -> str:
     ticket_id = f"RM-{uuid.uuid4().hex[:10]}"
     tenant = next(iter(sandbox.casavi.store.contacts))
-    httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets", json={"id": ticket_id, "title": title, "contactId": tenant},
+    httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets", json={"id": ticket_id, "title": title, "contactId": tenant,
+                                                                 "attachments": list(files)},
                timeout=10).raise_for_status()
     return ticket_id
+
+
+def stored_issue(redmine, issue_id: str) -> dict:
+    """The issue as Redmine's administrator reads it (journals and attachments)."""
+    with redmine.admin() as admin:
+        return admin.get(f"/issues/{issue_id}.json", params={"include": "journals,attachments"}).json()["issue"]
+
+
+def uploads_of(redmine, filename: str) -> int:
+    """How often Redmine was sent ``filename`` (its access log in the fixture's server.log)."""
+    return redmine.log.read_text(errors="replace").count(f'"POST /uploads.json?filename={filename} ')
 
 
 def test_case_1_a_status_the_workflow_refuses_stops_at_max_attempts_and_later_comments_arrive(quiet_world):
@@ -173,3 +186,55 @@ def test_case_1_a_status_the_workflow_refuses_stops_at_max_attempts_and_later_co
     bridge.engine.run_pass()
     assert bridge.connector.get(issue_id).version == version
     assert casavi_ticket(sandbox, ticket_id)["status"] == "OPEN"  # the tenant's reopening stands in casavi
+
+
+def test_case_3_a_file_redmine_will_not_take_is_noted_once_and_everything_else_arrives(quiet_world):
+    sandbox, bridge, redmine = quiet_world
+    store = sandbox.casavi.store
+    if redmine.attachment_max_bytes < 10_000_000:  # Redmine's default 5,120 KB: a 6 MB plan is too large
+        refused, data, why = "Grundriss.pdf", b"%PDF" + b"\0" * redmine.attachment_max_bytes, "larger than"
+    else:  # 10 MB, above casavi's own limit: a file type the instance disallows
+        refused, data, why = "setup.exe", b"MZ" + b"\0" * 100, ".exe"
+    files = (store.add_file("Foto_Bad.jpg", "image/jpeg", b"\xff\xd8jpeg"),
+             store.add_file(refused, "application/octet-stream", data),
+             store.add_file("Protokoll.txt", "text/plain", b"Wasser im Keller"))
+    ticket_id = new_ticket(sandbox, "Wasserschaden im Keller", files=files)
+    key = f"casavi:{ticket_id}"
+    httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}/comments",
+               json={"text": "Bitte schnell kommen."}, timeout=10).raise_for_status()
+    for _ in range(3):
+        bridge.engine.run_pass()
+    issue_id = bridge.ledger.item_link(key).target_id
+    issue = stored_issue(redmine, issue_id)
+    assert sorted(a["filename"] for a in issue["attachments"]) == ["Foto_Bad.jpg", "Protokoll.txt"]
+    notices = [j["notes"] for j in issue["journals"] if refused in (j.get("notes") or "")]
+    assert len(notices) == 1 and "is not attached here" in notices[0] and why in notices[0]
+    assert sum("Bitte schnell kommen." in (j.get("notes") or "") for j in issue["journals"]) == 1
+    [entry] = [q for q in status_data(bridge.ledger)["quarantine"] if q["item"] == key]
+    assert entry["action_key"] == f"file:{files[1]}→tool"
+    assert (entry["kind"], entry["error_class"]) == ("dropped", "SkippedError")
+    sent = uploads_of(redmine, refused)
+    assert sent <= 1  # over [redmine] attachment_max_bytes it is not sent at all; a disallowed type once
+
+    # The next passes do not send it again, the tenant's next comment still arrives, and the
+    # notice never travels back to casavi.
+    httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets/{ticket_id}/comments",
+               json={"text": "Der Keller ist jetzt trocken."}, timeout=10).raise_for_status()
+    for _ in range(3):
+        bridge.engine.run_pass()
+    issue = stored_issue(redmine, issue_id)
+    assert uploads_of(redmine, refused) == sent
+    assert sum(refused in (j.get("notes") or "") for j in issue["journals"]) == 1
+    assert sum("Der Keller ist jetzt trocken." in (j.get("notes") or "") for j in issue["journals"]) == 1
+    assert len(issue["attachments"]) == 2
+    assert not any("is not attached here" in c["text"] for c in casavi_ticket(sandbox, ticket_id)["comments"])
+    assert writes(bridge.engine.run_pass()) == 0
+
+    # `casavi-bridge clear` tries it once more (e.g. after an admin raised the limit): still
+    # refused here, skipped again, and no second notice.
+    assert bridge.ledger.clear(key, entry["action_key"]) == 1
+    bridge.engine.run_pass()
+    issue = stored_issue(redmine, issue_id)
+    assert uploads_of(redmine, refused) == 2 * sent
+    assert sum(refused in (j.get("notes") or "") for j in issue["journals"]) == 1
+    assert [q.kind for q in bridge.ledger.quarantined() if q.item_key == key] == ["dropped"]
