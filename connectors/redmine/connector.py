@@ -45,6 +45,7 @@ from connectors.redmine import files, mapping
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
+from connectors.redmine.project import writes_to_project
 from connectors.redmine.text import to_redmine
 
 log = structlog.get_logger()
@@ -87,6 +88,7 @@ class RedmineConnector:
     def observe_requests(self, observer) -> None:
         """Report every request to Redmine (status or "timeout"/"error", seconds) to ``observer``."""
         self.client.policy.observer = observer
+
     def check(self) -> list[str]:
         try:
             lookup, problems = resolve(self.client, self.settings)
@@ -165,6 +167,7 @@ class RedmineConnector:
 
     # --- writing ----------------------------------------------------------------------------
 
+    @writes_to_project
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(draft.status)
@@ -193,6 +196,7 @@ class RedmineConnector:
         return WriteResult(result.target_id, version=result.version, fields=result.fields, dropped=tuple(dropped),
                            display_id=f"#{target_id}")
 
+    @writes_to_project
     def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
         ids = self._ids()
         body: dict[str, Any] = {}
@@ -212,11 +216,13 @@ class RedmineConnector:
             self.client.put(f"/issues/{target_id}.json", {"issue": body}, idempotent=True)
         return self._result(target_id)
 
+    @writes_to_project
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
         """Redmine has no resolutions: ``status.resolution`` is ignored (map DECLINED to "Rejected")."""
         self._move(target_id, status)
         return self._result(target_id)
 
+    @writes_to_project
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
         internal = comment.internal
         if internal and not self.settings.private_notes_for_internal:
@@ -265,6 +271,7 @@ class RedmineConnector:
         exact = [u for u in users if str(u.get("mail") or "").casefold() == email.strip().casefold()]
         return str(exact[0]["id"]) if len(exact) == 1 else None
 
+    @writes_to_project
     def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
         """Assign (None: unassign).  Redmine answers 422 for a user it will not take (not a
         project member): the issue then stays unassigned, and that is what is reported."""
@@ -279,6 +286,7 @@ class RedmineConnector:
             person = None
         return WriteResult(target_id, fields={"assignee": person or ""})
 
+    @writes_to_project
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
         """Rewrite a note the bridge wrote (``PUT /journals/{id}.json``, Redmine 5.0+), keeping its
         marker.  Redmine does not move the issue's ``updated_on`` for a note edit.  An empty text
@@ -291,6 +299,7 @@ class RedmineConnector:
         log.info("redmine_note_updated", target_id=target_id, journal_id=comment_id)
         return WriteResult(comment_id)
 
+    @writes_to_project
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(status)
@@ -304,6 +313,7 @@ class RedmineConnector:
             self._move(sub_id, status)
         return self._result(target_id, written_id=sub_id)
 
+    @writes_to_project
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         ids = self._ids()
         child = self._issue(sub_id, "")
@@ -320,6 +330,7 @@ class RedmineConnector:
             self._move(sub_id, status)
         return self._result(target_id, written_id=sub_id)
 
+    @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
         """Upload and attach one file.  A file Redmine will not take for a limit of its own (over
         ``[redmine] attachment_max_bytes`` when set; Redmine's 422 for its maximum size or the

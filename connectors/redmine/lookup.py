@@ -28,9 +28,11 @@ class Lookup:
     # The bridge user's permissions in the project (union of its roles'); None when Redmine
     # would not show a role's permissions to this key (then writes are read back instead).
     permissions: frozenset[str] | None = None
-    # Problems that do not stop the connector (a permission missing for one kind of write):
-    # ``check`` lists them; the writes concerned fail on their own, with the same words.
+    # Problems that do not stop the connector (a permission missing for one kind of write, a
+    # closed project): ``check`` lists them; the writes concerned fail on their own, with the
+    # same words.
     notes: tuple[str, ...] = ()
+    project_state: str = "open"  # PROJECT_STATES: a closed or archived project takes no writes
 
     def lacks(self, permission: str) -> bool:
         return self.permissions is not None and permission not in self.permissions
@@ -52,11 +54,7 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
         # Redmine hides an archived project from everyone but administrators (403/404).
         return None, [f"redmine.project <- project {settings.project!r} does not exist, is archived, or "
                       f"{user.get('login')!r} is not a member"]
-    state = PROJECT_STATES.get(int(project.get("status") or 1), "open")
-    if state != "open":
-        # Redmine 5 "Close": read-only; an update answers 403 and a create 422 "Project cannot be blank".
-        problems.append(f"redmine.project <- project {settings.project!r} is {state}: Redmine refuses every "
-                        "write to its issues (reopen it: Project » Settings, or Administration » Projects)")
+    state = project_state(project)
     trackers = {t["name"]: int(t["id"]) for t in project.get("trackers") or ()}
     tracker_ids = {}
     for key, name in (("tracker", settings.tracker), ("sub_item_tracker", settings.effective_sub_item_tracker)):
@@ -72,6 +70,8 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
     if problems:
         return None, problems
     permissions, notes = _permissions(client, user, int(project["id"]), settings)
+    if state != "open":  # reads go on; every write is refused with these words
+        notes.insert(0, f"redmine.project <- {closed_project(settings, state)}")
     return Lookup(
         project_id=int(project["id"]),
         tracker_id=tracker_ids["tracker"],
@@ -82,10 +82,24 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
         closed_status_ids=frozenset(int(s["id"]) for s in status_rows if s.get("is_closed")),
         permissions=permissions,
         notes=tuple(notes),
+        project_state=state,
     ), []
 
 
 PROJECT_STATES = {1: "open", 5: "closed", 9: "archived", 10: "being deleted"}  # Project::STATUS_* (Redmine 5)
+
+
+def project_state(project: dict[str, Any]) -> str:
+    """"open", "closed", "archived" or "being deleted", from a ``/projects/X.json`` answer."""
+    return PROJECT_STATES.get(int(project.get("status") or 1), "open")
+
+
+def closed_project(settings: RedmineSettings, state: str) -> str:
+    """Why every write to a project that is not open is refused, and what to change."""
+    # Redmine 5 "Close" makes a project read-only: an issue update answers 403 and a create
+    # 422 "Project cannot be blank" (the closed project is not among those one may add to).
+    return (f"project {settings.project!r} is {state} in Redmine, which refuses every write to its issues: "
+            "reopen it (the project's Overview » Reopen, or Administration » Projects)")
 
 # What each kind of write needs (Redmine's permission names, shown in Administration » Roles
 # and permissions): the key path the problem is reported under, and what fails without it.

@@ -339,6 +339,31 @@ def test_a_file_of_a_disallowed_extension_is_skipped_with_a_note(redmine_common_
     assert "setup.exe" in note
 
 
+def test_case_4_a_closed_project_is_named_by_check_and_refuses_writes_in_words(redmine_server):
+    project = redmine_server.new_project()
+    connector = make_connector(redmine_server, project=project)
+    created = connector.create(a_draft(STATUSES), unique_marker())
+    with redmine_server.admin() as admin:  # a person closes the project (Redmine 5: read-only)
+        admin.put(f"/projects/{project}/close.json").raise_for_status()
+    for bridge in (connector, make_connector(redmine_server, project=project)):  # running, and started anew
+        problems = bridge.check()
+        assert any(p.startswith("redmine.project <- ") and "is closed" in p for p in problems), problems
+        with pytest.raises(RefusedError) as refused:
+            bridge.add_comment(created.target_id, Comment("c-1", "Wann kommt jemand?"), marker="c-1")
+        assert "is closed" in str(refused.value) and "redmine.project" in str(refused.value)
+        with pytest.raises(RefusedError) as refused:
+            bridge.create(a_draft(STATUSES), unique_marker())
+        assert "is closed" in str(refused.value) and "cannot be blank" not in str(refused.value)
+        assert bridge.get(created.target_id).target_id == created.target_id  # reading goes on
+    with redmine_server.admin() as admin:  # what Redmine holds: the one issue, no note
+        issues = admin.get("/issues.json", params={"project_id": project, "status_id": "*"}).json()["issues"]
+        assert [str(i["id"]) for i in issues] == [created.target_id]
+        admin.put(f"/projects/{project}/reopen.json").raise_for_status()
+    # Reopened: the same connector writes again at once.
+    connector.add_comment(created.target_id, Comment("c-1", "Wann kommt jemand?"), marker="c-1")
+    assert [c.text for c in connector.get(created.target_id).comments] == ["Wann kommt jemand?"]
+
+
 # --- configuration and access --------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -109,17 +110,17 @@ def test_mirror_rerun_and_write_back_against_real_redmine(world, tmp_path):
     assert writes(bridge.engine.run_pass()) == 0
 
 
-@pytest.fixture
-def quiet_world(redmine_server, tmp_path):
+@contextmanager
+def quiet_bridge(redmine, tmp_path):
     """A casavi with no tickets yet (each test adds its own, with ids no other test uses), a
-    bridge that retries a failed write at once and gives up after 3 attempts."""
+    bridge on ``redmine`` that retries a failed write at once and gives up after 3 attempts."""
     with start_sandboxes(tickets=0, seed=7, apps=("casavi",)) as sandbox:
         path = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory")
         config = tomllib.loads(path.read_text())
         example = tomllib.loads(REDMINE_EXAMPLE.read_text())
         config.pop("memory", None)
         config["connector"] = {"kind": "redmine"}
-        config["redmine"] = redmine_server.settings(attachment_max_bytes=redmine_server.attachment_max_bytes)
+        config["redmine"] = redmine.settings(attachment_max_bytes=redmine.attachment_max_bytes)
         # Every pass sweeps: the tenant's comments arrive under casavi's strict reading too
         # (a new comment does not move the ticket's lastModified there).
         config["sync"].update(max_attempts=3, retry_base_seconds=0, sweep_interval_seconds=0.001)
@@ -128,16 +129,23 @@ def quiet_world(redmine_server, tmp_path):
         path.write_text(tomli_w.dumps(config))
         bridge = build_bridge(load_config(path))
         try:
-            yield sandbox, bridge, redmine_server
+            yield sandbox, bridge, redmine
         finally:
             bridge.close()
 
 
-def new_ticket(sandbox, title: str, *, files: tuple[int, ...] = ()) -> str:
+@pytest.fixture
+def quiet_world(redmine_server, tmp_path):
+    with quiet_bridge(redmine_server, tmp_path) as world:
+        yield world
+
+
+def new_ticket(sandbox, title: str, *, files: tuple[int, ...] = (), description: str = "") -> str:
     ticket_id = f"RM-{uuid.uuid4().hex[:10]}"
     tenant = next(iter(sandbox.casavi.store.contacts))
     httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets", json={"id": ticket_id, "title": title, "contactId": tenant,
-                                                                 "attachments": list(files)},
+                                                                 "attachments": list(files),
+                                                                 "description": description},
                timeout=10).raise_for_status()
     return ticket_id
 
