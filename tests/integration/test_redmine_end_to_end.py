@@ -199,10 +199,11 @@ def test_case_1_a_status_the_workflow_refuses_stops_at_max_attempts_and_later_co
 def test_case_3_a_file_redmine_will_not_take_is_noted_once_and_everything_else_arrives(quiet_world):
     sandbox, bridge, redmine = quiet_world
     store = sandbox.casavi.store
+    unique = uuid.uuid4().hex[:8]  # the server's log is the session's: its name counts this test's uploads only
     if redmine.attachment_max_bytes < 10_000_000:  # Redmine's default 5,120 KB: a 6 MB plan is too large
-        refused, data, why = "Grundriss.pdf", b"%PDF" + b"\0" * redmine.attachment_max_bytes, "larger than"
+        refused, data, why = f"Grundriss-{unique}.pdf", b"%PDF" + b"\0" * redmine.attachment_max_bytes, "larger than"
     else:  # 10 MB, above casavi's own limit: a file type the instance disallows
-        refused, data, why = "setup.exe", b"MZ" + b"\0" * 100, ".exe"
+        refused, data, why = f"setup-{unique}.exe", b"MZ" + b"\0" * 100, ".exe"
     files = (store.add_file("Foto_Bad.jpg", "image/jpeg", b"\xff\xd8jpeg"),
              store.add_file(refused, "application/octet-stream", data),
              store.add_file("Protokoll.txt", "text/plain", b"Wasser im Keller"))
