@@ -303,6 +303,10 @@ def _check_settings(settings, *, prefix: str = "") -> list[str]:
               help="attachmentDetails carry a url (strict: no url, files by id).")
 @click.option("--casavi-custom-fields-as-text/--casavi-custom-fields-typed", default=None,
               help="customFields values all as text (strict: typed as entered: numbers, booleans, lists, null).")
+@click.option("--casavi-task-files-apart/--casavi-task-files-on-ticket", default=None,
+              help="A ticket's attachments list only its own files (strict: no, its tasks' files too).")
+@click.option("--casavi-task-put-adds-files/--casavi-task-put-replaces-files", default=None,
+              help="Task PUT attachments are added to the task's files (strict: the list replaces them).")
 @click.option("--relay-page-size", type=click.IntRange(min=0), default=50, show_default=True,
               help="relay GET /orders pages of this many (limit/offset); 0: one unpaged list.")
 @click.option("--relay-comment-encoding", type=click.Choice(["json", "multipart"]), default="json",

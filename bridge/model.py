@@ -111,6 +111,8 @@ class Comment:
     author_email: str | None = None
     created_at: datetime | None = None
     marker: str | None = None
+    # Source side: the ids of the files the comment carries (casavi comment ``attachments``).
+    file_ids: tuple[str, ...] = field(default=(), compare=False)
     # Going to the tool: names of the ticket's own files; an image in the text naming one of
     # them is shown as that file, any other image becomes a link or text (bridge.markup).
     files: tuple[str, ...] = field(default=(), compare=False)
@@ -118,12 +120,19 @@ class Comment:
 
 @dataclass(frozen=True)
 class Task:
-    """A casavi ticket task (or an order step): status is one of :data:`TASK_STATUSES`."""
+    """A casavi ticket task (or an order step): status is one of :data:`TASK_STATUSES`.
+
+    ``facts`` are header lines of the sub-item's description (the craftsman it is assigned to:
+    ``("Craftsman", "Joe Smith (ACME Industries), joe@acme.example, +49 89 132")``);
+    ``attachments`` the task's own files (mirrored to the sub-item, kept apart from the ticket's).
+    """
 
     task_id: str
     title: str
     description: str = ""
     status: str = "OPEN"
+    facts: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,9 @@ class SubItem:
     description: str = ""
     resolution: str | None = None
     marker: str | None = None
+    # The sub-item's own files (where the tool has them: ``Capabilities.sub_item_attachments``);
+    # a file's ``marker`` is the source file it was copied from, like an item's files.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,6 +296,9 @@ class Capabilities:
     comment_edits: bool = False  # the connector offers ``update_comment`` (an edit reaches the tool)
     # The connector offers ``find_person`` and ``set_assignee`` and reads ``fields["assignee"]``.
     assignee: bool = False
+    # Sub-items have files of their own: read into ``SubItem.attachments``; ``add_attachment``,
+    # ``download_attachment`` (and ``mark_attachment``) take a sub-item's id as the target.
+    sub_item_attachments: bool = False
 
 
 def content_hash(value: Any) -> str:

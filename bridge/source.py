@@ -111,6 +111,10 @@ class Source(Protocol):
     def set_task_status(self, ref: SourceRef, task_id: str, title: str, status: str) -> None:
         """Write a task's status."""
 
+    def add_task_file(self, ref: SourceRef, task_id: str, file_id: str) -> None:
+        """Attach an uploaded file (``upload_file``) to a task, keeping its other files; verified
+        by reading the task back (RefusedError when the source answered but did not store it)."""
+
     def upload_file(self, name: str, content_type: str, path: Path) -> str:
         """Upload a file (streamed); returns the new file id."""
 

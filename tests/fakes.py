@@ -126,7 +126,8 @@ class FakeSource:
             attachments = item.attachments
             for fid in file_ids or []:
                 attachments += (Attachment(fid, f"file-{fid}", "text/plain", (self.files_dir / fid).stat().st_size),)
-            self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "bridge"),),
+            self._bump(item, comments=item.comments + (Comment(comment_id, text, internal, "bridge",
+                                                                file_ids=tuple(file_ids or ())),),
                        attachments=attachments)
             return comment_id
 
@@ -154,6 +155,21 @@ class FakeSource:
             self.writes.append(("task_status", ref.item_id, task_id, status))
             tasks = tuple(replace(t, status=status) if t.task_id == task_id else t for t in item.tasks)
             self._bump(item, tasks=tasks)
+
+    def add_task_file(self, ref, task_id, file_id):
+        with self._lock:
+            item = self.get(ref)
+            self.writes.append(("task_file", ref.item_id, task_id, file_id))
+            size = (self.files_dir / file_id).stat().st_size
+            tasks = tuple(replace(t, attachments=t.attachments + (Attachment(file_id, f"file-{file_id}", "text/plain", size),))
+                          if t.task_id == task_id else t for t in item.tasks)
+            self._bump(item, tasks=tasks)
+
+    def new_file(self, name: str, data: bytes) -> Attachment:
+        """A file uploaded in casavi, not yet attached to anything."""
+        file_id = str(1000 + next(self._ids))
+        (self.files_dir / file_id).write_bytes(data)
+        return Attachment(file_id, name, "text/plain", len(data))
 
     def upload_file(self, name, content_type, path):
         file_id = str(1000 + next(self._ids))

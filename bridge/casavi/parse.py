@@ -274,11 +274,12 @@ def parse_contact(obj: Any) -> Contact:
         company=as_opt_text(obj.get("company")),
         email=as_opt_text(obj.get("email")),
         telephone=as_opt_text(obj.get("telephone")),
+        mobile=as_opt_text(obj.get("mobile")),
         postal_code=as_id(obj.get("postalCode")),
         city=as_opt_text(obj.get("city")),
         app_link=as_opt_text(obj.get("appLink")),
         extra=extra_fields(obj, frozenset({"id", "internalId", "firstName", "lastName", "company",
-                                          "email", "telephone", "postalCode", "city", "appLink"})),
+                                          "email", "telephone", "mobile", "postalCode", "city", "appLink"})),
     )
 
 

@@ -49,7 +49,10 @@ def full_version(ticket: Ticket) -> str:
     content = [
         ticket.status,
         [[c.comment_id, c.text, c.is_internal, list(c.attachments)] for c in ticket.comments],
-        [[t.task_id, t.title, t.description, t.status, t.assigned_to_id] for t in ticket.tasks],
+        # A task's files join its entry only when it has any: a ticket without them keeps its version.
+        [[t.task_id, t.title, t.description, t.status, t.assigned_to_id]
+         + ([sorted({*t.attachments, *(d.file_id for d in t.attachment_details)})] if t.attachments or t.attachment_details else [])
+         for t in ticket.tasks],
         [d.file_id for d in ticket.attachment_details],
     ]
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:16]

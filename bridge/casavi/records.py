@@ -128,6 +128,7 @@ class Contact:
     company: str | None = None
     email: str | None = None
     telephone: str | None = None
+    mobile: str | None = None
     postal_code: str | None = None
     city: str | None = None
     app_link: str | None = None
@@ -137,6 +138,15 @@ class Contact:
     def display_name(self) -> str:
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or self.company or self.contact_id
+
+    def reach_line(self) -> str:
+        """Who it is and how to reach them, as the contact has it: ``Joe Smith (ACME Industries),
+        joe.smith@acme.com, +49 89 132`` (the company only when it is not the name; the mobile
+        number when there is no telephone)."""
+        who = self.display_name
+        if self.company and self.company != who:
+            who = f"{who} ({self.company})"
+        return ", ".join(p for p in (who, self.email, self.telephone or self.mobile) if p)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
@@ -19,10 +20,10 @@ from typing import Callable, Iterable, Iterator, Protocol
 import structlog
 
 from bridge.casavi.client import CasaviClient
-from bridge.casavi.parse import Ticket, TicketParseError
+from bridge.casavi.parse import Ticket, TicketParseError, TicketTask
 from bridge.casavi.reader import TicketReader, full_version
-from bridge.casavi.records import ticket_write_fields
-from bridge.errors import BridgeError, FatalError, RetriableError
+from bridge.casavi.records import AttachmentDetail, ticket_write_fields
+from bridge.errors import BridgeError, FatalError, RefusedError, RetriableError
 from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
 from bridge.source import ParseProblem, SourceSummary
 
@@ -108,13 +109,15 @@ class CasaviSource:
         self._properties = _NameCache("property", lambda pid: client.get_property(pid).name)
         self._units = _NameCache("unit", lambda uid: client.get_unit(uid).name)
         self._contacts = _NameCache("contact", self._contact_line)
+        # The craftsman of a task (a contact: name, company, e-mail, telephone); in memory only.
+        self._craftsmen = _NameCache("craftsman", lambda cid: client.get_contact(cid).reach_line())
 
     def keep_names(self, store: NameStore | None, max_age: timedelta) -> None:
         """Keep property and unit names in ``store`` (across restarts) for ``max_age``.
         Contact lines stay in memory only: they carry e-mail addresses."""
         for cache in (self._properties, self._units):
             cache.store, cache.max_age = store, max_age
-        self._contacts.max_age = max_age
+        self._contacts.max_age = self._craftsmen.max_age = max_age
 
     def __repr__(self) -> str:
         return f"CasaviSource({self.client!r}, date_means_created={self.date_means_created})"
@@ -190,29 +193,31 @@ class CasaviSource:
                     author=c.author_name,
                     author_email=c.author_email,
                     created_at=c.created_at,
+                    file_ids=c.attachments,
                 )
                 for c in ticket.comments
             ),
             tasks=tuple(
-                Task(task_id=t.task_id, title=t.title, description=t.description, status=t.status)
+                Task(task_id=t.task_id, title=t.title, description=t.description, status=t.status,
+                     facts=self._task_facts(t), attachments=tuple(_attachment(a) for a in t.attachment_details))
                 for t in ticket.tasks
             ),
-            attachments=tuple(
-                Attachment(
-                    attachment_id=a.file_id,
-                    name=a.name,
-                    content_type=a.content_type,
-                    size=a.size,
-                    url=a.url,
-                )
-                for a in ticket.attachment_details
-            ),
+            attachments=tuple(_attachment(a) for a in _ticket_files(ticket)),
             property_id=ticket.property_id,
             unit_id=ticket.unit_id,
             assignee=ticket.assigned_to_id,
             version=full_version(ticket),
             attributes=ticket_attributes(ticket),
         )
+
+    def _task_facts(self, task: TicketTask) -> tuple[tuple[str, str], ...]:
+        """The header of the task's sub-item: the craftsman (the contact the task is assigned
+        to) with what the contact has of company, e-mail and telephone; the bare id when the
+        contact cannot be read (the document does not say a task's assignee is always a contact
+        the account can read)."""
+        if not task.assigned_to_id:
+            return ()
+        return (("Craftsman", self._craftsmen.get(task.assigned_to_id) or task.assigned_to_id),)
 
     def _ref(self, ticket: Ticket) -> SourceRef:
         return SourceRef(self.name, ticket.ticket_id, ticket.internal_id)
@@ -326,11 +331,42 @@ class CasaviSource:
         self.client.put_task(ref.item_id, current, status=status)
         log.info("casavi_task_status_written", ticket=ref.item_id, task=task_id, status=status)
 
+    def add_task_file(self, ref: SourceRef, task_id: str, file_id: str) -> None:
+        """PUT the task whole with ``file_id`` added to its files (the document names
+        ``attachments`` on task update; whether a PUT replaces the list or adds to it, it does
+        not say: the whole list is sent), then read it back: a casavi that answered without
+        storing the file is a RefusedError, not a file taken for written."""
+        current = self.client.get_task(ref.item_id, task_id)
+        if file_id in current.attachments:
+            return  # already there (a repeat after a lost answer)
+        self.client.put_task(ref.item_id, replace(current, attachments=current.attachments + (file_id,)))
+        stored = self.client.get_task(ref.item_id, task_id).attachments
+        if file_id not in stored:
+            raise RefusedError(f"casavi answered the PUT of task {task_id} of ticket {ref.item_id} but did not "
+                               f"keep file {file_id} (it holds {', '.join(stored) or 'none'})")
+        log.info("casavi_task_file_written", ticket=ref.item_id, task=task_id, file=file_id)
+
     def upload_file(self, name: str, content_type: str, path: Path) -> str:
         return self.client.upload_file(path, name, content_type)
 
     def download_attachment(self, ref: SourceRef, attachment: Attachment, dest: Path) -> None:
         self.client.download_file(attachment.url or attachment.attachment_id, dest)
+
+
+def _attachment(detail: AttachmentDetail) -> Attachment:
+    return Attachment(attachment_id=detail.file_id, name=detail.name, content_type=detail.content_type,
+                      size=detail.size, url=detail.url)
+
+
+def _ticket_files(ticket: Ticket) -> list[AttachmentDetail]:
+    """The ticket's own files: ``attachmentDetails`` without the files of its tasks.  Whether
+    casavi lists a task's files among the ticket's is not documented (1.9.0: "Ticket tasks now
+    include attachment data"); a file a comment carries is the ticket's either way."""
+    task_files = {f for t in ticket.tasks for f in (*t.attachments, *(d.file_id for d in t.attachment_details))}
+    if not task_files:
+        return list(ticket.attachment_details)
+    carried = {f for c in ticket.comments for f in c.attachments}
+    return [d for d in ticket.attachment_details if d.file_id not in task_files or d.file_id in carried]
 
 
 def _with_name(item_id: str, name: str | None) -> str:

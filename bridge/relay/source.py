@@ -258,6 +258,9 @@ class RelaySource:
     def set_task_status(self, ref: SourceRef, task_id: str, title: str, status: str) -> None:
         raise FatalError("relay orders have no tasks; set [sync] tasks = false for a relay source")
 
+    def add_task_file(self, ref: SourceRef, task_id: str, file_id: str) -> None:
+        raise FatalError("relay orders have no tasks; set [sync] tasks = false for a relay source")
+
     def upload_file(self, name: str, content_type: str, path: Path) -> str:
         """Stage a copy of the file for the next :meth:`add_comment` (relay has no file upload
         of its own: files travel inside CreateOrderComment).  Each staging gets its own id, so

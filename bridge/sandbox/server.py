@@ -251,7 +251,9 @@ def _readings(flags: dict[str, Any]) -> dict[str, Any]:
                   "casavi_embed_comments": "embed_comments", "casavi_filter_pending": "filter_pending",
                   "casavi_task_put_merges": "task_put_merges", "casavi_max_file_bytes": "max_file_bytes",
                   "casavi_refresh": "refresh_endpoint", "casavi_attachment_urls": "attachment_urls",
-                  "casavi_custom_fields_as_text": "custom_fields_as_text"}
+                  "casavi_custom_fields_as_text": "custom_fields_as_text",
+                  "casavi_task_files_apart": "task_files_apart",
+                  "casavi_task_put_adds_files": "task_put_adds_files"}
     unknown = set(flags) - set(flag_names)
     if unknown:
         raise TypeError(f"unknown casavi sandbox options {sorted(unknown)}")

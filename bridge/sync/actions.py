@@ -424,6 +424,66 @@ class CopyToSource(Action):
 
 
 @dataclass(frozen=True)
+class CopyTaskFileToTarget(Action):
+    """A task's own file → its sub-item (the sub-item's id is the task link's, so the file of a
+    task created in the same plan follows its sub-item's create)."""
+
+    task_id: str
+    attachment: Attachment  # the source task's file
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"task {self.task_id} file {self.attachment.name} → sub-item"
+
+    @property
+    def action_key(self) -> str:
+        return f"task-file:{self.task_id}/{self.attachment.attachment_id}→tool"
+
+
+@dataclass(frozen=True)
+class CopyTaskFileToSource(Action):
+    """A file added to a sub-item in the tool → its task in the source: attached to the task
+    (``internal`` False: the task's audience, the craftsman, sees it), or staff-only as an
+    internal comment of the ticket carrying the file (``comment_id`` deterministic:
+    ``<connector>-<sub-item>-a-<attachment>``)."""
+
+    task_id: str
+    task_title: str
+    sub_id: str
+    attachment: Attachment  # the sub-item's file
+    comment_id: str
+    internal: bool = True
+    direction = TO_SOURCE
+
+    def describe(self) -> str:
+        where = "an internal comment" if self.internal else f"task {self.task_id}"
+        return f"sub-item {self.sub_id} file {self.attachment.name} → {where}"
+
+    @property
+    def action_key(self) -> str:
+        return f"task-file:{self.sub_id}/{self.attachment.attachment_id}→source"
+
+
+@dataclass(frozen=True)
+class MarkTaskFile(Action):
+    """Stamp a sub-item's file with the source file it is linked to (the marker write after an
+    upload or a write-back was lost)."""
+
+    task_id: str
+    sub_id: str
+    attachment_id: str  # the tool's
+    source_file_id: str
+    direction = TO_TARGET
+
+    def describe(self) -> str:
+        return f"mark sub-item {self.sub_id} file {self.attachment_id} as task file {self.source_file_id}"
+
+    @property
+    def action_key(self) -> str:
+        return f"mark:{self.sub_id}/{self.attachment_id}"
+
+
+@dataclass(frozen=True)
 class RecordConflict(Action):
     field_name: str
     source_value: str
@@ -502,7 +562,7 @@ WRITES = (CreateItem, UpdateFields, SetTargetStatus, SetSourceStatus, AddTargetC
           UpdateTargetComment, UpdateSourceComment, SetTargetAssignee, SetSourceAssignee, SetTargetAttribute,
           SetSourceReference, SetSourceDueDate,
           CreateSubItem, UpdateSubItem, SetSourceTaskStatus, CreateSourceTask, CopyToTarget, CopyToSource,
-          MarkAttachment, MarkItem)
+          CopyTaskFileToTarget, CopyTaskFileToSource, MarkAttachment, MarkTaskFile, MarkItem)
 
 
 def is_write(action: Action) -> bool:

@@ -29,6 +29,7 @@ from bridge.people import People
 from bridge.source import Source
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
+from bridge.sync.apply_task_files import apply_task_file
 from bridge.sync.attributes import attribute_field
 from bridge.sync.comment_edits import FIELD_TEXT, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET
@@ -170,6 +171,8 @@ class Applier:
             log.info("comment_written_back", comment=action.comment_id)
         elif isinstance(action, (a.SetTargetAssignee, a.SetSourceAssignee)):
             self._assign(action, target_id, ref, outcome)
+        elif isinstance(action, (a.CopyTaskFileToTarget, a.CopyTaskFileToSource, a.MarkTaskFile)):
+            apply_task_file(self, action, self._ref(ref, key), outcome)
         elif isinstance(action, a.SetSourceReference):
             self._reference(action, target_id, ref, outcome)
         elif isinstance(action, a.SetSourceDueDate):

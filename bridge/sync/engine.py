@@ -43,9 +43,10 @@ from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
 from bridge.sync import holds
 from bridge.sync.apply import Applier
-from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, ItemLinks
+from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TASK_FILE, ItemLinks
 from bridge.sync.plan import in_recorded_state, marker_unknown, plan_item
 from bridge.sync.rules import SyncRules
+from bridge.sync.task_files import follows_task_files
 
 log = structlog.get_logger()
 
@@ -502,4 +503,6 @@ def _needs_whole_read(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
         if link is None or link.source_id.startswith(written):
             return True
     return (any((KIND_TASK, s.sub_id) not in linked for s in target.sub_items)
-            or any((KIND_ATTACHMENT, f.attachment_id) not in linked for f in target.attachments))
+            or any((KIND_ATTACHMENT, f.attachment_id) not in linked for f in target.attachments)
+            or (follows_task_files(rules) and any((KIND_TASK_FILE, f.attachment_id) not in linked
+                                                  for s in target.sub_items for f in s.attachments)))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 KIND_TICKET, KIND_COMMENT, KIND_TASK, KIND_ATTACHMENT = "ticket", "comment", "task", "attachment"
+# A task's own file ↔ the sub-item's file; the child id is "<task id>/<source file id>".
+KIND_TASK_FILE = "task_file"
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,14 @@ class ItemLinks:
 def child_key(item_key: str, kind: str, child_id: str) -> str:
     """The source key of a child link: ``casavi:P-1/comment/C-7``."""
     return f"{item_key}/{kind}/{child_id}"
+
+
+def task_file_key(task_id: str, file_id: str) -> str:
+    """The child id of a task file's link: ``T-1/1042``."""
+    return f"{task_id}/{file_id}"
+
+
+def split_task_file_key(key: str) -> tuple[str, str]:
+    """(task id, source file id) of a task file link's child id (file ids carry no ``/``)."""
+    task_id, _, file_id = key.rpartition("/")
+    return task_id, file_id

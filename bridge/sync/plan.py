@@ -45,6 +45,8 @@ from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
 from bridge.sync.rules import SyncRules
 from bridge.sync.source_fields import plan_new_reference, plan_reference, shows_own_reference
+from bridge.sync.task_files import (is_task_file_carrier, plan_task_files, sub_item_ids, task_file_marker_unknown,
+                                    task_files_in_recorded_state, task_owned_files)
 
 def written_id(connector: str, target_item_id: str, kind_letter: str, target_child_id: str) -> str:
     """Deterministic id of an object the bridge writes to the source, e.g. ``jira-10042-c-10311``."""
@@ -70,7 +72,9 @@ def target_hashes(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def task_hashes(task: Task) -> dict[str, str]:
-    return {FIELD_TITLE: content_hash([task.title, task.description]), FIELD_STATUS: content_hash(task.status)}
+    # The header lines (the craftsman) count with the text; a task without any hashes as before.
+    text = [task.title, task.description] + ([[list(f) for f in task.facts]] if task.facts else [])
+    return {FIELD_TITLE: content_hash(text), FIELD_STATUS: content_hash(task.status)}
 
 
 def sub_hashes(sub: SubItem) -> dict[str, str]:
@@ -165,7 +169,7 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
             link_of = files.get(f.attachment_id)
             if link_of is None or (marked and f.marker is None and not marker_recorded(link_of)):
                 return False
-    return True
+    return task_files_in_recorded_state(target, links, rules)
 
 
 def marker_recorded(link: LinkView) -> bool:
@@ -184,6 +188,8 @@ def marker_unknown(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bo
     the ledger does not hold that it was stored, and the read shows none."""
     if target.markers_read or not rules.capabilities.attachment_marker_after_upload:
         return False
+    if task_file_marker_unknown(target, links, rules):
+        return True
     files = {l.target_id: l for l in links.of_kind(KIND_ATTACHMENT)}
     return any(f.marker is None and f.attachment_id in files and not marker_recorded(files[f.attachment_id])
                for f in target.attachments)
@@ -206,8 +212,10 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
     plan += plan_new_reference(source, rules)
     empty = TargetItem(target_id="", fields={}, version="")
     plan += _plan_comments(source, empty, links, rules)
-    plan += _plan_tasks(source, empty, links, rules)
+    tasks = _plan_tasks(source, empty, links, rules)
+    plan += tasks
     plan += _plan_attachments(source, empty, links, rules)
+    plan += plan_task_files(source, empty, links, rules, tasks)
     plan.append(a.FinishItem(key, source.version, None))
     return plan
 
@@ -221,13 +229,15 @@ def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: 
     plan += plan_attributes(source, link, rules)
     # Sub-items before the item's status: some tools (Redmine) refuse to close an item whose
     # sub-items are still open.
-    plan += _plan_tasks(source, target, links, rules)
+    tasks = _plan_tasks(source, target, links, rules)
+    plan += tasks
     plan += _plan_status(source, target, link, rules)
     plan += plan_assignee(source, target, link, rules, _winner(rules, source, target))
     plan += plan_reference(source, target, link, rules)
     plan += _plan_comments(source, target, links, rules)
     plan += plan_comment_edits(source, target, links, rules)
     plan += _plan_attachments(source, target, links, rules)
+    plan += plan_task_files(source, target, links, rules, tasks)
     plan.append(a.FinishItem(source.ref.key, source.version, target.version))
     return plan
 
@@ -333,10 +343,13 @@ def _plan_comments(source: SourceItem, target: TargetItem, links: ItemLinks, rul
     prefix = f"{rules.connector}-{target.target_id}-c-" if target.target_id else None
     # Comments the bridge wrote only to carry a tool file into the source: never mirrored back.
     carrier = f"{rules.connector}-{target.target_id}-a-" if target.target_id else None
+    subs = sub_item_ids(target, links)  # comments carrying a sub-item's file (bridge.sync.task_files)
     plan: list[a.Action] = []
     adopted_tgt: set[str] = set()
     for c in source.comments:
         if c.comment_id in linked_src or (carrier and c.comment_id.startswith(carrier)):
+            continue
+        if subs and is_task_file_carrier(c.comment_id, rules, subs):
             continue
         if prefix and c.comment_id.startswith(prefix) and c.comment_id[len(prefix):] in tgt_by_id:
             tid = c.comment_id[len(prefix):]  # our own write-back whose link was lost
@@ -456,6 +469,9 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
     key = source.ref.key
     if not rules.capabilities.attachments:
         return [a.Note(key, "the tool takes no attachments; files are not mirrored")] if source.attachments else []
+    owned = task_owned_files(source, target, links, rules)  # a task's files are not the ticket's
+    if owned:
+        source = replace(source, attachments=tuple(f for f in source.attachments if f.attachment_id not in owned))
     linked = links.of_kind(KIND_ATTACHMENT)
     linked_src = {l.source_id for l in linked}
     linked_tgt = {l.target_id for l in linked}

@@ -46,7 +46,7 @@ from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
-from .markup import build_comment, build_description, fit, markdown_to_wiki
+from .markup import build_comment, build_description
 from .rest import RECONCILE_MAX, JiraRest
 
 log = structlog.get_logger(__name__)
@@ -98,7 +98,7 @@ class JiraConnector:
     name = "jira"
     capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
                                 markers_on_comments=True, due_date=True, attachment_marker_after_upload=True,
-                                comment_edits=True, assignee=True)
+                                comment_edits=True, assignee=True, sub_item_attachments=True)
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
@@ -248,19 +248,26 @@ class JiraConnector:
         sub_tasks = []
         for entry in (raw.get("fields") or {}).get("subtasks") or []:
             try:
-                sub_tasks.append(self.rest.issue(str(entry["id"]), m.SUB_TASK_FIELDS, (m.TASK_MARKER_KEY,)))
+                sub_tasks.append(self._remember_markers(
+                    self.rest.issue(str(entry["id"]), m.SUB_TASK_FIELDS, m.SUB_TASK_PROPERTIES)))
             except JIRAError as exc:
                 if exc.status_code != 404:  # a sub-task deleted meanwhile is just absent
                     raise
-        if "properties" in raw:  # asked for: an absent key means the issue has no such property
-            known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
-            if isinstance(known, dict):
-                self._attachment_markers.put(issue_id, dict(known))
+        self._remember_markers(raw)
         item = m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url,
                                 policy=self.tenant_policy)
         if item.marker is not None and not m.has_marker_label(raw, item.marker):
             item = replace(item, marker_findable=False)  # created before the marker label
         return item
+
+    def _remember_markers(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Keep an issue's (or sub-task's) ``casavi.attachments`` as read whole (a read that asked
+        for properties: an absent key means the issue has none)."""
+        if "properties" in raw:
+            known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
+            if isinstance(known, dict):
+                self._attachment_markers.put(str(raw["id"]), dict(known))
+        return raw
 
     def changed_since(self, since: datetime | None) -> Changes:
         """Summaries of the issues changed at or after ``since`` (a changed sub-task surfaces as
@@ -667,8 +674,8 @@ class JiraConnector:
         s = self.settings
         fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
                                   "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
-        if task.description:
-            fields["description"] = fit(markdown_to_wiki(task.description, self.text_policy), s.text_limit)
+        if task.description or task.facts:
+            fields["description"] = self._sub_description(task)
         reply = self.rest.send("POST", "issue", {
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
@@ -676,11 +683,16 @@ class JiraConnector:
         now, resolution = self._move(sub_id, status)
         return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
 
+    def _sub_description(self, task: Task) -> str:
+        """A sub-task's description: the header panel with the task's facts (the craftsman), then
+        the task's text; without facts the text alone, as before."""
+        return build_description(task.description, task.facts, None, policy=self.text_policy,
+                                 limit=self.settings.text_limit)
+
     @_boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
-            "summary": m.summary_for(task.title),
-            "description": fit(markdown_to_wiki(task.description, self.text_policy), self.settings.text_limit)}})
+            "summary": m.summary_for(task.title), "description": self._sub_description(task)}})
         if status is None:
             return WriteResult(sub_id)
         now, resolution = self._move(sub_id, status)

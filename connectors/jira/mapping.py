@@ -26,7 +26,8 @@ SERVICE_DESK_KEY = "sd.public.comment"  # JSM: {"internal": true}
 
 ISSUE_FIELDS = ("summary", "description", "status", "resolution", "updated", "created",
                 "duedate", "subtasks", "attachment", "parent", "issuetype", "labels", "assignee")
-SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", "issuetype", "parent")
+SUB_TASK_FIELDS = ("summary", "description", "status", "resolution", "updated", "issuetype", "parent", "attachment")
+SUB_TASK_PROPERTIES = (TASK_MARKER_KEY, ATTACHMENTS_KEY)  # casavi.attachments: the sub-task's own files
 # What an incremental search reads: enough for the version, the cursor and the marker (the
 # label: Data Center's search rows carry no properties).
 SUMMARY_FIELDS = ("updated", "issuetype", "parent", "labels")
@@ -300,6 +301,7 @@ def to_sub_item(raw: Mapping[str, Any], policy: TenantTextPolicy = TenantTextPol
             fields.get("description") or "", policy),
         resolution=_name(fields.get("resolution")),
         marker=marker,
+        attachments=to_attachments(raw),
     )
 
 
@@ -393,7 +395,8 @@ def to_snapshot(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[st
                             status=_name(sub_fields.get("status")) or "",
                             description=str(sub_fields.get("description") or ""),
                             resolution=_name(sub_fields.get("resolution")),
-                            marker=str(task["taskId"]) if isinstance(task, Mapping) and task.get("taskId") else None))
+                            marker=str(task["taskId"]) if isinstance(task, Mapping) and task.get("taskId") else None,
+                            attachments=to_attachments(raw)))
     version, updated_at = latest_update(raw_issue, raw_sub_tasks)
     unread = tuple(Comment(comment_id=str(c.get("id")), text="", internal=bool(c.get("visibility")),
                            created_at=parse_jira_time(c.get("created"))) for c in comments)

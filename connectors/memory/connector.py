@@ -51,6 +51,12 @@ class MemorySettings(BaseModel):
     restricted_comments: bool = True  # False: a restricted comment is silently stored for everyone
 
 
+def render_task_description(task: Task) -> str:
+    """A sub-item's description: the task's facts (the craftsman) as header lines, then its text."""
+    header = "\n".join(f"{label}: {value}" for label, value in task.facts)
+    return f"{header}\n\n{task.description}" if header else task.description
+
+
 def render_description(draft: ItemDraft) -> str:
     """The description as the tool shows it: header facts, the link back, then the body."""
     lines = [f"{label}: {value}" for label, value in draft.facts]
@@ -72,6 +78,7 @@ class MemoryConnector:
             markers_on_comments=True,
             due_date=True,
             comment_edits=True,
+            sub_item_attachments=self.settings.sub_items and self.settings.attachments,
         )
         self.store = MemoryStore(self.settings.path)
 
@@ -198,8 +205,9 @@ class MemoryConnector:
             sub_id = MemoryStore.next_id(data)
             stamp = MemoryStore.tick(data)
             data["items"][sub_id] = {
-                "id": sub_id, "parent": target_id, "title": task.title, "description": task.description,
+                "id": sub_id, "parent": target_id, "title": task.title, "description": render_task_description(task),
                 "status": status.status, "resolution": status.resolution, "marker": marker, "updated": stamp,
+                "attachments": [],
             }
             item["children"].append(sub_id)
             item["updated"] = stamp
@@ -213,7 +221,7 @@ class MemoryConnector:
             sub = data["items"].get(sub_id)
             if sub is None or sub.get("parent") != target_id:
                 raise NotFoundError(f"sub-item {sub_id} of {target_id} not found", status=404)
-            sub["title"], sub["description"] = task.title, task.description
+            sub["title"], sub["description"] = task.title, render_task_description(task)
             if status is not None:
                 sub["status"], sub["resolution"] = status.status, status.resolution
             stamp = MemoryStore.tick(data)
@@ -233,21 +241,23 @@ class MemoryConnector:
             for chunk in iter(lambda: fh.read(1 << 16), b""):
                 digest.update(chunk)
         with self.store.transaction(write=True) as data:
-            item = self._item(data, target_id)
+            item = self._holder(data, target_id)
             attachment_id = MemoryStore.next_id(data)
             shutil.copyfile(path, self.store.files_dir / attachment_id)
             stamp = MemoryStore.tick(data)
-            item["attachments"].append({
+            item.setdefault("attachments", []).append({
                 "id": attachment_id, "name": name, "content_type": content_type, "size": size,
                 "sha256": digest.hexdigest(), "marker": marker,
             })
             item["updated"] = stamp
+            if item.get("parent") is not None:  # a sub-item's change is its parent's too
+                data["items"][item["parent"]]["updated"] = stamp
             return WriteResult(attachment_id, version=stamp)
 
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
         with self.store.transaction(write=False) as data:
-            item = self._item(data, target_id)
-            if not any(a["id"] == attachment.attachment_id for a in item["attachments"]):
+            item = self._holder(data, target_id)
+            if not any(a["id"] == attachment.attachment_id for a in item.get("attachments") or ()):
                 raise NotFoundError(f"attachment {attachment.attachment_id} of {target_id} not found", status=404)
         shutil.copyfile(self.store.files_dir / attachment.attachment_id, dest)
 
@@ -289,6 +299,13 @@ class MemoryConnector:
             raise NotFoundError(f"item {target_id} not found", status=404)
         return item
 
+    def _holder(self, data: dict[str, Any], target_id: str) -> dict[str, Any]:
+        """An item, or a sub-item (its files are its own when ``sub_item_attachments``)."""
+        found = data["items"].get(str(target_id))
+        if found is not None and found.get("parent") is not None and self.capabilities.sub_item_attachments:
+            return found
+        return self._item(data, target_id)
+
     @staticmethod
     def _fields(item: dict[str, Any]) -> dict[str, str]:
         return {
@@ -315,7 +332,9 @@ class MemoryConnector:
                 for c in item["comments"]
             ),
             sub_items=tuple(
-                SubItem(s["id"], s["title"], s["status"], s.get("description", ""), s.get("resolution"), s.get("marker"))
+                SubItem(s["id"], s["title"], s["status"], s.get("description", ""), s.get("resolution"), s.get("marker"),
+                        tuple(Attachment(a["id"], a["name"], a["content_type"], a["size"], None, a.get("marker"),
+                                         a.get("sha256")) for a in s.get("attachments") or ()))
                 for s in children
             ),
             attachments=tuple(

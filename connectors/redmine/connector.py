@@ -73,6 +73,7 @@ class RedmineConnector:
             due_date=True,
             comment_edits=True,  # PUT /journals/{id}.json, Redmine 5.0 and later
             assignee=True,
+            sub_item_attachments=True,  # a child issue's own files (issue list include=attachments)
         )
         self._lookup: Lookup | None = None
         self._lock = threading.Lock()
@@ -303,7 +304,8 @@ class RedmineConnector:
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         ids = self._ids()
         status_id = self._status_id(status)
-        body = self._issue_body(ids, ids.sub_tracker_id, task.title, to_redmine(task.description, self.text_policy, self._fmt),
+        body = self._issue_body(ids, ids.sub_tracker_id, task.title,
+                                mapping.render_task_description(task, self.text_policy, self._fmt),
                                 mapping.TASK_LINE,
                                 marker if ids.field_id is None else mapping.task_marker_value(marker))
         body.update(parent_issue_id=int(target_id), status_id=status_id)
@@ -319,7 +321,7 @@ class RedmineConnector:
         child = self._issue(sub_id, "")
         if str((child.get("parent") or {}).get("id")) != str(target_id):
             raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
-        description = to_redmine(task.description, self.text_policy, self._fmt)
+        description = mapping.render_task_description(task, self.text_policy, self._fmt)
         if ids.field_id is None:
             _, value = mapping.split_marker_line(mapping.normalize_text(child.get("description")), mapping.TASK_LINE)
             if value:
@@ -389,7 +391,7 @@ class RedmineConnector:
     def _children(self, ids: Lookup, issue: dict[str, Any]) -> list[dict[str, Any]]:
         if not issue.get("children"):
             return []
-        params = {**self._project_filter(ids), "parent_id": issue["id"], "sort": "id"}
+        params = {**self._project_filter(ids), "parent_id": issue["id"], "sort": "id", "include": "attachments"}
         return self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
 
     def _gather(self, target_ids: Iterable[str]) -> Iterator[TargetItem]:

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import quote, unquote
 
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
-from bridge.model import Attachment, Comment, ItemDraft, Marker, SubItem, TargetItem
+from bridge.model import Attachment, Comment, ItemDraft, Marker, SubItem, TargetItem, Task
 
 from .text import COMMON_MARK, TEXTILE, from_redmine, plain_to_redmine, to_redmine
 from .textile import textile_url
@@ -147,18 +147,26 @@ def render_description(draft: ItemDraft, policy: ToolTextPolicy = ToolTextPolicy
     """What the issue shows: the ticket's facts and the link back as a list (one line each, in
     ``formatting``: Textile or CommonMark), then the body (tenant text under ``policy``, with the
     ticket's files as the images it may show)."""
-    if formatting == TEXTILE:
-        lines = [f"* *{plain_to_redmine(label, TEXTILE)}:* {plain_to_redmine(value, TEXTILE)}"
-                 for label, value in draft.facts]
-        if draft.link_url:
-            lines.append(f'* *casavi:* "{plain_to_redmine(draft.link_url, TEXTILE)}":{textile_url(draft.link_url)}')
-    else:
-        lines = [f"- **{plain_to_redmine(label)}:** {plain_to_redmine(value)}" for label, value in draft.facts]
-        if draft.link_url:
-            lines.append(f"- **casavi:** <{draft.link_url}>")
+    lines = _fact_lines(draft.facts, formatting)
+    if draft.link_url:
+        lines.append(f'* *casavi:* "{plain_to_redmine(draft.link_url, TEXTILE)}":{textile_url(draft.link_url)}'
+                     if formatting == TEXTILE else f"- **casavi:** <{draft.link_url}>")
     header = "\n".join(lines)
     body = to_redmine(draft.description, policy.with_files(draft.files), formatting)
     return f"{header}\n\n{body}" if header and body else header or body
+
+
+def render_task_description(task: Task, policy: ToolTextPolicy = ToolTextPolicy(), formatting: str = COMMON_MARK) -> str:
+    """A child issue's description: the task's facts (the craftsman) as a list, then its text."""
+    header = "\n".join(_fact_lines(task.facts, formatting))
+    body = to_redmine(task.description, policy, formatting)
+    return f"{header}\n\n{body}" if header and body else header or body
+
+
+def _fact_lines(facts: Iterable[tuple[str, str]], formatting: str) -> list[str]:
+    if formatting == TEXTILE:
+        return [f"* *{plain_to_redmine(label, TEXTILE)}:* {plain_to_redmine(value, TEXTILE)}" for label, value in facts]
+    return [f"- **{plain_to_redmine(label)}:** {plain_to_redmine(value)}" for label, value in facts]
 
 
 def subject(title: str) -> str:
@@ -270,6 +278,7 @@ def to_sub_item(child: Mapping[str, Any], place: MarkerPlace, policy: TenantText
         status=(child.get("status") or {}).get("name", ""),
         description=description,
         marker=marker,
+        attachments=tuple(to_attachment(a) for a in child.get("attachments") or ()),
     )
 
 
@@ -278,12 +287,15 @@ def item_version(issue: Mapping[str, Any], children: Iterable[Mapping[str, Any]]
 
     Latest ``updated_on`` of the issue and its children (a child's change does not touch the
     parent), the newest journal id (every change, note and upload through the API adds one)
-    and the number of children.
+    and the number of children; when the children have files (listed with
+    ``include=attachments``), the newest child file's id too, so a file added to a child in
+    the same second as the last change is not taken for "seen".
     """
     children = list(children)
     stamps = [issue.get("updated_on") or ""] + [c.get("updated_on") or "" for c in children]
     last_journal = max((int(j["id"]) for j in issue.get("journals") or ()), default=0)
-    return f"{max(stamps)}/j{last_journal}/c{len(children)}"
+    child_files = [int(a["id"]) for c in children for a in c.get("attachments") or () if str(a.get("id", "")).isdigit()]
+    return f"{max(stamps)}/j{last_journal}/c{len(children)}" + (f"/f{max(child_files)}" if child_files else "")
 
 
 def to_target_item(

@@ -85,6 +85,42 @@ def test_task_put_replaces_the_task_under_the_strict_reading(start_casavi_sandbo
         assert (task["description"], task["assignedToId"]) == ("Wasser tritt aus", "E-1")
 
 
+def _upload(client, name: str, data: bytes) -> int:
+    reply = client.post("/files", content=data, headers={"X-Filename": name, "Content-Type": "text/plain"})
+    assert reply.status_code == 201, reply.text
+    return reply.json()["id"]
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_a_tasks_files_are_listed_on_the_ticket_under_the_strict_reading(start_casavi_sandbox, profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    client = casavi_login(sandbox)
+    ticket = first_ticket(client)
+    quote = _upload(client, "Angebot.txt", b"420 EUR")
+    created = client.post(f"/tickets/{ticket['id']}/tasks", json={"id": "T-1", "title": "Rohr", "attachments": [quote]})
+    assert created.status_code == 201 and created.json()["attachments"] == [quote]
+    assert [d["name"] for d in created.json()["attachmentDetails"]] == ["Angebot.txt"]
+    detail = client.get(f"/tickets/{ticket['id']}").json()
+    listed = [r for r in client.get("/tickets", params={"page": 1}).json() if r["id"] == ticket["id"]]
+    on_ticket = quote in detail["attachments"] and "Angebot.txt" in [d["name"] for d in detail["attachmentDetails"]]
+    assert on_ticket is (profile == "strict")
+    assert all((quote in row["attachments"]) is (profile == "strict") for row in listed)
+    assert [t["attachments"] for t in detail["tasks"] if t["id"] == "T-1"] == [[quote]]
+
+
+@pytest.mark.parametrize("profile", ["strict", "lenient"])
+def test_task_put_attachments_replace_the_tasks_files_under_the_strict_reading(start_casavi_sandbox, profile):
+    sandbox = start_casavi_sandbox(casavi_profile=profile)
+    client = casavi_login(sandbox)
+    path = f"/tickets/{first_ticket(client)['id']}/tasks"
+    first, second = _upload(client, "a.txt", b"a"), _upload(client, "b.txt", b"b")
+    assert client.post(path, json={"id": "T-1", "title": "Rohr", "attachments": [first]}).status_code == 201
+    assert client.put(f"{path}/T-1", json={"id": "T-1", "title": "Rohr", "attachments": [second]}).status_code == 200
+    files = client.get(f"{path}/T-1").json()["attachments"]
+    assert files == ([second] if profile == "strict" else [first, second])
+    assert client.put(f"{path}/T-1", json={"id": "T-1", "title": "Rohr", "attachments": [999999]}).status_code == 400
+
+
 @pytest.mark.parametrize("profile, limit", [("strict", TEN_MB), ("lenient", TEN_MIB)])
 def test_upload_limit_is_ten_million_bytes_under_the_strict_reading(start_casavi_sandbox, profile, limit):
     client = casavi_login(start_casavi_sandbox(casavi_profile=profile))

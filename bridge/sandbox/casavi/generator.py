@@ -4,7 +4,8 @@ The same (tickets, seed) always gives the same data: one :class:`random.Random`,
 no uuid; every time is an offset from the fixed :data:`ANCHOR` (tickets were created in the
 two years before it).  The data carries what a real account carries and what trips clients:
 German and English text with umlauts and ß, markdown, a few very long descriptions,
-internal comments, tasks in every status, small attachments with non-ASCII names, ``number``
+internal comments, tasks in every status (two of three assigned to a craftsman: a contact with
+company, e-mail and telephone or mobile), small attachments with non-ASCII names, ``number``
 as string or integer (see :mod:`bridge.sandbox.casavi.render`), ``reportedAt`` sometimes
 "Invalid Date", ``postalCode`` sometimes a number and sometimes a string.
 
@@ -174,6 +175,8 @@ def generate(tickets: int = 200, seed: int = 1, profile: str = "mixed") -> Datas
             ticket.closed_ms = moment
         ticket.modified_ms = moment + rng.randrange(0, 3_600_000)
         data.tickets.append(ticket)
+    if profile == "mixed":
+        _add_craftsmen(data)
     return data
 
 
@@ -194,6 +197,37 @@ def _custom_fields(seed: int, index: int, type_name: str, created_ms: int) -> di
         found["Meldedatum"] = datetime.fromtimestamp(created_ms / 1000, timezone.utc).date().isoformat()
     found["Kostenstelle"] = rng.choice(("KST-4711", "KST-0815", None))
     return found
+
+
+# Craftsmen are contacts too (a task's assignedToId names "the contact the task is assigned
+# to"): firms with a contact person, one without a telephone but a mobile, one firm without a
+# person.  Added after everything else and without the random generator, so the rest of the data
+# stays what it was for every (tickets, seed).
+CRAFTSMEN = (
+    ("H-0000001", "Klaus", "Wassermann", "Sanitär Wassermann & Söhne GmbH", "service@sanitaer-wassermann.example",
+     "+49 89 5550101", None),
+    ("H-0000002", "Petra", "Funke", "Elektro Funke", "p.funke@elektro-funke.example", None, "+49 171 5550102"),
+    ("H-0000003", None, None, "Dachdeckerei Ziegler KG", "info@dach-ziegler.example", "+49 89 5550103", None),
+)
+
+
+def _add_craftsmen(data: Dataset) -> None:
+    """The craftsmen as contacts, and two of every three tasks assigned to one of them."""
+    for ident, first, last, company, email, telephone, mobile in CRAFTSMEN:
+        number = int(ident[2:])
+        data.contacts.append({
+            "id": ident, "internalId": 60000 + number, "title": None, "salutation": None, "firstName": first,
+            "lastName": last, "company": company, "companyRole": "Inhaber" if first else None, "email": email,
+            "telephone": telephone, "mobile": mobile, "fax": None, "website": None, "street": None,
+            "postalCode": None, "city": None, "country": "Germany", "note": "Handwerker", "isRegistered": False,
+            "preferredWayOfContact": "EMAIL", "customFields": {}, "appLink": f"{APP_LINK_BASE}/contacts/{60000 + number}",
+        })
+    count = 0
+    for ticket in data.tickets:
+        for task in ticket.tasks.values():
+            count += 1
+            if count % 3:
+                task.assigned_to_id = CRAFTSMEN[count % len(CRAFTSMEN)][0]
 
 
 def _bench_ticket(rng: random.Random, data: Dataset, index: int, units_by_property: dict[str, list[dict]],

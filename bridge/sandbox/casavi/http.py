@@ -49,8 +49,7 @@ class CasaviSandbox:
         self._clock = clock
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
-        store.comments_move_modified = settings.readings.comments_move_modified
-        store.custom_fields_as_text = settings.readings.custom_fields_as_text
+        store.apply_readings(settings.readings)
 
     def issue_token(self) -> dict[str, str]:
         now = self._clock()
@@ -100,8 +99,7 @@ class CasaviSandbox:
         if profile is not None:
             self.settings.profile = profile
         self.settings.readings = readings
-        self.store.comments_move_modified = readings.comments_move_modified
-        self.store.custom_fields_as_text = readings.custom_fields_as_text
+        self.store.apply_readings(readings)
         if values.get("revoke_tokens"):
             with self._lock:
                 self._tokens.clear()

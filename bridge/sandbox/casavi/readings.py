@@ -26,6 +26,12 @@ custom_fields_as_text     ``"customFields": {}``, no value schema           valu
                                                                             entered: text,      text ("1250.5",
                                                                             numbers, booleans,  "true", "Sanitär,
                                                                             lists, null         Elektro", "")
+task_files_apart          1.9.0 "Ticket tasks now include attachment        a task's files are   only the ticket's
+                          data"; silent on whether the ticket's             also listed in the   own (and its
+                          ``attachments`` list a task's files too           ticket's attachments comments') files
+task_put_adds_files       task update ``attachments``: "IDs of files        the list given       the files given
+                          that should be attached"; silent on whether       replaces the task's  are added to the
+                          the list replaces the task's files                files                task's
 ========================  ===============================================  ==================  =================
 
 ``date_semantics`` (``date`` = modified or created) is a reading too; it is its own switch
@@ -55,6 +61,8 @@ class Readings:
     refresh_endpoint: bool = False
     attachment_urls: bool = False
     custom_fields_as_text: bool = False
+    task_files_apart: bool = False
+    task_put_adds_files: bool = False
 
     @classmethod
     def profile(cls, name: str, **overrides: Any) -> "Readings":
@@ -63,7 +71,8 @@ class Readings:
             raise ValueError(f"casavi profile must be one of {', '.join(PROFILES)}")
         base = cls() if name == "strict" else cls(
             comments_move_modified=True, embed_comments=True, filter_pending=True, task_put_merges=True,
-            max_file_bytes=TEN_MIB, refresh_endpoint=True, attachment_urls=True, custom_fields_as_text=True)
+            max_file_bytes=TEN_MIB, refresh_endpoint=True, attachment_urls=True, custom_fields_as_text=True,
+            task_files_apart=True, task_put_adds_files=True)
         return base.with_values({k: v for k, v in overrides.items() if v is not None})
 
     def with_values(self, values: Mapping[str, Any]) -> "Readings":

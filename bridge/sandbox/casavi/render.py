@@ -100,9 +100,14 @@ def render_ticket(
     detail: bool,
     embed_comments: bool = True,
     custom_as_text: bool = False,
+    task_files: bool = False,
 ) -> dict[str, Any]:
     """The ticket model; ``detail`` adds ``comments`` and ``tasks`` (GET /tickets/{id}); without
-    ``embed_comments`` the ``comments`` are ``[]`` as in the document's sample (strict reading)."""
+    ``embed_comments`` the ``comments`` are ``[]`` as in the document's sample (strict reading);
+    with ``task_files`` the ticket's ``attachments`` list its tasks' files too (strict reading)."""
+    attachments = list(ticket.attachments)
+    if task_files:
+        attachments += [f for t in ticket.tasks.values() for f in t.attachments if f not in attachments]
     contact = contacts.get(ticket.contact_id or "") or {}
     manager = staff.get(ticket.assigned_to_id or "") or {}
     body: dict[str, Any] = {
@@ -129,8 +134,8 @@ def render_ticket(
         "lastModified": format_ms(ticket.modified_ms),
         "closedAt": format_ms(ticket.closed_ms) if ticket.status == "CLOSED" else None,
         "reportedAt": format_ms(ticket.reported_ms) if ticket.reported_ms is not None else INVALID_DATE,
-        "attachments": list(ticket.attachments),
-        "attachmentDetails": attachment_details(ticket.attachments, files, files_url),
+        "attachments": attachments,
+        "attachmentDetails": attachment_details(attachments, files, files_url),
         "customFields": custom_fields(ticket.custom_fields, as_text=custom_as_text),
         "appLink": f"{APP_LINK_BASE}/tickets/{ticket.internal_id}",
     }

@@ -30,8 +30,19 @@ from bridge.sandbox.casavi.store_items import TicketItemsMixin
 class CasaviStore(TicketItemsMixin):
     """All casavi data of one sandbox; every public method holds the lock while it runs."""
 
-    comments_move_modified = False  # set by the sandbox from its readings
-    custom_fields_as_text = False  # set by the sandbox from its readings
+    # Set by the sandbox from its readings (bridge.sandbox.casavi.readings).
+    comments_move_modified = False
+    custom_fields_as_text = False
+    task_files_apart = False
+    task_put_adds_files = False
+
+    def apply_readings(self, readings: Any) -> None:
+        """Take the readings the store itself applies (the rest are the routes')."""
+        with self._lock:
+            self.comments_move_modified = readings.comments_move_modified
+            self.custom_fields_as_text = readings.custom_fields_as_text
+            self.task_files_apart = readings.task_files_apart
+            self.task_put_adds_files = readings.task_put_adds_files
 
     def __init__(self, dataset: Dataset | None = None, *, clock: Callable[[], float] = time.time):
         dataset = dataset or Dataset()
@@ -129,7 +140,8 @@ class CasaviStore(TicketItemsMixin):
         with self._lock:
             return render.render_ticket(self.ticket(ticket_id), files=self.files, files_url=files_url,
                                         contacts=self.contacts, staff=self.staff, detail=detail,
-                                        embed_comments=embed_comments, custom_as_text=self.custom_fields_as_text)
+                                        embed_comments=embed_comments, custom_as_text=self.custom_fields_as_text,
+                                        task_files=not self.task_files_apart)
 
     def render_comment(self, ticket_id: str, comment_id: str, files_url: str | None) -> dict[str, Any]:
         with self._lock:
@@ -201,7 +213,8 @@ class CasaviStore(TicketItemsMixin):
                     if len(chosen) == PAGE_SIZE:
                         break
             return [render.render_ticket(t, files=self.files, files_url=files_url, contacts=self.contacts,
-                                         staff=self.staff, detail=False, custom_as_text=self.custom_fields_as_text)
+                                         staff=self.staff, detail=False, custom_as_text=self.custom_fields_as_text,
+                                         task_files=not self.task_files_apart)
                     for t in chosen]
 
     # -- ticket writes ------------------------------------------------------------------------

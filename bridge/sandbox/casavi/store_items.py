@@ -32,6 +32,7 @@ class TicketItemsMixin:
     _stamp: Callable[[], int]
     _touch: Callable[[TicketRecord, int], None]
     comments_move_modified: bool
+    task_put_adds_files: bool
     _known_files: Callable[[list[int]], list[int]]
 
     def _touch_item(self, ticket: TicketRecord, stamp: int) -> None:
@@ -171,7 +172,9 @@ class TicketItemsMixin:
         if "createdById" in payload:
             task.created_by_id = optional_str(payload, "createdById")
         if attachments is not None:
-            task.attachments = attachments
+            # The reading task_put_adds_files: the files given join the task's (else they replace them).
+            task.attachments = (task.attachments + [f for f in attachments if f not in task.attachments]
+                                if self.task_put_adds_files else attachments)
         if status is not None and status != task.status:
             task.status = status
             if status == "ACCEPTED":
