@@ -194,7 +194,7 @@ class JiraConnector:
                           sub_item_statuses: Mapping[str, str | None]) -> list[str]:
         """What ``check`` finds on the workflow paths into the statuses the status maps name
         (status → resolution sent with it), for the issue type and the sub-task type
-        (:func:`.probes.workflow_problems`; read-only, one search and one transitions read per
+        (:func:`.probes.workflow_problems`; read-only, a search, an issue read and a transitions read per
         status of each workflow).  What could not be probed is kept for :meth:`assumptions`."""
         def first_row(jql: str) -> list[dict[str, Any]]:
             return next(iter(self.rest.search_pages(jql, ("status",), (), page_size=1)), ([], None))[0][:1]

@@ -123,7 +123,8 @@ def workflow_problems(get: Get, search: Callable[[str], list[dict[str, Any]]], s
     """(problems, notes) of the workflows the bridge walks: ``targets`` maps an issue type name to
     the statuses the bridge moves issues of that type into (status → resolution it sends, or None).
 
-    Read-only: for every status of the type's workflow, one issue in that status (a search) and
+    Read-only: for every status of the type's workflow, one issue in that status (a search, and
+    a read of the issue's status, since a lagging index may show an issue that has moved on) and
     its transitions with their screens (``GET issue/{id}/transitions?expand=transitions.fields``).
     From each status seen, the bridge's own walk (:func:`.mapping.next_transition`) is followed to
     each target: a target it cannot reach, and each transition on the way whose screen requires a
@@ -141,9 +142,15 @@ def workflow_problems(get: Get, search: Callable[[str], list[dict[str, Any]]], s
         known: dict[str, list[m.Transition]] = {}
         for status in statuses:
             rows = search(f'project = "{settings.project}" AND issuetype = "{issue_type}" AND status = "{status}"')
-            if rows:
-                raw = get(f"issue/{rows[0]['id']}/transitions", {"expand": "transitions.fields"}) or {}
-                known[status] = m.parse_transitions(raw.get("transitions") or [])
+            if not rows:
+                continue
+            # A search index may lag (Cloud): the issue found may have moved on since; its
+            # transitions then belong to another status, so it is read first.
+            now = ((get(f"issue/{rows[0]['id']}", {"fields": "status"}) or {}).get("fields") or {}).get("status") or {}
+            if not _same(str(now.get("name") or ""), status):
+                continue
+            raw = get(f"issue/{rows[0]['id']}/transitions", {"expand": "transitions.fields"}) or {}
+            known[status] = m.parse_transitions(raw.get("transitions") or [])
         unseen = [s for s in statuses if s not in known]
         if unseen:
             notes.append(f"the workflow of {issue_type!r} was not probed from {', '.join(map(repr, unseen))} "
