@@ -21,10 +21,9 @@ MIRIAM, JOERG, TOM = "M-000001", "M-000002", "M-000004"
 
 def _redmine_user(admin: httpx.Client, login: str, first: str, last: str, mail: str, project: str) -> int:
     found = admin.get("/users.json", params={"name": login}).json()["users"]
-    if found:
-        return found[0]["id"]
-    user = admin.post("/users.json", json={"user": {"login": login, "firstname": first, "lastname": last,
-                                                    "mail": mail, "password": "casavi-bridge-1"}}).json()["user"]
+    user = found[0] if found else admin.post("/users.json", json={"user": {
+        "login": login, "firstname": first, "lastname": last, "mail": mail,
+        "password": "casavi-bridge-1"}}).json()["user"]
     roles = admin.get("/roles.json").json()["roles"]
     developer = next(r["id"] for r in roles if r["name"] == "Developer")
     admin.post(f"/projects/{project}/memberships.json",
@@ -33,18 +32,21 @@ def _redmine_user(admin: httpx.Client, login: str, first: str, last: str, mail: 
 
 
 def test_assignee_both_ways_against_real_redmine(redmine_server, tmp_path):
+    # A project of its own: the sandbox's ticket ids (T-00001, ...) repeat across tests, and in
+    # the session's shared server an earlier test's issue would be adopted by its marker.
+    project = redmine_server.new_project()
     with redmine_server.admin() as admin:
         miriam = _redmine_user(admin, "mmanager", "Miriam", "Manager", "miriam.manager@hausverwaltung.example",
-                               redmine_server.project)
+                               project)
         joerg = _redmine_user(admin, "jhausmeister", "Joerg", "Hausmeister",
-                              "joerg.hausmeister@hausverwaltung.example", redmine_server.project)
+                              "joerg.hausmeister@hausverwaltung.example", project)
     with start_sandboxes(tickets=0, seed=5, apps=("casavi",)) as sandbox:
         path = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory")
         config = tomllib.loads(path.read_text())
         example = tomllib.loads(REDMINE_EXAMPLE.read_text())
         config.pop("memory", None)
         config["connector"] = {"kind": "redmine"}
-        config["redmine"] = redmine_server.settings(assignee_map={MIRIAM: miriam, JOERG: joerg})
+        config["redmine"] = redmine_server.settings(assignee_map={MIRIAM: miriam, JOERG: joerg}, project=project)
         for name in MAPS:
             config[name] = example[name]
         path.write_text(tomli_w.dumps(config))

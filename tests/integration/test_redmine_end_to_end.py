@@ -31,7 +31,11 @@ def world(redmine_server, tmp_path):
         example = tomllib.loads(REDMINE_EXAMPLE.read_text())
         config.pop("memory", None)
         config["connector"] = {"kind": "redmine"}
-        config["redmine"] = redmine_server.settings(attachment_max_bytes=redmine_server.attachment_max_bytes)
+        # A project of its own: the seeded tickets (T-00001, ...) are the same in every test that
+        # takes this fixture, and in the session's shared server an earlier test's issues would
+        # be found by their markers and adopted instead of created.
+        config["redmine"] = redmine_server.settings(attachment_max_bytes=redmine_server.attachment_max_bytes,
+                                                    project=redmine_server.new_project())
         # casavi's sandbox runs the strict reading: a new or edited comment does not move the
         # ticket's lastModified, so the bridge finds it by the sweep of linked open tickets;
         # every pass sweeps here, as the tests add and edit comments after the first pass.
