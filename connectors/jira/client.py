@@ -276,10 +276,12 @@ class JiraConnector:
         A parent's version folds in its sub-tasks' ``updated`` (as :meth:`get` does) from the
         sub-task rows of the same search: every sub-task updated after its parent is in it,
         because the parent is.  A sub-task whose parent was not changed is read with its parent.
+        Each page is converted as it arrives: of a sub-task row only its newest ``updated`` per
+        parent is kept, so the pass holds one small summary per issue, not the search's rows.
         """
         jql = m.changed_since_jql(self.settings.project, since)
-        parents: dict[str, dict[str, Any]] = {}
-        subs: dict[str, dict[str, dict[str, Any]]] = {}
+        items: dict[str, TargetItem] = {}
+        newest_sub: dict[str, tuple[datetime, str] | None] = {}  # parent id -> its newest sub-task's stamp
         as_of: datetime | None = None
         try:
             for page, clock in self.rest.search_pages(jql, m.SUMMARY_FIELDS, (m.MARKER_KEY,),
@@ -287,23 +289,25 @@ class JiraConnector:
                                                       reconcile=self._reconcile_ids()):
                 as_of = as_of or clock
                 for raw in page:
-                    if m.is_sub_task(raw):
-                        parent = m.parent_id(raw)
-                        if parent is not None:
-                            subs.setdefault(parent, {})[str(raw.get("id"))] = raw
-                    else:
-                        parents[str(raw.get("id"))] = raw
-            items: list[TargetItem] = []
-            for issue_id, raw in parents.items():
-                items.append(m.to_summary(raw, list(subs.get(issue_id, {}).values())))
-            for issue_id in subs.keys() - parents.keys():
+                    if not m.is_sub_task(raw):
+                        items[str(raw.get("id"))] = m.to_summary(raw, ())
+                        continue
+                    parent, stamp = m.parent_id(raw), m.row_update(raw)
+                    if parent is None:
+                        continue
+                    known = newest_sub.get(parent)
+                    newest_sub[parent] = stamp if stamp is not None and (known is None or stamp[0] > known[0]) else known
+            found: list[TargetItem] = []
+            for issue_id, item in items.items():
+                found.append(m.with_sub_task_update(item, newest_sub.get(issue_id)))
+            for issue_id in newest_sub.keys() - items.keys():
                 try:
-                    items.append(self.get(issue_id))
+                    found.append(self.get(issue_id))
                 except NotFoundError:
                     log.info("jira_parent_not_found", target_id=issue_id)
         except _LIBRARY_ERRORS as exc:
             raise translate(exc, action="changed_since") from exc
-        return Changes(items, as_of=as_of)
+        return Changes(found, as_of=as_of)
 
     @_boundary("snapshots")
     def snapshots(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, TargetItem]:

@@ -322,19 +322,33 @@ def to_attachments(raw_issue: Mapping[str, Any]) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def row_update(raw: Mapping[str, Any]) -> tuple[datetime, str] | None:
+    """A row's ``updated`` as (time, the text Jira wrote), or None when it has none or it cannot be read."""
+    stamp = (raw.get("fields") or {}).get("updated")
+    when = parse_jira_time(stamp) if stamp else None
+    return (when, str(stamp)) if when is not None else None
+
+
 def latest_update(raw_issue: Mapping[str, Any], raw_sub_tasks: Sequence[Mapping[str, Any]]) -> tuple[str, datetime | None]:
     """The item's version: the newest ``updated`` of the issue and its sub-tasks, as Jira wrote it.
 
     A sub-task's change does not touch its parent's ``updated``; folding the sub-tasks in makes
     the parent's version change with them, so such a change is never taken for "already seen".
     """
-    stamps = [(raw.get("fields") or {}).get("updated") for raw in (raw_issue, *raw_sub_tasks)]
-    dated = [(parse_jira_time(s), s) for s in stamps if s]
-    dated = [(when, s) for when, s in dated if when is not None]
+    dated = [d for d in (row_update(raw) for raw in (raw_issue, *raw_sub_tasks)) if d is not None]
     if not dated:
         return str((raw_issue.get("fields") or {}).get("updated") or ""), None
     when, stamp = max(dated, key=lambda pair: pair[0])
     return stamp, when
+
+
+def with_sub_task_update(item: TargetItem, newest: tuple[datetime, str] | None) -> TargetItem:
+    """``item`` (from its own row) with its newest sub-task's ``updated`` folded into the version,
+    as :func:`latest_update` folds it: the same version whether the sub-task rows came with the
+    issue's row or were seen one by one."""
+    if newest is None or (item.updated_at is not None and newest[0] <= item.updated_at):
+        return item
+    return replace(item, version=newest[1], updated_at=newest[0])
 
 
 def to_target_item(raw_issue: Mapping[str, Any], raw_comments: Sequence[Mapping[str, Any]],
