@@ -499,3 +499,28 @@ def test_a_person_reassigning_in_jira_is_the_author_of_the_history(jira: Flavour
     assert answer.status_code < 300, answer.text
     histories = jira.ok("GET", f"/issue/{key}", params={"expand": "changelog", "fields": "summary"})["changelog"]["histories"]
     assert [(h["author"]["displayName"], h["items"][0]["toString"]) for h in histories] == [("Alice Agent", "Carol Caretaker")]
+
+
+def test_transitions_are_recorded_in_the_changelog_of_issues_and_search_rows(jira: Flavour) -> None:
+    key = jira.new_issue("Draughty window")["key"]
+    search = "/search/jql" if jira.cloud else "/search"
+    params = {"jql": f"key = {key}", "fields": "status,resolution", "expand": "changelog"}
+    jira.settle()
+    fresh = jira.ok("GET", search, params=params)["issues"][0]
+    assert fresh["changelog"]["histories"] == []  # a create writes no history
+    offered = {t["name"]: t["id"] for t in jira.ok("GET", f"/issue/{key}/transitions")["transitions"]}
+    jira.ok("POST", f"/issue/{key}/transitions", json={"transition": {"id": offered["In Progress"]}})
+    answer = jira.client.post(f"/_sandbox/issues/{key}/transition",
+                              json={"as": "alice", "status": "Done", "resolution": "Won't Do"})
+    assert answer.status_code < 300, answer.text
+    jira.settle()
+    for row in (jira.ok("GET", f"/issue/{key}", params={"expand": "changelog", "fields": "status"}),
+                jira.ok("GET", search, params=params)["issues"][0]):
+        histories = row["changelog"]["histories"]
+        if jira.cloud:  # the most recent first
+            histories = list(reversed(histories))
+        items = [[(i["field"], i["fromString"], i["toString"]) for i in h["items"]] for h in histories]
+        assert items == [[("status", "To Do", "In Progress")],
+                         [("status", "In Progress", "Done"), ("resolution", None, "Won't Do")]]
+        assert histories[1]["author"]["displayName"] == "Alice Agent"
+        assert all(i["from"] and i["to"] for i in histories[0]["items"])  # the status ids

@@ -280,18 +280,23 @@ class JiraStore(ItemsMixin, WorkflowMixin):
 
     def _log_change(self, issue: Issue, actor: JiraUser, now: int, field_id: str,
                     before: JiraUser | None, after: JiraUser | None) -> None:
-        """A history entry, as Jira writes one for every edit of a field (the changelog of
-        ``GET /issue/{key}?expand=changelog``).  Only assignee changes are recorded here; the
-        ids are what Jira puts in ``from``/``to`` for a user field: the accountId on Cloud, the
-        user key on Data Center."""
+        """A history entry for a user field (the assignee): the ids are what Jira puts in
+        ``from``/``to`` for a user field, the accountId on Cloud, the user key on Data Center."""
         def ident(user: JiraUser | None) -> str | None:
             if user is None:
                 return None
             return user.account_id if self.options.cloud else user.key
 
-        item = ChangeItem(field_id, ident(before), before.display_name if before else None,
-                          ident(after), after.display_name if after else None)
-        issue.changelog.append(History(self._new_id("history"), actor, now, [item]))
+        self.log_history(issue, actor, now, [ChangeItem(field_id, ident(before), before.display_name if before else None,
+                                                        ident(after), after.display_name if after else None)])
+
+    def log_history(self, issue: Issue, actor: JiraUser, now: int, items: list[ChangeItem]) -> None:
+        """One history entry, as Jira writes one per change of an issue (the changelog of
+        ``GET /issue/{key}?expand=changelog``, of search rows with ``expand=changelog`` and of
+        Cloud's ``GET /issue/{key}/changelog``).  Recorded: assignee changes and transitions
+        (status, and resolution where the transition changed it); a create writes none."""
+        if items:
+            issue.changelog.append(History(self._new_id("history"), actor, now, items))
 
     def delete_issue(self, id_or_key: str, delete_subtasks: bool) -> None:
         with self.lock:

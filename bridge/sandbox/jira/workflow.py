@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from bridge.sandbox.jira.catalog import DEFAULT_RESOLUTION, RESOLUTIONS, JiraUser, Named, Status, by_id_or_name
 from bridge.sandbox.jira.fields import JiraApiError, apply_update_ops, cannot_set
-from bridge.sandbox.jira.records import Issue
+from bridge.sandbox.jira.records import ChangeItem, Issue
 from bridge.sandbox.jira.workflow_def import TransitionDef
 
 
@@ -54,16 +54,22 @@ class WorkflowMixin:
             _, comment_ops = apply_update_ops({}, _only_comment_update(update))
             for op in comment_ops:  # refuse before anything is written
                 self._check_comment(op.get("body"), op.get("visibility"))  # type: ignore[attr-defined]
-            self.move_to(issue, step, values)
+            self.move_to(issue, step, values, actor)
             for op in comment_ops:
                 self.add_comment(issue.key, op.get("body"), actor,  # type: ignore[attr-defined]
                                  op.get("visibility"))
             return issue
 
-    def move_to(self, issue: "Issue", step: TransitionDef, values: Mapping[str, Any] | None = None) -> None:
+    def move_to(self, issue: "Issue", step: TransitionDef, values: Mapping[str, Any] | None = None,
+                actor: JiraUser | None = None) -> None:
+        """Carry out ``step``; with ``actor``, the change goes into the issue's changelog as a
+        transition does in Jira: a ``status`` item (status ids, names) and a ``resolution`` item
+        when the resolution changed (Cloud REST v3 Changelog / ChangeDetails, Data Center
+        ChangeHistoryBean / ChangeItemBean)."""
         values = dict(values or {})
         now = self.tick()  # type: ignore[attr-defined]
         target = step.to
+        before, resolution_before = issue.status, issue.resolution
         if target.category is not issue.status.category:
             issue.status_category_changed_ms = now
         issue.status = target
@@ -81,6 +87,12 @@ class WorkflowMixin:
             issue.resolution, issue.resolution_ms = resolution, (now if resolution else None)
         issue.screen_values.update(values)
         self._stamp(issue, now)  # type: ignore[attr-defined]
+        if actor is not None:
+            items = [ChangeItem("status", before.status_id, before.name, target.status_id, target.name)]
+            if issue.resolution is not resolution_before:
+                items.append(ChangeItem("resolution", _named_id(resolution_before), _named_name(resolution_before),
+                                        _named_id(issue.resolution), _named_name(issue.resolution)))
+            self.log_history(issue, actor, now, items)  # type: ignore[attr-defined]
 
     def _transition_step(self, issue: "Issue", transition: Any) -> TransitionDef:
         if not isinstance(transition, Mapping) or transition.get("id") in (None, ""):
@@ -137,6 +149,14 @@ class WorkflowMixin:
             "labels": list(issue.labels),
             "properties": dict(issue.properties),
         }
+
+
+def _named_id(value: Named | None) -> str | None:
+    return value.item_id if value is not None else None
+
+
+def _named_name(value: Named | None) -> str | None:
+    return value.name if value is not None else None
 
 
 def _only_comment_update(update: Any) -> Any:
