@@ -18,11 +18,12 @@ Jira
   ``POST /issue`` per task (sub-task, marker in the same request), one ``POST attachments``
   per attachment and one ``PUT properties/casavi.attachments`` (the attachment's marker).
   The bench tickets are OPEN with OPEN tasks, i.e. "To Do" where Jira creates them: no
-  transition is needed.  (The connector still reads each new issue's and sub-task's status
-  once — ``GET /issue/{id}?fields=status`` — because the workflow's initial status is the
-  administrator's to change; that is 2 requests per ticket above this bound.  Taking the
-  initial status from an earlier create instead made a person's transition, done before the
-  bridge's next read, look like a wrong initial status and be undone.)
+  transition is needed.  (Where a new item stands is still read — the workflow's initial status
+  is the administrator's to change — but in batches: one search ``id in (...)`` with
+  ``expand=changelog`` per 100 new issues and sub-tasks of a chunk, about 0.02 requests per
+  ticket above this bound.  The changelog tells a person's transition made before that read
+  from the workflow's initial status, so it is not undone; one read per item, as before,
+  cost 2 requests per ticket.)
 
 Reading back what was just written is not needed: the planner records what it wrote (write,
 then record).  The startup probe (``check``) is left out; the mirror time compared with L is

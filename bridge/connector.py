@@ -28,6 +28,12 @@ checks them):
   ``draft.attributes`` and answers which of them the new item holds
   (:attr:`~bridge.model.WriteResult.attributes`); ``set_attribute`` raises
   :class:`~bridge.errors.RefusedError` naming the setting when the tool cannot take a value.
+- Optional, with ``capabilities.place_later``: ``create(..., place_later=True)`` and
+  ``add_sub_item(..., place_later=True)`` leave the new item where the tool creates it (no
+  status in ``fields``); ``placed({id: StatusTarget})`` reads such items in batches and returns
+  a ``WriteResult`` (``fields`` status, resolution: what to record as the bridge's write) for
+  each that needs no walk; ``place(id, StatusTarget)`` walks one of the rest.  Neither may
+  walk over a status a person gave the item after it was created.
 """
 
 from __future__ import annotations

@@ -299,6 +299,10 @@ class Capabilities:
     # Sub-items have files of their own: read into ``SubItem.attachments``; ``add_attachment``,
     # ``download_attachment`` (and ``mark_attachment``) take a sub-item's id as the target.
     sub_item_attachments: bool = False
+    # ``create`` and ``add_sub_item`` take ``place_later=True``: the item stays where the tool
+    # creates it, and the engine has the new items of a chunk placed in their statuses together
+    # (``placed`` in batches, ``place`` one by one for the rest) instead of one status read each.
+    place_later: bool = False
 
 
 def content_hash(value: Any) -> str:

@@ -23,8 +23,8 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
-from bridge.model import (FIELD_ASSIGNEE, FIELD_DUE_DATE, FIELD_MARKER, FIELD_REFERENCE, FIELD_STATUS, Comment,
-                          SourceRef, SubItem, Task, WriteResult, content_hash)
+from bridge.model import (FIELD_ASSIGNEE, FIELD_DUE_DATE, FIELD_MARKER, FIELD_REFERENCE, FIELD_STATUS, FIELD_TITLE,
+                          Comment, SourceRef, SubItem, Task, WriteResult, content_hash)
 from bridge.people import People
 from bridge.source import Source
 from bridge.state.ledger import Ledger
@@ -33,6 +33,7 @@ from bridge.sync.apply_task_files import apply_task_file
 from bridge.sync.attributes import attribute_field
 from bridge.sync.comment_edits import FIELD_TEXT, text_hash
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET
+from bridge.sync.placing import Placer, Unplaced
 from bridge.sync.plan import sub_hashes, target_hashes, task_hashes
 from bridge.sync.rules import SyncRules
 
@@ -57,6 +58,8 @@ class Applier:
         self.workdir = workdir
         self.metrics = metrics
         self.people = People(source, connector)
+        self.placer = Placer(connector, ledger)
+        self.place_later = self.placer.enabled
 
     def skipped(self, item_key: str) -> ItemOutcome:
         """An item not worked on in this pass (it is read again next time)."""
@@ -87,12 +90,19 @@ class Applier:
         key = action.item_key
         if isinstance(action, a.CreateItem):
             self.ledger.add_intent(key, action.marker.internal_id)
-            result = self.connector.create(action.draft, action.marker)
+            if self.place_later:
+                result = self.connector.create(action.draft, action.marker, place_later=True)
+            else:
+                result = self.connector.create(action.draft, action.marker)
             self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=result.target_id,
                                     source_hashes={**action.source_hashes, **created_attributes(action, result)},
                                     target_hashes=target_hashes(result.fields or {}),
                                     source_internal_id=action.marker.internal_id, display_id=result.display_id,
                                     clear_intent=True)
+            if self.place_later:
+                status = action.draft.status
+                self.placer.later(Unplaced(key, result.target_id, status, a.SetTargetStatus(
+                    key, result.target_id, status, action.source_hashes.get(FIELD_STATUS, ""))))
             self._count(outcome, "item_created", a.TO_TARGET)
             log.info("ticket_mirrored", target_id=result.target_id, title=action.draft.title[:80])
             self._dropped(action, result, outcome)
@@ -210,11 +220,21 @@ class Applier:
                                     target_hashes=action.target_hashes)
         elif isinstance(action, a.CreateSubItem):
             t, st = action.task, action.status
-            result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id)
-            status, resolution = _as_set(result.fields, st.status, st.resolution)
-            written = SubItem(result.target_id, t.title, status, t.description, resolution, t.task_id)
-            self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id, target_id=result.target_id,
-                                    source_hashes=action.source_hashes, target_hashes=sub_hashes(written))
+            if self.place_later:
+                result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id, place_later=True)
+                written = SubItem(result.target_id, t.title, "", t.description, None, t.task_id)
+                self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id,
+                                        target_id=result.target_id, source_hashes=action.source_hashes,
+                                        target_hashes={FIELD_TITLE: sub_hashes(written)[FIELD_TITLE]})
+                self.placer.later(Unplaced(key, result.target_id, st, a.UpdateSubItem(
+                    key, t, result.target_id, st, action.source_hashes), task_id=t.task_id))
+            else:
+                result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id)
+                status, resolution = _as_set(result.fields, st.status, st.resolution)
+                written = SubItem(result.target_id, t.title, status, t.description, resolution, t.task_id)
+                self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id,
+                                        target_id=result.target_id, source_hashes=action.source_hashes,
+                                        target_hashes=sub_hashes(written))
             self._count(outcome, "task_mirrored", a.TO_TARGET)
             log.info("task_mirrored", task=t.task_id, sub_item=result.target_id)
             self._dropped(action, result, outcome)

@@ -399,6 +399,19 @@ class Engine:
                 work = [(c, s, p) for c, (s, p) in zip(chunk, planned) if p]
                 for outcome in pool.map(lambda w: self._apply_one(*w, report), work):
                     report.counts.update(outcome.done)
+                self._place_created(pool, chunk, report)
+
+    def _place_created(self, pool: ThreadPoolExecutor, chunk: list[_Candidate], report: PassReport) -> None:
+        """The chunk's new items into their statuses, together (:mod:`bridge.sync.placing`);
+        also when a stop was requested: they are written already."""
+        try:
+            failures = self.applier.placer.place_created(pool.map)
+        except BudgetExceededError as exc:
+            self._cut(report, exc)
+            return
+        by_key = {c.item_key: c for c in chunk}
+        for key, action, exc in failures:
+            self._fail(by_key.get(key) or _Candidate(key, self._ref_for(key, None)), exc, report, action)
 
     def _gate(self, cand: _Candidate, planned: tuple, report: PassReport) -> tuple:
         """Hold back the writes whose quarantine entry says wait (:mod:`bridge.sync.holds`)."""

@@ -297,20 +297,28 @@ def _plan_fields(source: SourceItem, target: TargetItem, link: LinkView, rules: 
     return plan
 
 
+def tool_status_changed(now_hash: str, recorded: Mapping[str, str]) -> bool:
+    """Whether the tool's status moved since the bridge recorded it.  A status never recorded
+    (a create whose status step did not finish: a failure, a crash, a batch still to place it)
+    is no change in the tool: the source's status is then the one to hold, as for an adopted
+    create, and the walk into it reads where the item stands."""
+    return FIELD_STATUS in recorded and now_hash != recorded[FIELD_STATUS]
+
+
 def _plan_status(source: SourceItem, target: TargetItem, link: LinkView, rules: SyncRules) -> list[a.Action]:
     key = source.ref.key
     s_hash = content_hash(source.status)
     t_status = target.fields.get(FIELD_STATUS, "")
     t_hash = content_hash(t_status)
     s_changed = s_hash != link.source_hashes.get(FIELD_STATUS)
-    t_changed = t_hash != link.target_hashes.get(FIELD_STATUS)
+    t_changed = tool_status_changed(t_hash, link.target_hashes)
     forward = rules.status_map.get(source.status)
     back = rules.status_map_back.get(t_status)
     if forward == t_status or back == source.status:
         # In agreement.  The second test keeps a tool status the forward map does not produce:
         # "Resolved" (back: CLOSED) stays Resolved while casavi says CLOSED, instead of being
         # moved to "Closed" (CLOSED's forward status) by the round trip.
-        if s_changed or t_changed:
+        if s_changed or t_changed or FIELD_STATUS not in link.target_hashes:
             return [a.RecordHashes(key, {FIELD_STATUS: s_hash}, {FIELD_STATUS: t_hash})]
         return []
     plan: list[a.Action] = []
@@ -443,12 +451,12 @@ def _plan_linked_task(key: str, task: Task, sub: SubItem, link: LinkView, rules:
     s_now, t_now = task_hashes(task), sub_hashes(sub)
     title_changed = s_now[FIELD_TITLE] != link.source_hashes.get(FIELD_TITLE)
     s_changed = s_now[FIELD_STATUS] != link.source_hashes.get(FIELD_STATUS)
-    t_changed = t_now[FIELD_STATUS] != link.target_hashes.get(FIELD_STATUS)
+    t_changed = tool_status_changed(t_now[FIELD_STATUS], link.target_hashes)
     in_sync = _task_in_sync(rules, task, sub)
     if in_sync:
         if title_changed:
             return [a.UpdateSubItem(key, task, sub.sub_id, None, s_now)]
-        if s_changed or t_changed:
+        if s_changed or t_changed or FIELD_STATUS not in link.target_hashes:
             return [a.AdoptChild(key, KIND_TASK, task.task_id, sub.sub_id, s_now, t_now)]
         return []
     to_source = t_changed and (not s_changed or rules.conflict_policy == "tool-wins")

@@ -6,9 +6,11 @@ its key changes); the key is ``TargetItem.display_id``.
 Requests: writes are not read back.  ``WriteResult.fields`` are computed from what was sent
 (the description is compared as the wiki text the bridge wrote) plus the status the issue is
 in after the workflow walk; only the status is read, because a new issue's status is the
-workflow's initial one, which an administrator may change at any time.  ``changed_since``
-returns summaries from one search (no comments, no sub-tasks) and the engine reads whole
-only the items whose version it has not synced.
+workflow's initial one, which an administrator may change at any time.  The engine creates
+issues and sub-tasks with ``place_later`` and has a chunk's new items placed together: one
+search with their changelogs per 100 (:mod:`.statuses`), not one status read each.
+``changed_since`` returns summaries from one search (no comments, no sub-tasks) and the engine
+reads whole only the items whose version it has not synced.
 
 Markers: the marker label (``casavi-bridge_<source>_<ticket id>``, :mod:`.marker`; searchable on
 every Jira without an app) and the issue property ``casavi`` (the structured record), both set
@@ -20,22 +22,20 @@ after the upload; if that fails the engine adopts the attachment by name and siz
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence
 
 import requests
 import structlog
 from cachetools import LRUCache
 from jira.exceptions import JIRAError
 
-from bridge.errors import (BridgeError, FatalError, NotFoundError, PayloadTooLargeError, RefusedError,
-                           SkippableError)
+from bridge.errors import BridgeError, NotFoundError, PayloadTooLargeError, RefusedError, SkippableError
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
@@ -44,30 +44,15 @@ from . import mapping as m
 from . import probes
 from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
-from .errors import is_too_long, refused_fields, shorter, translate
+from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
 from .markup import build_comment, build_description
 from .rest import RECONCILE_MAX, JiraRest
+from .statuses import StatusesMixin
 
 log = structlog.get_logger(__name__)
-_T = TypeVar("_T")
-_LIBRARY_ERRORS = (JIRAError, requests.RequestException, ValueError)
-MAX_TRANSITION_STEPS = 10
 # Issues per batch read: one search page on Data Center and on Cloud (100 rows with fields).
 SNAPSHOT_BATCH = 100
-
-
-def _boundary(action: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
-    """Translate library exceptions into bridge errors at the connector's edge."""
-    def wrap(method: Callable[..., _T]) -> Callable[..., _T]:
-        @functools.wraps(method)
-        def run(*args: Any, **kwargs: Any) -> _T:
-            try:
-                return method(*args, **kwargs)
-            except _LIBRARY_ERRORS as exc:
-                raise translate(exc, action=action) from exc
-        return run
-    return wrap
 
 
 class _Recent:
@@ -90,15 +75,11 @@ class _Recent:
             self._values.pop(key, None)
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return (a or "").casefold() == (b or "").casefold()
-
-
-class JiraConnector:
+class JiraConnector(StatusesMixin):
     name = "jira"
     capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
                                 markers_on_comments=True, due_date=True, attachment_marker_after_upload=True,
-                                comment_edits=True, assignee=True, sub_item_attachments=True)
+                                comment_edits=True, assignee=True, sub_item_attachments=True, place_later=True)
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
@@ -154,7 +135,7 @@ class JiraConnector:
         client = self.rest.client
         try:
             info = client.server_info() or {}
-        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+        except (*LIBRARY_ERRORS, BridgeError) as exc:
             return [f"jira: cannot read server info at {s.server_url}: {translate(exc)}"]
         problems: list[str] = []
         cloud = info.get("deploymentType") == "Cloud"
@@ -164,7 +145,7 @@ class JiraConnector:
             myself = client.myself() or {}
             project = self.rest.get(f"project/{s.project}") or {}
             known = self.statuses()
-        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+        except (*LIBRARY_ERRORS, BridgeError) as exc:
             return problems + [f"jira: {translate(exc)}"]
         types = {t.get("name", "").casefold(): t for t in project.get("issueTypes") or []}
         if s.issue_type.casefold() not in types:
@@ -186,7 +167,7 @@ class JiraConnector:
             self._probe_notes += notes
             problems += self.attributes.problems(self._sample_issue)
             self._probe_notes += self.attributes.notes
-        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+        except (*LIBRARY_ERRORS, BridgeError) as exc:
             problems.append(f"jira: could not read what the account may do: {translate(exc)}")
         return problems
 
@@ -202,7 +183,7 @@ class JiraConnector:
         targets = {self.settings.issue_type: dict(issue_statuses), self.settings.sub_task_type: dict(sub_item_statuses)}
         try:
             problems, notes = probes.workflow_problems(self.rest.get, first_row, self.settings, targets)
-        except (*_LIBRARY_ERRORS, BridgeError) as exc:
+        except (*LIBRARY_ERRORS, BridgeError) as exc:
             return [f"jira: could not read the workflows: {translate(exc)}"]
         self._probe_notes += notes
         return problems
@@ -218,7 +199,7 @@ class JiraConnector:
             return str(page[0].get("key") or page[0].get("id")) if page else None
         return None
 
-    @_boundary("statuses")
+    @boundary("statuses")
     def statuses(self) -> set[str]:
         per_type = self.rest.get(f"project/{self.settings.project}/statuses") or []
         return {status["name"] for entry in per_type for status in entry.get("statuses") or [] if status.get("name")}
@@ -238,7 +219,7 @@ class JiraConnector:
 
     # --- reads ---------------------------------------------------------------------------
 
-    @_boundary("get")
+    @boundary("get")
     def get(self, target_id: str) -> TargetItem:
         raw = self.rest.issue(target_id, m.ISSUE_FIELDS, (m.MARKER_KEY, m.ATTACHMENTS_KEY))
         return self._complete(raw)
@@ -305,11 +286,11 @@ class JiraConnector:
                     found.append(self.get(issue_id))
                 except NotFoundError:
                     log.info("jira_parent_not_found", target_id=issue_id)
-        except _LIBRARY_ERRORS as exc:
+        except LIBRARY_ERRORS as exc:
             raise translate(exc, action="changed_since") from exc
         return Changes(found, as_of=as_of)
 
-    @_boundary("snapshots")
+    @boundary("snapshots")
     def snapshots(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, TargetItem]:
         """Issues read whole in batches: ``wanted`` maps an issue id to the sub-task ids known
         for it (the ledger's links); issues and sub-tasks are read together by searches
@@ -352,7 +333,7 @@ class JiraConnector:
                 rows.update((str(raw.get("id")), raw) for raw in page)
         return rows
 
-    @_boundary("find_by_marker")
+    @boundary("find_by_marker")
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
         """The issue of ``marker``'s ticket: by the marker label (every Jira), then — for issues
         created before the label — by the ``casavi`` property (matches only where an app indexes
@@ -385,8 +366,12 @@ class JiraConnector:
 
     # --- writes --------------------------------------------------------------------------
 
-    @_boundary("create")
-    def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
+    @boundary("create")
+    def create(self, draft: ItemDraft, marker: Marker, *, place_later: bool = False) -> WriteResult:
+        """Create the issue with its marker (label and property) in one request, then the link
+        back, then walk it into ``draft.status``.  ``place_later``: no walk and no status read; the
+        issue stays where the workflow creates it until :meth:`placed` / :meth:`place`, and
+        ``fields`` carry no status."""
         limit = self.settings.text_limit
         attributes = self.attributes.for_create(draft.attributes)
         fields = self._create_fields(draft, limit, attributes, marker)
@@ -428,10 +413,14 @@ class JiraConnector:
         log.info("jira_issue_created", target_id=issue_id, key=reply.get("key"), ticket=marker.item_id)
         if draft.link_url:
             self._link_back(issue_id, draft.link_url, marker)
+        key = str(reply["key"]) if reply.get("key") else None
+        if place_later:
+            written = m.written_fields(body["fields"])
+            written.pop("status")
+            return WriteResult(issue_id, fields=written, display_id=key, attributes=tuple(sorted(attributes.stored)))
         status, _ = self._move(issue_id, draft.status)
         return WriteResult(issue_id, fields=m.written_fields({**body["fields"], "status": {"name": status}}),
-                           display_id=str(reply["key"]) if reply.get("key") else None,
-                           attributes=tuple(sorted(attributes.stored)))
+                           display_id=key, attributes=tuple(sorted(attributes.stored)))
 
     def _description(self, draft: ItemDraft, limit: int) -> str:
         return build_description(draft.description, draft.facts, draft.link_url,
@@ -459,7 +448,7 @@ class JiraConnector:
             fields["assignee"] = {"accountId": account} if s.deployment == "cloud" else {"name": account}
         return fields
 
-    @_boundary("mark_item")
+    @boundary("mark_item")
     def mark_item(self, target_id: str, marker: Marker) -> None:
         """Add the marker label to an issue that has only the ``casavi`` property (created by a
         version before the label); labels are added, never replaced."""
@@ -474,10 +463,10 @@ class JiraConnector:
                 "object": {"url": url, "title": f"casavi {marker.item_id}"}}
         try:
             self.rest.send("POST", f"issue/{issue_id}/remotelink", body)
-        except _LIBRARY_ERRORS as exc:
+        except LIBRARY_ERRORS as exc:
             log.warning("jira_remote_link_failed", target_id=issue_id, error=str(translate(exc)))
 
-    @_boundary("update")
+    @boundary("update")
     def update(self, target_id: str, draft: ItemDraft, fields: set[str]) -> WriteResult:
         payload: dict[str, Any] = {}
         if "title" in fields:
@@ -498,79 +487,7 @@ class JiraConnector:
         return WriteResult(target_id, fields={name: written[name] for name in ("title", "description", "due_date")
                                               if name in fields})
 
-    @_boundary("set_status")
-    def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
-        now, _ = self._move(target_id, status)
-        return WriteResult(target_id, fields={"status": now})
-
-    def _move(self, issue_id: str, target: StatusTarget) -> tuple[str, str | None]:
-        """Walk the workflow to ``target``, one transition at a time (one step when any-to-any);
-        returns the (status, resolution) the issue is in afterwards, as Jira reports them: a
-        workflow decides values itself (a screen without the field, a post-function setting
-        it), and what was asked for is not always what Jira did."""
-        current, resolution = self._status_of(issue_id)
-        known: dict[str, list[m.Transition]] = {}
-        moved = False
-        for _ in range(MAX_TRANSITION_STEPS):
-            at_target = _same(current, target.status)
-            if at_target and (target.resolution is None or _same(resolution, target.resolution) or moved):
-                break
-            transitions = m.parse_transitions(self.rest.client.transitions(issue_id, expand="transitions.fields"))
-            known[current] = transitions
-            if at_target:
-                # Right status, other resolution: re-enter the status (through another one when
-                # the workflow has no transition into the current status) to set the resolution.
-                step = next((t for t in transitions if _same(t.to_status, target.status)), None) \
-                    or next(iter(transitions), None)
-                if step is None:
-                    log.warning("jira_resolution_not_set", target_id=issue_id, resolution=target.resolution)
-                    break
-            else:
-                step = m.next_transition(known, current, target.status)
-                if step is None:
-                    raise FatalError(f"jira: status {target.status!r} cannot be reached from {current!r} "
-                                     f"(issue {issue_id})")
-            self.rest.client.transition_issue(issue_id, step.transition_id, fields=self._transition_fields(step, target))
-            current, moved = step.to_status, True
-            if _same(current, target.status):
-                break
-        else:
-            raise FatalError(f"jira: status {target.status!r} not reached in {MAX_TRANSITION_STEPS} transitions "
-                             f"(issue {issue_id})")
-        if moved:
-            current, resolution = self._status_of(issue_id)
-            if target.resolution and _same(current, target.status) and not _same(resolution, target.resolution):
-                log.info("jira_workflow_set_resolution", target_id=issue_id, asked=target.resolution, set=resolution)
-        return current, resolution
-
-    def _status_of(self, issue_id: str) -> tuple[str, str | None]:
-        fields = (self.rest.issue(issue_id, ("status", "resolution")) or {}).get("fields") or {}
-        return (fields.get("status") or {}).get("name") or "", (fields.get("resolution") or {}).get("name")
-
-    def _transition_fields(self, step: m.Transition, target: StatusTarget) -> dict[str, Any]:
-        wanted: dict[str, Any] = {}
-        configured = ""
-        for status, values in self.settings.transition_fields.items():
-            if _same(status, step.to_status):
-                wanted.update(values)
-                configured = status
-        missing = sorted((step.required or frozenset()) - set(wanted)
-                         - ({"resolution"} if target.resolution and _same(step.to_status, target.status) else set()))
-        if missing:
-            key = f'[jira.transition_fields] "{configured or step.to_status}"'
-            raise SkippableError(f"jira: the transition {step.name!r} into {step.to_status!r} requires "
-                                 f"{', '.join(missing)} on its screen; give {'them' if len(missing) > 1 else 'it'} "
-                                 f"in {key}")
-        if target.resolution and _same(step.to_status, target.status):
-            wanted["resolution"] = {"name": target.resolution}
-        if step.fields is not None:  # the transition's screen is known: send only what it has
-            dropped = sorted(set(wanted) - step.fields)
-            if dropped:
-                log.info("jira_transition_fields_dropped", transition=step.name, fields=dropped)
-            wanted = {k: v for k, v in wanted.items() if k in step.fields}
-        return wanted
-
-    @_boundary("add_comment")
+    @boundary("add_comment")
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
         body = self._comment_body(comment, self.settings.text_limit)
         if marker:
@@ -584,7 +501,7 @@ class JiraConnector:
             reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
         return WriteResult(str(reply["id"]))
 
-    @_boundary("update_comment")
+    @boundary("update_comment")
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
         """Rewrite a comment the bridge wrote: the new text under the same author line.  The
         visibility is sent again (a comment update carries the comment's whole visibility), the
@@ -612,7 +529,7 @@ class JiraConnector:
                 body["visibility"] = {"type": visibility.type, "value": visibility.value}
         return body
 
-    @_boundary("find_person")
+    @boundary("find_person")
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
         """The Jira user for a casavi staff member: ``[jira] assignee_map`` first, else a user
         search by e-mail (Cloud ``query``, answering accountIds; Data Center ``username``,
@@ -629,7 +546,7 @@ class JiraConnector:
     def person_is_mapped(self, source_person_id: str) -> bool:
         return source_person_id in self.settings.assignee_map
 
-    @_boundary("set_assignee")
+    @boundary("set_assignee")
     def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
         """Assign the issue to ``person`` (accountId / user name), or unassign with None.  A
         person Jira will not take (unknown, not assignable) leaves the issue unassigned and is
@@ -645,7 +562,7 @@ class JiraConnector:
             person = None
         return WriteResult(target_id, fields={"assignee": person or ""})
 
-    @_boundary("set_attribute")
+    @boundary("set_attribute")
     def set_attribute(self, target_id: str, name: str, value: Any) -> WriteResult:
         """Write what kind of ticket it is (casavi ``type``, ``typeGroup``, ``customFields.<key>``)
         to the fields ``[jira.field_map]`` names (:mod:`.attributes`).  RefusedError, naming the
@@ -673,8 +590,11 @@ class JiraConnector:
         found = self.find_person("", text)
         return {key: found} if found else None
 
-    @_boundary("add_sub_item")
-    def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
+    @boundary("add_sub_item")
+    def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str,
+                     place_later: bool = False) -> WriteResult:
+        """A sub-task with its marker property, walked into ``status`` (``place_later``: not
+        walked, no status read, no ``fields``; see :meth:`create`)."""
         s = self.settings
         fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
                                   "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
@@ -684,6 +604,8 @@ class JiraConnector:
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
         self._remember_created(sub_id)
+        if place_later:
+            return WriteResult(sub_id)
         now, resolution = self._move(sub_id, status)
         return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
 
@@ -693,7 +615,7 @@ class JiraConnector:
         return build_description(task.description, task.facts, None, policy=self.text_policy,
                                  limit=self.settings.text_limit)
 
-    @_boundary("update_sub_item")
+    @boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
             "summary": m.summary_for(task.title), "description": self._sub_description(task)}})
@@ -702,7 +624,7 @@ class JiraConnector:
         now, resolution = self._move(sub_id, status)
         return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
 
-    @_boundary("add_attachment")
+    @boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
                        marker: str | None) -> WriteResult:
         size = path.stat().st_size
@@ -750,7 +672,7 @@ class JiraConnector:
             raise
         return True
 
-    @_boundary("mark_attachment")
+    @boundary("mark_attachment")
     def mark_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
         """Record ``attachment_id`` as the copy of source file ``marker`` (``casavi.attachments``)."""
         known = self._attachment_markers.get(target_id)
@@ -773,7 +695,7 @@ class JiraConnector:
                         error=str(exc))
             return False
 
-    @_boundary("download_attachment")
+    @boundary("download_attachment")
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
         url = attachment.url
         if not url:

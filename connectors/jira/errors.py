@@ -7,6 +7,9 @@ never by message text.  Messages are built from method, URL, status and Jira's o
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable, TypeVar
+
 import requests
 from jira.exceptions import JIRAError
 
@@ -20,6 +23,24 @@ _RETRIABLE_TRANSPORT = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+_T = TypeVar("_T")
+# What the jira library and requests raise (ValueError: a reply that is not JSON).
+LIBRARY_ERRORS = (JIRAError, requests.RequestException, ValueError)
+
+
+def boundary(action: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Translate library exceptions into bridge errors at the connector's edge."""
+    def wrap(method: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(method)
+        def run(*args: Any, **kwargs: Any) -> _T:
+            try:
+                return method(*args, **kwargs)
+            except LIBRARY_ERRORS as exc:
+                raise translate(exc, action=action) from exc
+        return run
+    return wrap
 
 
 def translate(exc: BaseException, *, action: str = "") -> BridgeError:

@@ -103,11 +103,26 @@ class JiraRest:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def issue(self, issue_id: str, fields: tuple[str, ...], properties: tuple[str, ...] = ()) -> dict[str, Any]:
+    def issue(self, issue_id: str, fields: tuple[str, ...], properties: tuple[str, ...] = (),
+              expand: tuple[str, ...] = ()) -> dict[str, Any]:
         params = {"fields": ",".join(fields)}
         if properties:
             params["properties"] = ",".join(properties)
+        if expand:
+            params["expand"] = ",".join(expand)
         return self.get(f"issue/{issue_id}", params)
+
+    def changelog(self, issue_id: str) -> list[dict[str, Any]]:
+        """Every history of the issue, oldest first, page by page (Cloud's ``GET
+        /issue/{id}/changelog``; Data Center has no such resource and expands them all)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.get(f"issue/{issue_id}/changelog", {"startAt": len(found), "maxResults": 100}) or {}
+            batch = page.get("values") or []
+            found.extend(batch)
+            total = page.get("total")
+            if not batch or page.get("isLast") or (total is not None and len(found) >= int(total)):
+                return found
 
     def comments(self, issue_id: str) -> list[dict[str, Any]]:
         """Every comment of the issue with its properties (markers), all pages."""
@@ -129,7 +144,7 @@ class JiraRest:
             yield from issues
 
     def search_pages(self, jql: str, fields: tuple[str, ...], properties: tuple[str, ...], *,
-                     page_size: int | None = None, reconcile: Sequence[str] = ()
+                     page_size: int | None = None, reconcile: Sequence[str] = (), expand: tuple[str, ...] = ()
                      ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
         """(issues, Jira's clock from the reply's ``Date`` header) for every page of ``jql``.
 
@@ -144,6 +159,8 @@ class JiraRest:
         params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
         if properties and self.settings.deployment == "cloud":
             params["properties"] = ",".join(properties)
+        if expand:  # both endpoints take it, e.g. "changelog" (each row then carries its histories)
+            params["expand"] = ",".join(expand)
         if self.settings.deployment == "cloud":
             if reconcile:
                 params["reconcileIssues"] = [int(i) for i in list(reconcile)[-RECONCILE_MAX:]]

@@ -22,6 +22,7 @@ from bridge.errors import AuthError, ConflictError, FatalError, NotFoundError, P
 from bridge.model import Marker
 from connectors.jira import JiraConnectorPlugin, JiraSettings
 from connectors.jira import mapping as m
+from connectors.jira.changelog import CreatedStatus, created_status, expanded
 from connectors.jira.marker import marker_label, marker_of_label
 from connectors.jira.errors import translate
 from connectors.jira.transport import RetryAfterGate, backoff
@@ -541,3 +542,39 @@ def test_a_person_is_matched_by_exact_address_or_as_the_only_user_with_a_hidden_
     assert person_match([{"accountId": "a3"}], "joerg@hv.example") == "a3"  # Cloud hid the address
     assert person_match([{"accountId": "a3"}, {"accountId": "a4"}], "joerg@hv.example") is None
     assert person_match([{"name": "bob", "emailAddress": "bob@x"}], "miriam@hv.example") is None
+
+
+# --- the changelog: where a new issue was created, and whether someone moved it since -------------
+
+def _history(hid: int, created: str, *items: tuple[str, str | None, str | None]) -> dict:
+    return {"id": str(hid), "author": {"accountId": "u-1", "displayName": "Alice"}, "created": created,
+            "items": [{"field": f, "fieldtype": "jira", "from": None, "fromString": a, "to": None, "toString": b}
+                      for f, a, b in items]}
+
+
+def _row(status: str, resolution: str | None, histories: list, total: int | None = None) -> dict:
+    return {"id": "10001", "fields": {"status": {"name": status}, "resolution": {"name": resolution} if resolution else None},
+            "changelog": {"startAt": 0, "maxResults": len(histories),
+                          "total": len(histories) if total is None else total, "histories": histories}}
+
+
+def test_an_issue_without_status_history_is_where_the_workflow_created_it():
+    row = _row("Backlog", None, [_history(1, "2026-11-29T10:00:00.000+0000", ("assignee", None, "Alice"))])
+    assert created_status(row, expanded(row)) == CreatedStatus("Backlog", None, moved=False)
+
+
+def test_a_transition_by_anyone_tells_the_status_the_issue_was_created_in():
+    # Cloud lists the newest first, Data Center the oldest first: the order is by time either way.
+    newest_first = [_history(3, "2026-11-29T10:00:02.000+0000", ("status", "In Progress", "Done"),
+                             ("resolution", None, "Done")),
+                    _history(2, "2026-11-29T10:00:01.000+0000", ("status", "To Do", "In Progress"))]
+    for histories in (newest_first, list(reversed(newest_first))):
+        row = _row("Done", "Done", histories)
+        found = created_status(row, expanded(row))
+        assert (found.status, found.resolution, found.moved) == ("To Do", None, True)
+
+
+def test_an_expansion_cut_short_is_not_taken_for_the_whole_changelog():
+    row = _row("Done", None, [_history(2, "2026-11-29T10:00:01.000+0000", ("status", "To Do", "Done"))], total=101)
+    assert expanded(row) is None
+    assert expanded({"id": "1", "fields": {}}) is None  # not expanded at all

@@ -403,3 +403,39 @@ def test_an_assignee_write_a_crash_left_unrecorded_is_written_again_without_a_co
     plan = plan_item(src, assigned_in_jira, links, rules)
     assert [x.staff_id for x in plan if isinstance(x, a.SetTargetAssignee)] == ["staff-1"]
     assert not any(isinstance(x, a.RecordConflict) for x in plan)
+
+
+def _without_status(hashes: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in hashes.items() if k != "status"}
+
+
+def test_a_status_never_recorded_is_no_change_in_the_tool_the_source_status_is_walked_into():
+    # A create whose status step did not finish (failed, or cut off by a crash) recorded no tool
+    # status: the workflow's start ("Backlog") is not a person's change to write back.
+    src, tgt = ticket(), issue(fields={"status": "Backlog"})
+    links = ItemLinks(LinkView("ticket", REF.key, "10", source_hashes(src), _without_status(target_hashes(issue().fields))))
+    plan = plan_item(src, tgt, links, RULES)
+    assert [x.status for x in plan if isinstance(x, a.SetTargetStatus)] == [StatusTarget("To Do")]
+    assert not any(isinstance(x, (a.SetSourceStatus, a.RecordConflict)) for x in plan)
+
+
+def test_a_status_never_recorded_is_recorded_when_both_sides_agree():
+    src, tgt = ticket(), issue()
+    links = ItemLinks(LinkView("ticket", REF.key, "10", source_hashes(src), _without_status(target_hashes(tgt.fields))))
+    plan = plan_item(src, tgt, links, RULES)
+    assert not any(a.is_write(x) for x in plan)
+    assert [x.target_hashes for x in plan if isinstance(x, a.RecordHashes)] == [{"status": content_hash("To Do")}]
+    assert not in_recorded_state(tgt, links, RULES)  # planned, not skipped, until it is recorded
+
+
+def test_a_sub_item_status_never_recorded_is_walked_to_the_task_not_written_back():
+    task = Task("t1", "Rohr", status="OPEN")
+    sub = SubItem("55", "Rohr", "Backlog", marker="t1")
+    src, tgt = ticket(tasks=(task,)), issue(sub_items=(sub,))
+    links = synced(src, tgt, [LinkView("task", "t1", "55", task_hashes(task), _without_status(sub_hashes(sub)))])
+    plan = plan_item(src, tgt, links, RULES)
+    assert [(x.sub_id, x.status) for x in plan if isinstance(x, a.UpdateSubItem)] == [("55", StatusTarget("To Do"))]
+    assert not any(isinstance(x, a.SetSourceTaskStatus) for x in plan)
+    in_step = SubItem("55", "Rohr", "To Do", marker="t1")
+    plan = plan_item(src, issue(sub_items=(in_step,)), links, RULES)
+    assert [x.target_hashes for x in plan if isinstance(x, a.AdoptChild)] == [sub_hashes(in_step)]
