@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from dataclasses import replace
 from typing import Callable, Iterable, Iterator
 
@@ -136,7 +138,7 @@ class TicketReader:
                 wanted = [t for t in wanted if t not in listed]  # lastModified tells for the listed ones
         workers = max(1, getattr(self.client.policy, "concurrency", 4))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for ticket in pool.map(self._sweep_one, wanted):
+            for ticket in _in_order(pool, self._sweep_one, wanted, window=workers * 4):
                 if ticket is not None:
                     yield make_summary(ticket, full_version(ticket))
 
@@ -148,3 +150,18 @@ class TicketReader:
         except BridgeError as exc:
             log.info("casavi_sweep_read_failed", ticket=ticket_id, error=type(exc).__name__)
             return None
+
+
+def _in_order(pool: ThreadPoolExecutor, work: Callable[[str], Ticket | None], ticket_ids: list[str], *,
+              window: int) -> Iterator[Ticket | None]:
+    """``pool.map(work, ticket_ids)`` with at most ``window`` reads under way or waiting to be
+    taken: ``map`` would queue a task for every linked ticket at once (20,000 at a time)."""
+    waiting: deque[Future] = deque()
+    ids = iter(ticket_ids)
+    for ticket_id in islice(ids, window):
+        waiting.append(pool.submit(work, ticket_id))
+    while waiting:
+        done = waiting.popleft().result()
+        for ticket_id in islice(ids, 1):
+            waiting.append(pool.submit(work, ticket_id))
+        yield done

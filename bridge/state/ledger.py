@@ -144,12 +144,18 @@ class Ledger:
         """Ids of ``source``'s linked items not closed on both sides, judged by the status
         hashes last synced (``closed_*``: the content hashes of the closed statuses)."""
         prefix = f"{source}:"
+        found: list[str] = []
         with Session(self.engine) as s:
+            # Streamed (yield_per): every linked item's hashes at once would be the pass's
+            # largest allocation at 20,000 links; only the ids are kept.
             rows = s.exec(select(Link.source_key, Link.source_hashes, Link.target_hashes)
-                          .where(Link.kind == KIND_TICKET, Link.source_key.startswith(prefix))).all()
-        return [key[len(prefix):] for key, s_hashes, t_hashes in rows
+                          .where(Link.kind == KIND_TICKET, Link.source_key.startswith(prefix))
+                          .execution_options(yield_per=1000))
+            for key, s_hashes, t_hashes in rows:
                 if not ((s_hashes or {}).get("status") in closed_source
-                        and (t_hashes or {}).get("status") in closed_target)]
+                        and (t_hashes or {}).get("status") in closed_target):
+                    found.append(key[len(prefix):])
+        return found
 
     def linked_item_keys(self) -> list[str]:
         with Session(self.engine) as s:

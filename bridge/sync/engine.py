@@ -31,7 +31,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
+from typing import Iterable, Iterator, TypeVar
 
 import structlog
 
@@ -49,6 +51,7 @@ from bridge.sync.rules import SyncRules
 from bridge.sync.task_files import follows_task_files
 
 log = structlog.get_logger()
+_T = TypeVar("_T")
 
 
 class MassChangeError(BridgeError):
@@ -215,26 +218,34 @@ class Engine:
         since = self._since(self.source_stream, full)
         if since is None and not full and self.rules.since is not None:
             since = self.rules.since
-        summaries = [s for s in self.source.changed_since(since) if self._keep(s, report)]
+        # Summaries are compared with the ledger a chunk at a time and only candidates are
+        # kept: a sweep of 20,000 linked tickets holds no more than a chunk of them at once.
+        def offer(chunk: list[SourceSummary]) -> None:
+            nonlocal src_max
+            versions = self.ledger.item_versions([s.ref.key for s in chunk])
+            for s in chunk:
+                if s.modified_at and (src_max is None or s.modified_at > src_max):
+                    src_max = s.modified_at
+                stored = versions.get(s.ref.key)
+                if stored is not None:
+                    if not full and same_version(stored[0], s.version):
+                        continue  # re-read in the overlap window (or swept), already synced
+                elif not self.rules.starts_mirroring(s.status, s.property_id, s.created_at):
+                    continue
+                candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
+
+        for chunk in _chunks(s for s in self.source.changed_since(since) if self._keep(s, report)):
+            offer(chunk)
         if not full and self._sweep_due():
             # Comments and task changes need not move the item's version stamp, nor (with
             # created-date semantics) does a close show in the incremental read: linked items
             # open on either side are swept (README "How syncing works").
-            swept = [s for s in self.source.sweep(self._open_linked()) if self._keep(s, report)]
-            report.counts["swept"] = len(swept)
-            summaries += swept
+            swept = 0
+            for chunk in _chunks(s for s in self.source.sweep(self._open_linked()) if self._keep(s, report)):
+                swept += len(chunk)
+                offer(chunk)
+            report.counts["swept"] = swept
             self.ledger.set_cursor(self.sweep_stream, datetime.now(timezone.utc), report.started_at)
-        versions = self.ledger.item_versions([s.ref.key for s in summaries])
-        for s in summaries:
-            if s.modified_at and (src_max is None or s.modified_at > src_max):
-                src_max = s.modified_at
-            stored = versions.get(s.ref.key)
-            if stored is not None:
-                if not full and same_version(stored[0], s.version):
-                    continue  # re-read in the overlap window (or swept), already synced
-            elif not self.rules.starts_mirroring(s.status, s.property_id, s.created_at):
-                continue
-            candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
 
         tgt_max: datetime | None = None
         changes = self.connector.changed_since(self._since(self.target_stream, full))
@@ -400,6 +411,8 @@ class Engine:
                 for outcome in pool.map(lambda w: self._apply_one(*w, report), work):
                     report.counts.update(outcome.done)
                 self._place_created(pool, chunk, report)
+                for cand in chunk:  # done with: a pass after a mirror would hold every issue read
+                    cand.summary, cand.target = None, None
 
     def _place_created(self, pool: ThreadPoolExecutor, chunk: list[_Candidate], report: PassReport) -> None:
         """The chunk's new items into their statuses, together (:mod:`bridge.sync.placing`);
@@ -500,6 +513,12 @@ class Engine:
         if held is not None:
             position = min(position, held - timedelta(milliseconds=1))
         self.ledger.set_cursor(stream, position, signpost)
+
+
+def _chunks(items: Iterable[_T], size: int = 500) -> Iterator[list[_T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def _needs_whole_read(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bool:
