@@ -34,6 +34,9 @@ checks them):
   a ``WriteResult`` (``fields`` status, resolution: what to record as the bridge's write) for
   each that needs no walk; ``place(id, StatusTarget)`` walks one of the rest.  Neither may
   walk over a status a person gave the item after it was created.
+- Optional, with ``capabilities.assignee_in_create``: ``create(..., assignee=person)`` sets
+  the tool's person in the creating request; a refused person leaves the item created without
+  one, and ``fields["assignee"]`` says who it holds.
 """
 
 from __future__ import annotations

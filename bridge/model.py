@@ -303,6 +303,10 @@ class Capabilities:
     # creates it, and the engine has the new items of a chunk placed in their statuses together
     # (``placed`` in batches, ``place`` one by one for the rest) instead of one status read each.
     place_later: bool = False
+    # ``create`` takes ``assignee`` (the tool's person) and sets it in the creating request; a
+    # person the tool refuses leaves the item created without one (``fields["assignee"]`` says
+    # who it holds), so the engine's assignee step after the create writes only when needed.
+    assignee_in_create: bool = False
 
 
 def content_hash(value: Any) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import structlog
 
 from bridge.connector import Connector
-from bridge.errors import BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
+from bridge.errors import BridgeError, BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
 from bridge.model import (FIELD_ASSIGNEE, FIELD_DUE_DATE, FIELD_MARKER, FIELD_REFERENCE, FIELD_STATUS, FIELD_TITLE,
                           Comment, SourceRef, SubItem, Task, WriteResult, content_hash)
 from bridge.people import People
@@ -46,6 +46,10 @@ class ItemOutcome:
     done: Counter = field(default_factory=Counter)
     error: BaseException | None = None  # stopped the item part-way (request budget): nothing more is known
     failures: list[tuple[a.Action, BaseException]] = field(default_factory=list)  # each failed write
+    # A new item's assignee (a tool person) its create carried and the tool took: the
+    # SetTargetAssignee step after the create only records it (capabilities.assignee_in_create).
+    assigned_by_create: str | None = None
+    new_assignee: str | None = None  # the staff member a new item is to be assigned to
 
 
 class Applier:
@@ -60,6 +64,7 @@ class Applier:
         self.people = People(source, connector)
         self.placer = Placer(connector, ledger)
         self.place_later = self.placer.enabled
+        self.assignee_in_create = bool(getattr(connector.capabilities, "assignee_in_create", False))
 
     def skipped(self, item_key: str) -> ItemOutcome:
         """An item not worked on in this pass (it is read again next time)."""
@@ -67,6 +72,8 @@ class Applier:
 
     def apply_item(self, item_key: str, plan: list[a.Action], ref: SourceRef | None) -> ItemOutcome:
         outcome = ItemOutcome(item_key)
+        if self.assignee_in_create and any(isinstance(x, a.CreateItem) for x in plan):
+            outcome.new_assignee = next((x.staff_id for x in plan if isinstance(x, a.SetTargetAssignee)), None)
         link = self.ledger.item_link(item_key)
         target_id = link.target_id if link else None
         structlog.contextvars.bind_contextvars(ticket=item_key, target=link.target_display_id if link else None)
@@ -90,10 +97,13 @@ class Applier:
         key = action.item_key
         if isinstance(action, a.CreateItem):
             self.ledger.add_intent(key, action.marker.internal_id)
-            if self.place_later:
-                result = self.connector.create(action.draft, action.marker, place_later=True)
-            else:
-                result = self.connector.create(action.draft, action.marker)
+            extras: dict[str, object] = {"place_later": True} if self.place_later else {}
+            person = self._person_for_create(outcome.new_assignee)
+            if person:
+                extras["assignee"] = person
+            result = self.connector.create(action.draft, action.marker, **extras)
+            if person and (result.fields or {}).get(FIELD_ASSIGNEE) == person:
+                outcome.assigned_by_create = person
             self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=result.target_id,
                                     source_hashes={**action.source_hashes, **created_attributes(action, result)},
                                     target_hashes=target_hashes(result.fields or {}),
@@ -311,6 +321,12 @@ class Applier:
         key = action.item_key
         if isinstance(action, a.SetTargetAssignee):
             person = self.people.tool_person(action.staff_id) if action.staff_id else None
+            if person and person == outcome.assigned_by_create:  # the create carried it: nothing to write
+                self._link(key, target_id, source_hashes={FIELD_ASSIGNEE: action.source_hash},
+                           target_hashes={FIELD_ASSIGNEE: content_hash(person)})
+                self._count(outcome, "assignee_mirrored", a.TO_TARGET)
+                log.info("assignee_mirrored", staff_id=action.staff_id, person=person, with_create=True)
+                return
             if action.staff_id and person is None:
                 log.warning("assignee_unknown_in_tool", staff_id=action.staff_id,
                             note="no user with this staff member's e-mail address and no assignee_map entry; "
@@ -350,6 +366,20 @@ class Applier:
         self._link(key, target_id, source_hashes={FIELD_REFERENCE: content_hash(reference)})
         self._count(outcome, "reference_written_back", a.TO_SOURCE)
         log.info("reference_written_back", reference=reference)
+
+    def _person_for_create(self, staff_id: str | None) -> str | None:
+        """The tool's person for a new item's assignee, sent with its create; None when there
+        is nobody to send (no staff member, no match, or the lookup failed: the assignee step
+        after the create then does it as for every other item, and a failure stays its own)."""
+        if not staff_id:
+            return None
+        try:
+            return self.people.tool_person(staff_id)
+        except BudgetExceededError:
+            raise
+        except BridgeError as exc:
+            log.info("assignee_lookup_deferred", staff_id=staff_id, error=type(exc).__name__)
+            return None
 
     # --- helpers ----------------------------------------------------------------------------
     @staticmethod

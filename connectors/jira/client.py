@@ -79,7 +79,8 @@ class JiraConnector(StatusesMixin):
     name = "jira"
     capabilities = Capabilities(sub_items=True, attachments=True, comment_visibility=True,
                                 markers_on_comments=True, due_date=True, attachment_marker_after_upload=True,
-                                comment_edits=True, assignee=True, sub_item_attachments=True, place_later=True)
+                                comment_edits=True, assignee=True, sub_item_attachments=True, place_later=True,
+                                assignee_in_create=True)
 
     def __init__(self, settings: JiraSettings, *, http_policy: Any = None):
         self.settings = settings
@@ -367,14 +368,16 @@ class JiraConnector(StatusesMixin):
     # --- writes --------------------------------------------------------------------------
 
     @boundary("create")
-    def create(self, draft: ItemDraft, marker: Marker, *, place_later: bool = False) -> WriteResult:
+    def create(self, draft: ItemDraft, marker: Marker, *, place_later: bool = False,
+               assignee: str | None = None) -> WriteResult:
         """Create the issue with its marker (label and property) in one request, then the link
         back, then walk it into ``draft.status``.  ``place_later``: no walk and no status read; the
         issue stays where the workflow creates it until :meth:`placed` / :meth:`place`, and
-        ``fields`` carry no status."""
+        ``fields`` carry no status.  ``assignee`` (accountId / user name) is set in the same
+        request; refused, the issue is created without it (``fields["assignee"]`` is then "")."""
         limit = self.settings.text_limit
         attributes = self.attributes.for_create(draft.attributes)
-        fields = self._create_fields(draft, limit, attributes, marker)
+        fields = self._create_fields(draft, limit, attributes, marker, person=assignee)
         body = {"fields": fields, "properties": [{"key": m.MARKER_KEY, "value": marker.as_property()}]}
         # A 400 means Jira refused the whole request and created nothing, so the request may be
         # sent again once per refusal the bridge can mend: an assignee Jira will not take (the
@@ -393,7 +396,7 @@ class JiraConnector(StatusesMixin):
                         attributes.drop(field_id, self.settings.issue_type)
                     log.warning("jira_attribute_fields_left_out", ticket=marker.item_id,
                                 answer={f: refused[f] for f in ours})
-                    body["fields"] = fields = self._create_fields(draft, limit, attributes, marker)
+                    body["fields"] = fields = self._create_fields(draft, limit, attributes, marker, person=assignee)
                     if "assignee" in mended:
                         fields.pop("assignee", None)
                 elif "assignee" in refused and "assignee" in fields and "assignee" not in mended:
@@ -427,7 +430,7 @@ class JiraConnector(StatusesMixin):
                                  policy=self.text_policy.with_files(draft.files), limit=limit)
 
     def _create_fields(self, draft: ItemDraft, limit: int, attributes: CreatePlan,
-                       marker: Marker | None = None) -> dict[str, Any]:
+                       marker: Marker | None = None, person: str | None = None) -> dict[str, Any]:
         s = self.settings
         fields: dict[str, Any] = dict(s.field_map.static)
         for name, value in draft.facts:
@@ -443,7 +446,7 @@ class JiraConnector(StatusesMixin):
             fields["labels"] = list(dict.fromkeys(labels))
         if draft.due_date:
             fields["duedate"] = draft.due_date.isoformat()
-        account = s.assignee_map.get(draft.assignee or "")
+        account = person or s.assignee_map.get(draft.assignee or "")
         if account:
             fields["assignee"] = {"accountId": account} if s.deployment == "cloud" else {"name": account}
         return fields

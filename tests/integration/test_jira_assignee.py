@@ -55,6 +55,17 @@ def test_assignee_follows_casavi_and_jira_both_ways_without_a_map(world):
     assert world.sync().differences == 0
 
 
+def test_a_new_issue_is_assigned_in_its_create_request(world):
+    ticket = world.new_ticket(assignedToId=MIRIAM)
+    world.jira("POST", "/stats/reset")
+    world.sync()
+    key = world.issues()[ticket]["key"]
+    assert jira_assignee(world, key) == "Miriam Manager"
+    edits = world.jira("GET", "/stats")["requests"].get("PUT /rest/api/{version}/issue/{key}", 0)
+    assert edits == 0  # no assignee write after the create
+    assert world.sync().differences == 0
+
+
 def test_a_staff_member_without_jira_account_leaves_the_issue_unassigned_and_the_ticket_mirrored(world):
     ticket = world.new_ticket(assignedToId=TOM)
     report = world.sync()
