@@ -25,15 +25,22 @@ class People:
         self._tool = TTLCache(maxsize=4096, ttl=ttl_seconds)  # staff id → tool person ("" = none)
         self._staff = TTLCache(maxsize=1, ttl=ttl_seconds)  # "all" → {staff id: e-mail}
         self._lock = threading.Lock()
+        # Held while a missing answer is asked for: threads wanting the same answer at once (a
+        # mirror's first tickets) wait for one read instead of each making its own.
+        self._asking = threading.Lock()
 
     def staff_emails(self) -> dict[str, str | None]:
         """Every staff member's e-mail address by staff id (one list read per ``ttl``)."""
         with self._lock:
             known = self._staff.get("all")
         if known is None:
-            known = dict(self.source.staff_emails())
-            with self._lock:
-                self._staff["all"] = known
+            with self._asking:
+                with self._lock:
+                    known = self._staff.get("all")
+                if known is None:
+                    known = dict(self.source.staff_emails())
+                    with self._lock:
+                        self._staff["all"] = known
         return known
 
     def tool_person(self, staff_id: str) -> str | None:
@@ -41,10 +48,14 @@ class People:
         with self._lock:
             known = self._tool.get(staff_id)
         if known is None:
-            email = self.staff_emails().get(staff_id)
-            known = self.connector.find_person(staff_id, email) or _NOBODY
-            with self._lock:
-                self._tool[staff_id] = known
+            emails = self.staff_emails()
+            with self._asking:
+                with self._lock:
+                    known = self._tool.get(staff_id)
+                if known is None:
+                    known = self.connector.find_person(staff_id, emails.get(staff_id)) or _NOBODY
+                    with self._lock:
+                        self._tool[staff_id] = known
         return known or None
 
     def staff_for(self, tool_person: str) -> str | None:

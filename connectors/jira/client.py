@@ -89,6 +89,7 @@ class JiraConnector(StatusesMixin):
         self.http_policy = http_policy
         self.rest = JiraRest(settings)  # builds the library client on first use, not here
         self._server_upload_limit: int | None = None
+        self._upload_limit_lock = threading.Lock()
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
         self._attachment_markers = _Recent(2048)
@@ -653,6 +654,10 @@ class JiraConnector(StatusesMixin):
 
     def _upload_limit(self) -> int:
         """The smaller of attachment_max_bytes and Jira's own limit (read once; unknown = ours)."""
+        with self._upload_limit_lock:  # the first uploads of a mirror run at once: one read
+            return self._read_upload_limit()
+
+    def _read_upload_limit(self) -> int:
         if self._server_upload_limit is None:
             try:
                 meta = self.rest.get("attachment/meta") or {}
