@@ -578,3 +578,22 @@ def test_an_expansion_cut_short_is_not_taken_for_the_whole_changelog():
     row = _row("Done", None, [_history(2, "2026-11-29T10:00:01.000+0000", ("status", "To Do", "Done"))], total=101)
     assert expanded(row) is None
     assert expanded({"id": "1", "fields": {}}) is None  # not expanded at all
+
+
+def test_the_jira_session_takes_proxy_and_ca_bundle_from_the_environment_once(monkeypatch):
+    # requests would read them again for every request; the session talks to one host.
+    from connectors.jira.rest import JiraRest
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "media.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/company-ca.pem")
+    rest = JiraRest(_settings(url="https://acme.atlassian.net"))
+    try:
+        session = rest.client._session
+        monkeypatch.setenv("HTTPS_PROXY", "http://elsewhere.example:8080")  # read once: no effect now
+        merged = session.merge_environment_settings("https://acme.atlassian.net/rest/api/2/issue/1", {}, None,
+                                                    None, None)
+        assert merged["proxies"]["https"] == "http://proxy.example:3128"
+        assert merged["verify"] == "/etc/company-ca.pem"
+    finally:
+        rest.close()
