@@ -97,9 +97,16 @@ def test_two_workers_share_three_tenants_and_one_survives_the_others_kill(sandbo
         expected = {name: mirrored_ticket_ids(s, tickets) for name, s in sandboxes.items()}
         wait_for(lambda: all(set(issues_per_ticket(s.info["jira_url"])) == expected[name]
                              for name, s in sandboxes.items()), 240, "every tenant mirrored")
-        status = run_bridge("status", "--config", str(fleet), "--json")
-        assert status.returncode == 0, status.stderr
-        data = json.loads(status.stdout)
+        def fleet_status() -> dict:
+            answer = run_bridge("status", "--config", str(fleet), "--json")
+            assert answer.returncode == 0, answer.stderr
+            return json.loads(answer.stdout)
+
+        # The pass that wrote the last issue may still be finishing: wait until every tenant's
+        # last pass is over (its outcome recorded) before reading the status for good.
+        wait_for(lambda: all((t.get("last_pass") or {}).get("outcome") for t in fleet_status()["tenants"]
+                             if t["tenant"] != "kaputt"), 60, "every tenant's last pass finished")
+        data = fleet_status()
         assert len(data["workers"]) == 1
         listed = {t["tenant"]: t for t in data["tenants"]}
         assert "[sync] intervall <- unknown key" in listed.pop("kaputt")["config_problems"]
