@@ -23,7 +23,7 @@ import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BridgeError, BudgetExceededError, ConflictError, DroppedError, FatalError, RefusedError
-from bridge.model import (FIELD_ASSIGNEE, FIELD_DUE_DATE, FIELD_MARKER, FIELD_REFERENCE, FIELD_STATUS, FIELD_TITLE,
+from bridge.model import (FIELD_ASSIGNEE, FIELD_DUE_DATE, FIELD_REFERENCE, FIELD_STATUS, FIELD_TITLE,
                           Comment, SourceRef, SubItem, Task, WriteResult, content_hash)
 from bridge.people import People
 from bridge.source import Source
@@ -32,6 +32,7 @@ from bridge.sync import actions as a
 from bridge.sync.apply_task_files import apply_task_file
 from bridge.sync.attributes import attribute_field
 from bridge.sync.comment_edits import FIELD_TEXT, text_hash
+from bridge.sync.file_markers import marker_hashes
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET
 from bridge.sync.placing import Placer, Unplaced
 from bridge.sync.plan import sub_hashes, target_hashes, task_hashes
@@ -300,7 +301,7 @@ class Applier:
             self.connector.mark_attachment(target_id, action.attachment_id, action.source_file_id)
             self.ledger.record_link(kind=KIND_ATTACHMENT, item_key=key, source_id=action.source_file_id,
                                     target_id=action.attachment_id,
-                                    target_hashes=target_hashes({FIELD_MARKER: action.source_file_id}))
+                                    target_hashes=marker_hashes(action.source_file_id))
             self._count(outcome, "attachment_marked", a.TO_TARGET)
             log.info("attachment_marked", attachment=action.attachment_id, file=action.source_file_id)
         elif isinstance(action, a.CopyToSource):

@@ -16,7 +16,7 @@ from bridge.model import SourceRef
 from bridge.sync import actions as a
 from bridge.sync.links import KIND_TASK, KIND_TASK_FILE, task_file_key
 from bridge.sync.plan import target_hashes
-from bridge.sync.task_files import marker_hashes
+from bridge.sync.file_markers import marker_hashes
 
 if TYPE_CHECKING:
     from bridge.sync.apply import Applier, ItemOutcome

@@ -42,6 +42,12 @@ def child_key(item_key: str, kind: str, child_id: str) -> str:
     return f"{item_key}/{kind}/{child_id}"
 
 
+def written_id(connector: str, target_item_id: str, kind_letter: str, target_child_id: str) -> str:
+    """Deterministic id of an object the bridge writes to the source, e.g. ``jira-10042-c-10311``
+    (kind letters: ``c`` comment, ``t`` task, ``a`` a file carried by a comment)."""
+    return f"{connector}-{target_item_id}-{kind_letter}-{target_child_id}"
+
+
 def task_file_key(task_id: str, file_id: str) -> str:
     """The child id of a task file's link: ``T-1/1042``."""
     return f"{task_id}/{file_id}"

@@ -25,7 +25,6 @@ from bridge.model import (
     FIELD_DESCRIPTION,
     FIELD_ASSIGNEE,
     FIELD_DUE_DATE,
-    FIELD_MARKER,
     FIELD_STATUS,
     FIELD_TITLE,
     Attachment,
@@ -42,16 +41,12 @@ from bridge.sync import actions as a
 from bridge.sync.assignee import follows_assignee, plan_assignee, plan_new_assignee, target_assignee_hash
 from bridge.sync.attributes import plan_attributes, plan_new_attributes
 from bridge.sync.comment_edits import FIELD_TEXT, plan_comment_edits, text_hash
-from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView
+from bridge.sync.file_markers import marker_hashes, marker_held, shows_no_held_marker, twin_of
+from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TICKET, ItemLinks, LinkView, written_id
 from bridge.sync.rules import SyncRules
 from bridge.sync.source_fields import plan_new_reference, plan_reference, shows_own_reference
 from bridge.sync.task_files import (is_task_file_carrier, plan_task_files, sub_item_ids, task_file_marker_unknown,
                                     task_files_in_recorded_state, task_owned_files)
-
-def written_id(connector: str, target_item_id: str, kind_letter: str, target_child_id: str) -> str:
-    """Deterministic id of an object the bridge writes to the source, e.g. ``jira-10042-c-10311``."""
-    return f"{connector}-{target_item_id}-{kind_letter}-{target_child_id}"
-
 
 def source_field_values(item: SourceItem) -> dict[str, object]:
     return {
@@ -173,14 +168,9 @@ def in_recorded_state(target: TargetItem, links: ItemLinks, rules: SyncRules) ->
 
 
 def marker_recorded(link: LinkView) -> bool:
-    """The ledger holds that the tool stored this file's marker (the write reported it, or a
-    whole read showed it when the file was linked)."""
-    return link.target_hashes.get(FIELD_MARKER) == content_hash(link.source_id)
-
-
-def marker_hashes(source_file_id: str) -> dict[str, str]:
-    """The target hashes of a file link whose marker the tool holds (see :func:`marker_recorded`)."""
-    return target_hashes({FIELD_MARKER: source_file_id})
+    """The ledger holds that the tool stored this ticket file's marker
+    (:mod:`bridge.sync.file_markers`)."""
+    return marker_held(link, link.source_id)
 
 
 def marker_unknown(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bool:
@@ -188,11 +178,9 @@ def marker_unknown(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bo
     the ledger does not hold that it was stored, and the read shows none."""
     if target.markers_read or not rules.capabilities.attachment_marker_after_upload:
         return False
-    if task_file_marker_unknown(target, links, rules):
-        return True
     files = {l.target_id: l for l in links.of_kind(KIND_ATTACHMENT)}
-    return any(f.marker is None and f.attachment_id in files and not marker_recorded(files[f.attachment_id])
-               for f in target.attachments)
+    return (task_file_marker_unknown(target, links, rules)
+            or shows_no_held_marker(target.attachments, files, lambda l: l.source_id))
 
 
 def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.Action]:
@@ -513,8 +501,7 @@ def _plan_attachments(source: SourceItem, target: TargetItem, links: ItemLinks, 
         if f.attachment_id in linked_src:
             continue
         # The same file already in the tool (our earlier copy, or the copy back of a tool file).
-        twin = next((t for t in free_tgt if t.attachment_id not in taken and
-                     (t.marker == f.attachment_id or (t.name == f.name and t.size == f.size))), None)
+        twin = twin_of(free_tgt, f, taken)
         if twin is not None:
             taken.add(twin.attachment_id)
             if lost_marker(twin):  # marked before it is linked: a failed mark is planned again

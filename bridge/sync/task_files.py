@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from bridge.model import Attachment, SourceItem, SubItem, Task, TargetItem, content_hash
+from bridge.model import Attachment, SourceItem, SubItem, Task, TargetItem
 from bridge.sync import actions as a
-from bridge.sync.links import KIND_TASK, KIND_TASK_FILE, ItemLinks, LinkView, split_task_file_key, task_file_key
+from bridge.sync.file_markers import marker_hashes, marker_held, shows_no_held_marker, twin_of
+from bridge.sync.links import (KIND_TASK, KIND_TASK_FILE, ItemLinks, LinkView, split_task_file_key, task_file_key,
+                               written_id)
 from bridge.sync.rules import SyncRules
-
-FIELD_MARKER = "marker"
-
 
 def follows_task_files(rules: SyncRules) -> bool:
     caps = rules.capabilities
@@ -41,7 +40,7 @@ def follows_task_files(rules: SyncRules) -> bool:
 
 def carrier_id(rules: SyncRules, sub_id: str, attachment_id: str) -> str:
     """The id of the internal comment that carries a sub-item's file into the source."""
-    return f"{rules.connector}-{sub_id}-a-{attachment_id}"
+    return written_id(rules.connector, sub_id, "a", attachment_id)
 
 
 def sub_item_ids(target: TargetItem, links: ItemLinks) -> set[str]:
@@ -63,12 +62,13 @@ def task_owned_files(source: SourceItem, target: TargetItem, links: ItemLinks, r
     return owned
 
 
+def _file_id(link: LinkView) -> str:
+    return split_task_file_key(link.source_id)[1]
+
+
 def marker_recorded(link: LinkView) -> bool:
-    return link.target_hashes.get(FIELD_MARKER) == content_hash(split_task_file_key(link.source_id)[1])
-
-
-def marker_hashes(file_id: str) -> dict[str, str]:
-    return {FIELD_MARKER: content_hash(file_id)}
+    """The ledger holds that the tool stored this task file's marker (:mod:`bridge.sync.file_markers`)."""
+    return marker_held(link, _file_id(link))
 
 
 def plan_task_files(source: SourceItem, target: TargetItem, links: ItemLinks, rules: SyncRules,
@@ -140,8 +140,7 @@ def _pair(key: str, task: Task, sub: SubItem, linked: dict[str, LinkView], carri
     for f in task.attachments:
         if f.attachment_id in linked:
             continue
-        twin = next((t for t in free if t.attachment_id not in taken and
-                     (t.marker == f.attachment_id or (t.name == f.name and t.size == f.size))), None)
+        twin = twin_of(free, f, taken)
         if twin is not None:
             taken.add(twin.attachment_id)
             held = twin.marker == f.attachment_id
@@ -190,5 +189,4 @@ def task_file_marker_unknown(target: TargetItem, links: ItemLinks, rules: SyncRu
     if target.markers_read or not rules.capabilities.attachment_marker_after_upload or not follows_task_files(rules):
         return False
     files = {l.target_id: l for l in links.of_kind(KIND_TASK_FILE)}
-    return any(f.marker is None and f.attachment_id in files and not marker_recorded(files[f.attachment_id])
-               for sub in target.sub_items for f in sub.attachments)
+    return shows_no_held_marker((f for sub in target.sub_items for f in sub.attachments), files, _file_id)

@@ -5,9 +5,10 @@ Jira connector, in both Jira flavours (Data Center and Cloud), wired from the co
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -27,16 +28,24 @@ READINGS = [("server", "strict", "modified"), ("cloud", "strict", "created"),
 
 
 class World:
+    """A bridge on the written sandbox config, ``sync`` (keys of [sync]) and ``jira`` (keys of
+    [jira]) changed, and the sandboxes' control endpoints."""
+
     def __init__(self, handle, tmp_path: Path, mode: str, *, date_semantics: str = "modified",
-                 **sync: Any):
-        self.handle = handle
+                 jira: dict[str, Any] | None = None, **sync: Any):
+        self.handle, self.mode = handle, mode
         raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", jira_deployment=mode,
                              date_semantics=date_semantics)
         raw["sync"].update(sync)
-        self.bridge = build_bridge(settings_from_dict(raw), workdir=tmp_path)
+        raw["jira"].update(jira or {})
+        self.settings = settings_from_dict(raw)
+        self.bridge = build_bridge(self.settings, workdir=tmp_path)
+
+    def run(self):
+        return self.bridge.engine.run_pass()
 
     def sync(self):
-        report = self.bridge.engine.run_pass()
+        report = self.run()
         assert report.failed == {}, report.failed
         return report
 
@@ -60,6 +69,25 @@ class World:
         return self.casavi("POST", "/tickets", {"title": "Wasserschaden im Keller", "status": "OPEN",
                                                 "description": "Die **Wand** ist nass.", "contactId": tenant,
                                                 **fields})["id"]
+
+
+@contextmanager
+def worlds(handle, tmp_path: Path, mode: str, kind: type[World] = World) -> Iterator[Callable[..., World]]:
+    """``build(**kw)``: a world of ``kind`` on the running sandboxes, each in a folder of its own
+    (its own state database); every world's bridge is closed afterwards."""
+    made: list[World] = []
+
+    def build(**kw: Any) -> World:
+        workdir = tmp_path / f"world-{len(made)}"
+        workdir.mkdir()
+        made.append(kind(handle, workdir, mode, **kw))
+        return made[-1]
+
+    try:
+        yield build
+    finally:
+        for world in made:
+            world.bridge.close()
 
 
 @pytest.fixture(params=READINGS, ids=["-".join(r) for r in READINGS])

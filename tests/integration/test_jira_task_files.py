@@ -16,7 +16,7 @@ import pytest
 from bridge.sandbox.server import start_sandboxes
 from bridge.sync.links import KIND_TASK_FILE
 from connectors.jira.markup import unescape_text
-from tests.integration.test_jira_end_to_end import HTTP, World
+from tests.integration.test_jira_end_to_end import HTTP, World, worlds
 
 SWEEP_EVERY_PASS = 0.001  # casavi's strict reading: a task change does not move lastModified
 WASSERMANN = "Klaus Wassermann (Sanitär Wassermann & Söhne GmbH), service@sanitaer-wassermann.example, +49 89 5550101"
@@ -26,7 +26,6 @@ FUNKE = "Petra Funke (Elektro Funke), p.funke@elektro-funke.example, +49 171 555
 class TaskWorld(World):
     def __init__(self, handle, tmp_path: Path, mode: str, **sync: Any):
         super().__init__(handle, tmp_path, mode, sweep_interval_seconds=SWEEP_EVERY_PASS, **sync)
-        self.mode = mode
 
     def upload(self, name: str, data: bytes, content_type: str = "text/plain") -> int:
         """A file uploaded in casavi (the sandbox's store, as the casavi UI would)."""
@@ -61,18 +60,9 @@ class TaskWorld(World):
 
 @pytest.fixture(params=["server", "cloud"])
 def world_with(request, tmp_path) -> Iterator:
-    made: list[TaskWorld] = []
-    with start_sandboxes(tickets=0, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle:
-        def build(**sync: Any) -> TaskWorld:
-            workdir = tmp_path / str(len(made))
-            workdir.mkdir()
-            made.append(TaskWorld(handle, workdir, request.param, **sync))
-            return made[-1]
-        try:
-            yield build
-        finally:
-            for world in made:
-                world.bridge.close()
+    with start_sandboxes(tickets=0, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle, \
+            worlds(handle, tmp_path, request.param, TaskWorld) as build:
+        yield build
 
 
 def test_the_sub_task_names_the_craftsman_and_follows_a_change_of_craftsman(world_with):

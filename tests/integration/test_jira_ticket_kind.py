@@ -10,15 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
-from bridge.app import build_bridge
-from bridge.config import settings_from_dict
 from bridge.sandbox.server import start_sandboxes
-from bridge.sandbox.written_config import sandbox_config
+from tests.integration.test_jira_end_to_end import World
 
-HTTP = httpx.Client(timeout=10)
 MIRIAM_EMAIL = "miriam.manager@hausverwaltung.example"
 
 FIELD_MAP: dict[str, Any] = {
@@ -41,32 +37,9 @@ FIELD_MAP: dict[str, Any] = {
 }
 
 
-class KindWorld:
+class KindWorld(World):
     def __init__(self, handle, tmp_path: Path, mode: str, field_map: dict[str, Any], **sync: Any):
-        self.handle, self.mode = handle, mode
-        raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", jira_deployment=mode)
-        raw["jira"]["field_map"] = field_map
-        raw["sync"].update(sync)
-        self.settings = settings_from_dict(raw)
-        self.bridge = build_bridge(self.settings, workdir=tmp_path)
-
-    def run(self):
-        return self.bridge.engine.run_pass()
-
-    def sync(self):
-        report = self.run()
-        assert report.failed == {}, report.failed
-        return report
-
-    def casavi(self, method: str, path: str, body: Any = None) -> Any:
-        answer = HTTP.request(method, self.handle.casavi_root + "/_sandbox" + path, json=body)
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
-
-    def jira(self, method: str, path: str, body: Any = None) -> Any:
-        answer = HTTP.request(method, self.handle.root_url("jira") + "/_sandbox" + path, json=body)
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
+        super().__init__(handle, tmp_path, mode, jira={"field_map": field_map}, **sync)
 
     def key_of(self, ticket: str) -> str:
         [issue] = [i for i in self.jira("GET", "/issues") if i["properties"].get("casavi", {}).get("ticketId") == ticket]

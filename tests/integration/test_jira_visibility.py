@@ -5,41 +5,24 @@ real sockets, both Jira flavours."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from bridge.app import build_bridge
-from bridge.config import settings_from_dict
 from bridge.sandbox.server import start_sandboxes
-from bridge.sandbox.written_config import sandbox_config
-from tests.integration.test_jira_end_to_end import World
+from tests.integration.test_jira_end_to_end import World, worlds
 
 
 class ConfiguredWorld(World):
-    def __init__(self, handle, tmp_path: Path, mode: str, **sync: Any):
-        self.handle = handle
-        raw = sandbox_config(handle.info, config_path=tmp_path / "bridge.toml", jira_deployment=mode)
-        raw["sync"] = {**raw.get("sync", {}), **sync}
-        self.bridge = build_bridge(settings_from_dict(raw), workdir=tmp_path)
-
     def casavi_comments(self, ticket: str) -> list[dict]:
         return self.casavi("GET", f"/tickets/{ticket}")["comments"]
 
 
 @pytest.fixture(params=["server", "cloud"])
 def world_with(request, tmp_path) -> Iterator:
-    made: list[ConfiguredWorld] = []
-    with start_sandboxes(tickets=0, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle:
-        def build(**sync: Any) -> ConfiguredWorld:
-            made.append(ConfiguredWorld(handle, tmp_path, request.param, **sync))
-            return made[-1]
-        try:
-            yield build
-        finally:
-            for world in made:
-                world.bridge.close()
+    with start_sandboxes(tickets=0, seed=5, apps=("casavi", "jira"), jira_mode=request.param) as handle, \
+            worlds(handle, tmp_path, request.param, ConfiguredWorld) as build:
+        yield build
 
 
 def test_a_jira_file_reaches_casavi_as_an_internal_comment_by_default(world_with):
