@@ -44,6 +44,9 @@ METRICS = (
     "peak_rss_mb_small",
     "peak_rss_mb_large",
     "peak_rss_growth",
+    "after_mirror_peak_rss_mb_small",
+    "after_mirror_peak_rss_mb_large",
+    "after_mirror_peak_rss_growth",
 )
 
 

@@ -102,11 +102,21 @@ def test_two_workers_share_three_tenants_and_one_survives_the_others_kill(sandbo
             assert answer.returncode == 0, answer.stderr
             return json.loads(answer.stdout)
 
-        # The pass that wrote the last issue may still be finishing: wait until every tenant's
-        # last pass is over (its outcome recorded) before reading the status for good.
-        wait_for(lambda: all((t.get("last_pass") or {}).get("outcome") for t in fleet_status()["tenants"]
-                             if t["tenant"] != "kaputt"), 60, "every tenant's last pass finished")
-        data = fleet_status()
+        # A tenant's latest pass may be running (outcome not yet recorded) whenever the status is
+        # read: b starts one every 2 s, and the pass that wrote the last issue may still be
+        # finishing. Take the first status in which every tenant's latest pass is over and went
+        # well, and assert on that same reading; the last one read is shown if none comes.
+        seen: list[dict] = []
+
+        def settled() -> dict | None:
+            seen.append(fleet_status())
+            passes = [t.get("last_pass") or {} for t in seen[-1]["tenants"] if t["tenant"] != "kaputt"]
+            return seen[-1] if all(p.get("outcome") == "ok" for p in passes) else None
+
+        try:
+            data = wait_for(settled, 60, "a status in which every tenant's latest pass is over and went well")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last status read: {seen[-1] if seen else None}") from None
         assert len(data["workers"]) == 1
         listed = {t["tenant"]: t for t in data["tenants"]}
         assert "[sync] intervall <- unknown key" in listed.pop("kaputt")["config_problems"]
