@@ -119,13 +119,20 @@ class SyncMachine(RuleBasedStateMachine):
         self.flaky_source.rate = self.flaky_tool.rate = 0.0
 
     def teardown(self):
-        # Faults stop; retries are due at once; a few passes must converge.
+        # Faults stop; retries are due at once; a few passes must converge for every ticket the
+        # sweep reads. A ticket closed on both sides is not swept (README, "The sweep"): under the
+        # strict reading a tenant's comment on it moves nothing the poll sees, and it reaches the
+        # tool with the nightly reconcile (systemd/casavi-bridge-reconcile.timer), run here last.
         for _ in range(4):
             self.ledger.clear()
             self.engine.run_pass()
         report = self.engine.run_pass()
         assert report.differences == 0, [(k, [x.describe() for x in p]) for k, p in report.planned]
-        self.check_end_state()
+        self.check_end_state(closed_too=self.comments_move_version and not self.date_means_created)
+        self.engine.run_pass(full=True)
+        report = self.engine.run_pass(full=True)
+        assert report.differences == 0, [(k, [x.describe() for x in p]) for k, p in report.planned]
+        self.check_end_state(closed_too=True)
 
     @invariant()
     def one_issue_per_ticket(self):
@@ -141,11 +148,13 @@ class SyncMachine(RuleBasedStateMachine):
             ids = [c.comment_id for c in item.comments]
             assert len(ids) == len(set(ids)), ids
 
-    def check_end_state(self):
+    def check_end_state(self, *, closed_too: bool):
+        """Both sides agree on every mirrored ticket; with ``closed_too`` False, tickets closed in
+        casavi are left out (only the nightly reconcile reads them under the strict reading)."""
         rules = make_rules()
         issues = {i.marker.item_id: i for i in self._issues()}
         for tid, item in self.casavi.items.items():
-            if tid not in issues:
+            if tid not in issues or (item.status == "CLOSED" and not closed_too):
                 continue
             issue = issues[tid]
             assert rules.status_map[item.status] == issue.fields["status"], (tid, item.status, issue.fields["status"])
