@@ -263,6 +263,7 @@ class Applier:
                                     target_hashes=sub_hashes(written) if st else {})
             self._count(outcome, "task_updated", a.TO_TARGET)
             log.info("task_updated", task=t.task_id, status=st.status if st else None)
+            self._dropped(action, result, outcome)
         elif isinstance(action, a.SetSourceTaskStatus):
             self.source.set_task_status(self._ref(ref, key), action.task.task_id, action.task.title, action.status)
             task_now = Task(action.task.task_id, action.task.title, action.task.description, action.status)
@@ -338,6 +339,7 @@ class Applier:
                        target_hashes={FIELD_ASSIGNEE: content_hash(now)})
             self._count(outcome, "assignee_mirrored", a.TO_TARGET)
             log.info("assignee_mirrored", staff_id=action.staff_id, person=now or None)
+            self._dropped(action, result, outcome)
             return
         assert isinstance(action, a.SetSourceAssignee)
         staff_id = self.people.staff_for(action.tool_person) if action.tool_person else None

@@ -46,6 +46,7 @@ from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
 from connectors.redmine.project import writes_to_project
+from connectors.redmine.stored import unstored
 from connectors.redmine.text import to_redmine
 
 log = structlog.get_logger()
@@ -182,7 +183,7 @@ class RedmineConnector:
         log.info("redmine_issue_created", target_id=target_id, marker=mapping.ticket_marker_value(marker))
         # From here on the issue exists: whatever it lacks is reported with the result, never
         # raised, so the engine links it (and never creates a second one).
-        dropped: list[str] = []
+        dropped: list[str] = unstored(body, issue)
         if ids.field_id is not None and mapping.custom_field_value(issue, ids.field_id) is None:
             dropped.append(f"issue #{target_id} has no marker: the custom field {ids.field_id} is not enabled for "
                            f"tracker {self.settings.tracker!r} (Administration » Custom fields)")
@@ -213,9 +214,13 @@ class RedmineConnector:
             body["description"] = description
         if "due_date" in fields:
             body["due_date"] = mapping.due_date_value(draft.due_date)
-        if body:
-            self.client.put(f"/issues/{target_id}.json", {"issue": body}, idempotent=True)
-        return self._result(target_id)
+        if not body:
+            return self._result(target_id)
+        self.client.put(f"/issues/{target_id}.json", {"issue": body}, idempotent=True)
+        issue = self._issue(target_id)
+        result = self._result(target_id, issue=issue)
+        return WriteResult(result.target_id, version=result.version, fields=result.fields,
+                           dropped=tuple(unstored(body, issue)))
 
     @writes_to_project
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
@@ -285,7 +290,10 @@ class RedmineConnector:
             log.warning("redmine_assignee_refused", target_id=target_id, person=person, error=str(exc))
             self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": ""}}, idempotent=True)
             person = None
-        return WriteResult(target_id, fields={"assignee": person or ""})
+        issue = self._issue(target_id, "")
+        dropped = unstored({"assigned_to_id": person or ""}, issue)
+        kept = str((issue.get("assigned_to") or {}).get("id") or "")
+        return WriteResult(target_id, fields={"assignee": kept}, dropped=tuple(dropped))
 
     @writes_to_project
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
@@ -313,7 +321,8 @@ class RedmineConnector:
         sub_id = str(child["id"])
         if child["status"]["id"] != status_id:
             self._move(sub_id, status)
-        return self._result(target_id, written_id=sub_id)
+        result = self._result(target_id, written_id=sub_id)
+        return WriteResult(result.target_id, version=result.version, dropped=tuple(unstored(body, child)))
 
     @writes_to_project
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
@@ -330,7 +339,9 @@ class RedmineConnector:
         self.client.put(f"/issues/{sub_id}.json", {"issue": body}, idempotent=True)
         if status is not None:
             self._move(sub_id, status)
-        return self._result(target_id, written_id=sub_id)
+        dropped = unstored(body, self._issue(sub_id, ""))
+        result = self._result(target_id, written_id=sub_id)
+        return WriteResult(result.target_id, version=result.version, dropped=tuple(dropped))
 
     @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:

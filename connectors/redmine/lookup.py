@@ -70,6 +70,7 @@ def resolve(client: RedmineClient, settings: RedmineSettings) -> tuple[Lookup | 
     if problems:
         return None, problems
     permissions, notes = _permissions(client, user, int(project["id"]), settings)
+    notes += _standard_fields(client, settings, tracker_ids)
     if state != "open":  # reads go on; every write is refused with these words
         notes.insert(0, f"redmine.project <- {closed_project(settings, state)}")
     return Lookup(
@@ -100,6 +101,36 @@ def closed_project(settings: RedmineSettings, state: str) -> str:
     # 422 "Project cannot be blank" (the closed project is not among those one may add to).
     return (f"project {settings.project!r} is {state} in Redmine, which refuses every write to its issues: "
             "reopen it (the project's Overview » Reopen, or Administration » Projects)")
+
+# The standard fields the bridge writes (Tracker::CORE_FIELDS names; Redmine drops a field
+# switched off for the tracker without an error): per setting, the field and what is lost.
+WRITTEN_FIELDS = (
+    ("tracker", "description", "Description", "the ticket's text, header and link"),
+    ("tracker", "due_date", "Due date", "due dates"),
+    ("tracker", "assigned_to_id", "Assignee", "assignees"),
+    ("sub_item_tracker", "parent_issue_id", "Parent task", "sub-items' parent (casavi tasks would stand alone)"),
+    ("sub_item_tracker", "description", "Description", "task descriptions"),
+)
+
+
+def _standard_fields(client: RedmineClient, settings: RedmineSettings, tracker_ids: dict[str, int]) -> list[str]:
+    """Standard fields the bridge writes that a tracker has switched off, from ``GET
+    /trackers.json`` (``enabled_standard_fields``, Redmine ≥ 5.0; readable with any API key).
+    An answer without the list (an older Redmine) claims nothing: writes are verified after."""
+    try:
+        rows = {int(t["id"]): t for t in client.get("/trackers.json").get("trackers") or ()}
+    except (NotFoundError, AuthError):
+        return []
+    notes = []
+    for key, field, label, what in WRITTEN_FIELDS:
+        row = rows.get(tracker_ids[key]) or {}
+        enabled = row.get("enabled_standard_fields")
+        if enabled is not None and field not in enabled:
+            name = row.get("name", "?")
+            notes.append(f"redmine.{key} <- tracker {name!r} has the standard field {label!r} switched off "
+                         f"(Administration » Trackers » {name} » Standard fields): Redmine would drop {what}")
+    return notes
+
 
 # What each kind of write needs (Redmine's permission names, shown in Administration » Roles
 # and permissions): the key path the problem is reported under, and what fails without it.

@@ -364,6 +364,51 @@ def test_case_4_a_closed_project_is_named_by_check_and_refuses_writes_in_words(r
     assert [c.text for c in connector.get(created.target_id).comments] == ["Wann kommt jemand?"]
 
 
+def test_fields_a_tracker_has_switched_off_are_reported_as_not_stored_and_the_issue_stays_one(redmine_server):
+    # Redmine answers 201/204 and drops a standard field the tracker has switched off
+    # (Issue#safe_attribute_names): the write's result names it, the issue is the only one.
+    project = redmine_server.new_project()
+    tracker = redmine_server.new_tracker(project, switched_off=("due_date", "assigned_to_id", "parent_issue_id"))
+    connector = make_connector(redmine_server, project=project, tracker=tracker)
+    problems = connector.check()  # named before anything is sent (GET /trackers.json)
+    assert sorted(p.split(" <- ")[0] + " " + p.split("standard field ")[1].split(" switched")[0]
+                  for p in problems) == ["redmine.sub_item_tracker 'Parent task'", "redmine.tracker 'Assignee'",
+                                         "redmine.tracker 'Due date'"], problems
+    draft = replace(a_draft(STATUSES), due_date=date(2026, 12, 24))
+    created = connector.create(draft, unique_marker())
+    [due] = created.dropped
+    assert "2026-12-24 sent, empty kept" in due and f"Trackers » {tracker} » Standard fields" in due
+    assigned = connector.set_assignee(created.target_id, str(redmine_server.user_id))
+    assert assigned.fields == {"assignee": ""} and "assignee" in assigned.dropped[0]
+    updated = connector.update(created.target_id, replace(draft, due_date=date(2027, 1, 8), title="Heizung kalt"),
+                               {"title", "due_date"})
+    assert [d for d in updated.dropped if "due date" in d] and updated.fields["due_date"] == ""
+    sub = connector.add_sub_item(created.target_id, Task("T-1", "Thermostat tauschen"), StatusTarget("New"),
+                                 marker="T-1")
+    assert any("parent task" in d for d in sub.dropped), sub.dropped
+    with redmine_server.admin() as admin:  # what Redmine holds: the one issue, retitled, no due date, nobody
+        issues = admin.get("/issues.json", params={"project_id": project, "status_id": "*"}).json()["issues"]
+    mine = [i for i in issues if str(i["id"]) == created.target_id]
+    assert [i["subject"] for i in mine] == ["Heizung kalt"]
+    assert "due_date" not in mine[0] or mine[0]["due_date"] is None
+    assert "assigned_to" not in mine[0]
+    assert len([i for i in issues if i["subject"] == "Heizung kalt"]) == 1
+
+
+def test_a_tracker_with_every_field_on_reports_nothing_dropped(redmine_server):
+    project = redmine_server.new_project()
+    tracker = redmine_server.new_tracker(project, switched_off=())
+    connector = make_connector(redmine_server, project=project, tracker=tracker)
+    assert connector.check() == []
+    draft = replace(a_draft(STATUSES), due_date=date(2026, 12, 24))
+    created = connector.create(draft, unique_marker())
+    assert created.dropped == () and created.fields["due_date"] == "2026-12-24"
+    assert connector.update(created.target_id, replace(draft, due_date=None), {"due_date"}).dropped == ()
+    assert connector.set_assignee(created.target_id, str(redmine_server.user_id)).dropped == ()
+    sub = connector.add_sub_item(created.target_id, Task("T-1", "Thermostat"), StatusTarget("New"), marker="T-1")
+    assert sub.dropped == ()
+
+
 # --- configuration and access --------------------------------------------------------------
 
 
