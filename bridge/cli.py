@@ -178,24 +178,29 @@ def status(config_path: Path, as_json: bool) -> None:
 @click.option("--action", "action_key", help="Only this write of the item (its key as `status --json` shows it).")
 @click.option("--all", "everything", is_flag=True, help="Every entry of every item.")
 @click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
-def clear(config_path: Path, item: str | None, action_key: str | None, everything: bool, lock_wait: float) -> None:
+@TENANT
+def clear(config_path: Path, item: str | None, action_key: str | None, everything: bool, lock_wait: float,
+          tenant: str | None) -> None:
     """Quarantine entries once handled: a failed write is tried again by the next pass (its
     attempts counted from 0), and so is a file the tool skipped for a limit of its own (e.g.
     after raising Redmine's maximum attachment size); a write the tool stored only in part
     (kind "dropped") stops being listed.
 
+    With a fleet configuration, --tenant NAME picks the tenant; the worker holding it lets go
+    after its current pass.
+
     \b
     Example:
       casavi-bridge clear --config /etc/casavi-bridge/config.toml casavi:T-00042 --action 'status→tool'
+      casavi-bridge clear --config /etc/casavi-bridge/fleet.toml --tenant hausverwaltung-nord --all
     """
     from bridge.app import open_state
-    from bridge.config import load_config
 
     if not item and not everything:
         raise click.UsageError("name an ITEM (e.g. casavi:T-00042) or pass --all")
     try:
-        settings = load_config(config_path)
-        ledger, lock = open_state(settings.state.database, lock_wait=lock_wait)
+        settings, state = _load_for(config_path, tenant, lock_wait=lock_wait)
+        ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)
     except ConfigError as exc:
         _fail_config(exc)
     except BridgeError as exc:

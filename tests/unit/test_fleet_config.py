@@ -121,3 +121,41 @@ def test_db_upgrade_migrates_one_tenants_schema_and_status_lists_every_tenant(tm
         ("nord", None, {}, None), ("sued", None, {}, None)]
     unknown = runner.invoke(main, ["db", "upgrade", "--config", str(path), "--tenant", "west"])
     assert unknown.exit_code == 2 and "no tenant 'west'" in unknown.output
+
+
+def test_clear_with_a_tenant_touches_that_tenants_quarantine_only(tmp_path, postgres_database):
+    from click.testing import CliRunner
+
+    from bridge.cli import main
+    from bridge.errors import RetriableError
+    from bridge.fleet.config import pick_tenant
+    from bridge.fleet.tenant_state import open_tenant_state
+
+    url = postgres_database()
+    path = write(tmp_path / "fleet.toml", {"state": {"database": url}, "fleet": {"tenants_dir": "tenants"}})
+    write(tmp_path / "tenants" / "nord.toml", TENANT)
+    write(tmp_path / "tenants" / "sued.toml", TENANT)
+    runner = CliRunner()
+    fleet = load_any(path)
+    for name in ("nord", "sued"):
+        assert runner.invoke(main, ["db", "upgrade", "--config", str(path), "--tenant", name]).exit_code == 0
+        ledger, lock = open_tenant_state(url, pick_tenant(fleet, name).schema)
+        try:
+            ledger.quarantine("casavi:T-1", RetriableError("Jira answered 503"), item_version=None)
+            ledger.quarantine("casavi:T-2", RetriableError("Jira answered 503"), item_version=None)
+        finally:
+            lock.release()
+    one = runner.invoke(main, ["clear", "--config", str(path), "--tenant", "nord", "casavi:T-1"])
+    assert one.exit_code == 0 and "1 quarantine entries cleared" in one.output, one.output
+    everything = runner.invoke(main, ["clear", "--config", str(path), "--tenant", "sued", "--all"])
+    assert everything.exit_code == 0 and "2 quarantine entries cleared" in everything.output, everything.output
+    attempts = {}
+    for name in ("nord", "sued"):
+        ledger, lock = open_tenant_state(url, pick_tenant(fleet, name).schema)
+        try:
+            attempts[name] = {q.item_key: q.attempts for q in ledger.quarantined()}
+        finally:
+            lock.release()
+    assert attempts == {"nord": {"casavi:T-1": 0, "casavi:T-2": 1}, "sued": {"casavi:T-1": 0, "casavi:T-2": 0}}
+    missing = runner.invoke(main, ["clear", "--config", str(path), "--all"])
+    assert missing.exit_code == 2 and "--tenant <- required" in missing.output
