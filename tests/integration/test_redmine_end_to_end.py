@@ -115,16 +115,17 @@ def test_mirror_rerun_and_write_back_against_real_redmine(world, tmp_path):
 
 
 @contextmanager
-def quiet_bridge(redmine, tmp_path):
+def quiet_bridge(redmine, tmp_path, **settings):
     """A casavi with no tickets yet (each test adds its own, with ids no other test uses), a
-    bridge on ``redmine`` that retries a failed write at once and gives up after 3 attempts."""
+    bridge on ``redmine`` (``settings``: keys of [redmine] changed) that retries a failed write
+    at once and gives up after 3 attempts."""
     with start_sandboxes(tickets=0, seed=7, apps=("casavi",)) as sandbox:
         path = write_config(sandbox.info, tmp_path / "bridge.toml", connector="memory")
         config = tomllib.loads(path.read_text())
         example = tomllib.loads(REDMINE_EXAMPLE.read_text())
         config.pop("memory", None)
         config["connector"] = {"kind": "redmine"}
-        config["redmine"] = redmine.settings(attachment_max_bytes=redmine.attachment_max_bytes)
+        config["redmine"] = redmine.settings(attachment_max_bytes=redmine.attachment_max_bytes, **settings)
         # Every pass sweeps: the tenant's comments arrive under casavi's strict reading too
         # (a new comment does not move the ticket's lastModified there).
         config["sync"].update(max_attempts=3, retry_base_seconds=0, sweep_interval_seconds=0.001)
@@ -251,3 +252,38 @@ def test_case_3_a_file_redmine_will_not_take_is_noted_once_and_everything_else_a
     assert uploads_of(redmine, refused) == 2 * sent
     assert sum(refused in (j.get("notes") or "") for j in issue["journals"]) == 1
     assert [q.kind for q in bridge.ledger.quarantined() if q.item_key == key] == ["dropped"]
+
+
+def test_case_4_writes_to_a_closed_project_wait_with_the_reason_and_go_through_once_it_is_reopened(redmine_server,
+                                                                                                   tmp_path):
+    project = redmine_server.new_project()
+    with quiet_bridge(redmine_server, tmp_path, project=project) as (sandbox, bridge, redmine):
+        first = new_ticket(sandbox, "Heizung fällt aus")
+        bridge.engine.run_pass()
+        issue_id = bridge.ledger.item_link(f"casavi:{first}").target_id
+        with redmine.admin() as admin:  # a person closes the project (Redmine 5: read-only)
+            admin.put(f"/projects/{project}/close.json").raise_for_status()
+        httpx.post(f"{sandbox.casavi_root}/_sandbox/tickets/{first}/comments",
+                   json={"text": "Es ist immer noch kalt."}, timeout=10).raise_for_status()
+        second = new_ticket(sandbox, "Klingel defekt")
+        for _ in range(2):  # under max_attempts (3): the writes wait, nothing is given up
+            report = bridge.engine.run_pass()
+        assert set(report.failed) == {f"casavi:{first}", f"casavi:{second}"}, report.failed
+        entries = status_data(bridge.ledger)["quarantine"]
+        assert {e["item"] for e in entries} == {f"casavi:{first}", f"casavi:{second}"}
+        assert all("is closed" in e["error"] and "redmine.project" in e["error"] for e in entries), entries
+        assert all("cannot be blank" not in e["error"] for e in entries)
+        with redmine.admin() as admin:  # what Redmine holds: the one issue, no note
+            issues = admin.get("/issues.json", params={"project_id": project, "status_id": "*"}).json()["issues"]
+            assert [str(i["id"]) for i in issues] == [issue_id]
+            assert not [j for j in stored_issue(redmine, issue_id)["journals"] if j.get("notes")]
+            admin.put(f"/projects/{project}/reopen.json").raise_for_status()
+        bridge.engine.run_pass()
+        # Reopened: the waiting writes went through, each once, and nothing is left waiting.
+        with redmine.admin() as admin:
+            issues = admin.get("/issues.json", params={"project_id": project, "status_id": "*"}).json()["issues"]
+        assert sorted(i["subject"] for i in issues) == ["Heizung fällt aus", "Klingel defekt"]
+        notes = [j["notes"] for j in stored_issue(redmine, issue_id)["journals"] if j.get("notes")]
+        assert sum("Es ist immer noch kalt." in n for n in notes) == 1
+        assert status_data(bridge.ledger)["quarantine"] == []
+        assert writes(bridge.engine.run_pass()) == 0
