@@ -118,13 +118,20 @@ class Comment:
     files: tuple[str, ...] = field(default=(), compare=False)
 
 
+# Header facts that never change once a task exists: they are shown, but not counted in the
+# task's hash, so adding them did not rewrite sub-items mirrored before (they show the line from
+# their next change on).
+UNHASHED_TASK_FACTS = frozenset({"Created by"})
+
+
 @dataclass(frozen=True)
 class Task:
     """A casavi ticket task (or an order step): status is one of :data:`TASK_STATUSES`.
 
     ``facts`` are header lines of the sub-item's description (the craftsman it is assigned to:
-    ``("Craftsman", "Joe Smith (ACME Industries), joe@acme.example, +49 89 132")``);
-    ``attachments`` the task's own files (mirrored to the sub-item, kept apart from the ticket's).
+    ``("Craftsman", "Joe Smith (ACME Industries), joe@acme.example, +49 89 132")``; who created
+    it: ``("Created by", "Anna Berger")``); ``attachments`` the task's own files (mirrored to the
+    sub-item, kept apart from the ticket's).
     """
 
     task_id: str

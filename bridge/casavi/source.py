@@ -23,7 +23,7 @@ from bridge.casavi.client import CasaviClient
 from bridge.casavi.parse import Ticket, TicketParseError, TicketTask
 from bridge.casavi.reader import TicketReader, full_version
 from bridge.casavi.records import AttachmentDetail, ticket_write_fields
-from bridge.errors import BridgeError, FatalError, RefusedError, RetriableError
+from bridge.errors import BridgeError, FatalError, NotFoundError, RefusedError, RetriableError
 from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
 from bridge.source import ParseProblem, SourceSummary
 
@@ -111,13 +111,14 @@ class CasaviSource:
         self._contacts = _NameCache("contact", self._contact_line)
         # The craftsman of a task (a contact: name, company, e-mail, telephone); in memory only.
         self._craftsmen = _NameCache("craftsman", lambda cid: client.get_contact(cid).reach_line())
+        self._creators = _NameCache("task creator", self._creator_name)
 
     def keep_names(self, store: NameStore | None, max_age: timedelta) -> None:
         """Keep property and unit names in ``store`` (across restarts) for ``max_age``.
         Contact lines stay in memory only: they carry e-mail addresses."""
         for cache in (self._properties, self._units):
             cache.store, cache.max_age = store, max_age
-        self._contacts.max_age = self._craftsmen.max_age = max_age
+        self._contacts.max_age = self._craftsmen.max_age = self._creators.max_age = max_age
 
     def __repr__(self) -> str:
         return f"CasaviSource({self.client!r}, date_means_created={self.date_means_created})"
@@ -212,12 +213,24 @@ class CasaviSource:
 
     def _task_facts(self, task: TicketTask) -> tuple[tuple[str, str], ...]:
         """The header of the task's sub-item: the craftsman (the contact the task is assigned
-        to) with what the contact has of company, e-mail and telephone; the bare id when the
-        contact cannot be read (the document does not say a task's assignee is always a contact
-        the account can read)."""
-        if not task.assigned_to_id:
-            return ()
-        return (("Craftsman", self._craftsmen.get(task.assigned_to_id) or task.assigned_to_id),)
+        to) with what the contact has of company, e-mail and telephone, and who created the
+        task; the bare id when the person cannot be read (the document does not say a task's
+        assignee is always a contact the account can read)."""
+        facts = []
+        if task.assigned_to_id:
+            facts.append(("Craftsman", self._craftsmen.get(task.assigned_to_id) or task.assigned_to_id))
+        if task.created_by_id:
+            facts.append(("Created by", self._creators.get(task.created_by_id) or task.created_by_id))
+        return tuple(facts)
+
+    def _creator_name(self, person_id: str) -> str | None:
+        """Who created a task: the document calls ``createdById`` the external id of a contact,
+        yet tasks are created by the account's staff; a contact's name, else a staff member's
+        (``GET /staff/{id}``), else None (the bare id is shown)."""
+        try:
+            return self.client.get_contact(person_id).display_name
+        except NotFoundError:
+            return self.client.get_staff_member(person_id).display_name
 
     def _ref(self, ticket: Ticket) -> SourceRef:
         return SourceRef(self.name, ticket.ticket_id, ticket.internal_id)

@@ -27,6 +27,7 @@ from bridge.model import (
     FIELD_DUE_DATE,
     FIELD_STATUS,
     FIELD_TITLE,
+    UNHASHED_TASK_FACTS,
     Attachment,
     ItemDraft,
     Marker,
@@ -68,7 +69,8 @@ def target_hashes(fields: Mapping[str, str]) -> dict[str, str]:
 
 def task_hashes(task: Task) -> dict[str, str]:
     # The header lines (the craftsman) count with the text; a task without any hashes as before.
-    text = [task.title, task.description] + ([[list(f) for f in task.facts]] if task.facts else [])
+    facts = [list(f) for f in task.facts if f[0] not in UNHASHED_TASK_FACTS]
+    text = [task.title, task.description] + ([facts] if facts else [])
     return {FIELD_TITLE: content_hash(text), FIELD_STATUS: content_hash(task.status)}
 
 

@@ -104,3 +104,21 @@ def test_quirky_payloads_are_read_and_bad_entries_reported_in_place(casavi_sandb
     ticket = source.client.get_ticket(summaries[0].ref.item_id)
     assert ticket.reported_at is None and ticket.extra["brandNewField"] == {"x": 1}
     assert all(t.created_at == datetime(2016, 8, 5, 23, 30, tzinfo=timezone.utc) for t in ticket.tasks)
+
+
+def test_a_task_names_who_created_it_a_contact_or_a_staff_member(casavi_sandbox):
+    # The document calls createdById "the external ID of the contact the task is created by";
+    # tasks are created by the account's staff too: both are named, an unknown id stays bare.
+    from tests.fixtures.sandbox import casavi_control
+
+    store = casavi_sandbox.casavi.store
+    contact_id, contact = next(iter(store.contacts.items()))
+    staff_id, member = next(iter(store.staff.items()))
+    for task_id, creator in (("T-c", contact_id), ("T-s", staff_id), ("T-x", "E-404404")):
+        casavi_control(casavi_sandbox, "POST", "/tickets/T-00009/tasks",
+                       json={"id": task_id, "title": "Rohr abdichten", "createdById": creator})
+    source = CasaviSource(client_for(casavi_sandbox))
+    facts = {t.task_id: dict(t.facts)["Created by"] for t in source.get(SourceRef("casavi", "T-00009")).tasks
+             if t.task_id in ("T-c", "T-s", "T-x")}
+    assert facts == {"T-c": f"{contact['firstName']} {contact['lastName']}".strip(),
+                     "T-s": f"{member['firstName']} {member['lastName']}".strip(), "T-x": "E-404404"}
