@@ -13,7 +13,11 @@ under any prefix):
   Answers 303 to ``status?retried=...`` for a form, JSON for a header client; 403 without the
   right token (compared with :func:`hmac.compare_digest`), and always 403 when
   ``[metrics] admin_token`` is not configured; 404 for an unknown tenant or an item that is not
-  in quarantine; 405 for any other method.
+  in quarantine; 405 for any other method; 429 (with ``Retry-After``) once one address has
+  offered a wrong token :data:`WRONG_TOKENS` times (a moving window, the ``limits`` library):
+  guessing the token is slowed down to that rate. Behind a reverse proxy every client shares
+  the proxy's address, so a guesser locks the retry button for everyone for a minute — it
+  fails closed; the page itself stays readable.
 
 Cross-site requests: the only state-changing request is a POST that must carry the token,
 which another site cannot know; responses forbid framing and carry a strict
@@ -24,12 +28,16 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import parse_qs, quote, urlencode
 
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from bridge.secrets import Secret
 from bridge.statuspage.views import Tenant, tenant_view
@@ -38,6 +46,7 @@ log = structlog.get_logger()
 
 PATHS = ("/", "/status", "/retry")
 MAX_FORM_BYTES = 8192
+WRONG_TOKENS = parse_limit("10/minute")  # wrong admin tokens per remote address
 SECURITY_HEADERS = [
     ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                 "frame-ancestors 'none'; base-uri 'none'"),
@@ -90,6 +99,7 @@ class StatusPage:
         self.refresh_seconds = refresh_seconds
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.env = make_environment()
+        self._wrong_tokens = MovingWindowRateLimiter(MemoryStorage())
 
     # ------------------------------------------------------------------ WSGI
 
@@ -153,8 +163,16 @@ class StatusPage:
             log.warning("retry_refused", reason="no admin_token configured", remote=remote, item=item)
             return self._refuse(start_response, "403 Forbidden",
                                 "Retry is switched off: no [metrics] admin_token is configured.", as_json)
+        if not self._wrong_tokens.test(WRONG_TOKENS, remote):
+            reset = self._wrong_tokens.get_window_stats(WRONG_TOKENS, remote).reset_time
+            wait = max(1, int(reset - time.time()) + 1)  # the limiter counts in time.time()
+            log.warning("retry_refused", reason="too many wrong admin tokens", remote=remote, item=item)
+            return self._refuse(start_response, "429 Too Many Requests",
+                                f"Refused: too many wrong admin tokens from this address; try again in {wait} s.",
+                                as_json, [("Retry-After", str(wait))])
         expected = self.admin_token.get_secret_value().encode()
         if not offered or not hmac.compare_digest(offered.encode(), expected):
+            self._wrong_tokens.hit(WRONG_TOKENS, remote)
             log.warning("retry_refused", reason="admin token missing or wrong", remote=remote, item=item)
             return self._refuse(start_response, "403 Forbidden", "Refused: the admin token is missing or wrong.",
                                 as_json)
@@ -196,17 +214,21 @@ class StatusPage:
             raise ValueError("form is not UTF-8") from None
         return {k: v[0] for k, v in fields.items() if v}
 
-    def _refuse(self, start_response: StartResponse, status: str, text: str, as_json: bool) -> Iterable[bytes]:
+    def _refuse(self, start_response: StartResponse, status: str, text: str, as_json: bool,
+                extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
         if as_json:
-            return self._respond(start_response, status, json.dumps({"error": text}).encode(), "application/json")
-        return self._message(start_response, status, status.split(" ", 1)[1], text)
+            return self._respond(start_response, status, json.dumps({"error": text}).encode(), "application/json",
+                                 extra)
+        return self._message(start_response, status, status.split(" ", 1)[1], text, extra)
 
-    def _message(self, start_response: StartResponse, status: str, title: str, text: str) -> Iterable[bytes]:
+    def _message(self, start_response: StartResponse, status: str, title: str, text: str,
+                 extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
         body = self.env.get_template("message.html").render(title=title, text=text)
-        return self._html(start_response, status, body)
+        return self._html(start_response, status, body, extra)
 
-    def _html(self, start_response: StartResponse, status: str, body: str) -> Iterable[bytes]:
-        return self._respond(start_response, status, body.encode(), "text/html; charset=utf-8")
+    def _html(self, start_response: StartResponse, status: str, body: str,
+              extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+        return self._respond(start_response, status, body.encode(), "text/html; charset=utf-8", extra)
 
     def _plain(self, start_response: StartResponse, status: str, text: str,
                extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:

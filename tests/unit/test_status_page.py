@@ -130,6 +130,22 @@ def test_retry_needs_the_admin_token_and_only_reschedules(ledger, serve):
     assert other.status_code == 404
 
 
+def test_wrong_tokens_from_one_address_are_slowed_to_ten_a_minute_and_then_even_the_right_one_waits(ledger, serve):
+    fill(ledger)
+    client = serve()
+    form = {"tenant": "hausverwaltung-nord", "item": "casavi:T-1"}
+    answers = [client.post("/retry", data={**form, "admin_token": f"guess-{n}"}).status_code for n in range(10)]
+    assert answers == [403] * 10
+    blocked = client.post("/retry", data={**form, "admin_token": "guess-10"})
+    assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 61
+    assert "too many wrong admin tokens" in blocked.text
+    by_header = client.post("/retry", data=form, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert by_header.status_code == 429 and "error" in by_header.json()  # fails closed for this address
+    before = {q.item_key: q.next_retry_at for q in ledger.quarantined()}
+    assert before["casavi:T-1"].replace(tzinfo=timezone.utc) > datetime.now(timezone.utc)  # nothing rescheduled
+    assert client.get("/status").status_code == 200  # the page itself stays readable
+
+
 def test_retry_by_header_answers_json_and_gives_a_given_up_item_one_more_attempt(ledger, serve):
     for _ in range(4):
         ledger.quarantine("casavi:T-5", RetriableError("timeout"), item_version=None)
