@@ -9,10 +9,12 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bridge.errors import RetriableError
+from bridge.fleet.tenant_state import tenant_ledger
 from bridge.model import Comment
 from bridge.state.db import migrate, open_engine
 from bridge.state.ledger import Ledger
@@ -51,10 +53,31 @@ class Flaky:
         return call
 
 
+# The PostgreSQL engine of the machines that keep their state there (set per test by
+# ``on_postgresql``); each example takes a schema of its own, as a fleet tenant does.
+POSTGRES: dict[str, object] = {}
+_schemas = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def on_postgresql(request):
+    if not getattr(request.cls, "state_on_postgresql", False):
+        yield
+        return
+    engine = open_engine(request.getfixturevalue("postgres_database")())
+    POSTGRES["engine"] = engine
+    try:
+        yield
+    finally:
+        POSTGRES.clear()
+        engine.dispose()
+
+
 class SyncMachine(RuleBasedStateMachine):
     # The readings of the casavi document this machine runs under (see FakeSource).
     comments_move_version = False
     date_means_created = False
+    state_on_postgresql = False  # the ledger in a PostgreSQL schema (a fleet tenant's), else SQLite
 
     def __init__(self):
         super().__init__()
@@ -64,9 +87,12 @@ class SyncMachine(RuleBasedStateMachine):
         self.casavi.comments_move_version = self.comments_move_version
         self.casavi.date_means_created = self.date_means_created
         self.tool = MemoryConnector(MemorySettings())
-        engine = open_engine(f"sqlite:///{self.tmp / 'state.db'}")
-        migrate(engine)
-        self.ledger = Ledger(engine)
+        if self.state_on_postgresql:
+            self.ledger = tenant_ledger(POSTGRES["engine"], f"machine_{next(_schemas)}")
+        else:
+            engine = open_engine(f"sqlite:///{self.tmp / 'state.db'}")
+            migrate(engine)
+            self.ledger = Ledger(engine)
         self.flaky_source, self.flaky_tool = Flaky(self.casavi, self.rng), Flaky(self.tool, self.rng)
         self.engine = Engine(self.flaky_source, self.flaky_tool, self.ledger, make_rules(),
                              # One worker: the injected failures must follow the same order in every
@@ -167,10 +193,13 @@ class SyncMachine(RuleBasedStateMachine):
             assert len(issue.comments) == len(item.comments), (tid, issue.comments, item.comments)
 
 
-def _under(name: str, comments_move_version: bool, date_means_created: bool, examples: int):
+def _under(name: str, comments_move_version: bool, date_means_created: bool, examples: int,
+           state_on_postgresql: bool = False):
     machine = type(name, (SyncMachine,), {"comments_move_version": comments_move_version,
-                                          "date_means_created": date_means_created})
+                                          "date_means_created": date_means_created,
+                                          "state_on_postgresql": state_on_postgresql})
     case = machine.TestCase
+    case.state_on_postgresql = state_on_postgresql
     case.settings = settings(max_examples=examples, stateful_step_count=25, deadline=None,
                              suppress_health_check=[HealthCheck.too_slow])
     return case
@@ -181,3 +210,5 @@ TestSyncConvergenceStrict = _under("StrictModified", False, False, 25)
 TestSyncConvergenceStrictCreated = _under("StrictCreated", False, True, 12)
 TestSyncConvergenceLenient = _under("LenientModified", True, False, 12)
 TestSyncConvergenceLenientCreated = _under("LenientCreated", True, True, 12)
+# The fleet keeps each tenant's state in a PostgreSQL schema: the strict reading once more there.
+TestSyncConvergenceStrictPostgres = _under("StrictModifiedPostgres", False, False, 12, state_on_postgresql=True)
