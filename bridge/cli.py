@@ -50,7 +50,14 @@ def _fail_config(exc: ConfigError) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="casavi-bridge")
 def main() -> None:
-    """Mirror casavi tickets into your workflow tool and write status and comments back."""
+    """Mirror casavi tickets into your workflow tool and write status and comments back.
+
+    \b
+    Example:
+      casavi-bridge demo                      # both sandboxes, a few passes, what moved where
+      casavi-bridge check --config /etc/casavi-bridge/config.toml
+      casavi-bridge run --config /etc/casavi-bridge/config.toml
+    """
 
 
 @main.command()
@@ -175,7 +182,8 @@ def status(config_path: Path, as_json: bool) -> None:
 @main.command()
 @CONFIG
 @click.argument("item", required=False)
-@click.option("--action", "action_key", help="Only this write of the item (its key as `status --json` shows it).")
+@click.option("--action", "action_key",
+              help="Only this write of the item (its key as `status --json` shows it; '->' may stand for '→').")
 @click.option("--all", "everything", is_flag=True, help="Every entry of every item.")
 @click.option("--lock-wait", default=900.0, show_default=True, help="Seconds to wait for a running daemon's pass.")
 @TENANT
@@ -191,13 +199,15 @@ def clear(config_path: Path, item: str | None, action_key: str | None, everythin
 
     \b
     Example:
-      casavi-bridge clear --config /etc/casavi-bridge/config.toml casavi:T-00042 --action 'status→tool'
+      casavi-bridge clear --config /etc/casavi-bridge/config.toml casavi:T-00042 --action 'status->tool'
       casavi-bridge clear --config /etc/casavi-bridge/fleet.toml --tenant hausverwaltung-nord --all
     """
     from bridge.app import open_state
 
     if not item and not everything:
         raise click.UsageError("name an ITEM (e.g. casavi:T-00042) or pass --all")
+    if action_key:
+        action_key = action_key.replace("->", "→")  # status→tool typed as status->tool
     try:
         settings, state = _load_for(config_path, tenant, lock_wait=lock_wait)
         ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)

@@ -36,7 +36,8 @@ from bridge.secrets import MIN_SUBSTRING_LENGTH, is_sensitive_key, registered_se
 REDACTED = "[REDACTED]"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 # Libraries that log one line per request at INFO: quiet unless the bridge runs at debug.
-CHATTY_LIBRARIES = ("httpx", "httpcore", "urllib3", "jira", "requests_oauthlib", "uvicorn.access")
+CHATTY_LIBRARIES = ("httpx", "httpcore", "urllib3", "jira", "requests_oauthlib", "uvicorn.access",
+                    "alembic")  # alembic: "Context impl SQLiteImpl." on every start
 
 # "Authorization: Basic abc", "'token': 'abc'", "X-Redmine-API-Key=abc" inside free text; the
 # scheme word (Basic, Bearer, Token) is kept.

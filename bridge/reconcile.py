@@ -118,4 +118,6 @@ def print_status(data: dict[str, Any]) -> None:
         for c in data["conflicts"][:10]:
             click.echo(f"  {c['item']} {c['field']}: {c['winner']} won ({c['policy']}) at {c['at']}")
     for r in data["runs"][:5]:
-        click.echo(f"run {r['kind']} {r['started_at']} → {r['outcome']} ({r['errors']} errors) {r['counts']}")
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in (r["counts"] or {}).items())
+        click.echo(f"run {r['kind']} {r['started_at']} → {r['outcome']} ({r['errors']} errors){': ' if counts else ''}"
+                   f"{counts}")
