@@ -23,6 +23,9 @@ def check_findings(settings: Settings, source: Source, connector: Connector) -> 
     problems += [_named(connector.name, p) for p in tool_problems]
     if tool_problems:
         return problems
+    # Problems that refuse some writes but do not stop the connector (the daemon starts; only
+    # check() decides that): a permission missing, a closed project, a field switched off.
+    problems += [_named(connector.name, p) for p in getattr(connector, "findings", lambda: [])()]
     known = connector.statuses()
     wanted = set(settings.status_map.values()) | {t.status for t in settings.task_status_map.values()}
     wanted |= set(settings.status_map_back)

@@ -129,6 +129,9 @@ class Daemon:
             if not problems:
                 self.notifier.ready("connected to both sides")
                 log.info("daemon_ready")
+                # What the tool will refuse of some writes (they fail on their own, the rest go on).
+                for finding in getattr(self.bridge.connector, "findings", lambda: [])():
+                    log.warning("tool_refuses_some_writes", finding=finding)
                 return
             attempt += 1
             for p in problems:

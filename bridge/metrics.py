@@ -205,6 +205,7 @@ class Metrics:
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # listen backlog (socketserver's 5 resets a burst of connections)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind would resolve the host's FQDN (a DNS lookup that can hang).

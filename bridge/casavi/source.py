@@ -23,7 +23,7 @@ from bridge.casavi.client import CasaviClient
 from bridge.casavi.parse import Ticket, TicketParseError, TicketTask
 from bridge.casavi.reader import TicketReader, full_version
 from bridge.casavi.records import AttachmentDetail, ticket_write_fields
-from bridge.errors import BridgeError, FatalError, NotFoundError, RefusedError, RetriableError
+from bridge.errors import BridgeError, FatalError, RefusedError, RetriableError
 from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
 from bridge.source import ParseProblem, SourceSummary
 
@@ -229,7 +229,9 @@ class CasaviSource:
         (``GET /staff/{id}``), else None (the bare id is shown)."""
         try:
             return self.client.get_contact(person_id).display_name
-        except NotFoundError:
+        except RetriableError:
+            raise  # not remembered: the next task's header tries again
+        except BridgeError:  # not a contact this account may read (404, 403, 400)
             return self.client.get_staff_member(person_id).display_name
 
     def _ref(self, ticket: Ticket) -> SourceRef:

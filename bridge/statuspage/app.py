@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
@@ -100,6 +101,9 @@ class StatusPage:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.env = make_environment()
         self._wrong_tokens = MovingWindowRateLimiter(MemoryStorage())
+        # Test, compare and count as one step: each request has a thread of its own, and
+        # parallel guesses must not all pass the test before any is counted.
+        self._token_lock = threading.Lock()
 
     # ------------------------------------------------------------------ WSGI
 
@@ -163,16 +167,20 @@ class StatusPage:
             log.warning("retry_refused", reason="no admin_token configured", remote=remote, item=item)
             return self._refuse(start_response, "403 Forbidden",
                                 "Retry is switched off: no [metrics] admin_token is configured.", as_json)
-        if not self._wrong_tokens.test(WRONG_TOKENS, remote):
-            reset = self._wrong_tokens.get_window_stats(WRONG_TOKENS, remote).reset_time
+        expected = self.admin_token.get_secret_value().encode()
+        with self._token_lock:
+            limited = not self._wrong_tokens.test(WRONG_TOKENS, remote)
+            wrong = not limited and not (offered and hmac.compare_digest(offered.encode(), expected))
+            if wrong:
+                self._wrong_tokens.hit(WRONG_TOKENS, remote)
+            reset = self._wrong_tokens.get_window_stats(WRONG_TOKENS, remote).reset_time if limited else 0.0
+        if limited:
             wait = max(1, int(reset - time.time()) + 1)  # the limiter counts in time.time()
             log.warning("retry_refused", reason="too many wrong admin tokens", remote=remote, item=item)
             return self._refuse(start_response, "429 Too Many Requests",
                                 f"Refused: too many wrong admin tokens from this address; try again in {wait} s.",
                                 as_json, [("Retry-After", str(wait))])
-        expected = self.admin_token.get_secret_value().encode()
-        if not offered or not hmac.compare_digest(offered.encode(), expected):
-            self._wrong_tokens.hit(WRONG_TOKENS, remote)
+        if wrong:
             log.warning("retry_refused", reason="admin token missing or wrong", remote=remote, item=item)
             return self._refuse(start_response, "403 Forbidden", "Refused: the admin token is missing or wrong.",
                                 as_json)

@@ -16,7 +16,7 @@ import hashlib
 import tempfile
 from datetime import date
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -266,7 +266,7 @@ class Applier:
             self._dropped(action, result, outcome)
         elif isinstance(action, a.SetSourceTaskStatus):
             self.source.set_task_status(self._ref(ref, key), action.task.task_id, action.task.title, action.status)
-            task_now = Task(action.task.task_id, action.task.title, action.task.description, action.status)
+            task_now = replace(action.task, status=action.status)  # its header lines count in its hash
             self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=action.task.task_id,
                                     target_id=action.sub.sub_id, source_hashes=task_hashes(task_now),
                                     target_hashes=action.target_hashes)

@@ -103,8 +103,16 @@ class RedmineConnector:
         if lookup is not None:
             with self._lock:
                 self._lookup = lookup
-            problems = problems + list(lookup.notes)
         return problems
+
+    def findings(self) -> list[str]:
+        """What Redmine will refuse or drop of some writes while the rest go on (a permission the
+        bridge user's roles lack, a closed project, a standard field switched off), each named
+        by its key path; read by the last :meth:`check`. ``casavi-bridge check`` lists them as
+        problems; the daemon starts all the same (:meth:`check` alone decides that), and each
+        write concerned fails on its own with the same words."""
+        lookup = self._lookup
+        return list(lookup.notes) if lookup is not None else []
 
     def assumptions(self) -> list[str]:
         """What ``check`` cannot read and takes from the settings (printed, not a problem)."""

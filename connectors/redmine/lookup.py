@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.errors import AuthError, NotFoundError
+from bridge.errors import AuthError, BridgeError, NotFoundError
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.mapping import MarkerPlace
@@ -119,13 +119,15 @@ def _standard_fields(client: RedmineClient, settings: RedmineSettings, tracker_i
     An answer without the list (an older Redmine) claims nothing: writes are verified after."""
     try:
         rows = {int(t["id"]): t for t in client.get("/trackers.json").get("trackers") or ()}
-    except (NotFoundError, AuthError):
+    except BridgeError:  # advisory: the writes are verified after the fact anyway
         return []
     notes = []
+    seen = set()
     for key, field, label, what in WRITTEN_FIELDS:
         row = rows.get(tracker_ids[key]) or {}
         enabled = row.get("enabled_standard_fields")
-        if enabled is not None and field not in enabled:
+        if enabled is not None and field not in enabled and (tracker_ids[key], field) not in seen:
+            seen.add((tracker_ids[key], field))
             name = row.get("name", "?")
             notes.append(f"redmine.{key} <- tracker {name!r} has the standard field {label!r} switched off "
                          f"(Administration » Trackers » {name} » Standard fields): Redmine would drop {what}")

@@ -156,7 +156,8 @@ def _journals(server, issue_id: str) -> list[dict]:
 
 def test_case_2_a_role_without_private_notes_never_gets_an_internal_comment_and_check_says_so(redmine_server):
     reporter = make_connector(redmine_server, api_key=redmine_server.member_with_role("Reporter"))
-    problems = reporter.check()
+    assert reporter.check() == []  # reachable: the daemon starts, and the writes concerned fail alone
+    problems = reporter.findings()
     assert any(p.startswith("redmine.private_notes_for_internal <- ") and "'set_notes_private'" in p
                and "Reporter" in p for p in problems), problems
     assert any(p.startswith("redmine.project <- ") and "'edit_issues'" in p for p in problems), problems
@@ -170,7 +171,7 @@ def test_case_2_a_role_without_private_notes_never_gets_an_internal_comment_and_
 
 def test_case_2_where_permissions_cannot_be_read_a_note_saved_public_is_reported(redmine_server):
     reporter = make_connector(redmine_server, api_key=redmine_server.member_with_role("Reporter"))
-    assert reporter.check()
+    assert reporter.check() == [] and reporter.findings()
     reporter._lookup = replace(reporter._lookup, permissions=None)  # as when /roles/N.json is not readable
     created = reporter.create(a_draft(STATUSES), unique_marker())
     result = reporter.add_comment(created.target_id, Comment("c-1", "Nur intern", internal=True), marker="c-1")
@@ -346,7 +347,8 @@ def test_case_4_a_closed_project_is_named_by_check_and_refuses_writes_in_words(r
     with redmine_server.admin() as admin:  # a person closes the project (Redmine 5: read-only)
         admin.put(f"/projects/{project}/close.json").raise_for_status()
     for bridge in (connector, make_connector(redmine_server, project=project)):  # running, and started anew
-        problems = bridge.check()
+        assert bridge.check() == []
+        problems = bridge.findings()
         assert any(p.startswith("redmine.project <- ") and "is closed" in p for p in problems), problems
         with pytest.raises(RefusedError) as refused:
             bridge.add_comment(created.target_id, Comment("c-1", "Wann kommt jemand?"), marker="c-1")
@@ -370,14 +372,15 @@ def test_fields_a_tracker_has_switched_off_are_reported_as_not_stored_and_the_is
     project = redmine_server.new_project()
     tracker = redmine_server.new_tracker(project, switched_off=("due_date", "assigned_to_id", "parent_issue_id"))
     connector = make_connector(redmine_server, project=project, tracker=tracker)
-    problems = connector.check()  # named before anything is sent (GET /trackers.json)
+    assert connector.check() == []
+    problems = connector.findings()  # named before anything is sent (GET /trackers.json)
     assert sorted(p.split(" <- ")[0] + " " + p.split("standard field ")[1].split(" switched")[0]
                   for p in problems) == ["redmine.sub_item_tracker 'Parent task'", "redmine.tracker 'Assignee'",
                                          "redmine.tracker 'Due date'"], problems
     draft = replace(a_draft(STATUSES), due_date=date(2026, 12, 24))
     created = connector.create(draft, unique_marker())
     [due] = created.dropped
-    assert "2026-12-24 sent, empty kept" in due and f"Trackers » {tracker} » Standard fields" in due
+    assert "'2026-12-24' sent, empty kept" in due and f"Trackers » {tracker} » Standard fields" in due
     assigned = connector.set_assignee(created.target_id, str(redmine_server.user_id))
     assert assigned.fields == {"assignee": ""} and "assignee" in assigned.dropped[0]
     updated = connector.update(created.target_id, replace(draft, due_date=date(2027, 1, 8), title="Heizung kalt"),
@@ -399,7 +402,7 @@ def test_a_tracker_with_every_field_on_reports_nothing_dropped(redmine_server):
     project = redmine_server.new_project()
     tracker = redmine_server.new_tracker(project, switched_off=())
     connector = make_connector(redmine_server, project=project, tracker=tracker)
-    assert connector.check() == []
+    assert connector.check() == [] and connector.findings() == []
     draft = replace(a_draft(STATUSES), due_date=date(2026, 12, 24))
     created = connector.create(draft, unique_marker())
     assert created.dropped == () and created.fields["due_date"] == "2026-12-24"

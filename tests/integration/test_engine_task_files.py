@@ -58,3 +58,16 @@ def replace_facts(task: Task, facts) -> Task:
     from dataclasses import replace
 
     return replace(task, facts=facts)
+
+
+def test_a_status_written_back_to_a_task_with_a_craftsman_leaves_its_sub_item_alone(tmp_path, state_url):
+    # The task's recorded hash keeps its header lines: after the status goes back to casavi,
+    # the next pass sees nothing to write (it used to rewrite the sub-item once).
+    world = World(tmp_path, state_url)
+    world.source.add_ticket("P-1", "Rohrbruch", tasks=(Task("t1", "Rohr abdichten", "Bis Freitag", facts=CRAFTSMAN),))
+    world.sync()
+    [sub] = world.issue_for("P-1").sub_items
+    world.tool.edit_sub_item_as_user(sub.sub_id, status="Done")
+    world.sync()
+    assert world.source.items["P-1"].tasks[0].status == "COMPLETED"
+    assert world.sync().differences == 0

@@ -146,6 +146,21 @@ def test_wrong_tokens_from_one_address_are_slowed_to_ten_a_minute_and_then_even_
     assert client.get("/status").status_code == 200  # the page itself stays readable
 
 
+def test_parallel_wrong_tokens_are_counted_before_any_more_is_compared(ledger, serve):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fill(ledger)
+    client = serve()
+    form = {"tenant": "hausverwaltung-nord", "item": "casavi:T-1"}
+
+    def guess(n: int) -> int:
+        return client.post("/retry", data={**form, "admin_token": f"guess-{n}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(guess, range(60)))
+    assert sorted(answers) == [403] * 10 + [429] * 50
+
+
 def test_retry_by_header_answers_json_and_gives_a_given_up_item_one_more_attempt(ledger, serve):
     for _ in range(4):
         ledger.quarantine("casavi:T-5", RetriableError("timeout"), item_version=None)
