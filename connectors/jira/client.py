@@ -94,6 +94,7 @@ class JiraConnector(StatusesMixin):
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
         self._attachment_markers = _Recent(2048)
         self._probe_notes: list[str] = []  # what check could not probe (see assumptions)
+        self._findings: list[str] = []  # what check found Jira will refuse of some writes (see findings)
         # casavi/relay text → wiki: only http/https/mailto links, images only of the ticket's files.
         self.text_policy = ToolTextPolicy()
         # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
@@ -134,6 +135,7 @@ class JiraConnector(StatusesMixin):
     def check(self) -> list[str]:
         s = self.settings
         self._probe_notes = []
+        self._findings = []
         client = self.rest.client
         try:
             info = client.server_info() or {}
@@ -155,23 +157,34 @@ class JiraConnector(StatusesMixin):
         sub_type = types.get(s.sub_task_type.casefold())
         if sub_type is None or not sub_type.get("subtask", True):
             problems.append(f"jira: sub-task type {s.sub_task_type!r} does not exist in project {s.project}")
+        # What Jira will refuse of some writes: named by check, but the connector works (the
+        # daemon starts; each write concerned fails on its own with the same words).
+        findings: list[str] = []
         folded = {k.casefold() for k in known}
         for status in s.transition_fields:
             if status.casefold() not in folded:
-                problems.append(f"jira: transition_fields names status {status!r}, unknown in project {s.project}")
+                findings.append(f"jira: transition_fields names status {status!r}, unknown in project {s.project}")
         issue_type = types.get(s.issue_type.casefold()) or {}
         try:
-            problems += probes.visibility_problems(self.rest.get, s, myself)
-            problems += probes.assignee_problems(self.rest.get, s)
-            problems += probes.create_screen_problems(self.rest.get, s, issue_type.get("id"))
+            findings += probes.visibility_problems(self.rest.get, s, myself)
+            findings += probes.assignee_problems(self.rest.get, s)
+            findings += probes.create_screen_problems(self.rest.get, s, issue_type.get("id"))
             refused, notes = probes.group_visibility_problems(self.rest.get, s)
-            problems += refused
+            findings += refused
             self._probe_notes += notes
-            problems += self.attributes.problems(self._sample_issue)
+            findings += self.attributes.problems(self._sample_issue)
             self._probe_notes += self.attributes.notes
         except (*LIBRARY_ERRORS, BridgeError) as exc:
-            problems.append(f"jira: could not read what the account may do: {translate(exc)}")
+            findings.append(f"jira: could not read what the account may do: {translate(exc)}")
+        self._findings = findings
         return problems
+
+    def findings(self) -> list[str]:
+        """What the last :meth:`check` found Jira will refuse of some writes (an internal comment's
+        role or group, an ``assignee_map`` account, a create or edit screen, a field value), each
+        named by its key path: ``casavi-bridge check`` lists them with :meth:`check`'s; the daemon
+        starts all the same, and the writes concerned fail on their own."""
+        return list(self._findings)
 
     def workflow_problems(self, issue_statuses: Mapping[str, str | None],
                           sub_item_statuses: Mapping[str, str | None]) -> list[str]:

@@ -173,3 +173,9 @@ class ConnectorContract:
     def test_unknown_item_is_not_found(self, connector):
         with pytest.raises(NotFoundError):
             connector.get("999999999")
+
+
+def check_all(connector) -> list[str]:
+    """What ``casavi-bridge check`` lists of a connector: ``check()`` (it does not answer: the
+    daemon waits) and ``findings()`` (it will refuse some writes: named, the daemon starts)."""
+    return connector.check() + getattr(connector, "findings", lambda: [])()

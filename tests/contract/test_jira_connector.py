@@ -26,7 +26,7 @@ from bridge.model import Comment, ItemDraft, Marker, StatusTarget, Task
 from connectors.jira import JiraConnectorPlugin
 from connectors.jira.client import JiraConnector
 from connectors.jira.markup import wiki_to_markdown
-from tests.contract.connector_contract import ConnectorContract, ToolStatuses, a_draft, unique_marker, whole
+from tests.contract.connector_contract import check_all, ConnectorContract, ToolStatuses, a_draft, unique_marker, whole
 from tests.fixtures.jira_sandbox import TEST_ATTACHMENT_LIMIT, RunningJira
 
 STATUSES = ToolStatuses("To Do", "In Progress", "Done", "Won't Do")
@@ -329,7 +329,7 @@ def test_an_unreachable_jira_is_retriable_and_check_says_so(sandbox):
     gone = make_connector(sandbox, url=f"http://127.0.0.1:{port}", max_attempts=1)
     with pytest.raises(RetriableError):
         gone.get("10001")
-    problems = gone.check()
+    problems = check_all(gone)
     assert len(problems) == 1 and "cannot read server info" in problems[0]
 
 
@@ -337,18 +337,18 @@ def test_wrong_credentials_are_an_auth_error_and_check_says_so(sandbox):
     jira = make_connector(sandbox, token="not-the-token")
     with pytest.raises(AuthError):
         jira.get("10001")
-    assert any("401" in line for line in jira.check())
+    assert any("401" in line for line in check_all(jira))
 
 
 def test_check_reports_a_deployment_that_does_not_match_the_server(sandbox):
     other = "server" if sandbox.mode == "cloud" else "cloud"
     jira = make_connector(sandbox, deployment=other)
-    assert any("deployment" in line for line in jira.check())
+    assert any("deployment" in line for line in check_all(jira))
 
 
 def test_check_reports_unknown_issue_types_and_statuses(sandbox):
     jira = make_connector(sandbox, issue_type="Epic", transition_fields={"Erledigt": {}})
-    problems = jira.check()
+    problems = check_all(jira)
     assert any("'Epic'" in p for p in problems) and any("'Erledigt'" in p for p in problems)
 
 

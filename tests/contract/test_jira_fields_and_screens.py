@@ -4,6 +4,8 @@ Jira's refusals by field; and ``check`` of a ``[jira.field_map]`` against them, 
 
 from __future__ import annotations
 
+from tests.contract.connector_contract import check_all
+
 from typing import Any
 
 import pytest
@@ -143,7 +145,7 @@ GOOD = {"type": {"issue_types": {"Wasserschaden": "Bug"}, "components": {"Wasser
 
 
 def test_check_is_clean_for_a_field_map_jira_takes(sandbox):
-    assert connector_for(sandbox, field_map=GOOD).check() == []
+    assert check_all(connector_for(sandbox, field_map=GOOD)) == []
 
 
 def test_check_names_each_mapped_field_and_value_jira_lacks_with_its_key_path(sandbox):
@@ -153,7 +155,7 @@ def test_check_names_each_mapped_field_and_value_jira_lacks_with_its_key_path(sa
            "custom_fields": {"priority": {"field": "customfield_10101", "values": {"sehr hoch": "dringend"}},
                              "Schadenssumme": "customfield_10103", "Versicherung": "customfield_10109",
                              "Gibt es nicht": "customfield_99999"}}
-    problems = connector_for(sandbox, field_map=bad).check()
+    problems = check_all(connector_for(sandbox, field_map=bad))
     text = "\n".join(problems)
     assert '[jira.field_map.type] issue_types "Gutachten" <- project OPS has no issue type \'Epic\'' in text
     assert '[jira.field_map.type] components "Heizungsausfall" <- \'Lüftung\' is not a component' in text
