@@ -99,6 +99,15 @@ def test_the_fleet_example_loads_and_names_every_fleet_setting():
         assert f"{key} =" in text, key
 
 
+def two_tenant_fleet(tmp_path: Path, postgres_database) -> tuple[str, Path]:
+    """(state URL, fleet.toml) of a fleet on a new PostgreSQL database with tenants nord and sued."""
+    url = postgres_database()
+    path = write(tmp_path / "fleet.toml", {"state": {"database": url}, "fleet": {"tenants_dir": "tenants"}})
+    write(tmp_path / "tenants" / "nord.toml", TENANT)
+    write(tmp_path / "tenants" / "sued.toml", TENANT)
+    return url, path
+
+
 def test_db_upgrade_migrates_one_tenants_schema_and_status_lists_every_tenant(tmp_path, postgres_database):
     import json
 
@@ -106,10 +115,7 @@ def test_db_upgrade_migrates_one_tenants_schema_and_status_lists_every_tenant(tm
 
     from bridge.cli import main
 
-    url = postgres_database()
-    path = write(tmp_path / "fleet.toml", {"state": {"database": url}, "fleet": {"tenants_dir": "tenants"}})
-    write(tmp_path / "tenants" / "nord.toml", TENANT)
-    write(tmp_path / "tenants" / "sued.toml", TENANT)
+    url, path = two_tenant_fleet(tmp_path, postgres_database)
     runner = CliRunner()
     upgraded = runner.invoke(main, ["db", "upgrade", "--config", str(path), "--tenant", "nord"])
     assert upgraded.exit_code == 0, upgraded.output
@@ -131,10 +137,7 @@ def test_clear_with_a_tenant_touches_that_tenants_quarantine_only(tmp_path, post
     from bridge.fleet.config import pick_tenant
     from bridge.fleet.tenant_state import open_tenant_state
 
-    url = postgres_database()
-    path = write(tmp_path / "fleet.toml", {"state": {"database": url}, "fleet": {"tenants_dir": "tenants"}})
-    write(tmp_path / "tenants" / "nord.toml", TENANT)
-    write(tmp_path / "tenants" / "sued.toml", TENANT)
+    url, path = two_tenant_fleet(tmp_path, postgres_database)
     runner = CliRunner()
     fleet = load_any(path)
     for name in ("nord", "sued"):
