@@ -12,7 +12,7 @@ that time), failures are not.  Thread-safe: the engine applies items in parallel
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from cachetools import TTLCache
 
@@ -26,36 +26,33 @@ class People:
         self._staff = TTLCache(maxsize=1, ttl=ttl_seconds)  # "all" → {staff id: e-mail}
         self._lock = threading.Lock()
         # Held while a missing answer is asked for: threads wanting the same answer at once (a
-        # mirror's first tickets) wait for one read instead of each making its own.
-        self._asking = threading.Lock()
+        # mirror's first tickets) wait for one read instead of each making its own.  Re-entrant:
+        # asking for a tool person asks for the staff list.
+        self._asking = threading.RLock()
+
+    def _once(self, cache: TTLCache, key: str, ask: Callable[[], Any]) -> Any:
+        """``cache[key]``, asked for (``ask()``) by one thread at a time when it is missing."""
+        with self._lock:
+            known = cache.get(key)
+        if known is not None:
+            return known
+        with self._asking:
+            with self._lock:
+                known = cache.get(key)
+            if known is None:
+                known = ask()
+                with self._lock:
+                    cache[key] = known
+        return known
 
     def staff_emails(self) -> dict[str, str | None]:
         """Every staff member's e-mail address by staff id (one list read per ``ttl``)."""
-        with self._lock:
-            known = self._staff.get("all")
-        if known is None:
-            with self._asking:
-                with self._lock:
-                    known = self._staff.get("all")
-                if known is None:
-                    known = dict(self.source.staff_emails())
-                    with self._lock:
-                        self._staff["all"] = known
-        return known
+        return self._once(self._staff, "all", lambda: dict(self.source.staff_emails()))
 
     def tool_person(self, staff_id: str) -> str | None:
         """The tool's user for a staff member, or None when the tool has nobody for them."""
-        with self._lock:
-            known = self._tool.get(staff_id)
-        if known is None:
-            emails = self.staff_emails()
-            with self._asking:
-                with self._lock:
-                    known = self._tool.get(staff_id)
-                if known is None:
-                    known = self.connector.find_person(staff_id, emails.get(staff_id)) or _NOBODY
-                    with self._lock:
-                        self._tool[staff_id] = known
+        known = self._once(self._tool, staff_id, lambda: self.connector.find_person(
+            staff_id, self.staff_emails().get(staff_id)) or _NOBODY)
         return known or None
 
     def staff_for(self, tool_person: str) -> str | None:

@@ -64,7 +64,6 @@ class Applier:
         self.metrics = metrics
         self.people = People(source, connector)
         self.placer = Placer(connector, ledger)
-        self.place_later = self.placer.enabled
         self.assignee_in_create = bool(getattr(connector.capabilities, "assignee_in_create", False))
 
     def skipped(self, item_key: str) -> ItemOutcome:
@@ -98,7 +97,7 @@ class Applier:
         key = action.item_key
         if isinstance(action, a.CreateItem):
             self.ledger.add_intent(key, action.marker.internal_id)
-            extras: dict[str, object] = {"place_later": True} if self.place_later else {}
+            extras: dict[str, object] = {"place_later": True} if self.placer.enabled else {}
             person = self._person_for_create(outcome.new_assignee)
             if person:
                 extras["assignee"] = person
@@ -110,7 +109,7 @@ class Applier:
                                     target_hashes=target_hashes(result.fields or {}),
                                     source_internal_id=action.marker.internal_id, display_id=result.display_id,
                                     clear_intent=True)
-            if self.place_later:
+            if self.placer.enabled:
                 status = action.draft.status
                 self.placer.later(Unplaced(key, result.target_id, status, a.SetTargetStatus(
                     key, result.target_id, status, action.source_hashes.get(FIELD_STATUS, ""))))
@@ -231,7 +230,7 @@ class Applier:
                                     target_hashes=action.target_hashes)
         elif isinstance(action, a.CreateSubItem):
             t, st = action.task, action.status
-            if self.place_later:
+            if self.placer.enabled:
                 result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id, place_later=True)
                 written = SubItem(result.target_id, t.title, "", t.description, None, t.task_id)
                 self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id,

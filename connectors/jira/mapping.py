@@ -129,8 +129,9 @@ def parse_transitions(raw: Iterable[Mapping[str, Any]]) -> list[Transition]:
     return found
 
 
-def _same(a: str, b: str) -> bool:
-    return a.casefold() == b.casefold()
+def same_name(a: str | None, b: str | None) -> bool:
+    """Jira names (statuses, resolutions) compared as Jira does: case-insensitively; None as ""."""
+    return (a or "").casefold() == (b or "").casefold()
 
 
 def next_transition(known: Mapping[str, Sequence[Transition]], current: str, target: str) -> Transition | None:
@@ -141,7 +142,7 @@ def next_transition(known: Mapping[str, Sequence[Transition]], current: str, tar
     shortest path to the nearest status whose transitions are not read yet (to look there).
     None when ``current`` is ``target`` or neither exists.
     """
-    if _same(current, target):
+    if same_name(current, target):
         return None
     folded = {status.casefold(): list(steps) for status, steps in known.items()}
     first: dict[str, Transition] = {}
@@ -169,7 +170,7 @@ def transition_path(graph: Mapping[str, Sequence[Transition]], start: str, targe
     path: list[Transition] = []
     current = start
     for _ in range(len(graph) + 1):
-        if _same(current, target):
+        if same_name(current, target):
             return path
         step = next_transition(graph, current, target)
         if step is None:

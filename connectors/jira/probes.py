@@ -147,7 +147,7 @@ def workflow_problems(get: Get, search: Callable[[str], list[dict[str, Any]]], s
             # A search index may lag (Cloud): the issue found may have moved on since; its
             # transitions then belong to another status, so it is read first.
             now = ((get(f"issue/{rows[0]['id']}", {"fields": "status"}) or {}).get("fields") or {}).get("status") or {}
-            if not _same(str(now.get("name") or ""), status):
+            if not m.same_name(str(now.get("name") or ""), status):
                 continue
             raw = get(f"issue/{rows[0]['id']}/transitions", {"expand": "transitions.fields"}) or {}
             known[status] = m.parse_transitions(raw.get("transitions") or [])
@@ -161,19 +161,19 @@ def workflow_problems(get: Get, search: Callable[[str], list[dict[str, Any]]], s
         for start in known:
             for target, resolution in sorted(wanted.items()):
                 current, steps = start, 0
-                while not _same(current, target) and steps < len(statuses):
+                while not m.same_name(current, target) and steps < len(statuses):
                     step = m.next_transition(known, current, target)
                     if step is None:
                         stuck.setdefault(target, []).append(start)
                         break
-                    configured = next((v for s, v in settings.transition_fields.items() if _same(s, step.to_status)), {})
-                    given = set(configured) | ({"resolution"} if resolution and _same(step.to_status, target) else set())
+                    configured = next((v for s, v in settings.transition_fields.items() if m.same_name(s, step.to_status)), {})
+                    given = set(configured) | ({"resolution"} if resolution and m.same_name(step.to_status, target) else set())
                     missing = tuple(sorted((step.required or frozenset()) - given))
                     if missing:
                         froms = screens.setdefault((step.name, step.to_status, missing), [])
                         if current not in froms:
                             froms.append(current)
-                    if not any(_same(step.to_status, s) for s in known):
+                    if not any(m.same_name(step.to_status, s) for s in known):
                         break  # not probed beyond: said in the note above
                     current, steps = step.to_status, steps + 1
         for target, froms in stuck.items():
@@ -185,7 +185,3 @@ def workflow_problems(get: Get, search: Callable[[str], list[dict[str, Any]]], s
                             f"({issue_type}; from {', '.join(map(repr, froms))}) requires {', '.join(missing)} "
                             f"on its screen; give {'them' if len(missing) > 1 else 'it'} there")
     return problems, notes
-
-
-def _same(a: str, b: str) -> bool:
-    return a.casefold() == b.casefold()

@@ -31,10 +31,6 @@ MAX_TRANSITION_STEPS = 10
 PLACE_BATCH = 100
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return (a or "").casefold() == (b or "").casefold()
-
-
 def _status_result(issue_id: str, status: str, resolution: str | None) -> WriteResult:
     return WriteResult(issue_id, fields={"status": status, "resolution": resolution or ""})
 
@@ -59,15 +55,15 @@ class StatusesMixin:
         known: dict[str, list[m.Transition]] = {}
         moved = False
         for _ in range(MAX_TRANSITION_STEPS):
-            at_target = _same(current, target.status)
-            if at_target and (target.resolution is None or _same(resolution, target.resolution) or moved):
+            at_target = m.same_name(current, target.status)
+            if at_target and (target.resolution is None or m.same_name(resolution, target.resolution) or moved):
                 break
             transitions = m.parse_transitions(self.rest.client.transitions(issue_id, expand="transitions.fields"))
             known[current] = transitions
             if at_target:
                 # Right status, other resolution: re-enter the status (through another one when
                 # the workflow has no transition into the current status) to set the resolution.
-                step = next((t for t in transitions if _same(t.to_status, target.status)), None) \
+                step = next((t for t in transitions if m.same_name(t.to_status, target.status)), None) \
                     or next(iter(transitions), None)
                 if step is None:
                     log.warning("jira_resolution_not_set", target_id=issue_id, resolution=target.resolution)
@@ -79,14 +75,14 @@ class StatusesMixin:
                                      f"(issue {issue_id})")
             self.rest.client.transition_issue(issue_id, step.transition_id, fields=self._transition_fields(step, target))
             current, moved = step.to_status, True
-            if _same(current, target.status):
+            if m.same_name(current, target.status):
                 break
         else:
             raise FatalError(f"jira: status {target.status!r} not reached in {MAX_TRANSITION_STEPS} transitions "
                              f"(issue {issue_id})")
         if moved:
             current, resolution = self._status_of(issue_id)
-            if target.resolution and _same(current, target.status) and not _same(resolution, target.resolution):
+            if target.resolution and m.same_name(current, target.status) and not m.same_name(resolution, target.resolution):
                 log.info("jira_workflow_set_resolution", target_id=issue_id, asked=target.resolution, set=resolution)
         return current, resolution
 
@@ -119,8 +115,8 @@ class StatusesMixin:
                         continue
                     created = changelog.created_status(raw, histories)
                     target = wanted[issue_id]
-                    at_target = _same(created.status, target.status) and (
-                        target.resolution is None or _same(created.resolution, target.resolution))
+                    at_target = m.same_name(created.status, target.status) and (
+                        target.resolution is None or m.same_name(created.resolution, target.resolution))
                     if created.moved or at_target:
                         placed[issue_id] = _status_result(issue_id, created.status, created.resolution)
         return placed
@@ -143,7 +139,7 @@ class StatusesMixin:
         if created.moved:
             return _status_result(target_id, created.status, created.resolution)
         now, resolution = self._move(target_id, status, (created.status, created.resolution))
-        if not _same(now, status.status):
+        if not m.same_name(now, status.status):
             raise RefusedError(f"jira: the workflow kept {now!r} instead of {status.status!r} (issue {target_id})")
         return _status_result(target_id, now, resolution)
 
@@ -155,17 +151,17 @@ class StatusesMixin:
         wanted: dict[str, Any] = {}
         configured = ""
         for status, values in self.settings.transition_fields.items():
-            if _same(status, step.to_status):
+            if m.same_name(status, step.to_status):
                 wanted.update(values)
                 configured = status
         missing = sorted((step.required or frozenset()) - set(wanted)
-                         - ({"resolution"} if target.resolution and _same(step.to_status, target.status) else set()))
+                         - ({"resolution"} if target.resolution and m.same_name(step.to_status, target.status) else set()))
         if missing:
             key = f'[jira.transition_fields] "{configured or step.to_status}"'
             raise SkippableError(f"jira: the transition {step.name!r} into {step.to_status!r} requires "
                                  f"{', '.join(missing)} on its screen; give {'them' if len(missing) > 1 else 'it'} "
                                  f"in {key}")
-        if target.resolution and _same(step.to_status, target.status):
+        if target.resolution and m.same_name(step.to_status, target.status):
             wanted["resolution"] = {"name": target.resolution}
         if step.fields is not None:  # the transition's screen is known: send only what it has
             dropped = sorted(set(wanted) - step.fields)

@@ -347,9 +347,13 @@ class RedmineConnector:
         self.client.put(f"/issues/{sub_id}.json", {"issue": body}, idempotent=True)
         if status is not None:
             self._move(sub_id, status)
-        dropped = unstored(body, self._issue(sub_id, ""))
-        result = self._result(target_id, written_id=sub_id)
-        return WriteResult(result.target_id, version=result.version, dropped=tuple(dropped))
+        # The parent's read-back lists the sub-item as stored: compared with what was sent.
+        issue = self._issue(target_id)
+        children = self._children(ids, issue)
+        stored = next((c for c in children if str(c.get("id")) == sub_id), None)
+        result = self._result(target_id, written_id=sub_id, issue=issue, children=children)
+        return WriteResult(result.target_id, version=result.version,
+                           dropped=tuple(unstored(body, stored)) if stored is not None else ())
 
     @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
@@ -488,12 +492,14 @@ class RedmineConnector:
             body["description"] = mapping.with_marker_line(description, line_prefix, marker_value)
         return body
 
-    def _result(self, target_id: str, *, written_id: str | None = None, issue: dict[str, Any] | None = None) -> WriteResult:
-        """The item as it now reads back: its version, and its fields for item writes."""
+    def _result(self, target_id: str, *, written_id: str | None = None, issue: dict[str, Any] | None = None,
+                children: list[dict[str, Any]] | None = None) -> WriteResult:
+        """The item as it now reads back (``issue`` and its ``children`` when just read): its
+        version, and its fields for item writes."""
         ids = self._ids()
         issue = issue if issue is not None else self._issue(target_id)
-        item = mapping.to_target_item(issue, self._children(ids, issue), ids.place, self.client.base_url,
-                                      self.tenant_policy, self._fmt)
+        children = children if children is not None else self._children(ids, issue)
+        item = mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy, self._fmt)
         if written_id is None:
             return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
         return WriteResult(written_id, version=item.version)
