@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
 
-from bridge.model import Attachment, SourceItem, SourceRef
+from bridge.model import Attachment, SourceItem, SourceRef, Task
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,13 @@ class Source(Protocol):
 
     def get(self, ref: SourceRef) -> SourceItem:
         """The full item with comments, tasks and attachments; NotFoundError when gone."""
+
+    def named_task(self, task: Task) -> Task:
+        """``task`` as its sub-item shows it: the facts not counted in its hash
+        (``UNHASHED_TASK_FACTS``) carry ids in ``get``'s item and are named here, so a name is
+        looked up only when a sub-item is written, never for a ticket that is only read.
+        Returns ``task`` itself when there is nothing to name; never raises (an id that cannot
+        be named stays as it is)."""
 
     def set_status(self, ref: SourceRef, status: str, *, status_text: str | None = None,
                    suppress_rating_request: bool = False) -> str | None:

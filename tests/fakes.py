@@ -110,6 +110,9 @@ class FakeSource:
         except KeyError:
             raise NotFoundError(f"ticket {ref.item_id} not found", status=404) from None
 
+    def named_task(self, task: Task) -> Task:
+        return task
+
     def set_status(self, ref, status, *, status_text=None, suppress_rating_request=False):
         with self._lock:
             self.writes.append(("status", ref.item_id, status))

@@ -214,14 +214,22 @@ class CasaviSource:
     def _task_facts(self, task: TicketTask) -> tuple[tuple[str, str], ...]:
         """The header of the task's sub-item: the craftsman (the contact the task is assigned
         to) with what the contact has of company, e-mail and telephone, and who created the
-        task; the bare id when the person cannot be read (the document does not say a task's
+        task (its id; ``named_task`` names it); the bare id when the person cannot be read (the document does not say a task's
         assignee is always a contact the account can read)."""
         facts = []
         if task.assigned_to_id:
             facts.append(("Craftsman", self._craftsmen.get(task.assigned_to_id) or task.assigned_to_id))
-        if task.created_by_id:
-            facts.append(("Created by", self._creators.get(task.created_by_id) or task.created_by_id))
+        if task.created_by_id:  # named in named_task, when a sub-item is written
+            facts.append(("Created by", task.created_by_id))
         return tuple(facts)
+
+    def named_task(self, task: Task) -> Task:
+        """The task with its creator's name in the ``Created by`` line (the line is not in the
+        task's hash, so the name is looked up only for a sub-item being written: a tenant's
+        comment on a ticket with tasks costs no lookup)."""
+        facts = tuple((label, self._creators.get(value) or value) if label == "Created by" else (label, value)
+                      for label, value in task.facts)
+        return task if facts == task.facts else replace(task, facts=facts)
 
     def _creator_name(self, person_id: str) -> str | None:
         """Who created a task: the document calls ``createdById`` the external id of a contact,

@@ -41,7 +41,7 @@ import structlog
 
 from bridge.errors import BridgeError, ConfigError, FatalError, RefusedError, RetriableError
 from bridge.http import HttpPolicy
-from bridge.model import Attachment, SourceItem, SourceRef
+from bridge.model import Attachment, SourceItem, SourceRef, Task
 from bridge.relay.client import CommentFile, RelayClient
 from bridge.relay.mapping import SOURCE_NAME, item_for, summary_for
 from bridge.relay.parse import OrderParseError, with_trailer
@@ -146,6 +146,9 @@ class RelaySource:
         if order.problems:
             log.warning("relay_order_parts_skipped", order=order.order_id, problems=list(order.problems))
         return item_for(order, self._customer_name(order.customer_id))
+
+    def named_task(self, task: Task) -> Task:
+        return task  # an order's task header has nothing looked up late
 
     def _customer_name(self, customer_id: str | None) -> str | None:
         """The customer's name from one GetCustomers, cached; a failed lookup gives None."""

@@ -229,7 +229,7 @@ class Applier:
                                     target_id=action.target_child_id, source_hashes=action.source_hashes,
                                     target_hashes=action.target_hashes)
         elif isinstance(action, a.CreateSubItem):
-            t, st = action.task, action.status
+            t, st = self.source.named_task(action.task), action.status
             if self.placer.enabled:
                 result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id, place_later=True)
                 written = SubItem(result.target_id, t.title, "", t.description, None, t.task_id)
@@ -249,7 +249,7 @@ class Applier:
             log.info("task_mirrored", task=t.task_id, sub_item=result.target_id)
             self._dropped(action, result, outcome)
         elif isinstance(action, a.UpdateSubItem):
-            t, st = action.task, action.status
+            t, st = self.source.named_task(action.task), action.status
             result = self.connector.update_sub_item(target_id, action.sub_id, t, st)
             hashes = dict(action.source_hashes)
             if st is None:  # only the title changed: the recorded status hashes stay as they are

@@ -39,7 +39,13 @@ class World:
         raw["sync"].update(sync)
         raw["jira"].update(jira or {})
         self.settings = settings_from_dict(raw)
+        self.workdir = tmp_path
         self.bridge = build_bridge(self.settings, workdir=tmp_path)
+
+    def restart(self) -> None:
+        """A new bridge on the same state (as after a daemon restart: nothing in memory)."""
+        self.bridge.close()
+        self.bridge = build_bridge(self.settings, workdir=self.workdir)
 
     def run(self):
         return self.bridge.engine.run_pass()

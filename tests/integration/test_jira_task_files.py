@@ -83,6 +83,26 @@ def test_the_sub_task_names_the_craftsman_and_follows_a_change_of_craftsman(worl
     assert world.sync().differences == 0
 
 
+def test_the_sub_task_names_who_created_the_task_and_a_tenant_comment_looks_nobody_up(world_with):
+    # The creator's line is not in the task's hash: the name is looked up for the sub-task
+    # being written, and a later tenant comment on the ticket (a fresh bridge, nothing cached)
+    # reads no contact or staff member.
+    world = world_with()
+    ticket = world.new_ticket()
+    world.new_task(ticket, createdById="M-000002")  # a staff member (not a contact)
+    world.sync()
+    description = unescape_text(world.sub_task(ticket)["fields"]["description"])
+    assert "*Created by:* Jörg Hausmeister\n" in description
+    world.restart()
+    world.casavi("POST", f"/tickets/{ticket}/comments", {"text": "Danke, Freitag passt.", "isInternal": False})
+    world.casavi("POST", "/stats/reset")
+    assert world.sync().differences == 1
+    read = world.casavi("GET", "/stats")["requests"]
+    assert not [r for r in read if "/contacts" in r or "/staff" in r], read
+    assert "Danke, Freitag passt." in str(world.rest(world.issues()[ticket]["key"], fields="comment"))
+    assert "*Created by:* Jörg Hausmeister\n" in unescape_text(world.sub_task(ticket)["fields"]["description"])
+
+
 def test_a_task_file_reaches_the_sub_task_once_with_its_marker_and_not_the_parent(world_with):
     world = world_with()
     ticket = world.new_ticket()
