@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from bridge.config import Settings, lookup_task_status_back, split_task_back_key
 from bridge.connector import Connector, load_plugins
@@ -47,7 +47,7 @@ def build_source(settings: Settings) -> Source:
     raise ConfigError(f"[source] kind <- unknown source {settings.source.kind!r}")
 
 
-def build_connector(settings: Settings, plugins: dict[str, Any] | None = None) -> Connector:
+def build_connector(settings: Settings, plugins: Mapping[str, Any] | None = None) -> Connector:
     plugins = plugins if plugins is not None else load_plugins()
     plugin = plugins.get(settings.connector.kind)
     if plugin is None:

@@ -413,14 +413,14 @@ def _status_maps(run: _Validation, raw: Mapping[str, Any], *, relay: bool = Fals
 
 def _connector(run: _Validation, raw: Mapping[str, Any], plugins: PluginSource) -> None:
     """The [<connector.kind>] section through its plugin's model; other sections are unknown."""
-    try:
-        available: Mapping[str, Any] = _resolve_plugins(plugins)
-    except Exception as exc:  # noqa: BLE001 - a broken plugin install is reported like a config problem
-        available = {}
-        run.problem("connector", ("kind",), f"cannot load connector plugins ({type(exc).__name__}: {exc})")
     connector = run.values.get("connector")
     kind = connector.kind if connector is not None else None
-    plugin = available.get(kind) if kind else None
+    try:
+        available: Mapping[str, Any] = _resolve_plugins(plugins)
+        plugin = available.get(kind) if kind else None  # imports that plugin alone
+    except Exception as exc:  # noqa: BLE001 - a broken plugin install is reported like a config problem
+        available, plugin = {}, None
+        run.problem("connector", ("kind",), f"cannot load connector plugins ({type(exc).__name__}: {exc})")
     if kind in _SECTIONS or kind in _MAPS:
         run.problem("connector", ("kind",), f'"{kind}" is a reserved section name')
     elif kind and plugin is None and available:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import Any, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -128,14 +128,33 @@ class ConnectorPlugin(Protocol):
         """Build the connector from validated settings; must not do I/O."""
 
 
-def load_plugins() -> dict[str, ConnectorPlugin]:
-    """Installed connector plugins by name (entry-point group ``casavi_bridge.connectors``)."""
-    from importlib.metadata import entry_points
+class InstalledPlugins(Mapping[str, "ConnectorPlugin"]):
+    """The installed connector plugins by name; a plugin's module is imported the first time
+    it is asked for, so a bridge for Jira never imports the Redmine connector (and its markup
+    libraries: about 1.7 s of start-up).  Errors of a broken plugin are raised on that access."""
 
-    found: dict[str, ConnectorPlugin] = {}
-    for ep in entry_points(group="casavi_bridge.connectors"):
-        found[ep.name] = ep.load()
-    return found
+    def __init__(self) -> None:
+        from importlib.metadata import entry_points
+
+        self._points = {ep.name: ep for ep in entry_points(group="casavi_bridge.connectors")}
+        self._loaded: dict[str, ConnectorPlugin] = {}
+
+    def __getitem__(self, name: str) -> ConnectorPlugin:
+        if name not in self._loaded:
+            self._loaded[name] = self._points[name].load()
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+
+def load_plugins() -> Mapping[str, ConnectorPlugin]:
+    """Installed connector plugins by name (entry-point group ``casavi_bridge.connectors``),
+    each imported when first used (:class:`InstalledPlugins`)."""
+    return InstalledPlugins()
 
 
 def plugin_versions() -> list[tuple[str, str, str]]:

@@ -53,3 +53,17 @@ def test_examples_name_every_sync_setting(name):
     section = (CONFIG_DIR / name).read_text().split("\n[sync]", 1)[1].split("\n[", 1)[0]
     missing = [key for key in SyncSettings.model_fields if f"{key} =" not in section]
     assert missing == []
+
+
+def test_a_jira_bridge_imports_only_the_jira_plugin(credentials):
+    # Plugins are imported when the configuration names them: the Redmine connector and its
+    # markup libraries stay out of a Jira bridge's start-up (a fresh interpreter proves it).
+    import subprocess
+    import sys
+
+    probe = ("import sys; from bridge.config import load_config; "
+             f"load_config({str(CONFIG_DIR / 'casavi-bridge.example.toml')!r}); "
+             "print(sorted(m for m in ('connectors.jira', 'connectors.redmine', 'mistletoe') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=CONFIG_DIR.parent)
+    assert out.stdout.strip() == "['connectors.jira']", out.stderr
