@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -374,23 +374,25 @@ class Engine:
 
     def _process(self, candidates: dict[str, _Candidate], report: PassReport, *, dry_run: bool, brake: bool,
                  keep_plans: bool = True) -> None:
+        """Read, plan and apply the candidates chunk by chunk.  A chunk's plans are all made
+        (and the brake checked on them) before any of its writes; the next chunk's reads are
+        queued behind this chunk's writes, so they fill the workers the chunk's last writes
+        leave idle instead of waiting for all of them (no barrier between the chunks)."""
         keys = sorted(candidates)
         linked_total = max(1, self.ledger.count_links().get("ticket", 0))
         changed = Counter()
+        size = self.settings.chunk_size
+        chunks = [[candidates[k] for k in keys[start:start + size]] for start in range(0, len(keys), size)]
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            for start in range(0, len(keys), self.settings.chunk_size):
+            upcoming: list[Future] | None = None  # the next chunk's plans, started during this one's writes
+            for index, chunk in enumerate(chunks):
                 if self.stop.is_set() or report.cut_short:
                     break
-                chunk = [candidates[k] for k in keys[start:start + self.settings.chunk_size]]
-                try:
-                    self._read_targets(chunk)
-                except BudgetExceededError as exc:
-                    self._cut(report, exc)
+                planning = upcoming if upcoming is not None else self._start_planning(pool, chunk, report)
+                upcoming = None
+                if planning is None:  # the request budget ran out reading the chunk's tool items
                     break
-                except BridgeError as exc:  # each item is then read on its own
-                    log.warning("batch_read_failed", error=str(exc)[:300])
-                planned = [self._gate(c, p, report) for c, p in
-                           zip(chunk, pool.map(lambda c: self._plan_safely(c, report), chunk))]
+                planned = [self._gate(c, f.result(), report) for c, f in zip(chunk, planning)]
                 for _ in chunk:
                     self.progress()
                 self.heartbeat()
@@ -407,12 +409,28 @@ class Engine:
                     self._check_brake(changed, linked_total)
                 if dry_run:
                     continue
-                work = [(c, s, p) for c, (s, p) in zip(chunk, planned) if p]
-                for outcome in pool.map(lambda w: self._apply_one(*w, report), work):
-                    report.counts.update(outcome.done)
+                applying = [pool.submit(self._apply_one, c, s, p, report)
+                            for c, (s, p) in zip(chunk, planned) if p]
+                if index + 1 < len(chunks):
+                    upcoming = self._start_planning(pool, chunks[index + 1], report)
+                for future in applying:
+                    report.counts.update(future.result().done)
                 self._place_created(pool, chunk, report)
                 for cand in chunk:  # done with: a pass after a mirror would hold every issue read
                     cand.summary, cand.target = None, None
+
+    def _start_planning(self, pool: ThreadPoolExecutor, chunk: list[_Candidate],
+                        report: PassReport) -> list[Future] | None:
+        """The chunk's tool items read in batches, then one planning task per item queued in
+        ``pool``; None when the request budget ran out (the pass is cut short)."""
+        try:
+            self._read_targets(chunk)
+        except BudgetExceededError as exc:
+            self._cut(report, exc)
+            return None
+        except BridgeError as exc:  # each item is then read on its own
+            log.warning("batch_read_failed", error=str(exc)[:300])
+        return [pool.submit(self._plan_safely, c, report) for c in chunk]
 
     def _place_created(self, pool: ThreadPoolExecutor, chunk: list[_Candidate], report: PassReport) -> None:
         """The chunk's new items into their statuses, together (:mod:`bridge.sync.placing`);
@@ -442,7 +460,7 @@ class Engine:
         return source, active
 
     def _plan_safely(self, cand: _Candidate, report: PassReport):
-        if report.cut_short:
+        if report.cut_short or self.stop.is_set():
             return None, None
         try:
             return self._fetch_and_plan(cand)

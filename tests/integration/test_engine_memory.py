@@ -209,6 +209,24 @@ def test_mass_change_brake_stops_the_pass(tmp_path, state_url):
     assert all(i.fields["status"] == "Done" for i in w.tool.all_items())
 
 
+def test_chunks_overlap_but_the_brake_still_stops_before_a_chunks_first_write(tmp_path, state_url):
+    # The next chunk is read and planned while this chunk's writes run; its writes still wait
+    # for its whole plan, so the brake stops a pass before the chunk that trips it writes.
+    w = World(tmp_path, state_url)
+    w.engine.settings = w.engine.settings.__class__(chunk_size=2, concurrency=2, mass_change_min_items=3,
+                                                    mass_change_share=0.2)
+    for n in range(12):
+        w.source.add_ticket(f"P-{n:02d}", "offen")
+    first = w.sync()
+    assert first.braked is None and len(w.tool.all_items()) == 12  # six chunks, every ticket once
+    for n in range(8):
+        w.source.edit(f"P-{n:02d}", status="CLOSED")
+    report = w.sync()
+    assert report.braked is not None
+    done = sorted(i.marker.item_id for i in w.tool.all_items() if i.fields["status"] == "Done")
+    assert done == ["P-00", "P-01"]  # the first chunk (2 of 12 changed); the second trips the brake
+
+
 def test_failing_item_is_quarantined_and_others_go_on(world):
     world.source.add_ticket("P-1", "gut")
     world.source.add_ticket("P-2", "schlecht", status="OPEN")
