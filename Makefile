@@ -18,10 +18,17 @@ PYTEST_ARGS ?=
 $(BIN)/casavi-bridge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The test tools (pytest, hypothesis, playwright, ...) only for the targets that use them.
+$(VENV)/.test-installed: $(BIN)/casavi-bridge
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(BIN)/casavi-bridge
+
+install-test: $(VENV)/.test-installed
 
 run: install
 ifeq ($(strip $(CONFIG)),)
@@ -33,7 +40,7 @@ endif
 system-deps:
 	bash tests/system-deps.sh
 
-test: install system-deps
+test: install-test system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
