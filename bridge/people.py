@@ -25,18 +25,19 @@ class People:
         self._tool = TTLCache(maxsize=4096, ttl=ttl_seconds)  # staff id → tool person ("" = none)
         self._staff = TTLCache(maxsize=1, ttl=ttl_seconds)  # "all" → {staff id: e-mail}
         self._lock = threading.Lock()
-        # Held while a missing answer is asked for: threads wanting the same answer at once (a
-        # mirror's first tickets) wait for one read instead of each making its own.  Re-entrant:
-        # asking for a tool person asks for the staff list.
-        self._asking = threading.RLock()
+        # One lock per answer being asked for: threads wanting the same answer at once (a
+        # mirror's first tickets) wait for one read instead of each making its own, while
+        # answers about different people are asked for side by side.
+        self._asking: dict[tuple[int, str], threading.Lock] = {}
 
     def _once(self, cache: TTLCache, key: str, ask: Callable[[], Any]) -> Any:
         """``cache[key]``, asked for (``ask()``) by one thread at a time when it is missing."""
         with self._lock:
             known = cache.get(key)
-        if known is not None:
-            return known
-        with self._asking:
+            if known is not None:
+                return known
+            asking = self._asking.setdefault((id(cache), key), threading.Lock())  # a lock per staff member
+        with asking:
             with self._lock:
                 known = cache.get(key)
             if known is None:
