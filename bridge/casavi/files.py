@@ -136,5 +136,5 @@ def _write(response: httpx.Response, dest: Path, *, max_bytes: int | None) -> in
         raise
     finally:
         response.close()
-    log.info("casavi_file_downloaded", path=response.request.url.path, size=written)
+    log.debug("casavi_file_downloaded", path=response.request.url.path, size=written)
     return written
