@@ -23,8 +23,6 @@ after the upload; if that fails the engine adopts the attachment by name and siz
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +30,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 import requests
 import structlog
-from cachetools import LRUCache
 from jira.exceptions import JIRAError
 
 from bridge.errors import BridgeError, NotFoundError, PayloadTooLargeError, RefusedError, SkippableError
@@ -47,32 +44,13 @@ from .config import JiraSettings
 from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
 from .markup import build_comment, build_description
-from .rest import RECONCILE_MAX, JiraRest
+from .recent import CreatedIssues, Recent
+from .rest import JiraRest
 from .statuses import StatusesMixin
 
 log = structlog.get_logger(__name__)
 # Issues per batch read: one search page on Data Center and on Cloud (100 rows with fields).
 SNAPSHOT_BATCH = 100
-
-
-class _Recent:
-    """A bounded, thread-safe map of recently used values (least recently used dropped first)."""
-
-    def __init__(self, size: int):
-        self._values: LRUCache = LRUCache(maxsize=size)
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Any:
-        with self._lock:
-            return self._values.get(key)
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._values[key] = value
-
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._values.pop(key, None)
 
 
 class JiraConnector(StatusesMixin):
@@ -92,18 +70,17 @@ class JiraConnector(StatusesMixin):
         self._upload_limit_lock = threading.Lock()
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
-        self._attachment_markers = _Recent(2048)
+        self._attachment_markers = Recent(2048)
         self._probe_notes: list[str] = []  # what check could not probe (see assumptions)
         self._findings: list[str] = []  # what check found Jira will refuse of some writes (see findings)
         # casavi/relay text → wiki: only http/https/mailto links, images only of the ticket's files.
         self.text_policy = ToolTextPolicy()
         # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
         self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=self._person_name)
-        self._names = _Recent(512)
+        self._names = Recent(512)
         # Issues this process created within the search lag (id -> monotonic time): passed as
         # reconcileIssues on Cloud, so its searches see them at once.
-        self._created: OrderedDict[str, float] = OrderedDict()
-        self._created_lock = threading.Lock()
+        self._created = CreatedIssues()
         # What kind of ticket it is: casavi type, typeGroup, customFields → [jira.field_map] fields.
         self.attributes = AttributeWriter(settings, self.rest.get, self._user_ref)
         self.attribute_names = self.attributes.names
@@ -114,17 +91,8 @@ class JiraConnector(StatusesMixin):
         before it takes an interrupted create for one that never arrived)."""
         return self.settings.effective_search_lag
 
-    def _remember_created(self, issue_id: str) -> None:
-        with self._created_lock:
-            self._created[issue_id] = time.monotonic()
-            self._created.move_to_end(issue_id)
-            while len(self._created) > RECONCILE_MAX:
-                self._created.popitem(last=False)
-
     def _reconcile_ids(self) -> list[str]:
-        horizon = time.monotonic() - self.search_lag_seconds
-        with self._created_lock:
-            return [issue_id for issue_id, when in self._created.items() if when >= horizon]
+        return self._created.within(self.search_lag_seconds)
 
     def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
         """Report every request to Jira (status or "timeout"/"error", seconds) to ``observer``."""
@@ -425,7 +393,7 @@ class JiraConnector(StatusesMixin):
                 else:
                     raise
         issue_id = str(reply["id"])
-        self._remember_created(issue_id)
+        self._created.remember(issue_id)
         self._attachment_markers.put(issue_id, {})  # a new issue has none
         log.info("jira_issue_created", target_id=issue_id, key=reply.get("key"), ticket=marker.item_id)
         if draft.link_url:
@@ -620,7 +588,7 @@ class JiraConnector(StatusesMixin):
         reply = self.rest.send("POST", "issue", {
             "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
         sub_id = str(reply["id"])
-        self._remember_created(sub_id)
+        self._created.remember(sub_id)
         if place_later:
             return WriteResult(sub_id)
         now, resolution = self._move(sub_id, status)
