@@ -22,7 +22,6 @@ after the upload; if that fails the engine adopts the attachment by name and siz
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -32,11 +31,12 @@ import requests
 import structlog
 from jira.exceptions import JIRAError
 
-from bridge.errors import BridgeError, NotFoundError, PayloadTooLargeError, RefusedError, SkippableError
+from bridge.errors import BridgeError, NotFoundError, RefusedError, SkippableError
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
+from . import attachments
 from . import mapping as m
 from . import probes
 from .attributes import AttributeWriter, CreatePlan
@@ -66,8 +66,7 @@ class JiraConnector(StatusesMixin):
         # same rules (Retry-After, idempotent retries) are applied by .transport instead.
         self.http_policy = http_policy
         self.rest = JiraRest(settings)  # builds the library client on first use, not here
-        self._server_upload_limit: int | None = None
-        self._upload_limit_lock = threading.Lock()
+        self._upload_limit = attachments.UploadLimit()
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
         self._attachment_markers = Recent(2048)
@@ -212,26 +211,17 @@ class JiraConnector(StatusesMixin):
         sub_tasks = []
         for entry in (raw.get("fields") or {}).get("subtasks") or []:
             try:
-                sub_tasks.append(self._remember_markers(
-                    self.rest.issue(str(entry["id"]), m.SUB_TASK_FIELDS, m.SUB_TASK_PROPERTIES)))
+                sub_tasks.append(attachments.remember_markers(self._attachment_markers, self.rest.issue(
+                    str(entry["id"]), m.SUB_TASK_FIELDS, m.SUB_TASK_PROPERTIES)))
             except JIRAError as exc:
                 if exc.status_code != 404:  # a sub-task deleted meanwhile is just absent
                     raise
-        self._remember_markers(raw)
+        attachments.remember_markers(self._attachment_markers, raw)
         item = m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url,
                                 policy=self.tenant_policy)
         if item.marker is not None and not m.has_marker_label(raw, item.marker):
             item = replace(item, marker_findable=False)  # created before the marker label
         return item
-
-    def _remember_markers(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Keep an issue's (or sub-task's) ``casavi.attachments`` as read whole (a read that asked
-        for properties: an absent key means the issue has none)."""
-        if "properties" in raw:
-            known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
-            if isinstance(known, dict):
-                self._attachment_markers.put(str(raw["id"]), dict(known))
-        return raw
 
     def changed_since(self, since: datetime | None) -> Changes:
         """Summaries of the issues changed at or after ``since`` (a changed sub-task surfaces as
@@ -612,86 +602,15 @@ class JiraConnector(StatusesMixin):
     @boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
                        marker: str | None) -> WriteResult:
-        size = path.stat().st_size
-        limit = self._upload_limit()
-        if size > limit:
-            raise PayloadTooLargeError(f"jira: {name} has {size} bytes, more than the {limit} allowed")
-        # Uploaded through the session rather than JIRA.add_attachment, which sends every file
-        # as application/octet-stream and raises after a successful upload when Jira reports
-        # size 0 (a retry would then upload the file twice).
-        try:
-            entry = self.rest.upload(target_id, name, content_type, path)
-        except JIRAError as exc:
-            # Data Center answers 404 (not 413) for a file above its limit: when the issue is
-            # still there, the 404 was about the file.
-            if exc.status_code == 404 and self._exists(target_id):
-                raise PayloadTooLargeError(f"jira: the upload of {name} ({size} bytes) was refused with 404 "
-                                           "although the issue exists (above Jira's attachment limit)") from exc
-            raise
-        attachment_id = str(entry["id"])
-        if marker and self._remember_attachment(target_id, attachment_id, marker):
-            return WriteResult(attachment_id, fields={"marker": marker})  # the marker is stored
-        return WriteResult(attachment_id)
-
-    def _upload_limit(self) -> int:
-        """The smaller of attachment_max_bytes and Jira's own limit (read once; unknown = ours)."""
-        with self._upload_limit_lock:  # the first uploads of a mirror run at once: one read
-            return self._read_upload_limit()
-
-    def _read_upload_limit(self) -> int:
-        if self._server_upload_limit is None:
-            try:
-                meta = self.rest.get("attachment/meta") or {}
-            except JIRAError as exc:
-                if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429:
-                    raise
-                meta = {}
-            if meta.get("enabled") is False:
-                raise SkippableError("jira: attachments are disabled in this Jira")
-            self._server_upload_limit = int(meta.get("uploadLimit") or 0)
-        server = self._server_upload_limit
-        return min(self.settings.attachment_max_bytes, server) if server > 0 else self.settings.attachment_max_bytes
-
-    def _exists(self, issue_id: str) -> bool:
-        try:
-            self.rest.issue(issue_id, ("summary",))
-        except JIRAError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
+        return attachments.add_attachment(self, target_id, name, content_type, path, marker=marker)
 
     @boundary("mark_attachment")
     def mark_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
-        """Record ``attachment_id`` as the copy of source file ``marker`` (``casavi.attachments``)."""
-        known = self._attachment_markers.get(target_id)
-        if known is None:
-            known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
-        known = dict(known) if isinstance(known, dict) else {}
-        known[attachment_id] = marker
-        self._attachment_markers.forget(target_id)  # unknown until the PUT is through
-        self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
-        self._attachment_markers.put(target_id, known)
-
-    def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> bool:
-        try:
-            self.mark_attachment(target_id, attachment_id, marker)
-            return True
-        except BridgeError as exc:
-            # Not raised: the upload happened, and a retry would upload it again.
-            # The next pass sees the unmarked copy and plans the mark again (MarkAttachment).
-            log.warning("jira_attachment_marker_not_stored", target_id=target_id, attachment_id=attachment_id,
-                        error=str(exc))
-            return False
+        attachments.mark_attachment(self, target_id, attachment_id, marker)
 
     @boundary("download_attachment")
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
-        url = attachment.url
-        if not url:
-            url = (self.rest.get(f"attachment/{attachment.attachment_id}") or {}).get("content")
-        if not url:
-            raise NotFoundError(f"jira: attachment {attachment.attachment_id} has no content URL")
-        self.rest.download(url, dest)
+        attachments.download_attachment(self.rest, attachment, dest)
 
     def close(self) -> None:
         self.rest.close()
