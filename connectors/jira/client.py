@@ -31,19 +31,19 @@ import requests
 import structlog
 from jira.exceptions import JIRAError
 
-from bridge.errors import BridgeError, NotFoundError, RefusedError, SkippableError
+from bridge.errors import BridgeError, NotFoundError, RefusedError
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
-from . import attachments
+from . import attachments, comments
 from . import mapping as m
 from . import probes
 from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
-from .markup import build_comment, build_description
+from .markup import build_description
 from .recent import CreatedIssues, Recent
 from .rest import JiraRest
 from .statuses import StatusesMixin
@@ -464,45 +464,11 @@ class JiraConnector(StatusesMixin):
 
     @boundary("add_comment")
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        body = self._comment_body(comment, self.settings.text_limit)
-        if marker:
-            body.setdefault("properties", []).insert(0, {"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
-        try:
-            reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
-        except JIRAError as exc:  # a 400: nothing was stored, so it may be sent again once
-            if not is_too_long(refused_fields(exc), "comment"):
-                raise
-            body["body"] = self._comment_body(comment, shorter(self.settings.text_limit))["body"]
-            reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
-        return WriteResult(str(reply["id"]))
+        return comments.add_comment(self, target_id, comment, marker=marker)
 
     @boundary("update_comment")
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
-        """Rewrite a comment the bridge wrote: the new text under the same author line.  The
-        visibility is sent again (a comment update carries the comment's whole visibility), the
-        marker property stays as it is."""
-        body = self._comment_body(comment, self.settings.text_limit)
-        try:
-            self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", body)
-        except JIRAError as exc:
-            if not is_too_long(refused_fields(exc), "comment"):
-                raise
-            body["body"] = self._comment_body(comment, shorter(self.settings.text_limit))["body"]
-            self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", body)
-        return WriteResult(comment_id)
-
-    def _comment_body(self, comment: Comment, limit: int) -> dict[str, Any]:
-        body: dict[str, Any] = {"body": build_comment(comment.text, comment.author,
-                                                      self.text_policy.with_files(comment.files), limit=limit)}
-        if comment.internal:
-            visibility = self.settings.internal_visibility
-            if visibility is None:
-                raise SkippableError("jira: internal comment, but [jira] internal_visibility is not configured")
-            if visibility == "service-desk":
-                body["properties"] = [{"key": m.SERVICE_DESK_KEY, "value": {"internal": True}}]
-            else:
-                body["visibility"] = {"type": visibility.type, "value": visibility.value}
-        return body
+        return comments.update_comment(self, target_id, comment_id, comment)
 
     @boundary("find_person")
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
