@@ -38,7 +38,7 @@ from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
 from . import attachments, comments
 from . import mapping as m
-from . import probes
+from . import probes, subtasks
 from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
@@ -534,36 +534,11 @@ class JiraConnector(StatusesMixin):
     @boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str,
                      place_later: bool = False) -> WriteResult:
-        """A sub-task with its marker property, walked into ``status`` (``place_later``: not
-        walked, no status read, no ``fields``; see :meth:`create`)."""
-        s = self.settings
-        fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
-                                  "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
-        if task.description or task.facts:
-            fields["description"] = self._sub_description(task)
-        reply = self.rest.send("POST", "issue", {
-            "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
-        sub_id = str(reply["id"])
-        self._created.remember(sub_id)
-        if place_later:
-            return WriteResult(sub_id)
-        now, resolution = self._move(sub_id, status)
-        return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
-
-    def _sub_description(self, task: Task) -> str:
-        """A sub-task's description: the header panel with the task's facts (the craftsman), then
-        the task's text; without facts the text alone, as before."""
-        return build_description(task.description, task.facts, None, policy=self.text_policy,
-                                 limit=self.settings.text_limit)
+        return subtasks.add_sub_item(self, target_id, task, status, marker=marker, place_later=place_later)
 
     @boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
-        self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
-            "summary": m.summary_for(task.title), "description": self._sub_description(task)}})
-        if status is None:
-            return WriteResult(sub_id)
-        now, resolution = self._move(sub_id, status)
-        return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
+        return subtasks.update_sub_item(self, sub_id, task, status)
 
     @boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
