@@ -23,11 +23,11 @@ after the upload; if that fails the engine adopts the attachment by name and siz
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import requests
 import structlog
 from jira.exceptions import JIRAError
 
@@ -38,7 +38,7 @@ from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
 from . import attachments, comments
 from . import mapping as m
-from . import probes, subtasks
+from . import people, probes, subtasks
 from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
@@ -75,13 +75,13 @@ class JiraConnector(StatusesMixin):
         # casavi/relay text → wiki: only http/https/mailto links, images only of the ticket's files.
         self.text_policy = ToolTextPolicy()
         # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
-        self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=self._person_name)
+        self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=partial(people.person_name, self))
         self._names = Recent(512)
         # Issues this process created within the search lag (id -> monotonic time): passed as
         # reconcileIssues on Cloud, so its searches see them at once.
         self._created = CreatedIssues()
         # What kind of ticket it is: casavi type, typeGroup, customFields → [jira.field_map] fields.
-        self.attributes = AttributeWriter(settings, self.rest.get, self._user_ref)
+        self.attributes = AttributeWriter(settings, self.rest.get, partial(people.user_ref, self))
         self.attribute_names = self.attributes.names
 
     @property
@@ -185,19 +185,6 @@ class JiraConnector(StatusesMixin):
     def statuses(self) -> set[str]:
         per_type = self.rest.get(f"project/{self.settings.project}/statuses") or []
         return {status["name"] for entry in per_type for status in entry.get("statuses") or [] if status.get("name")}
-
-    def _person_name(self, who: str) -> str | None:
-        """The display name of a mentioned user (Cloud: account id; Server: user name), or None."""
-        known = self._names.get(who)
-        if known is not None:
-            return known or None
-        key = "accountId" if self.settings.deployment == "cloud" else "username"
-        try:
-            name = str((self.rest.get("user", {key: who}) or {}).get("displayName") or "")
-        except (JIRAError, requests.RequestException, BridgeError):
-            return None  # not remembered: asked again next time
-        self._names.put(who, name)
-        return name or None
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -472,36 +459,14 @@ class JiraConnector(StatusesMixin):
 
     @boundary("find_person")
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
-        """The Jira user for a casavi staff member: ``[jira] assignee_map`` first, else a user
-        search by e-mail (Cloud ``query``, answering accountIds; Data Center ``username``,
-        answering user names).  None when nobody matches."""
-        mapped = self.settings.assignee_map.get(source_person_id)
-        if mapped:
-            return mapped
-        if not email:
-            return None
-        params = {"query": email} if self.settings.deployment == "cloud" else {"username": email}
-        found = self.rest.get("user/search", {**params, "maxResults": 10}) or []
-        return m.person_match(found if isinstance(found, list) else [], email)
+        return people.find_person(self, source_person_id, email)
 
     def person_is_mapped(self, source_person_id: str) -> bool:
         return source_person_id in self.settings.assignee_map
 
     @boundary("set_assignee")
     def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
-        """Assign the issue to ``person`` (accountId / user name), or unassign with None.  A
-        person Jira will not take (unknown, not assignable) leaves the issue unassigned and is
-        reported as ``fields["assignee"] == ""``: an assignee never blocks the ticket."""
-        key = "accountId" if self.settings.deployment == "cloud" else "name"
-        try:
-            self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": {key: person} if person else None}})
-        except JIRAError as exc:
-            if person is None or exc.status_code != 400:
-                raise
-            log.warning("jira_assignee_refused", target_id=target_id, person=person, error=str(translate(exc)))
-            self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": None}})
-            person = None
-        return WriteResult(target_id, fields={"assignee": person or ""})
+        return people.set_assignee(self, target_id, person)
 
     @boundary("set_attribute")
     def set_attribute(self, target_id: str, name: str, value: Any) -> WriteResult:
@@ -521,15 +486,6 @@ class JiraConnector(StatusesMixin):
                                    status=400) from exc
         self.attributes.write(target_id, name, value, send)
         return WriteResult(target_id, attributes=(name,))
-
-    def _user_ref(self, text: str) -> dict[str, str] | None:
-        """How to name a person in a user field: an e-mail address found by the user search, or
-        the text itself as accountId (Cloud) / user name (Data Center)."""
-        key = "accountId" if self.settings.deployment == "cloud" else "name"
-        if "@" not in text:
-            return {key: text} if text else None
-        found = self.find_person("", text)
-        return {key: found} if found else None
 
     @boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str,
