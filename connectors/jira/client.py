@@ -31,14 +31,14 @@ from typing import Any, Callable, Mapping, Sequence
 import structlog
 from jira.exceptions import JIRAError
 
-from bridge.errors import BridgeError, NotFoundError, RefusedError
+from bridge.errors import NotFoundError, RefusedError
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
-from . import attachments, comments
+from . import attachments, checks, comments
 from . import mapping as m
-from . import people, probes, subtasks
+from . import people, subtasks
 from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
@@ -100,51 +100,7 @@ class JiraConnector(StatusesMixin):
     # --- probes --------------------------------------------------------------------------
 
     def check(self) -> list[str]:
-        s = self.settings
-        self._probe_notes = []
-        self._findings = []
-        client = self.rest.client
-        try:
-            info = client.server_info() or {}
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            return [f"jira: cannot read server info at {s.server_url}: {translate(exc)}"]
-        problems: list[str] = []
-        cloud = info.get("deploymentType") == "Cloud"
-        if cloud != (s.deployment == "cloud"):
-            problems.append(f"jira: deployment is {s.deployment!r} but the server says {info.get('deploymentType')!r}")
-        try:
-            myself = client.myself() or {}
-            project = self.rest.get(f"project/{s.project}") or {}
-            known = self.statuses()
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            return problems + [f"jira: {translate(exc)}"]
-        types = {t.get("name", "").casefold(): t for t in project.get("issueTypes") or []}
-        if s.issue_type.casefold() not in types:
-            problems.append(f"jira: issue type {s.issue_type!r} does not exist in project {s.project}")
-        sub_type = types.get(s.sub_task_type.casefold())
-        if sub_type is None or not sub_type.get("subtask", True):
-            problems.append(f"jira: sub-task type {s.sub_task_type!r} does not exist in project {s.project}")
-        # What Jira will refuse of some writes: named by check, but the connector works (the
-        # daemon starts; each write concerned fails on its own with the same words).
-        findings: list[str] = []
-        folded = {k.casefold() for k in known}
-        for status in s.transition_fields:
-            if status.casefold() not in folded:
-                findings.append(f"jira: transition_fields names status {status!r}, unknown in project {s.project}")
-        issue_type = types.get(s.issue_type.casefold()) or {}
-        try:
-            findings += probes.visibility_problems(self.rest.get, s, myself)
-            findings += probes.assignee_problems(self.rest.get, s)
-            findings += probes.create_screen_problems(self.rest.get, s, issue_type.get("id"))
-            refused, notes = probes.group_visibility_problems(self.rest.get, s)
-            findings += refused
-            self._probe_notes += notes
-            findings += self.attributes.problems(self._sample_issue)
-            self._probe_notes += self.attributes.notes
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            findings.append(f"jira: could not read what the account may do: {translate(exc)}")
-        self._findings = findings
-        return problems
+        return checks.check(self)
 
     def findings(self) -> list[str]:
         """What the last :meth:`check` found Jira will refuse of some writes (an internal comment's
@@ -155,31 +111,11 @@ class JiraConnector(StatusesMixin):
 
     def workflow_problems(self, issue_statuses: Mapping[str, str | None],
                           sub_item_statuses: Mapping[str, str | None]) -> list[str]:
-        """What ``check`` finds on the workflow paths into the statuses the status maps name
-        (status → resolution sent with it), for the issue type and the sub-task type
-        (:func:`.probes.workflow_problems`; read-only, a search, an issue read and a transitions read per
-        status of each workflow).  What could not be probed is kept for :meth:`assumptions`."""
-        def first_row(jql: str) -> list[dict[str, Any]]:
-            return next(iter(self.rest.search_pages(jql, ("status",), (), page_size=1)), ([], None))[0][:1]
-
-        targets = {self.settings.issue_type: dict(issue_statuses), self.settings.sub_task_type: dict(sub_item_statuses)}
-        try:
-            problems, notes = probes.workflow_problems(self.rest.get, first_row, self.settings, targets)
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            return [f"jira: could not read the workflows: {translate(exc)}"]
-        self._probe_notes += notes
-        return problems
+        return checks.workflow_problems(self, issue_statuses, sub_item_statuses)
 
     def assumptions(self) -> list[str]:
         """What the last ``check`` could not read and took as it is (printed as notes, not problems)."""
         return list(self._probe_notes)
-
-    def _sample_issue(self, issue_type: str) -> str | None:
-        """The key of one issue of ``issue_type`` in the project (for reading an edit screen), or None."""
-        jql = f"project = {m.jql_string(self.settings.project)} AND issuetype = {m.jql_string(issue_type)}"
-        for page, _ in self.rest.search_pages(jql, ("issuetype",), (), page_size=1):
-            return str(page[0].get("key") or page[0].get("id")) if page else None
-        return None
 
     @boundary("statuses")
     def statuses(self) -> set[str]:
