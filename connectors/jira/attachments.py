@@ -9,8 +9,8 @@
   written whole right after the upload (:func:`mark_attachment`).  A failed mark does not fail
   the upload (a retry would upload the file twice): the engine plans the mark again, or adopts
   the attachment by name and size.  The property as last written or read whole is kept in the
-  connector's ``_attachment_markers`` (a :class:`.recent.Recent`): only the bridge writes it,
-  and one writer runs at a time, so what it last wrote is what Jira has.
+  connector's ``_attachment_markers`` (a :class:`.recent.Recent`, see the connector's
+  ``__init__``), so a mark needs no read first.
 - Download: the attachment's content URL (read from ``attachment/{id}`` when the item did not
   carry it), streamed to disk by :meth:`.rest.JiraRest.download`.
 

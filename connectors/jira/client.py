@@ -1,5 +1,19 @@
 """The Jira connector: every :class:`bridge.connector.Connector` method on top of :mod:`.rest`.
 
+Here: the connector's state and wiring, and the issue's own writes (create, update, the marker
+label, attributes).  The other methods hand over to the module of their part, each a set of
+plain functions of the connector:
+
+- :mod:`.reads`: ``get``, ``changed_since``, ``snapshots``, ``find_by_marker``;
+- :mod:`.statuses`: ``set_status``, ``placed``, ``place`` (the workflow walk; a mixin);
+- :mod:`.comments`, :mod:`.subtasks`, :mod:`.attachments`, :mod:`.people`;
+- :mod:`.checks`: ``check``, ``workflow_problems`` (with :mod:`.probes`).
+
+Functions rather than more mixins: what each part uses of the connector shows at its calls, and
+``connector.rest`` is read at each call (a replaced session is used at once).  The methods here
+keep the :func:`.errors.boundary` of each action, so errors are translated at the connector's
+edge with the action's name, also where one part calls another through the connector.
+
 Ids: ``target_id`` is the numeric issue id (stable when an issue moves to another project and
 its key changes); the key is ``TargetItem.display_id``.
 
@@ -13,10 +27,10 @@ Reads, and what they search for, are in :mod:`.reads`.
 
 Markers: the marker label (``casavi-bridge_<source>_<ticket id>``, :mod:`.marker`; searchable on
 every Jira without an app) and the issue property ``casavi`` (the structured record), both set
-in the creating POST; ``casavi.task`` on
-sub-tasks (same), ``casavi`` = ``{"commentId"}`` on comments (same), and
-``casavi.attachments`` = ``{jira attachment id: casavi file id}`` on the issue (written right
-after the upload; if that fails the engine adopts the attachment by name and size).
+in the creating POST; ``casavi.task`` on sub-tasks (same, :mod:`.subtasks`), ``casavi`` =
+``{"commentId"}`` on comments (same, :mod:`.comments`), and ``casavi.attachments`` =
+``{jira attachment id: casavi file id}`` on the issue (written right after the upload;
+:mod:`.attachments`).
 """
 
 from __future__ import annotations
@@ -87,6 +101,7 @@ class JiraConnector(StatusesMixin):
         return self.settings.effective_search_lag
 
     def _reconcile_ids(self) -> list[str]:
+        """The issues created within the search lag: a search's ``reconcileIssues`` (Cloud)."""
         return self._created.within(self.search_lag_seconds)
 
     def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
@@ -135,7 +150,7 @@ class JiraConnector(StatusesMixin):
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
         return reads.find_by_marker(self, marker)
 
-    # --- writes --------------------------------------------------------------------------
+    # --- the issue's own writes ----------------------------------------------------------
 
     @boundary("create")
     def create(self, draft: ItemDraft, marker: Marker, *, place_later: bool = False,
@@ -260,25 +275,6 @@ class JiraConnector(StatusesMixin):
         return WriteResult(target_id, fields={name: written[name] for name in ("title", "description", "due_date")
                                               if name in fields})
 
-    @boundary("add_comment")
-    def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        return comments.add_comment(self, target_id, comment, marker=marker)
-
-    @boundary("update_comment")
-    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
-        return comments.update_comment(self, target_id, comment_id, comment)
-
-    @boundary("find_person")
-    def find_person(self, source_person_id: str, email: str | None) -> str | None:
-        return people.find_person(self, source_person_id, email)
-
-    def person_is_mapped(self, source_person_id: str) -> bool:
-        return source_person_id in self.settings.assignee_map
-
-    @boundary("set_assignee")
-    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
-        return people.set_assignee(self, target_id, person)
-
     @boundary("set_attribute")
     def set_attribute(self, target_id: str, name: str, value: Any) -> WriteResult:
         """Write what kind of ticket it is (casavi ``type``, ``typeGroup``, ``customFields.<key>``)
@@ -298,6 +294,31 @@ class JiraConnector(StatusesMixin):
         self.attributes.write(target_id, name, value, send)
         return WriteResult(target_id, attributes=(name,))
 
+    # --- comments ------------------------------------------------------------------------
+
+    @boundary("add_comment")
+    def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
+        return comments.add_comment(self, target_id, comment, marker=marker)
+
+    @boundary("update_comment")
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        return comments.update_comment(self, target_id, comment_id, comment)
+
+    # --- people --------------------------------------------------------------------------
+
+    @boundary("find_person")
+    def find_person(self, source_person_id: str, email: str | None) -> str | None:
+        return people.find_person(self, source_person_id, email)
+
+    def person_is_mapped(self, source_person_id: str) -> bool:
+        return source_person_id in self.settings.assignee_map
+
+    @boundary("set_assignee")
+    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
+        return people.set_assignee(self, target_id, person)
+
+    # --- sub-tasks -----------------------------------------------------------------------
+
     @boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str,
                      place_later: bool = False) -> WriteResult:
@@ -306,6 +327,8 @@ class JiraConnector(StatusesMixin):
     @boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         return subtasks.update_sub_item(self, sub_id, task, status)
+
+    # --- files ---------------------------------------------------------------------------
 
     @boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
