@@ -1,7 +1,6 @@
 """The Redmine connector: casavi tickets as issues of one project, tasks as child issues.
 
 Redmine facts this code relies on (Redmine 5.0, checked against a real server in the tests):
-- Issue lists show only open issues unless ``status_id=*``; at most 100 a page.
 - ``PUT /issues/N.json`` answers 204 with no body, so every write reads the issue back.
 - A status change the workflow does not allow is ignored silently (still 204): ``set_status``
   reads the issue back and raises when the status did not change.
@@ -16,7 +15,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import structlog
 
@@ -41,7 +40,7 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import files, mapping
+from connectors.redmine import files, mapping, reads
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
@@ -50,8 +49,6 @@ from connectors.redmine.stored import unstored
 from connectors.redmine.text import to_redmine
 
 log = structlog.get_logger()
-
-ISSUE_INCLUDE = "journals,attachments,children"
 
 
 class RedmineConnector:
@@ -133,47 +130,13 @@ class RedmineConnector:
     # --- reading ----------------------------------------------------------------------------
 
     def changed_since(self, since: datetime | None) -> Iterable[TargetItem]:
-        """Top-level issues changed at or after ``since``, oldest change first.
-
-        Child issues count as a change of their parent (their own change does not touch the
-        parent's ``updated_on``).  The ``updated_on`` filter works in whole UTC seconds and
-        matches from one second earlier (see :func:`mapping.since_filter`): more is fine.
-        """
-        ids = self._ids()
-        params: dict[str, Any] = {**self._project_filter(ids), "sort": "updated_on,id"}
-        if since is not None:
-            params["updated_on"] = mapping.since_filter(since)
-        rows = self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
-        seen: dict[str, None] = {}
-        for row in rows:
-            top = str((row.get("parent") or {}).get("id") or row["id"])
-            seen.setdefault(top, None)
-        return self._gather(seen)
+        return reads.changed_since(self, since)
 
     def get(self, target_id: str) -> TargetItem:
-        ids = self._ids()
-        issue = self._issue(target_id)
-        children = self._children(ids, issue)
-        return mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy,
-                                      self._fmt)
+        return reads.get(self, target_id)
 
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
-        ids = self._ids()
-        key = mapping.ticket_marker_key(marker)
-        params = {**self._project_filter(ids), "parent_id": "!*", "sort": "id"}
-        if ids.field_id is not None:
-            params[f"cf_{ids.field_id}"] = f"^{key}"
-        else:
-            params["description"] = f"~{mapping.TICKET_LINE}{key}"
-        rows = self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
-        # The filter matches prefixes ("P-1" also finds "P-10"); only an exact marker counts.
-        hits = [r for r in rows if mapping.same_ticket(self._row_marker(ids, r), marker)]
-        if not hits:
-            return None
-        if len(hits) > 1:
-            log.warning("duplicate_markers_found", marker=mapping.ticket_marker_value(marker),
-                        target_ids=[h["id"] for h in hits])
-        return self.get(str(hits[0]["id"]))
+        return reads.find_by_marker(self, marker)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -202,7 +165,7 @@ class RedmineConnector:
                 # The status stays as Redmine set it; the read-back below shows it, and the
                 # engine plans the status as a write of its own (refused, waiting, retried).
                 log.warning("redmine_status_not_reached_on_create", target_id=target_id, error=str(exc))
-        result = self._result(target_id)
+        result = reads.read_back(self, target_id)
         return WriteResult(result.target_id, version=result.version, fields=result.fields, dropped=tuple(dropped),
                            display_id=f"#{target_id}")
 
@@ -215,18 +178,18 @@ class RedmineConnector:
         if "description" in fields:
             description = mapping.render_description(draft, self.text_policy, self._fmt)
             if ids.field_id is None:  # keep the marker line
-                _, value = mapping.split_marker_line(mapping.normalize_text(self._issue(target_id, "")["description"]),
-                                                     mapping.TICKET_LINE)
+                stored = reads.read_issue(self, target_id, "")["description"]
+                _, value = mapping.split_marker_line(mapping.normalize_text(stored), mapping.TICKET_LINE)
                 if value:
                     description = mapping.with_marker_line(description, mapping.TICKET_LINE, value)
             body["description"] = description
         if "due_date" in fields:
             body["due_date"] = mapping.due_date_value(draft.due_date)
         if not body:
-            return self._result(target_id)
+            return reads.read_back(self, target_id)
         self.client.put(f"/issues/{target_id}.json", {"issue": body}, idempotent=True)
-        issue = self._issue(target_id)
-        result = self._result(target_id, issue=issue)
+        issue = reads.read_issue(self, target_id)
+        result = reads.read_back(self, target_id, issue=issue)
         return WriteResult(result.target_id, version=result.version, fields=result.fields,
                            dropped=tuple(unstored(body, issue)))
 
@@ -234,7 +197,7 @@ class RedmineConnector:
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
         """Redmine has no resolutions: ``status.resolution`` is ignored (map DECLINED to "Rejected")."""
         self._move(target_id, status)
-        return self._result(target_id)
+        return reads.read_back(self, target_id)
 
     @writes_to_project
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
@@ -253,7 +216,7 @@ class RedmineConnector:
                         {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
         # 204 without the journal's id: the newest journal of ours carrying this marker (or,
         # without one, this text) is the one just written.
-        issue = self._issue(target_id)
+        issue = reads.read_issue(self, target_id)
         journal_id = _newest_note(issue, ids.user_id, notes, marker)
         if journal_id is None:
             raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
@@ -265,7 +228,7 @@ class RedmineConnector:
             dropped = (f"note #{journal_id} was saved {'private' if stored_private else 'public'}: the bridge user's "
                        "role needs \"Set notes as private\" (set_notes_private)",)
             log.error("redmine_note_visibility_dropped", target_id=target_id, journal_id=journal_id, asked=internal)
-        result = self._result(target_id, written_id=journal_id, issue=issue)
+        result = reads.read_back(self, target_id, written_id=journal_id, issue=issue)
         return WriteResult(result.target_id, version=result.version, dropped=dropped)
 
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
@@ -298,7 +261,7 @@ class RedmineConnector:
             log.warning("redmine_assignee_refused", target_id=target_id, person=person, error=str(exc))
             self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": ""}}, idempotent=True)
             person = None
-        issue = self._issue(target_id, "")
+        issue = reads.read_issue(self, target_id, "")
         dropped = unstored({"assigned_to_id": person or ""}, issue)
         kept = str((issue.get("assigned_to") or {}).get("id") or "")
         return WriteResult(target_id, fields={"assignee": kept}, dropped=tuple(dropped))
@@ -329,13 +292,13 @@ class RedmineConnector:
         sub_id = str(child["id"])
         if child["status"]["id"] != status_id:
             self._move(sub_id, status)
-        result = self._result(target_id, written_id=sub_id)
+        result = reads.read_back(self, target_id, written_id=sub_id)
         return WriteResult(result.target_id, version=result.version, dropped=tuple(unstored(body, child)))
 
     @writes_to_project
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         ids = self._ids()
-        child = self._issue(sub_id, "")
+        child = reads.read_issue(self, sub_id, "")
         if str((child.get("parent") or {}).get("id")) != str(target_id):
             raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
         description = mapping.render_task_description(task, self.text_policy, self._fmt)
@@ -348,10 +311,10 @@ class RedmineConnector:
         if status is not None:
             self._move(sub_id, status)
         # The parent's read-back lists the sub-item as stored: compared with what was sent.
-        issue = self._issue(target_id)
-        children = self._children(ids, issue)
+        issue = reads.read_issue(self, target_id)
+        children = reads.read_children(self, ids, issue)
         stored = next((c for c in children if str(c.get("id")) == sub_id), None)
-        result = self._result(target_id, written_id=sub_id, issue=issue, children=children)
+        result = reads.read_back(self, target_id, written_id=sub_id, issue=issue, children=children)
         return WriteResult(result.target_id, version=result.version,
                            dropped=tuple(unstored(body, stored)) if stored is not None else ())
 
@@ -364,7 +327,7 @@ class RedmineConnector:
         size = Path(path).stat().st_size
         limit = self.settings.attachment_max_bytes
         if limit is not None and size > limit:
-            files.skip(self.client, self._issue(target_id), name, size, marker, f"it is larger than {limit:,} bytes",
+            files.skip(self.client, reads.read_issue(self, target_id), name, size, marker, f"it is larger than {limit:,} bytes",
                        formatting=self._fmt,
                        setting="[redmine] attachment_max_bytes, if Redmine's Maximum attachment size allows more")
         try:
@@ -373,17 +336,17 @@ class RedmineConnector:
             reason = files.refusal(exc)
             if reason is None:
                 raise
-            files.skip(self.client, self._issue(target_id), name, size, marker, f"Redmine refused it ({reason})",
+            files.skip(self.client, reads.read_issue(self, target_id), name, size, marker, f"Redmine refused it ({reason})",
                        formatting=self._fmt, setting="Administration » Settings » Files: Maximum attachment size, "
                                                      "allowed and disallowed extensions")
         upload = {"token": token, "filename": name, "content_type": content_type,
                   "description": mapping.attachment_description(marker)}
         self.client.put(f"/issues/{target_id}.json", {"issue": {"uploads": [upload]}}, idempotent=False)
-        issue = self._issue(target_id)
+        issue = reads.read_issue(self, target_id)
         if not any(str(a["id"]) == attachment_id for a in issue.get("attachments") or ()):
             raise FatalError(f"upload {attachment_id} did not arrive on #{target_id}")
         log.info("redmine_file_attached", target_id=target_id, attachment_id=attachment_id, size=size)
-        return self._result(target_id, written_id=attachment_id, issue=issue)
+        return reads.read_back(self, target_id, written_id=attachment_id, issue=issue)
 
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
         self.client.download(f"/attachments/download/{attachment.attachment_id}", Path(dest))
@@ -401,33 +364,6 @@ class RedmineConnector:
         with self._lock:
             self._lookup = lookup
         return lookup
-
-    def _project_filter(self, ids: Lookup) -> dict[str, Any]:
-        return {"project_id": ids.project_id, "subproject_id": "!*", "status_id": "*"}
-
-    def _issue(self, issue_id: str, include: str = ISSUE_INCLUDE) -> dict[str, Any]:
-        if not str(issue_id).isdigit():
-            raise NotFoundError(f"#{issue_id} is not a Redmine issue id", status=404)
-        params = {"include": include} if include else None
-        return self.client.get(f"/issues/{issue_id}.json", params)["issue"]
-
-    def _children(self, ids: Lookup, issue: dict[str, Any]) -> list[dict[str, Any]]:
-        if not issue.get("children"):
-            return []
-        params = {**self._project_filter(ids), "parent_id": issue["id"], "sort": "id", "include": "attachments"}
-        return self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
-
-    def _gather(self, target_ids: Iterable[str]) -> Iterator[TargetItem]:
-        for target_id in target_ids:
-            try:
-                yield self.get(target_id)
-            except NotFoundError:
-                # Deleted (or moved away) since the list was read: absence is not deletion.
-                log.info("redmine_issue_vanished", target_id=target_id)
-
-    def _row_marker(self, ids: Lookup, row: dict[str, Any]) -> Marker | None:
-        _, value = ids.place.issue_description(row, mapping.TICKET_LINE)
-        return mapping.parse_ticket_marker(value)
 
     def _person_name(self, login: str) -> str | None:
         """The name of the user with ``login`` for text going to casavi, or None.
@@ -458,7 +394,7 @@ class RedmineConnector:
     def _move(self, issue_id: str, status: StatusTarget) -> None:
         status_id = self._status_id(status)
         self.client.put(f"/issues/{issue_id}.json", {"issue": {"status_id": status_id}}, idempotent=True)
-        issue = self._issue(issue_id, "")
+        issue = reads.read_issue(self, issue_id, "")
         if issue["status"]["id"] == status_id:
             return
         refused = f"Redmine did not move #{issue_id} from {issue['status']['name']!r} to {status.status!r}"
@@ -471,7 +407,7 @@ class RedmineConnector:
                 raise SkippableError(f"{refused}: it has open sub-items ({numbers}), and Redmine closes an "
                                      "issue only after all of its sub-items")
         elif issue.get("parent"):
-            parent = self._issue(str(issue["parent"]["id"]), "")
+            parent = reads.read_issue(self, str(issue["parent"]["id"]), "")
             if parent["status"]["id"] in ids.closed_status_ids:
                 raise SkippableError(f"{refused}: its parent #{parent['id']} is closed, and Redmine reopens "
                                      "a sub-item only under an open parent")
@@ -492,17 +428,7 @@ class RedmineConnector:
             body["description"] = mapping.with_marker_line(description, line_prefix, marker_value)
         return body
 
-    def _result(self, target_id: str, *, written_id: str | None = None, issue: dict[str, Any] | None = None,
-                children: list[dict[str, Any]] | None = None) -> WriteResult:
-        """The item as it now reads back (``issue`` and its ``children`` when just read): its
-        version, and its fields for item writes."""
-        ids = self._ids()
-        issue = issue if issue is not None else self._issue(target_id)
-        children = children if children is not None else self._children(ids, issue)
-        item = mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy, self._fmt)
-        if written_id is None:
-            return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
-        return WriteResult(written_id, version=item.version)
+
 
 
 def _newest_note(issue: dict[str, Any], user_id: int, notes: str, marker: str | None) -> str | None:
