@@ -2,8 +2,6 @@
 
 Redmine facts this code relies on (Redmine 5.0, checked against a real server in the tests):
 - ``PUT /issues/N.json`` answers 204 with no body, so every write reads the issue back.
-- A status change the workflow does not allow is ignored silently (still 204): ``set_status``
-  reads the issue back and raises when the status did not change.
 - A new issue starts in its tracker's default status unless the workflow allows the requested
   one for new issues, so ``create`` moves it afterwards when needed.
 - Journals cannot carry custom fields: a comment's marker is a trailing HTML comment in the note
@@ -40,7 +38,7 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import files, mapping, reads
+from connectors.redmine import files, mapping, reads, statuses
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
@@ -143,7 +141,7 @@ class RedmineConnector:
     @writes_to_project
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         ids = self._ids()
-        status_id = self._status_id(draft.status)
+        status_id = statuses.status_id(self, draft.status)
         body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft, self.text_policy, self._fmt),
                                 mapping.TICKET_LINE, mapping.ticket_marker_value(marker))
         body.update(status_id=status_id, due_date=mapping.due_date_value(draft.due_date))
@@ -160,7 +158,7 @@ class RedmineConnector:
                            f"tracker {self.settings.tracker!r} (Administration » Custom fields)")
         if issue["status"]["id"] != status_id:
             try:
-                self._move(target_id, draft.status)
+                statuses.move(self, target_id, draft.status)
             except (RefusedError, SkippableError) as exc:
                 # The status stays as Redmine set it; the read-back below shows it, and the
                 # engine plans the status as a write of its own (refused, waiting, retried).
@@ -196,7 +194,7 @@ class RedmineConnector:
     @writes_to_project
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
         """Redmine has no resolutions: ``status.resolution`` is ignored (map DECLINED to "Rejected")."""
-        self._move(target_id, status)
+        statuses.move(self, target_id, status)
         return reads.read_back(self, target_id)
 
     @writes_to_project
@@ -282,7 +280,7 @@ class RedmineConnector:
     @writes_to_project
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
         ids = self._ids()
-        status_id = self._status_id(status)
+        status_id = statuses.status_id(self, status)
         body = self._issue_body(ids, ids.sub_tracker_id, task.title,
                                 mapping.render_task_description(task, self.text_policy, self._fmt),
                                 mapping.TASK_LINE,
@@ -291,7 +289,7 @@ class RedmineConnector:
         child = self.client.post("/issues.json", {"issue": body})["issue"]
         sub_id = str(child["id"])
         if child["status"]["id"] != status_id:
-            self._move(sub_id, status)
+            statuses.move(self, sub_id, status)
         result = reads.read_back(self, target_id, written_id=sub_id)
         return WriteResult(result.target_id, version=result.version, dropped=tuple(unstored(body, child)))
 
@@ -309,7 +307,7 @@ class RedmineConnector:
         body: dict[str, Any] = {"subject": mapping.subject(task.title), "description": description}
         self.client.put(f"/issues/{sub_id}.json", {"issue": body}, idempotent=True)
         if status is not None:
-            self._move(sub_id, status)
+            statuses.move(self, sub_id, status)
         # The parent's read-back lists the sub-item as stored: compared with what was sent.
         issue = reads.read_issue(self, target_id)
         children = reads.read_children(self, ids, issue)
@@ -385,38 +383,6 @@ class RedmineConnector:
             self._names[login] = name
         return self._names[login]
 
-    def _status_id(self, status: StatusTarget) -> int:
-        status_id = self._ids().status_ids.get(status.status)
-        if status_id is None:
-            raise FatalError(f"status {status.status!r} does not exist in Redmine", status=400)
-        return status_id
-
-    def _move(self, issue_id: str, status: StatusTarget) -> None:
-        status_id = self._status_id(status)
-        self.client.put(f"/issues/{issue_id}.json", {"issue": {"status_id": status_id}}, idempotent=True)
-        issue = reads.read_issue(self, issue_id, "")
-        if issue["status"]["id"] == status_id:
-            return
-        refused = f"Redmine did not move #{issue_id} from {issue['status']['name']!r} to {status.status!r}"
-        ids = self._ids()
-        if status_id in ids.closed_status_ids:
-            open_children = self.client.get("/issues.json", {"parent_id": issue_id, "status_id": "o", "limit": 100})
-            if open_children.get("issues"):
-                numbers = ", ".join(f"#{c['id']}" for c in open_children["issues"])
-                # Usually passes once the sub-items are closed: for the engine to try again later.
-                raise SkippableError(f"{refused}: it has open sub-items ({numbers}), and Redmine closes an "
-                                     "issue only after all of its sub-items")
-        elif issue.get("parent"):
-            parent = reads.read_issue(self, str(issue["parent"]["id"]), "")
-            if parent["status"]["id"] in ids.closed_status_ids:
-                raise SkippableError(f"{refused}: its parent #{parent['id']} is closed, and Redmine reopens "
-                                     "a sub-item only under an open parent")
-        tracker = (issue.get("tracker") or {}).get("name", "?")
-        raise RefusedError(f"{refused}: the workflow has no such transition for the bridge user's roles "
-                           "(Redmine answers 204 and keeps the status)",
-                           setting=f"Administration » Workflow » tracker {tracker!r}, the bridge user's roles: "
-                                   f"{issue['status']['name']!r} → {status.status!r}")
-
     def _issue_body(self, ids: Lookup, tracker_id: int, title: str, description: str,
                     line_prefix: str, marker_value: str) -> dict[str, Any]:
         body: dict[str, Any] = {"project_id": ids.project_id, "tracker_id": tracker_id,
@@ -427,8 +393,6 @@ class RedmineConnector:
         else:
             body["description"] = mapping.with_marker_line(description, line_prefix, marker_value)
         return body
-
-
 
 
 def _newest_note(issue: dict[str, Any], user_id: int, notes: str, marker: str | None) -> str | None:
