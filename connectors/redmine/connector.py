@@ -4,8 +4,6 @@ Redmine facts this code relies on (Redmine 5.0, checked against a real server in
 - ``PUT /issues/N.json`` answers 204 with no body, so every write reads the issue back.
 - A new issue starts in its tracker's default status unless the workflow allows the requested
   one for new issues, so ``create`` moves it afterwards when needed.
-- Journals cannot carry custom fields: a comment's marker is a trailing HTML comment in the note
-  (see :mod:`connectors.redmine.mapping`).
 """
 
 from __future__ import annotations
@@ -38,13 +36,12 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import files, mapping, reads, statuses
+from connectors.redmine import comments, files, mapping, reads, statuses
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
 from connectors.redmine.project import writes_to_project
 from connectors.redmine.stored import unstored
-from connectors.redmine.text import to_redmine
 
 log = structlog.get_logger()
 
@@ -199,35 +196,7 @@ class RedmineConnector:
 
     @writes_to_project
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        internal = comment.internal
-        if internal and not self.settings.private_notes_for_internal:
-            raise SkippableError("internal comments are not written: [redmine] private_notes_for_internal = false")
-        if marker is None and not comment.text.strip():
-            raise SkippableError("an empty comment without marker: Redmine would not store it")
-        ids = self._ids()
-        if internal and ids.lacks("set_notes_private"):
-            # Redmine would drop the flag and show the note to everyone: not written at all.
-            raise RefusedError("an internal comment is not written: Redmine would save it as a public note",
-                               setting="the bridge user's role needs \"Set notes as private\" (set_notes_private)")
-        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files), self._fmt), marker)
-        self.client.put(f"/issues/{target_id}.json",
-                        {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
-        # 204 without the journal's id: the newest journal of ours carrying this marker (or,
-        # without one, this text) is the one just written.
-        issue = reads.read_issue(self, target_id)
-        journal_id = _newest_note(issue, ids.user_id, notes, marker)
-        if journal_id is None:
-            raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
-        journal = next(j for j in issue.get("journals") or () if str(j["id"]) == journal_id)
-        stored_private = bool(journal.get("private_notes"))
-        log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=stored_private)
-        dropped = ()
-        if stored_private != internal:
-            dropped = (f"note #{journal_id} was saved {'private' if stored_private else 'public'}: the bridge user's "
-                       "role needs \"Set notes as private\" (set_notes_private)",)
-            log.error("redmine_note_visibility_dropped", target_id=target_id, journal_id=journal_id, asked=internal)
-        result = reads.read_back(self, target_id, written_id=journal_id, issue=issue)
-        return WriteResult(result.target_id, version=result.version, dropped=dropped)
+        return comments.add_comment(self, target_id, comment, marker=marker)
 
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
         """``assignee_map`` first, else the active user whose address is ``email``
@@ -266,16 +235,7 @@ class RedmineConnector:
 
     @writes_to_project
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
-        """Rewrite a note the bridge wrote (``PUT /journals/{id}.json``, Redmine 5.0+), keeping its
-        marker.  Redmine does not move the issue's ``updated_on`` for a note edit.  An empty text
-        would make Redmine delete a journal without other changes: refused instead."""
-        if not comment.text.strip():
-            raise SkippableError("an edit that empties a note: Redmine would delete the note")
-        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files), self._fmt),
-                                         comment.comment_id)
-        self.client.put(f"/journals/{comment_id}.json", {"journal": {"notes": notes}}, idempotent=True)
-        log.info("redmine_note_updated", target_id=target_id, journal_id=comment_id)
-        return WriteResult(comment_id)
+        return comments.update_comment(self, target_id, comment_id, comment)
 
     @writes_to_project
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
@@ -393,16 +353,3 @@ class RedmineConnector:
         else:
             body["description"] = mapping.with_marker_line(description, line_prefix, marker_value)
         return body
-
-
-def _newest_note(issue: dict[str, Any], user_id: int, notes: str, marker: str | None) -> str | None:
-    wanted = mapping.split_note(notes)
-    found = []
-    for journal in issue.get("journals") or ():
-        if (journal.get("user") or {}).get("id") != user_id or not journal.get("notes"):
-            continue
-        text, found_marker = mapping.split_note(journal["notes"])
-        if (marker is not None and found_marker == marker) or (
-                marker is None and found_marker is None and text.strip() == wanted[0].strip()):
-            found.append(int(journal["id"]))
-    return str(max(found)) if found else None
