@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,7 +37,7 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import comments, files, mapping, reads, statuses
+from connectors.redmine import comments, files, mapping, people, reads, statuses
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
@@ -73,7 +74,7 @@ class RedmineConnector:
         # casavi/relay text → Redmine, and Redmine notes → casavi/relay (bridge.markup).
         self.text_policy = ToolTextPolicy()
         self._fmt = settings.text_formatting  # "textile" | "common_mark"
-        self.tenant_policy = TenantTextPolicy(tool_url=self.client.base_url, names=self._person_name)
+        self.tenant_policy = TenantTextPolicy(tool_url=self.client.base_url, names=partial(people.person_name, self))
         self._names: dict[str, str | None] = {}
 
     # --- probing ----------------------------------------------------------------------------
@@ -199,39 +200,11 @@ class RedmineConnector:
         return comments.add_comment(self, target_id, comment, marker=marker)
 
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
-        """``assignee_map`` first, else the active user whose address is ``email``
-        (``GET /users.json?name=``: Redmine matches login, names and address; administrators only —
-        a refused list means nobody is found, and the issue stays unassigned)."""
-        mapped = self.settings.assignee_map.get(source_person_id)
-        if mapped:
-            return str(mapped)
-        if not email:
-            return None
-        try:
-            users = self.client.get("/users.json", {"name": email, "status": 1}).get("users") or []
-        except (AuthError, FatalError) as exc:
-            log.warning("redmine_user_search_refused", error=str(exc))
-            return None
-        exact = [u for u in users if str(u.get("mail") or "").casefold() == email.strip().casefold()]
-        return str(exact[0]["id"]) if len(exact) == 1 else None
+        return people.find_person(self, source_person_id, email)
 
     @writes_to_project
     def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
-        """Assign (None: unassign).  Redmine answers 422 for a user it will not take (not a
-        project member): the issue then stays unassigned, and that is what is reported."""
-        try:
-            self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": int(person) if person else ""}},
-                            idempotent=True)
-        except FatalError as exc:
-            if person is None or getattr(exc, "status", None) != 422:
-                raise
-            log.warning("redmine_assignee_refused", target_id=target_id, person=person, error=str(exc))
-            self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": ""}}, idempotent=True)
-            person = None
-        issue = reads.read_issue(self, target_id, "")
-        dropped = unstored({"assigned_to_id": person or ""}, issue)
-        kept = str((issue.get("assigned_to") or {}).get("id") or "")
-        return WriteResult(target_id, fields={"assignee": kept}, dropped=tuple(dropped))
+        return people.set_assignee(self, target_id, person)
 
     @writes_to_project
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
@@ -322,26 +295,6 @@ class RedmineConnector:
         with self._lock:
             self._lookup = lookup
         return lookup
-
-    def _person_name(self, login: str) -> str | None:
-        """The name of the user with ``login`` for text going to casavi, or None.
-
-        ``GET /users.json?name=`` is open to administrators only; for any other bridge user
-        Redmine answers 403 and the mention stays the bare login (remembered, asked once).
-        """
-        if login not in self._names:
-            name = None
-            try:
-                users = self.client.get("/users.json", {"name": login, "limit": 25}).get("users") or ()
-                for user in users:
-                    if str(user.get("login", "")).lower() == login.lower():
-                        name = " ".join(p for p in (user.get("firstname"), user.get("lastname")) if p) or None
-            except RetriableError:
-                return None  # asked again next time
-            except BridgeError:
-                name = None
-            self._names[login] = name
-        return self._names[login]
 
     def _issue_body(self, ids: Lookup, tracker_id: int, title: str, description: str,
                     line_prefix: str, marker_value: str) -> dict[str, Any]:
