@@ -20,7 +20,6 @@ from bridge.errors import (
     AuthError,
     BridgeError,
     FatalError,
-    NotFoundError,
     RefusedError,
     RetriableError,
     SkippableError,
@@ -37,7 +36,7 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import comments, files, mapping, people, reads, statuses
+from connectors.redmine import comments, files, mapping, people, reads, statuses, subitems
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
@@ -212,42 +211,11 @@ class RedmineConnector:
 
     @writes_to_project
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
-        ids = self._ids()
-        status_id = statuses.status_id(self, status)
-        body = self._issue_body(ids, ids.sub_tracker_id, task.title,
-                                mapping.render_task_description(task, self.text_policy, self._fmt),
-                                mapping.TASK_LINE,
-                                marker if ids.field_id is None else mapping.task_marker_value(marker))
-        body.update(parent_issue_id=int(target_id), status_id=status_id)
-        child = self.client.post("/issues.json", {"issue": body})["issue"]
-        sub_id = str(child["id"])
-        if child["status"]["id"] != status_id:
-            statuses.move(self, sub_id, status)
-        result = reads.read_back(self, target_id, written_id=sub_id)
-        return WriteResult(result.target_id, version=result.version, dropped=tuple(unstored(body, child)))
+        return subitems.add_sub_item(self, target_id, task, status, marker=marker)
 
     @writes_to_project
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
-        ids = self._ids()
-        child = reads.read_issue(self, sub_id, "")
-        if str((child.get("parent") or {}).get("id")) != str(target_id):
-            raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
-        description = mapping.render_task_description(task, self.text_policy, self._fmt)
-        if ids.field_id is None:
-            _, value = mapping.split_marker_line(mapping.normalize_text(child.get("description")), mapping.TASK_LINE)
-            if value:
-                description = mapping.with_marker_line(description, mapping.TASK_LINE, value)
-        body: dict[str, Any] = {"subject": mapping.subject(task.title), "description": description}
-        self.client.put(f"/issues/{sub_id}.json", {"issue": body}, idempotent=True)
-        if status is not None:
-            statuses.move(self, sub_id, status)
-        # The parent's read-back lists the sub-item as stored: compared with what was sent.
-        issue = reads.read_issue(self, target_id)
-        children = reads.read_children(self, ids, issue)
-        stored = next((c for c in children if str(c.get("id")) == sub_id), None)
-        result = reads.read_back(self, target_id, written_id=sub_id, issue=issue, children=children)
-        return WriteResult(result.target_id, version=result.version,
-                           dropped=tuple(unstored(body, stored)) if stored is not None else ())
+        return subitems.update_sub_item(self, target_id, sub_id, task, status)
 
     @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
