@@ -219,36 +219,10 @@ class RedmineConnector:
 
     @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
-        """Upload and attach one file.  A file Redmine will not take for a limit of its own (over
-        ``[redmine] attachment_max_bytes`` when set; Redmine's 422 for its maximum size or the
-        file's extension) gets a notice on the issue instead and raises SkippedError (not
-        retried; :mod:`connectors.redmine.files`)."""
-        size = Path(path).stat().st_size
-        limit = self.settings.attachment_max_bytes
-        if limit is not None and size > limit:
-            files.skip(self.client, reads.read_issue(self, target_id), name, size, marker, f"it is larger than {limit:,} bytes",
-                       formatting=self._fmt,
-                       setting="[redmine] attachment_max_bytes, if Redmine's Maximum attachment size allows more")
-        try:
-            token, attachment_id = self.client.upload(Path(path), name)
-        except BridgeError as exc:
-            reason = files.refusal(exc)
-            if reason is None:
-                raise
-            files.skip(self.client, reads.read_issue(self, target_id), name, size, marker, f"Redmine refused it ({reason})",
-                       formatting=self._fmt, setting="Administration » Settings » Files: Maximum attachment size, "
-                                                     "allowed and disallowed extensions")
-        upload = {"token": token, "filename": name, "content_type": content_type,
-                  "description": mapping.attachment_description(marker)}
-        self.client.put(f"/issues/{target_id}.json", {"issue": {"uploads": [upload]}}, idempotent=False)
-        issue = reads.read_issue(self, target_id)
-        if not any(str(a["id"]) == attachment_id for a in issue.get("attachments") or ()):
-            raise FatalError(f"upload {attachment_id} did not arrive on #{target_id}")
-        log.info("redmine_file_attached", target_id=target_id, attachment_id=attachment_id, size=size)
-        return reads.read_back(self, target_id, written_id=attachment_id, issue=issue)
+        return files.add_attachment(self, target_id, name, content_type, path, marker=marker)
 
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
-        self.client.download(f"/attachments/download/{attachment.attachment_id}", Path(dest))
+        files.download_attachment(self.client, attachment, dest)
 
     # --- internals --------------------------------------------------------------------------
 
