@@ -17,11 +17,8 @@ from typing import Any, Iterable
 import structlog
 
 from bridge.errors import (
-    AuthError,
-    BridgeError,
     FatalError,
     RefusedError,
-    RetriableError,
     SkippableError,
 )
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
@@ -36,7 +33,7 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import comments, files, mapping, people, reads, statuses, subitems
+from connectors.redmine import checks, comments, files, mapping, people, reads, statuses, subitems
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
@@ -84,18 +81,7 @@ class RedmineConnector:
         self.client.policy.observer = observer
 
     def check(self) -> list[str]:
-        try:
-            lookup, problems = resolve(self.client, self.settings)
-        except AuthError as exc:
-            return [f"redmine.api_key <- Redmine refused the key ({exc}); is the REST API enabled?"]
-        except RetriableError as exc:
-            return [f"redmine.url <- cannot reach Redmine at {self.settings.url}: {exc}"]
-        except BridgeError as exc:
-            return [f"redmine.url <- unexpected answer from Redmine at {self.settings.url}: {exc}"]
-        if lookup is not None:
-            with self._lock:
-                self._lookup = lookup
-        return problems
+        return checks.check(self)
 
     def findings(self) -> list[str]:
         """What Redmine will refuse or drop of some writes while the rest go on (a permission the
@@ -107,17 +93,7 @@ class RedmineConnector:
         return list(lookup.notes) if lookup is not None else []
 
     def assumptions(self) -> list[str]:
-        """What ``check`` cannot read and takes from the settings (printed, not a problem)."""
-        limit = self.settings.attachment_max_bytes
-        files_note = (f"redmine.attachment_max_bytes <- assumed {limit:,} bytes: files above it are not sent but "
-                      "skipped with a note on the issue" if limit is not None else
-                      "redmine.attachment_max_bytes <- not set: every file is sent, and one Redmine refuses (over "
-                      "its Maximum attachment size, 5,120 KB by default, or of a disallowed extension) is skipped "
-                      "with a note on the issue")
-        return [f"redmine.text_formatting <- assumed {self.settings.text_formatting!r}: a non-admin key cannot "
-                "read Redmine's text formatting (Administration » Settings » General; no REST API for settings "
-                "in Redmine 5.0); set it to what the instance uses",
-                files_note + " (Administration » Settings » Files is not readable over REST either)"]
+        return checks.assumptions(self.settings)
 
     def statuses(self) -> set[str]:
         return set(self._ids().status_ids)
