@@ -1,5 +1,18 @@
 """The Redmine connector: casavi tickets as issues of one project, tasks as child issues.
 
+Here: the connector's state and wiring (the lookup of ids, resolved once), and the issue's own
+writes (create, update, set_status).  The other methods hand over to the module of their part,
+each a set of plain functions of the connector:
+
+- :mod:`.reads`: ``changed_since``, ``get``, ``find_by_marker``, and the read-back after a write;
+- :mod:`.statuses`: the status id of a name and the checked move;
+- :mod:`.comments`, :mod:`.subitems`, :mod:`.files`, :mod:`.people`;
+- :mod:`.checks`: ``check``, ``assumptions`` (with :mod:`.lookup`).
+
+Functions rather than mixins: what each part uses of the connector shows at its calls.  The
+writes here keep :func:`.project.writes_to_project`, so every write checks the project's state
+at the connector's edge.
+
 Redmine facts this code relies on (Redmine 5.0, checked against a real server in the tests):
 - ``PUT /issues/N.json`` answers 204 with no body, so every write reads the issue back.
 - A new issue starts in its tracker's default status unless the workflow allows the requested
@@ -74,7 +87,6 @@ class RedmineConnector:
         self._names: dict[str, str | None] = {}
 
     # --- probing ----------------------------------------------------------------------------
-
 
     def observe_requests(self, observer) -> None:
         """Report every request to Redmine (status or "timeout"/"error", seconds) to ``observer``."""
@@ -170,9 +182,17 @@ class RedmineConnector:
         statuses.move(self, target_id, status)
         return reads.read_back(self, target_id)
 
+    # --- comments ---------------------------------------------------------------------------
+
     @writes_to_project
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
         return comments.add_comment(self, target_id, comment, marker=marker)
+
+    @writes_to_project
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        return comments.update_comment(self, target_id, comment_id, comment)
+
+    # --- people -----------------------------------------------------------------------------
 
     def find_person(self, source_person_id: str, email: str | None) -> str | None:
         return people.find_person(self, source_person_id, email)
@@ -181,9 +201,7 @@ class RedmineConnector:
     def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
         return people.set_assignee(self, target_id, person)
 
-    @writes_to_project
-    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
-        return comments.update_comment(self, target_id, comment_id, comment)
+    # --- sub-items --------------------------------------------------------------------------
 
     @writes_to_project
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
@@ -192,6 +210,8 @@ class RedmineConnector:
     @writes_to_project
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
         return subitems.update_sub_item(self, target_id, sub_id, task, status)
+
+    # --- files ------------------------------------------------------------------------------
 
     @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
