@@ -1,5 +1,19 @@
 """The Jira connector: every :class:`bridge.connector.Connector` method on top of :mod:`.rest`.
 
+Here: the connector's state and wiring, and the issue's own writes (create, update, the marker
+label, attributes).  The other methods hand over to the module of their part, each a set of
+plain functions of the connector:
+
+- :mod:`.reads`: ``get``, ``changed_since``, ``snapshots``, ``find_by_marker``;
+- :mod:`.statuses`: ``set_status``, ``placed``, ``place`` (the workflow walk; a mixin);
+- :mod:`.comments`, :mod:`.subtasks`, :mod:`.attachments`, :mod:`.people`;
+- :mod:`.checks`: ``check``, ``workflow_problems`` (with :mod:`.probes`).
+
+Functions rather than more mixins: what each part uses of the connector shows at its calls, and
+``connector.rest`` is read at each call (a replaced session is used at once).  The methods here
+keep the :func:`.errors.boundary` of each action, so errors are translated at the connector's
+edge with the action's name, also where one part calls another through the connector.
+
 Ids: ``target_id`` is the numeric issue id (stable when an issue moves to another project and
 its key changes); the key is ``TargetItem.display_id``.
 
@@ -9,70 +23,44 @@ in after the workflow walk; only the status is read, because a new issue's statu
 workflow's initial one, which an administrator may change at any time.  The engine creates
 issues and sub-tasks with ``place_later`` and has a chunk's new items placed together: one
 search with their changelogs per 100 (:mod:`.statuses`), not one status read each.
-``changed_since`` returns summaries from one search (no comments, no sub-tasks) and the engine
-reads whole only the items whose version it has not synced.
+Reads, and what they search for, are in :mod:`.reads`.
 
 Markers: the marker label (``casavi-bridge_<source>_<ticket id>``, :mod:`.marker`; searchable on
 every Jira without an app) and the issue property ``casavi`` (the structured record), both set
-in the creating POST; ``casavi.task`` on
-sub-tasks (same), ``casavi`` = ``{"commentId"}`` on comments (same), and
-``casavi.attachments`` = ``{jira attachment id: casavi file id}`` on the issue (written right
-after the upload; if that fails the engine adopts the attachment by name and size).
+in the creating POST; ``casavi.task`` on sub-tasks (same, :mod:`.subtasks`), ``casavi`` =
+``{"commentId"}`` on comments (same, :mod:`.comments`), and ``casavi.attachments`` =
+``{jira attachment id: casavi file id}`` on the issue (written right after the upload;
+:mod:`.attachments`).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import requests
 import structlog
-from cachetools import LRUCache
 from jira.exceptions import JIRAError
 
-from bridge.errors import BridgeError, NotFoundError, PayloadTooLargeError, RefusedError, SkippableError
+from bridge.errors import RefusedError
 from bridge.model import (Attachment, Capabilities, Changes, Comment, ItemDraft, Marker, StatusTarget, Task,
                           TargetItem, WriteResult)
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 
+from . import attachments, checks, comments
 from . import mapping as m
-from . import probes
+from . import people, reads, subtasks
 from .attributes import AttributeWriter, CreatePlan
 from .config import JiraSettings
 from .errors import LIBRARY_ERRORS, boundary, is_too_long, refused_fields, shorter, translate
 from .marker import marker_label
-from .markup import build_comment, build_description
-from .rest import RECONCILE_MAX, JiraRest
+from .markup import build_description
+from .recent import CreatedIssues, Recent
+from .rest import JiraRest
 from .statuses import StatusesMixin
 
 log = structlog.get_logger(__name__)
-# Issues per batch read: one search page on Data Center and on Cloud (100 rows with fields).
-SNAPSHOT_BATCH = 100
-
-
-class _Recent:
-    """A bounded, thread-safe map of recently used values (least recently used dropped first)."""
-
-    def __init__(self, size: int):
-        self._values: LRUCache = LRUCache(maxsize=size)
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Any:
-        with self._lock:
-            return self._values.get(key)
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._values[key] = value
-
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._values.pop(key, None)
 
 
 class JiraConnector(StatusesMixin):
@@ -88,24 +76,22 @@ class JiraConnector(StatusesMixin):
         # same rules (Retry-After, idempotent retries) are applied by .transport instead.
         self.http_policy = http_policy
         self.rest = JiraRest(settings)  # builds the library client on first use, not here
-        self._server_upload_limit: int | None = None
-        self._upload_limit_lock = threading.Lock()
+        self._upload_limit = attachments.UploadLimit()
         # casavi.attachments of issues this process created or read: only the bridge writes
         # that property, and one writer runs at a time, so what it last wrote is what Jira has.
-        self._attachment_markers = _Recent(2048)
+        self._attachment_markers = Recent(2048)
         self._probe_notes: list[str] = []  # what check could not probe (see assumptions)
         self._findings: list[str] = []  # what check found Jira will refuse of some writes (see findings)
         # casavi/relay text → wiki: only http/https/mailto links, images only of the ticket's files.
         self.text_policy = ToolTextPolicy()
         # Jira text → casavi/relay: the same schemes, links to this Jira's issues, mentions as names.
-        self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=self._person_name)
-        self._names = _Recent(512)
+        self.tenant_policy = TenantTextPolicy(tool_url=settings.server_url, names=partial(people.person_name, self))
+        self._names = Recent(512)
         # Issues this process created within the search lag (id -> monotonic time): passed as
         # reconcileIssues on Cloud, so its searches see them at once.
-        self._created: OrderedDict[str, float] = OrderedDict()
-        self._created_lock = threading.Lock()
+        self._created = CreatedIssues()
         # What kind of ticket it is: casavi type, typeGroup, customFields → [jira.field_map] fields.
-        self.attributes = AttributeWriter(settings, self.rest.get, self._user_ref)
+        self.attributes = AttributeWriter(settings, self.rest.get, partial(people.user_ref, self))
         self.attribute_names = self.attributes.names
 
     @property
@@ -114,17 +100,9 @@ class JiraConnector(StatusesMixin):
         before it takes an interrupted create for one that never arrived)."""
         return self.settings.effective_search_lag
 
-    def _remember_created(self, issue_id: str) -> None:
-        with self._created_lock:
-            self._created[issue_id] = time.monotonic()
-            self._created.move_to_end(issue_id)
-            while len(self._created) > RECONCILE_MAX:
-                self._created.popitem(last=False)
-
     def _reconcile_ids(self) -> list[str]:
-        horizon = time.monotonic() - self.search_lag_seconds
-        with self._created_lock:
-            return [issue_id for issue_id, when in self._created.items() if when >= horizon]
+        """The issues created within the search lag: a search's ``reconcileIssues`` (Cloud)."""
+        return self._created.within(self.search_lag_seconds)
 
     def observe_requests(self, observer: Callable[[int | str, float], None]) -> None:
         """Report every request to Jira (status or "timeout"/"error", seconds) to ``observer``."""
@@ -133,51 +111,7 @@ class JiraConnector(StatusesMixin):
     # --- probes --------------------------------------------------------------------------
 
     def check(self) -> list[str]:
-        s = self.settings
-        self._probe_notes = []
-        self._findings = []
-        client = self.rest.client
-        try:
-            info = client.server_info() or {}
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            return [f"jira: cannot read server info at {s.server_url}: {translate(exc)}"]
-        problems: list[str] = []
-        cloud = info.get("deploymentType") == "Cloud"
-        if cloud != (s.deployment == "cloud"):
-            problems.append(f"jira: deployment is {s.deployment!r} but the server says {info.get('deploymentType')!r}")
-        try:
-            myself = client.myself() or {}
-            project = self.rest.get(f"project/{s.project}") or {}
-            known = self.statuses()
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            return problems + [f"jira: {translate(exc)}"]
-        types = {t.get("name", "").casefold(): t for t in project.get("issueTypes") or []}
-        if s.issue_type.casefold() not in types:
-            problems.append(f"jira: issue type {s.issue_type!r} does not exist in project {s.project}")
-        sub_type = types.get(s.sub_task_type.casefold())
-        if sub_type is None or not sub_type.get("subtask", True):
-            problems.append(f"jira: sub-task type {s.sub_task_type!r} does not exist in project {s.project}")
-        # What Jira will refuse of some writes: named by check, but the connector works (the
-        # daemon starts; each write concerned fails on its own with the same words).
-        findings: list[str] = []
-        folded = {k.casefold() for k in known}
-        for status in s.transition_fields:
-            if status.casefold() not in folded:
-                findings.append(f"jira: transition_fields names status {status!r}, unknown in project {s.project}")
-        issue_type = types.get(s.issue_type.casefold()) or {}
-        try:
-            findings += probes.visibility_problems(self.rest.get, s, myself)
-            findings += probes.assignee_problems(self.rest.get, s)
-            findings += probes.create_screen_problems(self.rest.get, s, issue_type.get("id"))
-            refused, notes = probes.group_visibility_problems(self.rest.get, s)
-            findings += refused
-            self._probe_notes += notes
-            findings += self.attributes.problems(self._sample_issue)
-            self._probe_notes += self.attributes.notes
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            findings.append(f"jira: could not read what the account may do: {translate(exc)}")
-        self._findings = findings
-        return problems
+        return checks.check(self)
 
     def findings(self) -> list[str]:
         """What the last :meth:`check` found Jira will refuse of some writes (an internal comment's
@@ -188,198 +122,35 @@ class JiraConnector(StatusesMixin):
 
     def workflow_problems(self, issue_statuses: Mapping[str, str | None],
                           sub_item_statuses: Mapping[str, str | None]) -> list[str]:
-        """What ``check`` finds on the workflow paths into the statuses the status maps name
-        (status → resolution sent with it), for the issue type and the sub-task type
-        (:func:`.probes.workflow_problems`; read-only, a search, an issue read and a transitions read per
-        status of each workflow).  What could not be probed is kept for :meth:`assumptions`."""
-        def first_row(jql: str) -> list[dict[str, Any]]:
-            return next(iter(self.rest.search_pages(jql, ("status",), (), page_size=1)), ([], None))[0][:1]
-
-        targets = {self.settings.issue_type: dict(issue_statuses), self.settings.sub_task_type: dict(sub_item_statuses)}
-        try:
-            problems, notes = probes.workflow_problems(self.rest.get, first_row, self.settings, targets)
-        except (*LIBRARY_ERRORS, BridgeError) as exc:
-            return [f"jira: could not read the workflows: {translate(exc)}"]
-        self._probe_notes += notes
-        return problems
+        return checks.workflow_problems(self, issue_statuses, sub_item_statuses)
 
     def assumptions(self) -> list[str]:
         """What the last ``check`` could not read and took as it is (printed as notes, not problems)."""
         return list(self._probe_notes)
-
-    def _sample_issue(self, issue_type: str) -> str | None:
-        """The key of one issue of ``issue_type`` in the project (for reading an edit screen), or None."""
-        jql = f"project = {m.jql_string(self.settings.project)} AND issuetype = {m.jql_string(issue_type)}"
-        for page, _ in self.rest.search_pages(jql, ("issuetype",), (), page_size=1):
-            return str(page[0].get("key") or page[0].get("id")) if page else None
-        return None
 
     @boundary("statuses")
     def statuses(self) -> set[str]:
         per_type = self.rest.get(f"project/{self.settings.project}/statuses") or []
         return {status["name"] for entry in per_type for status in entry.get("statuses") or [] if status.get("name")}
 
-    def _person_name(self, who: str) -> str | None:
-        """The display name of a mentioned user (Cloud: account id; Server: user name), or None."""
-        known = self._names.get(who)
-        if known is not None:
-            return known or None
-        key = "accountId" if self.settings.deployment == "cloud" else "username"
-        try:
-            name = str((self.rest.get("user", {key: who}) or {}).get("displayName") or "")
-        except (JIRAError, requests.RequestException, BridgeError):
-            return None  # not remembered: asked again next time
-        self._names.put(who, name)
-        return name or None
-
     # --- reads ---------------------------------------------------------------------------
 
     @boundary("get")
     def get(self, target_id: str) -> TargetItem:
-        raw = self.rest.issue(target_id, m.ISSUE_FIELDS, (m.MARKER_KEY, m.ATTACHMENTS_KEY))
-        return self._complete(raw)
-
-    def _complete(self, raw: dict[str, Any]) -> TargetItem:
-        issue_id = str(raw["id"])
-        sub_tasks = []
-        for entry in (raw.get("fields") or {}).get("subtasks") or []:
-            try:
-                sub_tasks.append(self._remember_markers(
-                    self.rest.issue(str(entry["id"]), m.SUB_TASK_FIELDS, m.SUB_TASK_PROPERTIES)))
-            except JIRAError as exc:
-                if exc.status_code != 404:  # a sub-task deleted meanwhile is just absent
-                    raise
-        self._remember_markers(raw)
-        item = m.to_target_item(raw, self.rest.comments(issue_id), sub_tasks, server_url=self.settings.server_url,
-                                policy=self.tenant_policy)
-        if item.marker is not None and not m.has_marker_label(raw, item.marker):
-            item = replace(item, marker_findable=False)  # created before the marker label
-        return item
-
-    def _remember_markers(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Keep an issue's (or sub-task's) ``casavi.attachments`` as read whole (a read that asked
-        for properties: an absent key means the issue has none)."""
-        if "properties" in raw:
-            known = (raw.get("properties") or {}).get(m.ATTACHMENTS_KEY) or {}
-            if isinstance(known, dict):
-                self._attachment_markers.put(str(raw["id"]), dict(known))
-        return raw
+        return reads.get(self, target_id)
 
     def changed_since(self, since: datetime | None) -> Changes:
-        """Summaries of the issues changed at or after ``since`` (a changed sub-task surfaces as
-        its parent), with ``as_of`` = Jira's clock when the search began answering.
-
-        A parent's version folds in its sub-tasks' ``updated`` (as :meth:`get` does) from the
-        sub-task rows of the same search: every sub-task updated after its parent is in it,
-        because the parent is.  A sub-task whose parent was not changed is read with its parent.
-        Each page is converted as it arrives: of a sub-task row only its newest ``updated`` per
-        parent is kept, so the pass holds one small summary per issue, not the search's rows.
-        """
-        jql = m.changed_since_jql(self.settings.project, since)
-        items: dict[str, TargetItem] = {}
-        newest_sub: dict[str, tuple[datetime, str] | None] = {}  # parent id -> its newest sub-task's stamp
-        as_of: datetime | None = None
-        try:
-            for page, clock in self.rest.search_pages(jql, m.SUMMARY_FIELDS, (m.MARKER_KEY,),
-                                                      page_size=self.settings.summary_page_size,
-                                                      reconcile=self._reconcile_ids()):
-                as_of = as_of or clock
-                for raw in page:
-                    if not m.is_sub_task(raw):
-                        items[str(raw.get("id"))] = m.to_summary(raw, ())
-                        continue
-                    parent, stamp = m.parent_id(raw), m.row_update(raw)
-                    if parent is None:
-                        continue
-                    known = newest_sub.get(parent)
-                    newest_sub[parent] = stamp if stamp is not None and (known is None or stamp[0] > known[0]) else known
-            found: list[TargetItem] = []
-            for issue_id, item in items.items():
-                found.append(m.with_sub_task_update(item, newest_sub.get(issue_id)))
-            for issue_id in newest_sub.keys() - items.keys():
-                try:
-                    found.append(self.get(issue_id))
-                except NotFoundError:
-                    log.info("jira_parent_not_found", target_id=issue_id)
-        except LIBRARY_ERRORS as exc:
-            raise translate(exc, action="changed_since") from exc
-        return Changes(found, as_of=as_of)
+        return reads.changed_since(self, since)
 
     @boundary("snapshots")
     def snapshots(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, TargetItem]:
-        """Issues read whole in batches: ``wanted`` maps an issue id to the sub-task ids known
-        for it (the ledger's links); issues and sub-tasks are read together by searches
-        ``id in (...)`` of :data:`SNAPSHOT_BATCH` rows, and sub-tasks the issue lists but
-        ``wanted`` did not name by one more search.  That is one request per 100 rows instead of
-        three reads per issue.
-
-        The items are what :meth:`get` returns but for the comments' markers and text, which a
-        search does not carry (``TargetItem.markers_read`` is False).  An issue the
-        search does not return (deleted, not yet indexed on Cloud) or returns cut short (more
-        comments than Cloud lists in a row) is left out: the caller reads it with :meth:`get`.
-        """
-        parents = [i for i in dict.fromkeys(str(t) for t in wanted) if i.isdigit()]
-        rows = self._search_ids([i for p in parents for i in (p, *(str(s) for s in wanted[p]))])
-        listed = {p: [str(s["id"]) for s in (rows[p].get("fields") or {}).get("subtasks") or []]
-                  for p in parents if p in rows and not m.is_sub_task(rows[p])}
-        rows.update(self._search_ids([s for subs in listed.values() for s in subs if s not in rows]))
-        found: dict[str, TargetItem] = {}
-        for issue_id, subs in listed.items():
-            raw = rows[issue_id]
-            item = m.to_snapshot(raw, [rows[s] for s in subs if s in rows], server_url=self.settings.server_url,
-                                 policy=self.tenant_policy)
-            if item is None:
-                continue
-            # No file markers are cached from a search row: Cloud's search index may still show an
-            # older casavi.attachments, and Data Center's rows carry no properties at all; a mark
-            # written from either would drop the markers stored since (the property is rewritten whole).
-            found[issue_id] = item
-        return found
-
-    def _search_ids(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        rows: dict[str, dict[str, Any]] = {}
-        ids = [i for i in dict.fromkeys(ids) if i.isdigit()]
-        recent = set(self._reconcile_ids())  # created within the search lag: Cloud answers them read-after-write
-        for start in range(0, len(ids), SNAPSHOT_BATCH):
-            chunk = ids[start:start + SNAPSHOT_BATCH]
-            for page, _ in self.rest.search_pages(m.ids_jql(self.settings.project, chunk), m.SNAPSHOT_FIELDS,
-                                                  m.SNAPSHOT_PROPERTIES, page_size=len(chunk),
-                                                  reconcile=[i for i in chunk if i in recent]):
-                rows.update((str(raw.get("id")), raw) for raw in page)
-        return rows
+        return reads.snapshots(self, wanted)
 
     @boundary("find_by_marker")
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
-        """The issue of ``marker``'s ticket: by the marker label (every Jira), then — for issues
-        created before the label — by the ``casavi`` property (matches only where an app indexes
-        it).  Search is eventually consistent on Cloud: issues this process created lately are
-        passed as reconcileIssues, and the engine does not take "None" for "never created" until
-        :attr:`search_lag_seconds` have passed since the attempt.  Where search rows carry no
-        properties (Data Center) each candidate's property is read."""
-        wanted = (marker.source, marker.item_id)
-        matches: list[str] = []
-        for jql in (m.marker_jql(self.settings.project, marker), m.property_marker_jql(self.settings.project, marker)):
-            for raw in self.rest.search(jql, ("issuetype", "parent", "labels"), (m.MARKER_KEY,),
-                                        reconcile=self._reconcile_ids()):
-                if m.is_sub_task(raw):
-                    continue
-                if "properties" in raw:
-                    found = Marker.from_property((raw.get("properties") or {}).get(m.MARKER_KEY))
-                else:  # a Data Center row: the property is read from the issue itself
-                    found = Marker.from_property(self.rest.issue_property(str(raw["id"]), m.MARKER_KEY))
-                if found is None and m.has_marker_label(raw, marker):
-                    found = marker  # the label alone marks it (the property was removed by someone)
-                if found is not None and (found.source, found.item_id) == wanted:
-                    matches.append(str(raw["id"]))
-            if matches:
-                break
-        if not matches:
-            return None
-        if len(set(matches)) > 1:
-            log.warning("jira_marker_on_several_issues", ticket=marker.item_id, target_ids=sorted(set(matches)))
-        return self.get(min(matches, key=int))
+        return reads.find_by_marker(self, marker)
 
-    # --- writes --------------------------------------------------------------------------
+    # --- the issue's own writes ----------------------------------------------------------
 
     @boundary("create")
     def create(self, draft: ItemDraft, marker: Marker, *, place_later: bool = False,
@@ -425,7 +196,7 @@ class JiraConnector(StatusesMixin):
                 else:
                     raise
         issue_id = str(reply["id"])
-        self._remember_created(issue_id)
+        self._created.remember(issue_id)
         self._attachment_markers.put(issue_id, {})  # a new issue has none
         log.info("jira_issue_created", target_id=issue_id, key=reply.get("key"), ticket=marker.item_id)
         if draft.link_url:
@@ -504,81 +275,6 @@ class JiraConnector(StatusesMixin):
         return WriteResult(target_id, fields={name: written[name] for name in ("title", "description", "due_date")
                                               if name in fields})
 
-    @boundary("add_comment")
-    def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        body = self._comment_body(comment, self.settings.text_limit)
-        if marker:
-            body.setdefault("properties", []).insert(0, {"key": m.COMMENT_MARKER_KEY, "value": {"commentId": marker}})
-        try:
-            reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
-        except JIRAError as exc:  # a 400: nothing was stored, so it may be sent again once
-            if not is_too_long(refused_fields(exc), "comment"):
-                raise
-            body["body"] = self._comment_body(comment, shorter(self.settings.text_limit))["body"]
-            reply = self.rest.send("POST", f"issue/{target_id}/comment", body)
-        return WriteResult(str(reply["id"]))
-
-    @boundary("update_comment")
-    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
-        """Rewrite a comment the bridge wrote: the new text under the same author line.  The
-        visibility is sent again (a comment update carries the comment's whole visibility), the
-        marker property stays as it is."""
-        body = self._comment_body(comment, self.settings.text_limit)
-        try:
-            self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", body)
-        except JIRAError as exc:
-            if not is_too_long(refused_fields(exc), "comment"):
-                raise
-            body["body"] = self._comment_body(comment, shorter(self.settings.text_limit))["body"]
-            self.rest.send("PUT", f"issue/{target_id}/comment/{comment_id}", body)
-        return WriteResult(comment_id)
-
-    def _comment_body(self, comment: Comment, limit: int) -> dict[str, Any]:
-        body: dict[str, Any] = {"body": build_comment(comment.text, comment.author,
-                                                      self.text_policy.with_files(comment.files), limit=limit)}
-        if comment.internal:
-            visibility = self.settings.internal_visibility
-            if visibility is None:
-                raise SkippableError("jira: internal comment, but [jira] internal_visibility is not configured")
-            if visibility == "service-desk":
-                body["properties"] = [{"key": m.SERVICE_DESK_KEY, "value": {"internal": True}}]
-            else:
-                body["visibility"] = {"type": visibility.type, "value": visibility.value}
-        return body
-
-    @boundary("find_person")
-    def find_person(self, source_person_id: str, email: str | None) -> str | None:
-        """The Jira user for a casavi staff member: ``[jira] assignee_map`` first, else a user
-        search by e-mail (Cloud ``query``, answering accountIds; Data Center ``username``,
-        answering user names).  None when nobody matches."""
-        mapped = self.settings.assignee_map.get(source_person_id)
-        if mapped:
-            return mapped
-        if not email:
-            return None
-        params = {"query": email} if self.settings.deployment == "cloud" else {"username": email}
-        found = self.rest.get("user/search", {**params, "maxResults": 10}) or []
-        return m.person_match(found if isinstance(found, list) else [], email)
-
-    def person_is_mapped(self, source_person_id: str) -> bool:
-        return source_person_id in self.settings.assignee_map
-
-    @boundary("set_assignee")
-    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
-        """Assign the issue to ``person`` (accountId / user name), or unassign with None.  A
-        person Jira will not take (unknown, not assignable) leaves the issue unassigned and is
-        reported as ``fields["assignee"] == ""``: an assignee never blocks the ticket."""
-        key = "accountId" if self.settings.deployment == "cloud" else "name"
-        try:
-            self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": {key: person} if person else None}})
-        except JIRAError as exc:
-            if person is None or exc.status_code != 400:
-                raise
-            log.warning("jira_assignee_refused", target_id=target_id, person=person, error=str(translate(exc)))
-            self.rest.send("PUT", f"issue/{target_id}", {"fields": {"assignee": None}})
-            person = None
-        return WriteResult(target_id, fields={"assignee": person or ""})
-
     @boundary("set_attribute")
     def set_attribute(self, target_id: str, name: str, value: Any) -> WriteResult:
         """Write what kind of ticket it is (casavi ``type``, ``typeGroup``, ``customFields.<key>``)
@@ -598,132 +294,54 @@ class JiraConnector(StatusesMixin):
         self.attributes.write(target_id, name, value, send)
         return WriteResult(target_id, attributes=(name,))
 
-    def _user_ref(self, text: str) -> dict[str, str] | None:
-        """How to name a person in a user field: an e-mail address found by the user search, or
-        the text itself as accountId (Cloud) / user name (Data Center)."""
-        key = "accountId" if self.settings.deployment == "cloud" else "name"
-        if "@" not in text:
-            return {key: text} if text else None
-        found = self.find_person("", text)
-        return {key: found} if found else None
+    # --- comments ------------------------------------------------------------------------
+
+    @boundary("add_comment")
+    def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
+        return comments.add_comment(self, target_id, comment, marker=marker)
+
+    @boundary("update_comment")
+    def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
+        return comments.update_comment(self, target_id, comment_id, comment)
+
+    # --- people --------------------------------------------------------------------------
+
+    @boundary("find_person")
+    def find_person(self, source_person_id: str, email: str | None) -> str | None:
+        return people.find_person(self, source_person_id, email)
+
+    def person_is_mapped(self, source_person_id: str) -> bool:
+        return source_person_id in self.settings.assignee_map
+
+    @boundary("set_assignee")
+    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
+        return people.set_assignee(self, target_id, person)
+
+    # --- sub-tasks -----------------------------------------------------------------------
 
     @boundary("add_sub_item")
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str,
                      place_later: bool = False) -> WriteResult:
-        """A sub-task with its marker property, walked into ``status`` (``place_later``: not
-        walked, no status read, no ``fields``; see :meth:`create`)."""
-        s = self.settings
-        fields: dict[str, Any] = {"project": {"key": s.project}, "issuetype": {"name": s.sub_task_type},
-                                  "parent": {"id": target_id}, "summary": m.summary_for(task.title)}
-        if task.description or task.facts:
-            fields["description"] = self._sub_description(task)
-        reply = self.rest.send("POST", "issue", {
-            "fields": fields, "properties": [{"key": m.TASK_MARKER_KEY, "value": {"taskId": marker}}]})
-        sub_id = str(reply["id"])
-        self._remember_created(sub_id)
-        if place_later:
-            return WriteResult(sub_id)
-        now, resolution = self._move(sub_id, status)
-        return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
-
-    def _sub_description(self, task: Task) -> str:
-        """A sub-task's description: the header panel with the task's facts (the craftsman), then
-        the task's text; without facts the text alone, as before."""
-        return build_description(task.description, task.facts, None, policy=self.text_policy,
-                                 limit=self.settings.text_limit)
+        return subtasks.add_sub_item(self, target_id, task, status, marker=marker, place_later=place_later)
 
     @boundary("update_sub_item")
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
-        self.rest.send("PUT", f"issue/{sub_id}", {"fields": {
-            "summary": m.summary_for(task.title), "description": self._sub_description(task)}})
-        if status is None:
-            return WriteResult(sub_id)
-        now, resolution = self._move(sub_id, status)
-        return WriteResult(sub_id, fields={"status": now, "resolution": resolution or ""})
+        return subtasks.update_sub_item(self, sub_id, task, status)
+
+    # --- files ---------------------------------------------------------------------------
 
     @boundary("add_attachment")
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *,
                        marker: str | None) -> WriteResult:
-        size = path.stat().st_size
-        limit = self._upload_limit()
-        if size > limit:
-            raise PayloadTooLargeError(f"jira: {name} has {size} bytes, more than the {limit} allowed")
-        # Uploaded through the session rather than JIRA.add_attachment, which sends every file
-        # as application/octet-stream and raises after a successful upload when Jira reports
-        # size 0 (a retry would then upload the file twice).
-        try:
-            entry = self.rest.upload(target_id, name, content_type, path)
-        except JIRAError as exc:
-            # Data Center answers 404 (not 413) for a file above its limit: when the issue is
-            # still there, the 404 was about the file.
-            if exc.status_code == 404 and self._exists(target_id):
-                raise PayloadTooLargeError(f"jira: the upload of {name} ({size} bytes) was refused with 404 "
-                                           "although the issue exists (above Jira's attachment limit)") from exc
-            raise
-        attachment_id = str(entry["id"])
-        if marker and self._remember_attachment(target_id, attachment_id, marker):
-            return WriteResult(attachment_id, fields={"marker": marker})  # the marker is stored
-        return WriteResult(attachment_id)
-
-    def _upload_limit(self) -> int:
-        """The smaller of attachment_max_bytes and Jira's own limit (read once; unknown = ours)."""
-        with self._upload_limit_lock:  # the first uploads of a mirror run at once: one read
-            return self._read_upload_limit()
-
-    def _read_upload_limit(self) -> int:
-        if self._server_upload_limit is None:
-            try:
-                meta = self.rest.get("attachment/meta") or {}
-            except JIRAError as exc:
-                if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429:
-                    raise
-                meta = {}
-            if meta.get("enabled") is False:
-                raise SkippableError("jira: attachments are disabled in this Jira")
-            self._server_upload_limit = int(meta.get("uploadLimit") or 0)
-        server = self._server_upload_limit
-        return min(self.settings.attachment_max_bytes, server) if server > 0 else self.settings.attachment_max_bytes
-
-    def _exists(self, issue_id: str) -> bool:
-        try:
-            self.rest.issue(issue_id, ("summary",))
-        except JIRAError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
+        return attachments.add_attachment(self, target_id, name, content_type, path, marker=marker)
 
     @boundary("mark_attachment")
     def mark_attachment(self, target_id: str, attachment_id: str, marker: str) -> None:
-        """Record ``attachment_id`` as the copy of source file ``marker`` (``casavi.attachments``)."""
-        known = self._attachment_markers.get(target_id)
-        if known is None:
-            known = self.rest.issue_property(target_id, m.ATTACHMENTS_KEY)
-        known = dict(known) if isinstance(known, dict) else {}
-        known[attachment_id] = marker
-        self._attachment_markers.forget(target_id)  # unknown until the PUT is through
-        self.rest.send("PUT", f"issue/{target_id}/properties/{m.ATTACHMENTS_KEY}", known)
-        self._attachment_markers.put(target_id, known)
-
-    def _remember_attachment(self, target_id: str, attachment_id: str, marker: str) -> bool:
-        try:
-            self.mark_attachment(target_id, attachment_id, marker)
-            return True
-        except BridgeError as exc:
-            # Not raised: the upload happened, and a retry would upload it again.
-            # The next pass sees the unmarked copy and plans the mark again (MarkAttachment).
-            log.warning("jira_attachment_marker_not_stored", target_id=target_id, attachment_id=attachment_id,
-                        error=str(exc))
-            return False
+        attachments.mark_attachment(self, target_id, attachment_id, marker)
 
     @boundary("download_attachment")
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
-        url = attachment.url
-        if not url:
-            url = (self.rest.get(f"attachment/{attachment.attachment_id}") or {}).get("content")
-        if not url:
-            raise NotFoundError(f"jira: attachment {attachment.attachment_id} has no content URL")
-        self.rest.download(url, dest)
+        attachments.download_attachment(self.rest, attachment, dest)
 
     def close(self) -> None:
         self.rest.close()

@@ -1,32 +1,37 @@
 """The Redmine connector: casavi tickets as issues of one project, tasks as child issues.
 
+Here: the connector's state and wiring (the lookup of ids, resolved once), and the issue's own
+writes (create, update, set_status).  The other methods hand over to the module of their part,
+each a set of plain functions of the connector:
+
+- :mod:`.reads`: ``changed_since``, ``get``, ``find_by_marker``, and the read-back after a write;
+- :mod:`.statuses`: the status id of a name and the checked move;
+- :mod:`.comments`, :mod:`.subitems`, :mod:`.files`, :mod:`.people`;
+- :mod:`.checks`: ``check``, ``assumptions`` (with :mod:`.lookup`).
+
+Functions rather than mixins: what each part uses of the connector shows at its calls.  The
+writes here keep :func:`.project.writes_to_project`, so every write checks the project's state
+at the connector's edge.
+
 Redmine facts this code relies on (Redmine 5.0, checked against a real server in the tests):
-- Issue lists show only open issues unless ``status_id=*``; at most 100 a page.
 - ``PUT /issues/N.json`` answers 204 with no body, so every write reads the issue back.
-- A status change the workflow does not allow is ignored silently (still 204): ``set_status``
-  reads the issue back and raises when the status did not change.
 - A new issue starts in its tracker's default status unless the workflow allows the requested
   one for new issues, so ``create`` moves it afterwards when needed.
-- Journals cannot carry custom fields: a comment's marker is a trailing HTML comment in the note
-  (see :mod:`connectors.redmine.mapping`).
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import structlog
 
 from bridge.errors import (
-    AuthError,
-    BridgeError,
     FatalError,
-    NotFoundError,
     RefusedError,
-    RetriableError,
     SkippableError,
 )
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
@@ -41,17 +46,14 @@ from bridge.model import (
     TargetItem,
     WriteResult,
 )
-from connectors.redmine import files, mapping
+from connectors.redmine import checks, comments, files, mapping, people, reads, statuses, subitems
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.config import RedmineSettings
 from connectors.redmine.lookup import Lookup, resolve
 from connectors.redmine.project import writes_to_project
 from connectors.redmine.stored import unstored
-from connectors.redmine.text import to_redmine
 
 log = structlog.get_logger()
-
-ISSUE_INCLUDE = "journals,attachments,children"
 
 
 class RedmineConnector:
@@ -81,29 +83,17 @@ class RedmineConnector:
         # casavi/relay text → Redmine, and Redmine notes → casavi/relay (bridge.markup).
         self.text_policy = ToolTextPolicy()
         self._fmt = settings.text_formatting  # "textile" | "common_mark"
-        self.tenant_policy = TenantTextPolicy(tool_url=self.client.base_url, names=self._person_name)
+        self.tenant_policy = TenantTextPolicy(tool_url=self.client.base_url, names=partial(people.person_name, self))
         self._names: dict[str, str | None] = {}
 
     # --- probing ----------------------------------------------------------------------------
-
 
     def observe_requests(self, observer) -> None:
         """Report every request to Redmine (status or "timeout"/"error", seconds) to ``observer``."""
         self.client.policy.observer = observer
 
     def check(self) -> list[str]:
-        try:
-            lookup, problems = resolve(self.client, self.settings)
-        except AuthError as exc:
-            return [f"redmine.api_key <- Redmine refused the key ({exc}); is the REST API enabled?"]
-        except RetriableError as exc:
-            return [f"redmine.url <- cannot reach Redmine at {self.settings.url}: {exc}"]
-        except BridgeError as exc:
-            return [f"redmine.url <- unexpected answer from Redmine at {self.settings.url}: {exc}"]
-        if lookup is not None:
-            with self._lock:
-                self._lookup = lookup
-        return problems
+        return checks.check(self)
 
     def findings(self) -> list[str]:
         """What Redmine will refuse or drop of some writes while the rest go on (a permission the
@@ -115,17 +105,7 @@ class RedmineConnector:
         return list(lookup.notes) if lookup is not None else []
 
     def assumptions(self) -> list[str]:
-        """What ``check`` cannot read and takes from the settings (printed, not a problem)."""
-        limit = self.settings.attachment_max_bytes
-        files_note = (f"redmine.attachment_max_bytes <- assumed {limit:,} bytes: files above it are not sent but "
-                      "skipped with a note on the issue" if limit is not None else
-                      "redmine.attachment_max_bytes <- not set: every file is sent, and one Redmine refuses (over "
-                      "its Maximum attachment size, 5,120 KB by default, or of a disallowed extension) is skipped "
-                      "with a note on the issue")
-        return [f"redmine.text_formatting <- assumed {self.settings.text_formatting!r}: a non-admin key cannot "
-                "read Redmine's text formatting (Administration » Settings » General; no REST API for settings "
-                "in Redmine 5.0); set it to what the instance uses",
-                files_note + " (Administration » Settings » Files is not readable over REST either)"]
+        return checks.assumptions(self.settings)
 
     def statuses(self) -> set[str]:
         return set(self._ids().status_ids)
@@ -133,54 +113,20 @@ class RedmineConnector:
     # --- reading ----------------------------------------------------------------------------
 
     def changed_since(self, since: datetime | None) -> Iterable[TargetItem]:
-        """Top-level issues changed at or after ``since``, oldest change first.
-
-        Child issues count as a change of their parent (their own change does not touch the
-        parent's ``updated_on``).  The ``updated_on`` filter works in whole UTC seconds and
-        matches from one second earlier (see :func:`mapping.since_filter`): more is fine.
-        """
-        ids = self._ids()
-        params: dict[str, Any] = {**self._project_filter(ids), "sort": "updated_on,id"}
-        if since is not None:
-            params["updated_on"] = mapping.since_filter(since)
-        rows = self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
-        seen: dict[str, None] = {}
-        for row in rows:
-            top = str((row.get("parent") or {}).get("id") or row["id"])
-            seen.setdefault(top, None)
-        return self._gather(seen)
+        return reads.changed_since(self, since)
 
     def get(self, target_id: str) -> TargetItem:
-        ids = self._ids()
-        issue = self._issue(target_id)
-        children = self._children(ids, issue)
-        return mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy,
-                                      self._fmt)
+        return reads.get(self, target_id)
 
     def find_by_marker(self, marker: Marker) -> TargetItem | None:
-        ids = self._ids()
-        key = mapping.ticket_marker_key(marker)
-        params = {**self._project_filter(ids), "parent_id": "!*", "sort": "id"}
-        if ids.field_id is not None:
-            params[f"cf_{ids.field_id}"] = f"^{key}"
-        else:
-            params["description"] = f"~{mapping.TICKET_LINE}{key}"
-        rows = self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
-        # The filter matches prefixes ("P-1" also finds "P-10"); only an exact marker counts.
-        hits = [r for r in rows if mapping.same_ticket(self._row_marker(ids, r), marker)]
-        if not hits:
-            return None
-        if len(hits) > 1:
-            log.warning("duplicate_markers_found", marker=mapping.ticket_marker_value(marker),
-                        target_ids=[h["id"] for h in hits])
-        return self.get(str(hits[0]["id"]))
+        return reads.find_by_marker(self, marker)
 
     # --- writing ----------------------------------------------------------------------------
 
     @writes_to_project
     def create(self, draft: ItemDraft, marker: Marker) -> WriteResult:
         ids = self._ids()
-        status_id = self._status_id(draft.status)
+        status_id = statuses.status_id(self, draft.status)
         body = self._issue_body(ids, ids.tracker_id, draft.title, mapping.render_description(draft, self.text_policy, self._fmt),
                                 mapping.TICKET_LINE, mapping.ticket_marker_value(marker))
         body.update(status_id=status_id, due_date=mapping.due_date_value(draft.due_date))
@@ -197,12 +143,12 @@ class RedmineConnector:
                            f"tracker {self.settings.tracker!r} (Administration » Custom fields)")
         if issue["status"]["id"] != status_id:
             try:
-                self._move(target_id, draft.status)
+                statuses.move(self, target_id, draft.status)
             except (RefusedError, SkippableError) as exc:
                 # The status stays as Redmine set it; the read-back below shows it, and the
                 # engine plans the status as a write of its own (refused, waiting, retried).
                 log.warning("redmine_status_not_reached_on_create", target_id=target_id, error=str(exc))
-        result = self._result(target_id)
+        result = reads.read_back(self, target_id)
         return WriteResult(result.target_id, version=result.version, fields=result.fields, dropped=tuple(dropped),
                            display_id=f"#{target_id}")
 
@@ -215,178 +161,64 @@ class RedmineConnector:
         if "description" in fields:
             description = mapping.render_description(draft, self.text_policy, self._fmt)
             if ids.field_id is None:  # keep the marker line
-                _, value = mapping.split_marker_line(mapping.normalize_text(self._issue(target_id, "")["description"]),
-                                                     mapping.TICKET_LINE)
+                stored = reads.read_issue(self, target_id, "")["description"]
+                _, value = mapping.split_marker_line(mapping.normalize_text(stored), mapping.TICKET_LINE)
                 if value:
                     description = mapping.with_marker_line(description, mapping.TICKET_LINE, value)
             body["description"] = description
         if "due_date" in fields:
             body["due_date"] = mapping.due_date_value(draft.due_date)
         if not body:
-            return self._result(target_id)
+            return reads.read_back(self, target_id)
         self.client.put(f"/issues/{target_id}.json", {"issue": body}, idempotent=True)
-        issue = self._issue(target_id)
-        result = self._result(target_id, issue=issue)
+        issue = reads.read_issue(self, target_id)
+        result = reads.read_back(self, target_id, issue=issue)
         return WriteResult(result.target_id, version=result.version, fields=result.fields,
                            dropped=tuple(unstored(body, issue)))
 
     @writes_to_project
     def set_status(self, target_id: str, status: StatusTarget) -> WriteResult:
         """Redmine has no resolutions: ``status.resolution`` is ignored (map DECLINED to "Rejected")."""
-        self._move(target_id, status)
-        return self._result(target_id)
+        statuses.move(self, target_id, status)
+        return reads.read_back(self, target_id)
+
+    # --- comments ---------------------------------------------------------------------------
 
     @writes_to_project
     def add_comment(self, target_id: str, comment: Comment, *, marker: str | None) -> WriteResult:
-        internal = comment.internal
-        if internal and not self.settings.private_notes_for_internal:
-            raise SkippableError("internal comments are not written: [redmine] private_notes_for_internal = false")
-        if marker is None and not comment.text.strip():
-            raise SkippableError("an empty comment without marker: Redmine would not store it")
-        ids = self._ids()
-        if internal and ids.lacks("set_notes_private"):
-            # Redmine would drop the flag and show the note to everyone: not written at all.
-            raise RefusedError("an internal comment is not written: Redmine would save it as a public note",
-                               setting="the bridge user's role needs \"Set notes as private\" (set_notes_private)")
-        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files), self._fmt), marker)
-        self.client.put(f"/issues/{target_id}.json",
-                        {"issue": {"notes": notes, "private_notes": internal}}, idempotent=False)
-        # 204 without the journal's id: the newest journal of ours carrying this marker (or,
-        # without one, this text) is the one just written.
-        issue = self._issue(target_id)
-        journal_id = _newest_note(issue, ids.user_id, notes, marker)
-        if journal_id is None:
-            raise FatalError(f"the note written to #{target_id} cannot be found in its journals")
-        journal = next(j for j in issue.get("journals") or () if str(j["id"]) == journal_id)
-        stored_private = bool(journal.get("private_notes"))
-        log.info("redmine_note_written", target_id=target_id, journal_id=journal_id, private=stored_private)
-        dropped = ()
-        if stored_private != internal:
-            dropped = (f"note #{journal_id} was saved {'private' if stored_private else 'public'}: the bridge user's "
-                       "role needs \"Set notes as private\" (set_notes_private)",)
-            log.error("redmine_note_visibility_dropped", target_id=target_id, journal_id=journal_id, asked=internal)
-        result = self._result(target_id, written_id=journal_id, issue=issue)
-        return WriteResult(result.target_id, version=result.version, dropped=dropped)
-
-    def find_person(self, source_person_id: str, email: str | None) -> str | None:
-        """``assignee_map`` first, else the active user whose address is ``email``
-        (``GET /users.json?name=``: Redmine matches login, names and address; administrators only —
-        a refused list means nobody is found, and the issue stays unassigned)."""
-        mapped = self.settings.assignee_map.get(source_person_id)
-        if mapped:
-            return str(mapped)
-        if not email:
-            return None
-        try:
-            users = self.client.get("/users.json", {"name": email, "status": 1}).get("users") or []
-        except (AuthError, FatalError) as exc:
-            log.warning("redmine_user_search_refused", error=str(exc))
-            return None
-        exact = [u for u in users if str(u.get("mail") or "").casefold() == email.strip().casefold()]
-        return str(exact[0]["id"]) if len(exact) == 1 else None
-
-    @writes_to_project
-    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
-        """Assign (None: unassign).  Redmine answers 422 for a user it will not take (not a
-        project member): the issue then stays unassigned, and that is what is reported."""
-        try:
-            self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": int(person) if person else ""}},
-                            idempotent=True)
-        except FatalError as exc:
-            if person is None or getattr(exc, "status", None) != 422:
-                raise
-            log.warning("redmine_assignee_refused", target_id=target_id, person=person, error=str(exc))
-            self.client.put(f"/issues/{target_id}.json", {"issue": {"assigned_to_id": ""}}, idempotent=True)
-            person = None
-        issue = self._issue(target_id, "")
-        dropped = unstored({"assigned_to_id": person or ""}, issue)
-        kept = str((issue.get("assigned_to") or {}).get("id") or "")
-        return WriteResult(target_id, fields={"assignee": kept}, dropped=tuple(dropped))
+        return comments.add_comment(self, target_id, comment, marker=marker)
 
     @writes_to_project
     def update_comment(self, target_id: str, comment_id: str, comment: Comment) -> WriteResult:
-        """Rewrite a note the bridge wrote (``PUT /journals/{id}.json``, Redmine 5.0+), keeping its
-        marker.  Redmine does not move the issue's ``updated_on`` for a note edit.  An empty text
-        would make Redmine delete a journal without other changes: refused instead."""
-        if not comment.text.strip():
-            raise SkippableError("an edit that empties a note: Redmine would delete the note")
-        notes = mapping.note_with_marker(to_redmine(comment.text, self.text_policy.with_files(comment.files), self._fmt),
-                                         comment.comment_id)
-        self.client.put(f"/journals/{comment_id}.json", {"journal": {"notes": notes}}, idempotent=True)
-        log.info("redmine_note_updated", target_id=target_id, journal_id=comment_id)
-        return WriteResult(comment_id)
+        return comments.update_comment(self, target_id, comment_id, comment)
+
+    # --- people -----------------------------------------------------------------------------
+
+    def find_person(self, source_person_id: str, email: str | None) -> str | None:
+        return people.find_person(self, source_person_id, email)
+
+    @writes_to_project
+    def set_assignee(self, target_id: str, person: str | None) -> WriteResult:
+        return people.set_assignee(self, target_id, person)
+
+    # --- sub-items --------------------------------------------------------------------------
 
     @writes_to_project
     def add_sub_item(self, target_id: str, task: Task, status: StatusTarget, *, marker: str) -> WriteResult:
-        ids = self._ids()
-        status_id = self._status_id(status)
-        body = self._issue_body(ids, ids.sub_tracker_id, task.title,
-                                mapping.render_task_description(task, self.text_policy, self._fmt),
-                                mapping.TASK_LINE,
-                                marker if ids.field_id is None else mapping.task_marker_value(marker))
-        body.update(parent_issue_id=int(target_id), status_id=status_id)
-        child = self.client.post("/issues.json", {"issue": body})["issue"]
-        sub_id = str(child["id"])
-        if child["status"]["id"] != status_id:
-            self._move(sub_id, status)
-        result = self._result(target_id, written_id=sub_id)
-        return WriteResult(result.target_id, version=result.version, dropped=tuple(unstored(body, child)))
+        return subitems.add_sub_item(self, target_id, task, status, marker=marker)
 
     @writes_to_project
     def update_sub_item(self, target_id: str, sub_id: str, task: Task, status: StatusTarget | None) -> WriteResult:
-        ids = self._ids()
-        child = self._issue(sub_id, "")
-        if str((child.get("parent") or {}).get("id")) != str(target_id):
-            raise NotFoundError(f"#{sub_id} is not a sub-item of #{target_id}", status=404)
-        description = mapping.render_task_description(task, self.text_policy, self._fmt)
-        if ids.field_id is None:
-            _, value = mapping.split_marker_line(mapping.normalize_text(child.get("description")), mapping.TASK_LINE)
-            if value:
-                description = mapping.with_marker_line(description, mapping.TASK_LINE, value)
-        body: dict[str, Any] = {"subject": mapping.subject(task.title), "description": description}
-        self.client.put(f"/issues/{sub_id}.json", {"issue": body}, idempotent=True)
-        if status is not None:
-            self._move(sub_id, status)
-        # The parent's read-back lists the sub-item as stored: compared with what was sent.
-        issue = self._issue(target_id)
-        children = self._children(ids, issue)
-        stored = next((c for c in children if str(c.get("id")) == sub_id), None)
-        result = self._result(target_id, written_id=sub_id, issue=issue, children=children)
-        return WriteResult(result.target_id, version=result.version,
-                           dropped=tuple(unstored(body, stored)) if stored is not None else ())
+        return subitems.update_sub_item(self, target_id, sub_id, task, status)
+
+    # --- files ------------------------------------------------------------------------------
 
     @writes_to_project
     def add_attachment(self, target_id: str, name: str, content_type: str, path: Path, *, marker: str | None) -> WriteResult:
-        """Upload and attach one file.  A file Redmine will not take for a limit of its own (over
-        ``[redmine] attachment_max_bytes`` when set; Redmine's 422 for its maximum size or the
-        file's extension) gets a notice on the issue instead and raises SkippedError (not
-        retried; :mod:`connectors.redmine.files`)."""
-        size = Path(path).stat().st_size
-        limit = self.settings.attachment_max_bytes
-        if limit is not None and size > limit:
-            files.skip(self.client, self._issue(target_id), name, size, marker, f"it is larger than {limit:,} bytes",
-                       formatting=self._fmt,
-                       setting="[redmine] attachment_max_bytes, if Redmine's Maximum attachment size allows more")
-        try:
-            token, attachment_id = self.client.upload(Path(path), name)
-        except BridgeError as exc:
-            reason = files.refusal(exc)
-            if reason is None:
-                raise
-            files.skip(self.client, self._issue(target_id), name, size, marker, f"Redmine refused it ({reason})",
-                       formatting=self._fmt, setting="Administration » Settings » Files: Maximum attachment size, "
-                                                     "allowed and disallowed extensions")
-        upload = {"token": token, "filename": name, "content_type": content_type,
-                  "description": mapping.attachment_description(marker)}
-        self.client.put(f"/issues/{target_id}.json", {"issue": {"uploads": [upload]}}, idempotent=False)
-        issue = self._issue(target_id)
-        if not any(str(a["id"]) == attachment_id for a in issue.get("attachments") or ()):
-            raise FatalError(f"upload {attachment_id} did not arrive on #{target_id}")
-        log.info("redmine_file_attached", target_id=target_id, attachment_id=attachment_id, size=size)
-        return self._result(target_id, written_id=attachment_id, issue=issue)
+        return files.add_attachment(self, target_id, name, content_type, path, marker=marker)
 
     def download_attachment(self, target_id: str, attachment: Attachment, dest: Path) -> None:
-        self.client.download(f"/attachments/download/{attachment.attachment_id}", Path(dest))
+        files.download_attachment(self.client, attachment, dest)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -402,85 +234,6 @@ class RedmineConnector:
             self._lookup = lookup
         return lookup
 
-    def _project_filter(self, ids: Lookup) -> dict[str, Any]:
-        return {"project_id": ids.project_id, "subproject_id": "!*", "status_id": "*"}
-
-    def _issue(self, issue_id: str, include: str = ISSUE_INCLUDE) -> dict[str, Any]:
-        if not str(issue_id).isdigit():
-            raise NotFoundError(f"#{issue_id} is not a Redmine issue id", status=404)
-        params = {"include": include} if include else None
-        return self.client.get(f"/issues/{issue_id}.json", params)["issue"]
-
-    def _children(self, ids: Lookup, issue: dict[str, Any]) -> list[dict[str, Any]]:
-        if not issue.get("children"):
-            return []
-        params = {**self._project_filter(ids), "parent_id": issue["id"], "sort": "id", "include": "attachments"}
-        return self.client.list_all("/issues.json", "issues", params, page_size=self.page_size)
-
-    def _gather(self, target_ids: Iterable[str]) -> Iterator[TargetItem]:
-        for target_id in target_ids:
-            try:
-                yield self.get(target_id)
-            except NotFoundError:
-                # Deleted (or moved away) since the list was read: absence is not deletion.
-                log.info("redmine_issue_vanished", target_id=target_id)
-
-    def _row_marker(self, ids: Lookup, row: dict[str, Any]) -> Marker | None:
-        _, value = ids.place.issue_description(row, mapping.TICKET_LINE)
-        return mapping.parse_ticket_marker(value)
-
-    def _person_name(self, login: str) -> str | None:
-        """The name of the user with ``login`` for text going to casavi, or None.
-
-        ``GET /users.json?name=`` is open to administrators only; for any other bridge user
-        Redmine answers 403 and the mention stays the bare login (remembered, asked once).
-        """
-        if login not in self._names:
-            name = None
-            try:
-                users = self.client.get("/users.json", {"name": login, "limit": 25}).get("users") or ()
-                for user in users:
-                    if str(user.get("login", "")).lower() == login.lower():
-                        name = " ".join(p for p in (user.get("firstname"), user.get("lastname")) if p) or None
-            except RetriableError:
-                return None  # asked again next time
-            except BridgeError:
-                name = None
-            self._names[login] = name
-        return self._names[login]
-
-    def _status_id(self, status: StatusTarget) -> int:
-        status_id = self._ids().status_ids.get(status.status)
-        if status_id is None:
-            raise FatalError(f"status {status.status!r} does not exist in Redmine", status=400)
-        return status_id
-
-    def _move(self, issue_id: str, status: StatusTarget) -> None:
-        status_id = self._status_id(status)
-        self.client.put(f"/issues/{issue_id}.json", {"issue": {"status_id": status_id}}, idempotent=True)
-        issue = self._issue(issue_id, "")
-        if issue["status"]["id"] == status_id:
-            return
-        refused = f"Redmine did not move #{issue_id} from {issue['status']['name']!r} to {status.status!r}"
-        ids = self._ids()
-        if status_id in ids.closed_status_ids:
-            open_children = self.client.get("/issues.json", {"parent_id": issue_id, "status_id": "o", "limit": 100})
-            if open_children.get("issues"):
-                numbers = ", ".join(f"#{c['id']}" for c in open_children["issues"])
-                # Usually passes once the sub-items are closed: for the engine to try again later.
-                raise SkippableError(f"{refused}: it has open sub-items ({numbers}), and Redmine closes an "
-                                     "issue only after all of its sub-items")
-        elif issue.get("parent"):
-            parent = self._issue(str(issue["parent"]["id"]), "")
-            if parent["status"]["id"] in ids.closed_status_ids:
-                raise SkippableError(f"{refused}: its parent #{parent['id']} is closed, and Redmine reopens "
-                                     "a sub-item only under an open parent")
-        tracker = (issue.get("tracker") or {}).get("name", "?")
-        raise RefusedError(f"{refused}: the workflow has no such transition for the bridge user's roles "
-                           "(Redmine answers 204 and keeps the status)",
-                           setting=f"Administration » Workflow » tracker {tracker!r}, the bridge user's roles: "
-                                   f"{issue['status']['name']!r} → {status.status!r}")
-
     def _issue_body(self, ids: Lookup, tracker_id: int, title: str, description: str,
                     line_prefix: str, marker_value: str) -> dict[str, Any]:
         body: dict[str, Any] = {"project_id": ids.project_id, "tracker_id": tracker_id,
@@ -491,28 +244,3 @@ class RedmineConnector:
         else:
             body["description"] = mapping.with_marker_line(description, line_prefix, marker_value)
         return body
-
-    def _result(self, target_id: str, *, written_id: str | None = None, issue: dict[str, Any] | None = None,
-                children: list[dict[str, Any]] | None = None) -> WriteResult:
-        """The item as it now reads back (``issue`` and its ``children`` when just read): its
-        version, and its fields for item writes."""
-        ids = self._ids()
-        issue = issue if issue is not None else self._issue(target_id)
-        children = children if children is not None else self._children(ids, issue)
-        item = mapping.to_target_item(issue, children, ids.place, self.client.base_url, self.tenant_policy, self._fmt)
-        if written_id is None:
-            return WriteResult(item.target_id, version=item.version, fields=dict(item.fields))
-        return WriteResult(written_id, version=item.version)
-
-
-def _newest_note(issue: dict[str, Any], user_id: int, notes: str, marker: str | None) -> str | None:
-    wanted = mapping.split_note(notes)
-    found = []
-    for journal in issue.get("journals") or ():
-        if (journal.get("user") or {}).get("id") != user_id or not journal.get("notes"):
-            continue
-        text, found_marker = mapping.split_note(journal["notes"])
-        if (marker is not None and found_marker == marker) or (
-                marker is None and found_marker is None and text.strip() == wanted[0].strip()):
-            found.append(int(journal["id"]))
-    return str(max(found)) if found else None

@@ -1,4 +1,10 @@
-"""A file Redmine will not take for a limit of its own is skipped, with a notice on the issue.
+"""Files on Redmine issues: uploaded and attached (:func:`add_attachment`), downloaded
+(:func:`download_attachment`); a file Redmine will not take for a limit of its own is skipped,
+with a notice on the issue.
+
+An upload is a ``POST /uploads.json`` (a token), then a ``PUT`` of the issue with the token and
+the file's marker as the attachment's description (``casavi-file: ID``, :mod:`.mapping`); the
+issue is read back to see the file arrived.
 
 Redmine facts (5.0, app/models/attachment.rb ``validate_max_file_size`` /
 ``validate_file_extension``, app/controllers/attachments_controller.rb ``upload``): an upload over
@@ -19,18 +25,58 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
 import structlog
 
 from bridge.errors import BridgeError, FatalError, PayloadTooLargeError, SkippedError
-from connectors.redmine import mapping
+from bridge.model import Attachment, WriteResult
+from connectors.redmine import mapping, reads
 from connectors.redmine.client import RedmineClient
 from connectors.redmine.text import plain_to_redmine
+
+if TYPE_CHECKING:
+    from connectors.redmine.connector import RedmineConnector
 
 log = structlog.get_logger()
 
 _ERRORS_RE = re.compile(r'\{"errors":\s*\[.*?\]\}', re.DOTALL)
+
+
+def add_attachment(connector: RedmineConnector, target_id: str, name: str, content_type: str, path: Path, *,
+                   marker: str | None) -> WriteResult:
+    """Upload and attach one file.  A file Redmine will not take for a limit of its own (over
+    ``[redmine] attachment_max_bytes`` when set; Redmine's 422 for its maximum size or the
+    file's extension) gets a notice on the issue instead and raises SkippedError (not
+    retried; :func:`skip`)."""
+    size = Path(path).stat().st_size
+    limit = connector.settings.attachment_max_bytes
+    if limit is not None and size > limit:
+        skip(connector.client, reads.read_issue(connector, target_id), name, size, marker,
+             f"it is larger than {limit:,} bytes", formatting=connector._fmt,
+             setting="[redmine] attachment_max_bytes, if Redmine's Maximum attachment size allows more")
+    try:
+        token, attachment_id = connector.client.upload(Path(path), name)
+    except BridgeError as exc:
+        reason = refusal(exc)
+        if reason is None:
+            raise
+        skip(connector.client, reads.read_issue(connector, target_id), name, size, marker,
+             f"Redmine refused it ({reason})", formatting=connector._fmt,
+             setting="Administration » Settings » Files: Maximum attachment size, allowed and disallowed extensions")
+    upload = {"token": token, "filename": name, "content_type": content_type,
+              "description": mapping.attachment_description(marker)}
+    connector.client.put(f"/issues/{target_id}.json", {"issue": {"uploads": [upload]}}, idempotent=False)
+    issue = reads.read_issue(connector, target_id)
+    if not any(str(a["id"]) == attachment_id for a in issue.get("attachments") or ()):
+        raise FatalError(f"upload {attachment_id} did not arrive on #{target_id}")
+    log.info("redmine_file_attached", target_id=target_id, attachment_id=attachment_id, size=size)
+    return reads.read_back(connector, target_id, written_id=attachment_id, issue=issue)
+
+
+def download_attachment(client: RedmineClient, attachment: Attachment, dest: Path) -> None:
+    client.download(f"/attachments/download/{attachment.attachment_id}", Path(dest))
 
 
 def refusal(exc: BridgeError) -> str | None:
