@@ -87,6 +87,10 @@ def create_screen_problems(get: Get, settings: JiraSettings, issue_type_id: str 
         if field not in offered:
             problems.append(f'jira: [jira.field_map] static "{field}" <- not on the create screen of '
                             f"{settings.issue_type!r}: Jira would refuse every create")
+    for fact, field in sorted(settings.field_map.facts.items()):
+        if field not in offered:
+            problems.append(f'jira: [jira.field_map.facts] "{fact}" <- field {field!r} is not on the create screen of '
+                            f"{settings.issue_type!r}: Jira would refuse every create of a ticket with that line")
     return problems
 
 

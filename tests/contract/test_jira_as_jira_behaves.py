@@ -143,12 +143,15 @@ def test_check_names_every_configured_value_jira_would_refuse(sandbox):
     departed = "5f2a1c0e8d3b4a0069c1b005" if sandbox.mode == "cloud" else "dora"
     jira = connector_for(sandbox, internal_visibility={"type": "role", "value": "Developers"},
                          assignee_map={"staff-9": departed, "staff-0": "nobody-at-all"},
-                         field_map={"static": {"customfield_99999": "x"}})
+                         field_map={"static": {"customfield_99999": "x"},
+                                    "facts": {"Property": "customfield_10102", "Unit": "customfield_10109"}})
     assert jira.check() == []  # Jira answers: the daemon starts, and each write concerned fails on its own
     problems = "\n".join(check_all(jira))
     assert "[jira] internal_visibility <- the account is not in project role 'Developers'" in problems
     assert '[jira] assignee_map "staff-9"' in problems and '[jira] assignee_map "staff-0"' in problems
     assert '[jira.field_map] static "customfield_99999"' in problems
+    assert '[jira.field_map.facts] "Unit" <- field \'customfield_10109\' is not on the create screen' in problems
+    assert '"Property"' not in problems  # customfield_10102 is on the Task's create screen
     group = connector_for(sandbox, internal_visibility={"type": "group", "value": "jira-administrators"})
     assert "[jira] internal_visibility <- the account is not in group 'jira-administrators'" in "\n".join(check_all(group))
     no_role = connector_for(sandbox, internal_visibility={"type": "role", "value": "Kundendienst"})
