@@ -214,8 +214,8 @@ class CasaviSource:
     def _task_facts(self, task: TicketTask) -> tuple[tuple[str, str], ...]:
         """The header of the task's sub-item: the craftsman (the contact the task is assigned
         to) with what the contact has of company, e-mail and telephone, and who created the
-        task (its id; ``named_task`` names it); the bare id when the person cannot be read (the document does not say a task's
-        assignee is always a contact the account can read)."""
+        task (its id; ``named_task`` names it); the bare id when the person cannot be read
+        (the document does not say a task's assignee is always a contact the account can read)."""
         facts = []
         if task.assigned_to_id:
             facts.append(("Craftsman", self._craftsmen.get(task.assigned_to_id) or task.assigned_to_id))

@@ -236,8 +236,10 @@ class Applier:
                 self.ledger.record_link(kind=KIND_TASK, item_key=key, source_id=t.task_id,
                                         target_id=result.target_id, source_hashes=action.source_hashes,
                                         target_hashes={FIELD_TITLE: sub_hashes(written)[FIELD_TITLE]})
+                # The write a placing failure is recorded as: the planner's task (ids, not the
+                # names looked up for the sub-task), so its fingerprint matches the re-planned one.
                 self.placer.later(Unplaced(key, result.target_id, st, a.UpdateSubItem(
-                    key, t, result.target_id, st, action.source_hashes), task_id=t.task_id))
+                    key, action.task, result.target_id, st, action.source_hashes), task_id=t.task_id))
             else:
                 result = self.connector.add_sub_item(target_id, t, st, marker=t.task_id)
                 status, resolution = _as_set(result.fields, st.status, st.resolution)

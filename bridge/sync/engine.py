@@ -384,14 +384,10 @@ class Engine:
         size = self.settings.chunk_size
         chunks = [[candidates[k] for k in keys[start:start + size]] for start in range(0, len(keys), size)]
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            upcoming: list[Future] | None = None  # the next chunk's plans, started during this one's writes
+            planning = self._start_planning(pool, chunks[0], report) if chunks else None
             for index, chunk in enumerate(chunks):
-                if self.stop.is_set() or report.cut_short:
-                    break
-                planning = upcoming if upcoming is not None else self._start_planning(pool, chunk, report)
-                upcoming = None
-                if planning is None:  # the request budget ran out reading the chunk's tool items
-                    break
+                if self.stop.is_set() or report.cut_short or planning is None:
+                    break  # planning None: the request budget ran out reading the chunk's tool items
                 planned = [self._gate(c, f.result(), report) for c, f in zip(chunk, planning)]
                 for _ in chunk:
                     self.progress()
@@ -407,12 +403,12 @@ class Engine:
                         changed[direction] += 1
                 if brake:
                     self._check_brake(changed, linked_total)
+                applying = [] if dry_run else [pool.submit(self._apply_one, c, s, p, report)
+                                               for c, (s, p) in zip(chunk, planned) if p]
+                # The next chunk's reads queue behind these writes (its writes wait for the loop).
+                planning = self._start_planning(pool, chunks[index + 1], report) if index + 1 < len(chunks) else None
                 if dry_run:
                     continue
-                applying = [pool.submit(self._apply_one, c, s, p, report)
-                            for c, (s, p) in zip(chunk, planned) if p]
-                if index + 1 < len(chunks):
-                    upcoming = self._start_planning(pool, chunks[index + 1], report)
                 for future in applying:
                     report.counts.update(future.result().done)
                 self._place_created(pool, chunk, report)
