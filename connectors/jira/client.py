@@ -91,7 +91,9 @@ class JiraConnector(StatusesMixin):
         # reconcileIssues on Cloud, so its searches see them at once.
         self._created = CreatedIssues()
         # What kind of ticket it is: casavi type, typeGroup, customFields → [jira.field_map] fields.
-        self.attributes = AttributeWriter(settings, self.rest.get, partial(people.user_ref, self))
+        # Reads go through self.rest as it is at the call (a restart swaps it in tests).
+        self.attributes = AttributeWriter(settings, lambda path, params=None: self.rest.get(path, params),
+                                          partial(people.user_ref, self))
         self.attribute_names = self.attributes.names
 
     @property
