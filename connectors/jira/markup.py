@@ -91,6 +91,17 @@ _DEFAULT_POLICY = ToolTextPolicy()
 _IMAGE_NAME_RE = re.compile(r"\A[^\s!|\\{}\[\]](?:[^!|\n\\{}\[\]]*[^\s!|\\{}\[\]])?\Z")
 
 
+def _raw_text_before(token) -> str:
+    """The plain text that stands right before ``token`` in its parent (adjacent raw texts)."""
+    siblings = list(getattr(getattr(token, "parent", None), "children", None) or ())
+    pieces: list[str] = []
+    for sibling in reversed(siblings[:next((i for i, t in enumerate(siblings) if t is token), 0)]):
+        if type(sibling).__name__ != "RawText":
+            break
+        pieces.append(sibling.content)
+    return "".join(reversed(pieces))
+
+
 class _WikiRenderer(JiraRenderer):
     """mistletoe's Jira renderer with escaping that holds and the text policy applied to every
     link, autolink and image as mistletoe resolved it (reference links included)."""
@@ -107,6 +118,16 @@ class _WikiRenderer(JiraRenderer):
 
     def render_raw_text(self, token, escape: bool = True) -> str:
         return self._plain(token.content) if escape else token.content
+
+    def render_escape_sequence(self, token) -> str:
+        # "javascript\:" is two pieces of text, "javascript" and ":": the colon is broken here
+        # when the text before it ends in a scheme the policy does not allow.
+        text = self.render_inner(token)
+        if text == ":":
+            before = _raw_text_before(token)
+            if self.policy.text(before + ":") != self.policy.text(before) + ":":
+                return _ZWSP + ":"
+        return text
 
     def render_inline_code(self, token) -> str:
         content = token.children[0].content if token.children else ""

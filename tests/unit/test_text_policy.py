@@ -158,6 +158,13 @@ _PIECES = st.sampled_from([
 _MARKDOWN = st.lists(_PIECES | st.text(max_size=2), max_size=40).map("".join)
 
 
+@pytest.mark.parametrize("markdown", ["javascript\\:alert(1)", "x JaVaScript\\:y", "file\\://etc/passwd"])
+def test_an_escaped_colon_does_not_complete_a_scheme(markdown):
+    # Found by the property below: the escape makes the colon a piece of text of its own.
+    wiki = markdown_to_wiki(markdown, POLICY)
+    assert jira_problems(wiki) == [] and "\u200b:" in wiki
+
+
 @settings(max_examples=300, deadline=None)
 @given(_MARKDOWN)
 def test_no_jira_output_links_outside_the_allowed_schemes(markdown):
