@@ -31,7 +31,7 @@ from typing import Any, Iterator, TextIO
 import structlog
 from structlog.contextvars import bound_contextvars, merge_contextvars
 
-from bridge.secrets import MIN_SUBSTRING_LENGTH, is_sensitive_key, registered_secrets
+from bridge.secrets import MIN_SUBSTRING_LENGTH, is_sensitive_key, registered_secrets, secrets_generation
 
 REDACTED = "[REDACTED]"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -41,10 +41,14 @@ CHATTY_LIBRARIES = ("httpx", "httpcore", "urllib3", "jira", "requests_oauthlib",
 
 # "Authorization: Basic abc", "'token': 'abc'", "X-Redmine-API-Key=abc" inside free text; the
 # scheme word (Basic, Bearer, Token) is kept.
+_PAIR_WORDS = r"(?:authorization|api[-_]?key|apikey|token|password|passwd|secret|cookie)"
 _SENSITIVE_PAIR = re.compile(
-    r"(?i)(\b[\w-]*?(?:authorization|api[-_]?key|apikey|token|password|passwd|secret|cookie))"
+    rf"(?i)(\b[\w-]*?{_PAIR_WORDS})"
     r"(['\"]?\s*[:=]\s*['\"]?)((?:basic|bearer|token|digest)\s+)?+(?!\[REDACTED\])([^\s'\",;&}\]]+)"
 )
+# The credential word alone, same flags: every match of _SENSITIVE_PAIR contains one, and a
+# plain alternation is found far faster than the pair's lazy prefix is tried at every word.
+_PAIR_WORD = re.compile(rf"(?i){_PAIR_WORDS}")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@")
 _QUERY_CREDENTIAL = re.compile(
     r"(?i)([?&;](?:token|key|api_key|apikey|api-key|access_token|auth|password|secret|signature|sig)=)([^&#\s'\"]+)"
@@ -60,14 +64,15 @@ class _SecretMatcher:
         self._whole: frozenset[str] = frozenset()
 
     def scrub(self, text: str) -> str:
-        generation, values = registered_secrets()
-        if generation != self._generation:
+        if secrets_generation() != self._generation:  # the set is copied only when it changed
+            generation, values = registered_secrets()
             long_values = sorted((v for v in values if len(v) >= MIN_SUBSTRING_LENGTH), key=len, reverse=True)
             self._pattern = re.compile("|".join(map(re.escape, long_values))) if long_values else None
             self._whole, self._generation = values, generation
         if text in self._whole:
             return REDACTED
-        return self._pattern.sub(REDACTED, text) if self._pattern else text
+        # The pattern holds values of MIN_SUBSTRING_LENGTH or more: a shorter text holds none.
+        return self._pattern.sub(REDACTED, text) if self._pattern and len(text) >= MIN_SUBSTRING_LENGTH else text
 
 
 _secrets = _SecretMatcher()
@@ -78,11 +83,19 @@ def _hide(key: Any, value: Any) -> bool:
 
 
 def scrub_text(text: str) -> str:
-    """Remove registered secrets, credential pairs and URL credentials from one string."""
+    """Remove registered secrets, credential pairs and URL credentials from one string.
+
+    Every log value passes here (about seven a line), so each pattern runs only on a text that
+    holds what any of its matches must hold: ``@`` for URL credentials, ``=`` for query
+    credentials, ``:`` or ``=`` and a credential word for pairs.  The result is the same."""
     text = _secrets.scrub(text)
-    text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{REDACTED}@", text)
-    text = _QUERY_CREDENTIAL.sub(lambda m: m[1] + REDACTED, text)
-    return _SENSITIVE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}", text)
+    if "@" in text:
+        text = _URL_USERINFO.sub(lambda m: f"{m[1]}{m[2]}:{REDACTED}@", text)
+    if "=" in text:
+        text = _QUERY_CREDENTIAL.sub(lambda m: m[1] + REDACTED, text)
+    if (":" in text or "=" in text) and _PAIR_WORD.search(text):
+        text = _SENSITIVE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}{REDACTED}", text)
+    return text
 
 
 def redact_value(value: Any, _depth: int = 0) -> Any:

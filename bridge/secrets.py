@@ -27,6 +27,7 @@ values they obtain at run time (casavi session tokens) with :func:`register_secr
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import os
 import re
@@ -53,6 +54,7 @@ _SENSITIVE_WORDS = r"token|secret|password|passwd|authorization|api_?key|apikey|
 _SENSITIVE_NAME = re.compile(rf"(?:^|_)(?:{_SENSITIVE_WORDS})s?(?:_|$)")
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every key of every log line; the names are few
 def is_sensitive_key(name: str) -> bool:
     """True for names like token, api_key, X-Redmine-API-Key, password, authorization, cookie."""
     return bool(_SENSITIVE_NAME.search(name.lower().replace("-", "_")))
@@ -254,6 +256,12 @@ def registered_secrets() -> tuple[int, frozenset[str]]:
     """``(generation, values)``; the generation changes whenever the set does (for caching)."""
     with _lock:
         return _generation, frozenset(_registry)
+
+
+def secrets_generation() -> int:
+    """The registry's generation alone: what a cache of :func:`registered_secrets` checks on
+    every log value, without the lock and the copy of the set (one int read)."""
+    return _generation
 
 
 def clear_registry() -> None:
