@@ -233,3 +233,6 @@ def test_with_a_lag_a_result_is_reused_only_once_no_version_can_still_appear() -
                                             for t in (0, 1)][-1])
     assert work.reused == 1 and len(found) == 30
     assert found == search_plan.full_scan(store, jql, True, now_ms=written + 51)[0]
+    # A clock gone back before the kept result shows the index as it was then: evaluated again.
+    (earlier, _, _), work = _counted(lambda: search_plan.matching(store, jql, True, now_ms=written - 60_000))
+    assert work.reused == 0 and earlier == [] == search_plan.full_scan(store, jql, True, now_ms=written - 60_000)[0]
