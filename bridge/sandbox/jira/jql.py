@@ -223,6 +223,13 @@ def date_value(value: Any, field_name: str, ctx: JqlContext) -> int:
                    " or a period format e.g. '-5d', '4w 2d'.")
 
 
+def reads_clock(query: Query) -> bool:
+    """Whether the query's meaning may move with the clock: a date clause other than epoch
+    milliseconds (a relative period like ``-5m`` is read against ``JqlContext.now_ms``; dates
+    are counted too, which only costs reuse of their result)."""
+    return any(c.field in DATE_FIELDS and not isinstance(c.values[0], int) for c in query.clauses)
+
+
 def compile_query(query: Query, ctx: JqlContext) -> Callable[[dict[str, Any]], bool]:
     """A predicate over issue facts (see ``JiraStore.search_facts``); validates references."""
     tests = [_compile_clause(clause, ctx) for clause in query.clauses]

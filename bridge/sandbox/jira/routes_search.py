@@ -3,7 +3,9 @@
 As on the real services: Data Center pages by ``startAt``/``total`` and has no
 ``/search/jql`` (404); Cloud pages ``/search/jql`` by an opaque ``nextPageToken`` without a
 total, rejects unbounded queries, and answers the removed ``/search`` with 410 Gone.
-Both match against the search index (:mod:`bridge.sandbox.jira.search_index`): with a lag
+Both match against the search index (:mod:`bridge.sandbox.jira.search_index`) through
+:mod:`bridge.sandbox.jira.search_plan`, which tests only the issues the clauses can match and
+keeps a query's result for its later pages, with the answer of testing every issue.  With a lag
 (Cloud's default) a new or changed issue is found late, or as it was, unless its id is passed in
 ``reconcileIssues`` (Cloud only).  Entity properties are searchable only when declared indexed.
 Data Center's ``/search`` has no ``properties`` parameter (Jira Software DC 10.3 OpenAPI
@@ -15,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -25,9 +26,9 @@ from starlette.routing import Route
 from bridge.sandbox.jira.catalog import NAVIGABLE_FIELD_IDS
 from bridge.sandbox.jira.fields import JiraApiError
 from bridge.sandbox.jira.http import endpoint, json_body, json_object
-from bridge.sandbox.jira.jql import JqlContext, JqlError, compile_query, parse_jql, sort_key
-from bridge.sandbox.jira.render import View, select_fields
 from bridge.sandbox.jira.records import Issue
+from bridge.sandbox.jira.render import View, select_fields
+from bridge.sandbox.jira.search_plan import matching
 
 API = "/rest/api/{version}"
 SERVER_MAX_RESULTS = 1000
@@ -74,22 +75,10 @@ def _int(params: dict[str, Any], name: str, default: int) -> int:
 
 def _matching(view: View, jql: str, strict: bool, reconcile: frozenset[int] = frozenset()
               ) -> tuple[list[Issue], list[str], bool]:
-    """Issues matching ``jql`` in JQL order, warnings, and whether the query had any clause."""
-    store = view.store
-    now_ms = int(time.time() * 1000)
-    try:
-        query = parse_jql(jql)
-        ctx = JqlContext(time_zone=store.options.time_zone, now_ms=now_ms,
-                         project_exists=store.is_project, issue_exists=store.has_issue, strict=strict,
-                         indexed_properties=tuple(store.options.indexed_properties))
-        predicate = compile_query(query, ctx)
-    except JqlError as exc:
-        raise JiraApiError(400, [str(exc)]) from None
-    rows = [(issue, store.searchable_facts(issue, now_ms, reconcile)) for issue in store.issues()]
-    rows = [row for row in rows if row[1] is not None and predicate(row[1])]
-    order = sort_key(query.order)
-    rows.sort(key=lambda row: order(row[1]))
-    return [issue for issue, _ in rows], ctx.warnings, bool(query.clauses)
+    """Issues matching ``jql`` in JQL order, warnings, and whether the query had any clause
+    (:func:`~bridge.sandbox.jira.search_plan.matching`: only candidates are tested, and a later
+    page reuses the result when nothing it depends on changed; the same answer as testing all)."""
+    return matching(view.store, jql, strict, reconcile, cloud=view.cloud)
 
 
 @endpoint()

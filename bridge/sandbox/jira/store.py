@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from bridge.sandbox.jira.catalog import (
     DEFAULT_PRIORITY,
@@ -26,7 +26,6 @@ from bridge.sandbox.jira.catalog import (
 )
 from bridge.sandbox.jira.fields import FieldParser, JiraApiError, apply_update_ops, cannot_set
 from bridge.sandbox.jira.records import ChangeItem, History, Issue
-from bridge.sandbox.jira.records import Issue
 from bridge.sandbox.jira.screens import create_screen, edit_screen, issue_type_choices, multi_values
 from bridge.sandbox.jira.search_index import SearchIndex
 from bridge.sandbox.jira.store_items import ItemsMixin
@@ -45,8 +44,11 @@ class JiraStore(ItemsMixin, WorkflowMixin):
         self.workflow = load_workflow(self.options.workflow_file)
         self.index = SearchIndex()
         self.lock = threading.RLock()
+        # In creation order, which is id order: ids are handed out increasing and an issue is
+        # added once, when it is created (search_plan relies on this to keep Jira's order).
         self._issues: dict[int, Issue] = {}
         self._ids_by_key: dict[str, int] = {}
+        self._children: dict[int, list[int]] = {}  # parent id -> its sub-tasks' ids, in creation order
         self._last_ms = 0
         self._next = {"issue": 10001, "number": 1, "comment": 10000, "attachment": 10000,
                       "link": 10000, "history": 10000}
@@ -113,9 +115,26 @@ class JiraStore(ItemsMixin, WorkflowMixin):
         with self.lock:
             return list(self._issues.values())
 
+    def issues_by_ids(self, ids: Iterable[int]) -> list[Issue]:
+        """The issues among ``ids`` in the order of :meth:`issues` (id order); absent ids are
+        left out."""
+        with self.lock:
+            found = (self._issues.get(i) for i in sorted(ids))
+            return [issue for issue in found if issue is not None]
+
+    def id_of_key(self, key: str) -> int | None:
+        """The id of the issue with ``key`` (case-insensitive).  Keys never change here: the
+        sandbox has one project and no move, so no issue has an earlier key."""
+        with self.lock:
+            return self._ids_by_key.get(key.upper())
+
+    def child_ids(self, parent_id: int) -> list[int]:
+        with self.lock:
+            return list(self._children.get(parent_id, ()))
+
     def subtasks(self, issue: Issue) -> list[Issue]:
         with self.lock:
-            return [i for i in self._issues.values() if i.parent_id == issue.issue_id]
+            return [self._issues[i] for i in self._children.get(issue.issue_id, ())]
 
     def parent(self, issue: Issue) -> Issue | None:
         with self.lock:
@@ -125,7 +144,10 @@ class JiraStore(ItemsMixin, WorkflowMixin):
         return self._stamp(issue, self.tick())
 
     def _stamp(self, issue: Issue, now: int) -> int:
-        """A write to ``issue`` at ``now`` is done: move ``updated`` and record it for search."""
+        """A write to ``issue`` at ``now`` is done: move ``updated`` and record it for search.
+        Every change of what a search sees of an issue passes here (or through a create, a
+        delete or a settle), and only here does ``updated`` move, always forward (:meth:`tick`):
+        the search index's candidate lists and its reuse of results rely on both."""
         issue.updated_ms = now
         self.index.record(issue.issue_id, now, self.search_facts(issue), self.options.effective_search_lag_ms)
         return now
@@ -184,6 +206,8 @@ class JiraStore(ItemsMixin, WorkflowMixin):
             self._assign(issue, parsed)
             self._issues[issue.issue_id] = issue
             self._ids_by_key[issue.key.upper()] = issue.issue_id
+            if issue.parent_id is not None:
+                self._children.setdefault(issue.parent_id, []).append(issue.issue_id)
             self._stamp(issue, now)
             for op in comment_ops:
                 self.add_comment(issue.key, op.get("body"), actor, op.get("visibility"))
@@ -311,6 +335,9 @@ class JiraStore(ItemsMixin, WorkflowMixin):
                     self._drop_blob(attachment.attachment_id)
                 del self._issues[doomed.issue_id]
                 del self._ids_by_key[doomed.key.upper()]
+                self._children.pop(doomed.issue_id, None)
+                if doomed.parent_id is not None and doomed.parent_id in self._children:
+                    self._children[doomed.parent_id].remove(doomed.issue_id)
                 self.index.drop(doomed.issue_id)
 
     def status_named(self, name: str) -> Status:
