@@ -1,10 +1,13 @@
 """``python -m bench.sweep``: what one sweep of linked open casavi tickets costs, per reading.
 
-The sweep (bridge/casavi/reader.py) reads every linked ticket open on either side whole, so
-tenant comments and task changes arrive even when casavi does not move ``lastModified``.
+The sweep (bridge/casavi/reader.py) reads every linked ticket open on either side whole about
+once per interval, so tenant comments and task changes arrive even when casavi does not move
+``lastModified``.  It rolls (each pass reads the tickets whose last whole read is an interval
+old); this measures one interval's worth at once, as the first pass after an upgrade reads it.
 For each size (1,000 and 20,000 tickets, every one linked and open: the worst case) and each
-reading of the casavi document it runs one sweep against the casavi sandbox in its own
-process (latency 0) and reports the requests casavi counted and the seconds it took:
+reading of the casavi document it sweeps all of them (with the once-per-interval listing)
+against the casavi sandbox in its own process (latency 0) and reports the requests casavi
+counted and the seconds it took:
 
 - strict, date = modified: comments only paged (2 requests per ticket);
 - strict, date = created: the same plus the list of tickets in open statuses;

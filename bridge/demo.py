@@ -39,9 +39,10 @@ def run_demo(*, tickets: int = 24, keep: Path | None = None) -> int:
             return 2
         write_config_file(config_path, info, sandboxes.options)
         # The casavi sandbox runs the strict reading of its document: a tenant's comment does not
-        # move the ticket's lastModified, so only the sweep of linked tickets finds it (every
-        # [sync] sweep_interval_seconds, 900 by default). The demo sweeps every pass, so the
-        # comment shows in step 2; `run` on the written configuration keeps the default.
+        # move the ticket's lastModified, so only the sweep of linked tickets finds it (each
+        # ticket is read whole once per [sync] sweep_interval_seconds, 900 by default). The demo
+        # sweeps every ticket on every pass, so the comment shows in step 2; `run` on the written
+        # configuration keeps the default.
         settings = load_config(config_path)
         settings = settings.model_copy(update={"sync": settings.sync.model_copy(
             update={"sweep_interval_seconds": 0.001})})

@@ -192,6 +192,9 @@ class SourceItem:
     # casavi ``type``, ``typeGroup`` and ``customFields.<key>`` (values as casavi sent them:
     # text, numbers, booleans, lists, None).  Followed source → tool only.
     attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # When the source read this item whole (taken before the read; None: not a whole read, or a
+    # source that does not say).  Recorded with its version, so the sweep skips it for an interval.
+    read_whole_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ lives in the source adapter (``bridge/casavi/source.py``, ``bridge/relay/source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
@@ -24,6 +24,10 @@ class SourceSummary:
     modified_at: datetime | None
     created_at: datetime | None = None
     property_id: str | None = None
+    # When the item was read whole for this summary (taken before the read): set only by a
+    # sweep's whole reads, never for a list row.  A linked item found at its synced version is
+    # recorded as read then, so the sweep does not read it again within its interval.
+    read_whole_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,14 +73,19 @@ class Source(Protocol):
     def changed_since(self, since: datetime | None) -> Iterable[SourceSummary | ParseProblem]:
         """Items changed at or after ``since`` (every item when None), all statuses."""
 
-    def sweep(self, item_ids: Iterable[str]) -> Iterable[SourceSummary | ParseProblem]:
-        """Run every ``[sync] sweep_interval_seconds`` with the linked items not closed on both
-        sides: summaries whose version changes with everything mirrored (comments, tasks,
-        status), for changes the incremental read may not see.  May yield nothing when the
-        incremental read is known to see them all."""
+    def sweep(self, item_ids: Iterable[str], *, list_open: bool = True) -> Iterable[SourceSummary | ParseProblem]:
+        """For changes the incremental read may not see: the linked items ``item_ids`` read
+        whole, as summaries whose version changes with everything mirrored (comments, tasks,
+        status), each with ``read_whole_at``.  The engine passes the items due on every pass
+        (linked, not closed on both sides, not read whole within ``[sync]
+        sweep_interval_seconds``), lazily: a source that reads none need not iterate them.
+        ``list_open`` (once per interval): also list what the incremental read cannot see
+        otherwise (casavi under created dates: the tickets in an open status, as list rows).
+        May yield nothing when the incremental read is known to see every change."""
 
     def get(self, ref: SourceRef) -> SourceItem:
-        """The full item with comments, tasks and attachments; NotFoundError when gone."""
+        """The full item with comments, tasks and attachments, with ``read_whole_at`` where the
+        source can tell (casavi; relay may answer from its listing); NotFoundError when gone."""
 
     def named_task(self, task: Task) -> Task:
         """``task`` as its sub-item shows it: the facts not counted in its hash

@@ -20,7 +20,7 @@ class FakeSource:
     """casavi in memory.  Readings as in the casavi sandbox: ``comments_move_version`` False
     (strict) leaves a tenant's comment out of the version stamp; ``date_means_created`` makes
     ``changed_since`` see only items created since.  Items read whole (``get``, ``sweep``)
-    carry ``version#digest`` like the casavi source."""
+    carry ``version#digest`` and the time of the read (``read_whole_at``) like the casavi source."""
 
     name = "casavi"
     date_means_created = False
@@ -97,16 +97,18 @@ class FakeSource:
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
                 for i in rows if since is None or stamp(i) >= since]
 
-    def sweep(self, item_ids):
+    def sweep(self, item_ids, *, list_open=True):
         self.swept = list(item_ids)
-        return [SourceSummary(i.ref, i.status, self._full(i), i.modified_at, i.created_at, i.property_id)
+        read_at = datetime.now(timezone.utc)
+        return [SourceSummary(i.ref, i.status, self._full(i), i.modified_at, i.created_at, i.property_id,
+                              read_whole_at=read_at)
                 for i in self.items.values() if i.ref.item_id in set(self.swept)]
 
     def get(self, ref: SourceRef) -> SourceItem:
         self.gets += 1
         try:
             item = self.items[ref.item_id]
-            return replace(item, version=self._full(item))
+            return replace(item, version=self._full(item), read_whole_at=datetime.now(timezone.utc))
         except KeyError:
             raise NotFoundError(f"ticket {ref.item_id} not found", status=404) from None
 

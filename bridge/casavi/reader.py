@@ -7,17 +7,25 @@ covers what the bridge mirrors (status, comments, tasks, attachments), because c
 not move ``lastModified`` when a comment or task changes.  List calls only give
 ``lastModified``; :func:`bridge.source.same_version` compares the two forms.
 
-The **sweep** (:meth:`TicketReader.sweep`) reads the linked tickets that are open on either
-side whole and reports their versions, so a comment or task change is seen within one sweep
-interval even when ``lastModified`` never moves.  Its cost, per sweep:
+The **sweep** (:meth:`TicketReader.sweep`) reads linked tickets that are open on either side
+whole and reports their versions, so a comment or task change is seen within about one sweep
+interval even when ``lastModified`` never moves.  It rolls: the engine passes, on every pass,
+only the tickets not read whole within the interval (``links.read_whole_at``, the longest
+unread first), and each summary of a whole read carries the time taken before that read
+(``read_whole_at``), which the engine records where the version is the synced one.  So each
+open linked ticket is read whole at most once per interval and at least about once.  Its
+cost, per interval (per pass: the tickets whose last read became an interval old):
 
 - ``date`` = modified and comments seen to move ``lastModified``: nothing (the incremental
-  read sees every change);
+  read sees every change; the due tickets are not even looked up);
 - otherwise one ``GET /tickets/{id}`` per open linked ticket, plus its comment pages (one
   for up to 25 comments) until comments are seen embedded;
-- ``date`` = created: also the list of tickets in OPEN, INPROGRESS, POSTPONED (25 per
-  request; the filter's enum as the document gives it — PENDING cannot be filtered on), which
-  finds linked tickets reopened after they were closed on both sides.
+- ``date`` = created: also, once per interval (``list_open``), the list of tickets in OPEN,
+  INPROGRESS, POSTPONED (25 per request; the filter's enum as the document gives it — PENDING
+  cannot be filtered on), which finds linked tickets reopened after they were closed on both
+  sides.  Its rows are list rows, not whole reads: they carry no ``read_whole_at``.  Once
+  comments are seen to move ``lastModified`` a listed ticket's row tells all, so only the due
+  tickets the listing did not show are read whole, with the listing.
 
 Only the tickets whose version changed become the engine's candidates and are read again
 there; the sweep keeps nothing (at 20,000 open tickets a cache would hold every comment).
@@ -27,20 +35,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from dataclasses import replace
-from typing import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import structlog
 
 from bridge.casavi.client import CasaviClient
 from bridge.casavi.records import Ticket
 from bridge.casavi.shapes import ShapeFindings, ShapeObserver
-from bridge.errors import AuthError, BridgeError, BudgetExceededError, NotFoundError
+from bridge.errors import AuthError, BridgeError, BudgetExceededError, NotFoundError, RetriableError
 
 log = structlog.get_logger()
+_R = TypeVar("_R")
 
 OPEN_FILTER = ("OPEN", "INPROGRESS", "POSTPONED")  # the list filter's enum without CLOSED
 PROBE_TICKETS = 5  # tickets read whole by the probe
@@ -69,6 +80,10 @@ class TicketReader:
         self.date_means_created = date_means_created
         self.shapes = ShapeObserver()
         self.probed = False
+        # Tickets the sweep could not read for good (404, refused): not tried on every pass,
+        # but again with the next ``list_open`` pass (once per interval, as the sweep was).
+        self._unreadable: set[str] = set()
+        self._unreadable_lock = threading.Lock()
 
     # -- one ticket -----------------------------------------------------------------------
 
@@ -121,39 +136,58 @@ class TicketReader:
     def sweep_costs_nothing(self) -> bool:
         return not self.date_means_created and self.shapes.comments_move_modified
 
-    def sweep(self, ticket_ids: Iterable[str], make_summary: Callable[[Ticket, str], object]) -> Iterator[object]:
-        """Summaries (``make_summary(ticket, version)``) of the given linked tickets read whole,
-        and under created-date semantics of every ticket in an open status.  A ticket that
-        cannot be read now is left for the next sweep (absence is not deletion)."""
+    def sweep(self, ticket_ids: Iterable[str], make_summary: Callable[..., object], *,
+              list_open: bool = True) -> Iterator[object]:
+        """Summaries of the given linked tickets read whole (``make_summary(ticket, version,
+        read_at)``, ``read_at`` taken before the ticket's read) and, with ``list_open`` under
+        created-date semantics, of every ticket in an open status (``make_summary(ticket,
+        lastModified)``: list rows, not whole reads).  ``ticket_ids`` is iterated only when
+        tickets are to be read.  A ticket that cannot be read now is left for the next pass
+        (absence is not deletion; it stays due); one that cannot be read for good (404,
+        refused) for the next ``list_open`` pass."""
         if self.sweep_costs_nothing:
             return
-        wanted = list(dict.fromkeys(ticket_ids))
         listed: set[str] = set()
         if self.date_means_created:
-            for entry in self.client.list_tickets(statuses=list(OPEN_FILTER)):
-                if isinstance(entry, Ticket):
-                    listed.add(entry.ticket_id)
-                    yield make_summary(entry, entry.last_modified or "")
-            if self.shapes.comments_move_modified:
-                wanted = [t for t in wanted if t not in listed]  # lastModified tells for the listed ones
+            if self.shapes.comments_move_modified and not list_open:
+                return  # the listing tells for the open tickets; the others are read with it
+            if list_open:
+                for entry in self.client.list_tickets(statuses=list(OPEN_FILTER)):
+                    if isinstance(entry, Ticket):
+                        listed.add(entry.ticket_id)
+                        yield make_summary(entry, entry.last_modified or "")
+        with self._unreadable_lock:
+            if list_open:
+                self._unreadable.clear()
+            unreadable = set(self._unreadable)
+        wanted = [t for t in dict.fromkeys(ticket_ids) if t not in unreadable]
+        if self.date_means_created and self.shapes.comments_move_modified:
+            wanted = [t for t in wanted if t not in listed]  # lastModified tells for the listed ones
+        if not wanted:
+            return
         workers = max(1, getattr(self.client.policy, "concurrency", 4))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for ticket in _in_order(pool, self._sweep_one, wanted, window=workers * 4):
-                if ticket is not None:
-                    yield make_summary(ticket, full_version(ticket))
+            for read in _in_order(pool, self._sweep_one, wanted, window=workers * 4):
+                if read is not None:
+                    ticket, read_at = read
+                    yield make_summary(ticket, full_version(ticket), read_at)
 
-    def _sweep_one(self, ticket_id: str) -> Ticket | None:
+    def _sweep_one(self, ticket_id: str) -> tuple[Ticket, datetime] | None:
+        read_at = datetime.now(timezone.utc)  # before the read: a change during it is read again
         try:
-            return self.read(ticket_id)
+            return self.read(ticket_id), read_at
         except (BudgetExceededError, AuthError):
             raise
-        except BridgeError as exc:
+        except BridgeError as exc:  # it stays due: tried again next pass, or if for good with the next listing
             log.info("casavi_sweep_read_failed", ticket=ticket_id, error=type(exc).__name__)
+            if not isinstance(exc, RetriableError):
+                with self._unreadable_lock:
+                    self._unreadable.add(ticket_id)
             return None
 
 
-def _in_order(pool: ThreadPoolExecutor, work: Callable[[str], Ticket | None], ticket_ids: list[str], *,
-              window: int) -> Iterator[Ticket | None]:
+def _in_order(pool: ThreadPoolExecutor, work: Callable[[str], _R], ticket_ids: list[str], *,
+              window: int) -> Iterator[_R]:
     """``pool.map(work, ticket_ids)`` with at most ``window`` reads under way or waiting to be
     taken: ``map`` would queue a task for every linked ticket at once (20,000 at a time)."""
     waiting: deque[Future] = deque()

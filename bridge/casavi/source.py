@@ -147,10 +147,11 @@ class CasaviSource:
         # every status (a ticket closed in casavi must close in the tool).
         return self._summaries(self.client.list_tickets(date=since))
 
-    def sweep(self, item_ids: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
-        """The linked tickets ``item_ids`` (open on either side) read whole, versions with the
-        content digest; see :mod:`bridge.casavi.reader` for what it costs."""
-        return self.reader.sweep(item_ids, self._summary)
+    def sweep(self, item_ids: Iterable[str], *, list_open: bool = True) -> Iterator[SourceSummary | ParseProblem]:
+        """The linked tickets ``item_ids`` (due for the sweep) read whole, versions with the
+        content digest and ``read_whole_at``; with ``list_open`` under created dates also the
+        tickets in an open status (list rows); see :mod:`bridge.casavi.reader` for the cost."""
+        return self.reader.sweep(item_ids, self._summary, list_open=list_open)
 
     def _summaries(self, entries: Iterable[Ticket | TicketParseError]) -> Iterator[SourceSummary | ParseProblem]:
         for entry in entries:
@@ -159,20 +160,22 @@ class CasaviSource:
                 continue
             yield self._summary(entry, entry.last_modified)
 
-    def _summary(self, ticket: Ticket, version: str | None) -> SourceSummary:
+    def _summary(self, ticket: Ticket, version: str | None, read_whole_at: datetime | None = None) -> SourceSummary:
         return SourceSummary(ref=self._ref(ticket), status=ticket.status, version=version,
                              modified_at=ticket.modified_at, created_at=ticket.created_at,
-                             property_id=ticket.property_id)
+                             property_id=ticket.property_id, read_whole_at=read_whole_at)
 
     def get(self, ref: SourceRef) -> SourceItem:
+        read_at = datetime.now(timezone.utc)  # before the read: a change during it is read again
         ticket = self.reader.read(ref.item_id)
         if ticket.problems:
             log.warning("casavi_ticket_parts_skipped", ticket=ticket.ticket_id,
                         problems=list(ticket.problems))
-        return self.to_item(ticket)
+        return self.to_item(ticket, read_whole_at=read_at)
 
-    def to_item(self, ticket: Ticket) -> SourceItem:
-        """The neutral item for a ticket (name lookups go through the cache)."""
+    def to_item(self, ticket: Ticket, *, read_whole_at: datetime | None = None) -> SourceItem:
+        """The neutral item for a ticket (name lookups go through the cache); ``read_whole_at``:
+        when the ticket was read whole (before the read)."""
         labels = ["casavi"]
         if (label := type_label(ticket.type)) is not None:
             labels.append(label)
@@ -209,6 +212,7 @@ class CasaviSource:
             assignee=ticket.assigned_to_id,
             version=full_version(ticket),
             attributes=ticket_attributes(ticket),
+            read_whole_at=read_whole_at,
         )
 
     def _task_facts(self, task: TicketTask) -> tuple[tuple[str, str], ...]:

@@ -118,7 +118,7 @@ class RelaySource:
         # Every order, every status: the engine skips synced versions and filters new orders.
         return iter(self._list())
 
-    def sweep(self, item_ids: Iterable[str]) -> Iterator[SourceSummary | ParseProblem]:
+    def sweep(self, item_ids: Iterable[str], *, list_open: bool = True) -> Iterator[SourceSummary | ParseProblem]:
         # Every poll already reads every order whole, its version hashing all of it: nothing to sweep.
         return iter(())
 

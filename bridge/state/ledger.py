@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import bindparam, delete, func
+from sqlalchemy import and_, bindparam, delete, func, not_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -37,6 +37,7 @@ def _upsert_link(dialect: str):
         "target_hashes": json_merge(table.c.target_hashes, stmt.excluded.target_hashes),
         "source_version": keep("source_version"),
         "target_version": keep("target_version"),
+        "read_whole_at": keep("read_whole_at"),
         "orphaned_at": None, "orphan_side": None, "updated_at": stmt.excluded.updated_at,
     })
 
@@ -147,22 +148,44 @@ class Ledger:
                     found[tid] = (key, tv)
         return found
 
-    def linked_open_item_ids(self, source: str, closed_source: set[str], closed_target: set[str]) -> list[str]:
-        """Ids of ``source``'s linked items not closed on both sides, judged by the status
-        hashes last synced (``closed_*``: the content hashes of the closed statuses)."""
+    def due_for_sweep(self, source: str, closed_source: set[str], closed_target: set[str],
+                      read_before: datetime, *, also: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Ids of ``source``'s linked items due for the sweep: not read whole since
+        ``read_before`` (or never), and not closed on both sides by the status hashes last synced
+        (``closed_*``: the content hashes of the closed statuses) unless their key is in ``also``;
+        the longest unread first.
+
+        One query on ``ix_links_kind_read_whole_at``: the items read whole within the interval
+        (after a mirror, all of them) are not visited, so a pass with nothing due costs a few
+        index lookups; the closed ones are left out in the database, their hashes never loaded."""
         prefix = f"{source}:"
-        found: list[str] = []
-        with Session(self.engine) as s:
-            # Streamed (yield_per): every linked item's hashes at once would be the pass's
-            # largest allocation at 20,000 links; only the ids are kept.
-            rows = s.exec(select(Link.source_key, Link.source_hashes, Link.target_hashes)
-                          .where(Link.kind == KIND_TICKET, Link.source_key.startswith(prefix))
-                          .execution_options(yield_per=1000))
-            for key, s_hashes, t_hashes in rows:
-                if not ((s_hashes or {}).get("status") in closed_source
-                        and (t_hashes or {}).get("status") in closed_target):
-                    found.append(key[len(prefix):])
-        return found
+        table = Link.__table__
+        # JSON ->> 'status' on every dialect; '' where a side has no status hash yet (never closed).
+        status = lambda column: func.coalesce(column["status"].as_string(), "")  # noqa: E731
+        closed = and_(status(table.c.source_hashes).in_(sorted(closed_source)),
+                      status(table.c.target_hashes).in_(sorted(closed_target)))
+        wanted = or_(not_(closed), table.c.source_key.in_(sorted(also))) if also else not_(closed)
+        rows = select(table.c.source_key).where(table.c.kind == KIND_TICKET, table.c.source_key.startswith(prefix), wanted)
+        # Two range scans of the index (an OR of both would visit every ticket row's entry), each
+        # in the index's own order (link_id is its last part; ordering by source_key would make
+        # SQLite walk the (kind, source_key) index instead): the never read first, oldest link
+        # first, then the longest unread.
+        never = rows.where(table.c.read_whole_at.is_(None)).order_by(table.c.link_id)
+        stale = rows.where(table.c.read_whole_at < read_before).order_by(table.c.read_whole_at, table.c.link_id)
+        with self.engine.connect() as conn:
+            return [key[len(prefix):] for query in (never, stale) for key in conn.execute(query).scalars()]
+
+    def record_read_whole(self, read_at: Mapping[str, datetime]) -> None:
+        """When each of these linked items (``item_key`` → time) was read whole and found at the
+        version the ledger holds: one transaction for all of them (a sweep's chunk)."""
+        if not read_at:
+            return
+        table = Link.__table__
+        stmt = (update(table).where(table.c.kind == KIND_TICKET, table.c.source_key == bindparam("key"))
+                .values(read_whole_at=bindparam("at")))
+        rows = [{"key": key, "at": at} for key, at in read_at.items()]
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(stmt, rows)
 
     def linked_item_keys(self) -> list[str]:
         with Session(self.engine) as s:
@@ -181,8 +204,9 @@ class Ledger:
                     source_hashes: Mapping[str, str] | None = None, target_hashes: Mapping[str, str] | None = None,
                     source_version: str | None = None, target_version: str | None = None,
                     source_internal_id: int | None = None, display_id: str | None = None,
-                    clear_intent: bool = False) -> None:
-        """Insert or update one link in one transaction; hashes are merged field by field.
+                    read_whole_at: datetime | None = None, clear_intent: bool = False) -> None:
+        """Insert or update one link in one transaction; hashes are merged field by field;
+        versions, display id and ``read_whole_at`` are kept where not given.
 
         One upsert statement (``ON CONFLICT ... DO UPDATE``, hashes merged in the database),
         built once per ledger: this runs after every remote write, under the one writer lock,
@@ -193,7 +217,8 @@ class Ledger:
                   "source_internal_id": source_internal_id, "target_id": target_id,
                   "target_display_id": display_id or None, "source_hashes": dict(source_hashes or {}),
                   "target_hashes": dict(target_hashes or {}), "source_version": source_version,
-                  "target_version": target_version, "created_at": now, "updated_at": now}
+                  "target_version": target_version, "read_whole_at": read_whole_at,
+                  "created_at": now, "updated_at": now}
         with self._write_lock, self.engine.begin() as conn:
             conn.execute(self._upsert_link, values)
             if clear_intent:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -22,13 +22,20 @@ class Link(SQLModel, table=True):
     ``source_key`` is source-qualified (``casavi:P-1``; children ``casavi:P-1/comment/C-7``),
     ``item_key`` the ticket's source key for every row of that ticket.  The hashes are the
     last-synced content hashes per field of each side; the versions the last-synced
-    modification stamps, used to skip items that did not change.
+    modification stamps, used to skip items that did not change.  ``read_whole_at`` (ticket
+    rows): when the source item was last read whole (the time taken before the read) with what
+    that read showed in the ledger — its version recorded, or, when it could not be planned,
+    its failure in the quarantine, which retries it on its own schedule; the sweep reads only
+    the items not read whole within its interval.  None: never, or not since this column
+    exists (due at once).
     """
 
     __tablename__ = "links"
     __table_args__ = (
         UniqueConstraint("kind", "source_key", name="uq_links_kind_source"),
         UniqueConstraint("kind", "target_id", name="uq_links_kind_target"),
+        # The sweep's "due" query: ticket rows read whole before a time (or never), oldest first.
+        Index("ix_links_kind_read_whole_at", "kind", "read_whole_at"),
     )
 
     link_id: Optional[int] = Field(default=None, primary_key=True)
@@ -44,6 +51,7 @@ class Link(SQLModel, table=True):
     target_version: Optional[str] = None
     orphaned_at: Optional[datetime] = None  # the source or target answered 404; nothing was deleted
     orphan_side: Optional[str] = None
+    read_whole_at: Optional[datetime] = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
 

@@ -14,6 +14,7 @@ attempt, a different fingerprint is a new situation (a person changed something)
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
 from typing import Mapping, Sequence
 
 from bridge.model import Attachment, Comment, ItemDraft, Marker, StatusTarget, SubItem, Task, content_hash
@@ -41,10 +42,11 @@ class Action:
 
     @property
     def fingerprint(self) -> str:
-        """A hash of what the action writes and what it was planned on; the items' versions are
-        left out (they move with every change, the bridge's own refused writes included)."""
+        """A hash of what the action writes and what it was planned on; the items' versions and
+        the time of the source's read are left out (they move with every change or read, the
+        bridge's own refused writes included)."""
         return content_hash({f.name: _canonical(getattr(self, f.name)) for f in fields(self)
-                             if f.name != "item_key" and not f.name.endswith("_version")})
+                             if f.name not in ("item_key", "read_whole_at") and not f.name.endswith("_version")})
 
 
 def _canonical(value):
@@ -549,10 +551,13 @@ class MarkItem(Action):
 
 @dataclass(frozen=True)
 class FinishItem(Action):
-    """Last step of every item: remember the versions seen, so an unchanged item is skipped."""
+    """Last step of every item: remember the versions seen, so an unchanged item is skipped,
+    and when the source item was read whole with that version (``read_whole_at``, taken before
+    the read; None when it was not read), so the sweep does not read it again within its interval."""
 
     source_version: str | None
     target_version: str | None
+    read_whole_at: datetime | None = None
 
     def describe(self) -> str:
         return "done"

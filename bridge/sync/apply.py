@@ -132,8 +132,10 @@ class Applier:
         if isinstance(action, a.FinishItem):
             # The versions recorded are the ones planned on, never those our own writes returned:
             # a person's change between our read and our write would otherwise be skipped.  An item
-            # we wrote to is therefore read once more next pass (and found in sync).
-            self._link(key, target_id, source_version=action.source_version, target_version=action.target_version)
+            # we wrote to is therefore read once more next pass (and found in sync).  The time of
+            # the source's whole read goes with its version (the sweep skips it for an interval).
+            self._link(key, target_id, source_version=action.source_version, target_version=action.target_version,
+                       read_whole_at=action.read_whole_at if action.source_version is not None else None)
             return target_id
         if target_id is None:
             raise FatalError(f"{action.describe()}: the item has no target yet")

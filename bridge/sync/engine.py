@@ -13,6 +13,16 @@ Cursor discipline (see README "How syncing works"):
 - a tool whose search shows changes late (``connector.search_lag_seconds``, e.g. Jira Cloud)
   is re-read at least that far back, whatever the configured overlap.
 
+The rolling sweep (:meth:`Engine._sweep`, README "The sweep"): on every pass the linked items
+open on either side that were not read whole within ``sweep_interval`` (``links.read_whole_at``)
+are read whole, the longest unread first.  A whole read is recorded with the time taken before
+it where the ledger holds what it showed: by the sweep for an item found at its synced
+version, by ``FinishItem`` for an item a pass read and planned (its version recorded; not when
+its create failed or the pass stopped before that last step), and for a swept item that could
+not be planned once its failure is in the quarantine (which retries it on its own schedule).
+Each such item is read whole at most once per interval and at least about once (an interval
+and a pass after its last read).
+
 Interrupted creates (intents): an intent is never taken for "the create never arrived" on one
 search.  Until ``search_lag_seconds`` have passed since the create was attempted, a marker
 search that finds nothing leaves the ticket waiting (not created again, not quarantined).
@@ -33,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import structlog
 
@@ -139,7 +149,7 @@ class Engine:
             self._holds = self.ledger.holds()
             if not dry_run:
                 retry, waiting = self.resolve_intents(report)
-            candidates, src_max, tgt_max, tgt_as_of = self._collect(report, full=full)
+            candidates, src_max, tgt_max, tgt_as_of = self._collect(report, full=full, dry_run=dry_run)
             for key in retry:
                 candidates.setdefault(key, _Candidate(key, self._ref_for(key, None)))
             for key in waiting:
@@ -211,7 +221,7 @@ class Engine:
             overlap = max(overlap, self.search_lag)  # a change shown late is still in the window
         return cursor - overlap if cursor else None
 
-    def _collect(self, report: PassReport, *, full: bool
+    def _collect(self, report: PassReport, *, full: bool, dry_run: bool = False
                  ) -> tuple[dict[str, _Candidate], datetime | None, datetime | None, datetime | None]:
         candidates: dict[str, _Candidate] = {}
         src_max: datetime | None = None
@@ -220,32 +230,30 @@ class Engine:
             since = self.rules.since
         # Summaries are compared with the ledger a chunk at a time and only candidates are
         # kept: a sweep of 20,000 linked tickets holds no more than a chunk of them at once.
-        def offer(chunk: list[SourceSummary]) -> None:
+        def offer(chunk: list[SourceSummary]) -> dict[str, datetime]:
+            """Adds the chunk's candidates; returns the linked items read whole and found at
+            their synced version, with the time of that read (the sweep records them)."""
             nonlocal src_max
             versions = self.ledger.item_versions([s.ref.key for s in chunk])
+            unchanged: dict[str, datetime] = {}
             for s in chunk:
                 if s.modified_at and (src_max is None or s.modified_at > src_max):
                     src_max = s.modified_at
                 stored = versions.get(s.ref.key)
                 if stored is not None:
                     if not full and same_version(stored[0], s.version):
+                        if s.read_whole_at is not None:
+                            unchanged[s.ref.key] = s.read_whole_at
                         continue  # re-read in the overlap window (or swept), already synced
                 elif not self.rules.starts_mirroring(s.status, s.property_id, s.created_at):
                     continue
                 candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
+            return unchanged
 
         for chunk in _chunks(s for s in self.source.changed_since(since) if self._keep(s, report)):
             offer(chunk)
-        if not full and self._sweep_due():
-            # Comments and task changes need not move the item's version stamp, nor (with
-            # created-date semantics) does a close show in the incremental read: linked items
-            # open on either side are swept (README "How syncing works").
-            swept = 0
-            for chunk in _chunks(s for s in self.source.sweep(self._open_linked()) if self._keep(s, report)):
-                swept += len(chunk)
-                offer(chunk)
-            report.counts["swept"] = swept
-            self.ledger.set_cursor(self.sweep_stream, datetime.now(timezone.utc), report.started_at)
+        if not full:
+            self._sweep(report, offer, dry_run=dry_run)
 
         tgt_max: datetime | None = None
         changes = self.connector.changed_since(self._since(self.target_stream, full))
@@ -293,25 +301,51 @@ class Engine:
         internal = target.marker.internal_id if target is not None and target.marker else None
         return SourceRef(source, item_id, internal)
 
-    def _sweep_due(self) -> bool:
-        last = self.ledger.cursor(self.sweep_stream)
-        return last is None or datetime.now(timezone.utc) - last >= self.settings.sweep_interval
+    def _sweep(self, report: PassReport, offer: Callable[[list[SourceSummary]], dict[str, datetime]], *,
+               dry_run: bool) -> None:
+        """The rolling sweep, on every pass.  Comments and task changes need not move the item's
+        version stamp, nor (with created-date semantics) does a close show in the incremental
+        read, so every linked item open on either side is read whole at least about once per
+        ``sweep_interval`` and at most once: each pass reads those whose ``read_whole_at`` is
+        older than the interval (or unknown), the longest unread first (README "How syncing
+        works").  A read stamps an item here when it shows the synced version; a changed one is
+        stamped when the pass records the version it then reads (``FinishItem``), or when its
+        planning failed and the quarantine has it (:meth:`_plan_safely`).  What the source lists
+        besides (casavi under created dates: the open tickets) is listed once per interval
+        (the ``sweep:<source>`` cursor)."""
+        started = datetime.now(timezone.utc)
+        list_open = self._listing_due(started)
+        swept = 0
+        due = self._due_linked(started - self.settings.sweep_interval)
+        for chunk in _chunks(s for s in self.source.sweep(due, list_open=list_open) if self._keep(s, report)):
+            swept += len(chunk)
+            read_whole = offer(chunk)
+            if not dry_run:
+                self.ledger.record_read_whole(read_whole)
+        if swept or list_open:
+            report.counts["swept"] = swept
+        if list_open and not dry_run:
+            self.ledger.set_cursor(self.sweep_stream, started, report.started_at)
 
-    def _open_linked(self) -> list[str]:
-        """Linked items not closed on both sides (by the status hashes last synced), and those
-        with a failed write in the quarantine (also given up): a refused reopening leaves the
-        synced hashes at closed on both sides while the source's item is open again and takes
-        new comments."""
+    def _listing_due(self, now: datetime) -> bool:
+        last = self.ledger.cursor(self.sweep_stream)
+        return last is None or now - last >= self.settings.sweep_interval
+
+    def _due_linked(self, read_before: datetime) -> Iterator[str]:
+        """Ids of the linked items due for the sweep, the longest unread first: not read whole
+        since ``read_before`` (or never), and not closed on both sides (by the status hashes last
+        synced) unless a write of theirs failed (also one given up): a refused reopening leaves
+        the synced hashes at closed on both sides while the source's item is open again and takes
+        new comments.  Lazy: the query runs only when the source iterates it (a source whose
+        incremental read sees every change does not)."""
         closed = set(getattr(self.source, "closed_statuses", ()) or ())
         closed_tool = {t for s, t in self.rules.status_map.items() if s in closed}
         closed_tool |= {t for t, s in self.rules.status_map_back.items() if s in closed}
-        ids = self.ledger.linked_open_item_ids(self.source.name, {content_hash(s) for s in closed},
-                                               {content_hash(t) for t in closed_tool})
         prefix = f"{self.source.name}:"
-        unsettled = {key[len(prefix):] for key, entries in self._holds.items()
+        unsettled = {key for key, entries in self._holds.items()
                      if key.startswith(prefix) and any(q.kind == "failed" for q in entries.values())}
-        linked = set(self.ledger.linked_targets([prefix + i for i in sorted(unsettled)]))
-        return ids + sorted({key[len(prefix):] for key in linked} - set(ids))
+        yield from self.ledger.due_for_sweep(self.source.name, {content_hash(s) for s in closed},
+                                             {content_hash(t) for t in closed_tool}, read_before, also=unsettled)
 
     # --- planning and applying ----------------------------------------------------------------
     def _read_targets(self, chunk: list[_Candidate]) -> None:
@@ -465,6 +499,10 @@ class Engine:
             return None, None
         except Exception as exc:  # noqa: BLE001 - one bad item never blocks the others
             self._fail(cand, exc, report)
+            if cand.summary is not None and cand.summary.read_whole_at is not None:
+                # Swept, changed, and then not planned: its quarantine entry brings it back on
+                # its own schedule, so the sweep leaves it for an interval, not every pass.
+                self.ledger.record_read_whole({cand.item_key: cand.summary.read_whole_at})
             return None, None
 
     def _apply_one(self, cand: _Candidate, source: SourceItem | None, plan: list[a.Action], report: PassReport):

@@ -206,7 +206,7 @@ def _plan_new(source: SourceItem, links: ItemLinks, rules: SyncRules) -> list[a.
     plan += tasks
     plan += _plan_attachments(source, empty, links, rules)
     plan += plan_task_files(source, empty, links, rules, tasks)
-    plan.append(a.FinishItem(key, source.version, None))
+    plan.append(a.FinishItem(key, source.version, None, source.read_whole_at))
     return plan
 
 
@@ -228,7 +228,7 @@ def _plan_linked(source: SourceItem, target: TargetItem, link: LinkView, links: 
     plan += plan_comment_edits(source, target, links, rules)
     plan += _plan_attachments(source, target, links, rules)
     plan += plan_task_files(source, target, links, rules, tasks)
-    plan.append(a.FinishItem(source.ref.key, source.version, target.version))
+    plan.append(a.FinishItem(source.ref.key, source.version, target.version, source.read_whole_at))
     return plan
 
 

@@ -42,6 +42,8 @@ def test_source_sweep_reads_linked_tickets_whole_and_changed_since_covers_every_
     swept = list(source.sweep(pending))
     assert pending and [s.ref.item_id for s in swept] == pending
     assert all(s.version == source.get(s.ref).version for s in swept)
+    # Whole reads say when they were made; list rows do not (they are not whole reads).
+    assert all(s.read_whole_at is not None for s in swept) and all(s.read_whole_at is None for s in changed)
 
 
 def test_source_writes_comments_and_tasks_with_our_ids(casavi_sandbox):

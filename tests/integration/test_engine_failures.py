@@ -205,3 +205,30 @@ def test_clear_makes_a_waiting_write_due_at_once(tmp_path):
     w.sync()
     assert [f.name for f in w.issue("P-1").attachments] == ["gross.txt"]
     assert w.entries() == {}
+
+
+def test_a_swept_ticket_that_cannot_be_planned_waits_for_its_retry_not_for_every_pass(tmp_path):
+    from bridge.errors import FatalError
+
+    w = World(tmp_path, retry_after=timedelta(hours=1))
+    w.source.comments_move_version = False  # casavi's strict reading: only the sweep sees the comment
+    w.source.add_ticket("P-1", "Heizung kalt")
+    w.sync()
+    w.source.tenant_comment("P-1", "c1", "Immer noch kalt")
+    w.ledger.record_read_whole({"casavi:P-1": datetime.now(timezone.utc) - timedelta(hours=1)})
+    real_get = w.source.get
+
+    def unreadable(ref):
+        raise FatalError(f"cannot read {ref.item_id}")
+
+    w.source.get = unreadable
+    w.sync()
+    assert w.source.swept == ["P-1"]  # due: swept, changed, then not planned
+    assert w.entries()[("casavi:P-1", "")].attempts == 1
+    w.sync()
+    # Its quarantine entry waits an hour; the sweep does not bring it back on every pass.
+    assert w.source.swept == [] and w.entries()[("casavi:P-1", "")].attempts == 1
+    w.source.get = real_get
+    w.ledger.clear("casavi:P-1")  # due at once, as after its retry time
+    w.sync()
+    assert [c.text for c in w.issue("P-1").comments] == ["Immer noch kalt"]

@@ -173,7 +173,7 @@ def test_a_jira_comment_during_our_write_is_not_lost(world):
 
 
 def test_the_pass_after_a_mirror_recognises_our_own_writes_without_reading_tickets(world):
-    # A pass between sweeps (the mirror's pass swept; the next sweep is an interval away).
+    # Every ticket the mirror read whole is not due for the sweep for an interval (an hour here).
     engine = world.bridge.engine
     engine.settings = dataclasses.replace(engine.settings, sweep_interval=timedelta(hours=1))
     world.sync()

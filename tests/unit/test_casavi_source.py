@@ -154,10 +154,18 @@ def test_changed_since_lists_every_status_and_reports_bad_entries(source, casavi
 
 
 def test_sweep_reads_the_given_tickets_whole_with_their_paged_comments(source, casavi):
+    before = datetime.now(timezone.utc)
     [summary] = source.sweep(["20131"])
     assert summary.ref.item_id == "20131" and summary.version == source.get(REF).version
     assert casavi.paths("GET")[:2] == ["/v1/tickets/20131", "/v1/tickets/20131/comments"]
     assert all("status" not in r.url.params for r in casavi.requests)
+    assert before <= summary.read_whole_at <= datetime.now(timezone.utc)  # taken before the read
+
+
+def test_get_tells_when_the_ticket_was_read_whole(source):
+    before = datetime.now(timezone.utc)
+    item = source.get(REF)
+    assert before <= item.read_whole_at <= datetime.now(timezone.utc)
 
 
 def test_sweep_under_created_dates_also_lists_the_open_statuses_of_the_filter_enum(casavi):
@@ -168,6 +176,28 @@ def test_sweep_under_created_dates_also_lists_the_open_statuses_of_the_filter_en
     listing = next(r for r in casavi.requests if r.url.path == "/v1/tickets")
     assert listing.url.params.get_list("status") == ["OPEN", "INPROGRESS", "POSTPONED"]  # never PENDING
     assert "date" not in listing.url.params
+    # A list row is not a whole read: only the ticket read whole says when it was read.
+    assert [s.read_whole_at is not None for s in swept] == [False, True]
+
+
+def test_a_ticket_the_sweep_cannot_read_for_good_is_tried_again_only_with_the_next_listing(source, casavi):
+    casavi.routes[("GET", "/tickets/404")] = lambda r: httpx.Response(404, json={"message": "not found"})
+    assert [s.ref.item_id for s in source.sweep(["404", "20131"])] == ["20131"]
+    casavi.requests.clear()
+    assert [s.ref.item_id for s in source.sweep(["404", "20131"], list_open=False)] == ["20131"]
+    assert "/v1/tickets/404" not in casavi.paths("GET")
+    list(source.sweep(["404"], list_open=True))  # once per interval: tried again
+    assert "/v1/tickets/404" in casavi.paths("GET")
+
+
+def test_sweep_lists_the_open_statuses_only_when_asked_and_reads_only_the_tickets_given(casavi):
+    casavi.tickets = [ticket(1)]
+    source = CasaviSource(casavi.client(), date_means_created=True)
+    swept = list(source.sweep(["20131"], list_open=False))
+    assert [s.ref.item_id for s in swept] == ["20131"]
+    assert casavi.paths("GET") == ["/v1/tickets/20131", "/v1/tickets/20131/comments"]
+    casavi.requests.clear()
+    assert list(source.sweep([], list_open=False)) == [] and casavi.requests == []
 
 
 def test_set_status_puts_the_current_fields_back_with_the_new_status(source, casavi):

@@ -198,3 +198,68 @@ def test_a_tenant_schema_holds_its_own_state(postgres_database):
     assert b.item_link("casavi:T-1").target_id == "20001"
     assert (a.cursor("source:casavi"), b.cursor("source:casavi")) == (now, None)
     assert current_revision(engine, "tenant_a") == current_revision(engine, "tenant_b") is not None
+
+
+def test_links_from_before_read_whole_at_are_due_for_the_sweep_after_the_migration(state_url):
+    from datetime import datetime, timedelta, timezone
+
+    from bridge.model import content_hash
+
+    engine = open_engine(state_url)
+    migrate(engine, revision="0003")
+    with engine.begin() as conn:
+        for key, target in (("casavi:T-1", "10001"), ("casavi:T-2", "10002")):
+            conn.execute(text("INSERT INTO links (kind, item_key, source_key, target_id, source_hashes, target_hashes, "
+                              "source_version, created_at, updated_at) VALUES ('ticket', :key, :key, :target, :hashes, "
+                              ":hashes, 'v1#d', '2026-11-01 00:00:00', '2026-11-01 00:00:00')"),
+                         {"key": key, "target": target, "hashes": '{"status": "%s"}' % content_hash("OPEN")})
+        conn.execute(text("INSERT INTO links (kind, item_key, source_key, target_id, source_hashes, target_hashes, "
+                          "created_at, updated_at) VALUES ('comment', 'casavi:T-1', 'casavi:T-1/comment/C-1', '500', "
+                          "'{}', '{}', '2026-11-01 00:00:00', '2026-11-01 00:00:00')"))
+    migrate(engine)
+    ledger = Ledger(engine)
+    now = datetime.now(timezone.utc)
+    due = lambda: ledger.due_for_sweep("casavi", {content_hash("CLOSED")}, {content_hash("Done")},  # noqa: E731
+                                       now - timedelta(minutes=15))
+    assert ledger.item_link("casavi:T-1").read_whole_at is None
+    assert due() == ["T-1", "T-2"]  # never read whole as far as the ledger knows: due at once
+    ledger.record_read_whole({"casavi:T-1": now - timedelta(seconds=5), "casavi:T-2": now - timedelta(hours=2)})
+    assert ledger.item_link("casavi:T-1").read_whole_at == now - timedelta(seconds=5)
+    assert due() == ["T-2"]
+    assert ledger.item_link("casavi:T-1").source_version == "v1#d"  # nothing else of the row moved
+
+
+def test_the_sweep_is_due_for_open_links_not_read_whole_within_the_interval_longest_unread_first(state_url):
+    from datetime import datetime, timedelta, timezone
+
+    from bridge.model import content_hash
+
+    engine = open_engine(state_url)
+    migrate(engine)
+    ledger = Ledger(engine)
+    now = datetime.now(timezone.utc)
+    closed_s, closed_t = {content_hash("CLOSED")}, {content_hash("Done")}
+    rows = {  # ticket: (casavi status, tool status, read whole this long ago; None: never)
+        "T-1": ("OPEN", "To Do", timedelta(minutes=20)),
+        "T-2": ("OPEN", "To Do", timedelta(minutes=5)),        # read within the interval
+        "T-3": ("CLOSED", "To Do", timedelta(hours=3)),        # open in the tool
+        "T-4": ("CLOSED", "Done", timedelta(hours=3)),         # closed on both sides
+        "T-5": ("OPEN", None, None),                           # no tool status recorded yet
+        "T-6": ("CLOSED", "Done", None),                       # closed on both sides, a write failed
+    }
+    for n, (ticket, (status, tool_status, ago)) in enumerate(rows.items()):
+        ledger.record_link(kind="ticket", item_key=f"casavi:{ticket}", source_id=None, target_id=str(100 + n),
+                           source_hashes={"status": content_hash(status)},
+                           target_hashes={"status": content_hash(tool_status)} if tool_status else {},
+                           source_version="v", read_whole_at=now - ago if ago else None)
+    ledger.record_link(kind="comment", item_key="casavi:T-1", source_id="C-1", target_id="900")
+    ledger.record_link(kind="ticket", item_key="relay:O-1", source_id=None, target_id="999")
+    cutoff = now - timedelta(minutes=15)
+    assert ledger.due_for_sweep("casavi", closed_s, closed_t, cutoff) == ["T-5", "T-3", "T-1"]
+    assert ledger.due_for_sweep("casavi", closed_s, closed_t, cutoff, also={"casavi:T-6"}) == ["T-5", "T-6", "T-3", "T-1"]
+    # A link recorded again without a read keeps its time; a whole read recorded with it moves it.
+    ledger.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="100", target_version="w2")
+    assert ledger.item_link("casavi:T-1").read_whole_at == now - timedelta(minutes=20)
+    ledger.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="100", source_version="v2",
+                       read_whole_at=now)
+    assert ledger.due_for_sweep("casavi", closed_s, closed_t, cutoff) == ["T-5", "T-3"]
