@@ -420,8 +420,11 @@ class Engine:
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             planning = self._start_planning(pool, chunks[0], report) if chunks else None
             for index, chunk in enumerate(chunks):
-                if self.stop.is_set() or report.cut_short or planning is None:
-                    break  # planning None: the request budget ran out reading the chunk's tool items
+                if self.stop.is_set() or planning is None:
+                    # planning None: the request budget ran out (reading the chunk's tool items,
+                    # or before this chunk's planning began).  A budget that runs out while a
+                    # chunk is planned still lets the items planned before it be written.
+                    break
                 planned = [self._gate(c, f.result(), report) for c, f in zip(chunk, planning)]
                 for _ in chunk:
                     self.progress()
@@ -440,7 +443,8 @@ class Engine:
                 applying = [] if dry_run else [pool.submit(self._apply_one, c, s, p, report)
                                                for c, (s, p) in zip(chunk, planned) if p]
                 # The next chunk's reads queue behind these writes (its writes wait for the loop).
-                planning = self._start_planning(pool, chunks[index + 1], report) if index + 1 < len(chunks) else None
+                planning = (self._start_planning(pool, chunks[index + 1], report)
+                            if index + 1 < len(chunks) and not report.cut_short else None)
                 if dry_run:
                     continue
                 for future in applying:

@@ -267,6 +267,34 @@ def test_request_budget_ends_the_pass_without_quarantine_or_skipping(world):
     assert sorted(i.marker.item_id for i in world.tool.all_items()) == sorted(f"P-{n}" for n in range(10))
 
 
+def test_a_budget_that_runs_out_within_a_chunk_still_writes_what_was_read(tmp_path, state_url):
+    # Chunks of 3 overlap: the second chunk is read while the first writes, and the budget (4
+    # reads a pass) runs out in it.  The ticket read before that is written in the same pass.
+    from bridge.errors import BudgetExceededError
+
+    w = World(tmp_path, state_url)
+    w.engine.settings = w.engine.settings.__class__(chunk_size=3, concurrency=2)
+    for n in range(10):
+        w.source.add_ticket(f"P-{n}", f"Ticket {n}")
+    budget = {"left": 0}
+    real_get = w.source.get
+
+    def get_within_budget(ref):
+        if budget["left"] <= 0:
+            raise BudgetExceededError("request budget of this pass used up")
+        budget["left"] -= 1
+        return real_get(ref)
+
+    w.source.get = get_within_budget
+    mirrored = []
+    for _ in range(3):
+        budget["left"] = 4
+        w.sync()
+        mirrored.append(len(w.tool.all_items()))
+    assert mirrored == [4, 8, 10]
+    assert w.ledger.quarantined() == []
+
+
 def test_change_in_the_tool_during_our_write_is_not_lost(world):
     world.source.add_ticket("P-1", "offen")
     world.sync()
