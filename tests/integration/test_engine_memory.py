@@ -239,13 +239,12 @@ def test_failing_item_is_quarantined_and_others_go_on(world):
     assert [q.item_key for q in world.ledger.quarantined()] == ["casavi:P-2"]
 
 
-def test_request_budget_ends_the_pass_without_quarantine_or_skipping(world):
+def _reads_within_budget(source) -> dict[str, int]:
+    """``source.get`` raises BudgetExceededError once ``budget["left"]`` reads were made."""
     from bridge.errors import BudgetExceededError
 
-    for n in range(10):
-        world.source.add_ticket(f"P-{n}", f"Ticket {n}")
     budget = {"left": 0}
-    real_get = world.source.get
+    real_get = source.get
 
     def get_within_budget(ref):
         if budget["left"] <= 0:
@@ -253,7 +252,14 @@ def test_request_budget_ends_the_pass_without_quarantine_or_skipping(world):
         budget["left"] -= 1
         return real_get(ref)
 
-    world.source.get = get_within_budget
+    source.get = get_within_budget
+    return budget
+
+
+def test_request_budget_ends_the_pass_without_quarantine_or_skipping(world):
+    for n in range(10):
+        world.source.add_ticket(f"P-{n}", f"Ticket {n}")
+    budget = _reads_within_budget(world.source)
     passes = 0
     while len(world.tool.all_items()) < 10 and passes < 10:
         budget["left"] = 4
@@ -270,22 +276,11 @@ def test_request_budget_ends_the_pass_without_quarantine_or_skipping(world):
 def test_a_budget_that_runs_out_within_a_chunk_still_writes_what_was_read(tmp_path, state_url):
     # Chunks of 3 overlap: the second chunk is read while the first writes, and the budget (4
     # reads a pass) runs out in it.  The ticket read before that is written in the same pass.
-    from bridge.errors import BudgetExceededError
-
     w = World(tmp_path, state_url)
     w.engine.settings = w.engine.settings.__class__(chunk_size=3, concurrency=2)
     for n in range(10):
         w.source.add_ticket(f"P-{n}", f"Ticket {n}")
-    budget = {"left": 0}
-    real_get = w.source.get
-
-    def get_within_budget(ref):
-        if budget["left"] <= 0:
-            raise BudgetExceededError("request budget of this pass used up")
-        budget["left"] -= 1
-        return real_get(ref)
-
-    w.source.get = get_within_budget
+    budget = _reads_within_budget(w.source)
     mirrored = []
     for _ in range(3):
         budget["left"] = 4
