@@ -136,6 +136,12 @@ class TicketReader:
     def sweep_costs_nothing(self) -> bool:
         return not self.date_means_created and self.shapes.comments_move_modified
 
+    @property
+    def reads_only_with_listing(self) -> bool:
+        """Under created dates with comments seen to move ``lastModified`` the listing tells for
+        the open tickets, and the others are read whole only on the passes that list."""
+        return self.date_means_created and self.shapes.comments_move_modified
+
     def sweep(self, ticket_ids: Iterable[str], make_summary: Callable[..., object], *,
               list_open: bool = True) -> Iterator[object]:
         """Summaries of the given linked tickets read whole (``make_summary(ticket, version,

@@ -147,6 +147,12 @@ class CasaviSource:
         # every status (a ticket closed in casavi must close in the tool).
         return self._summaries(self.client.list_tickets(date=since))
 
+    @property
+    def sweep_reads_only_with_listing(self) -> bool:
+        """True when the sweep reads tickets whole only on the passes that list the open ones
+        (the engine then takes every ticket not read during such a pass as due)."""
+        return self.reader.reads_only_with_listing
+
     def sweep(self, item_ids: Iterable[str], *, list_open: bool = True) -> Iterator[SourceSummary | ParseProblem]:
         """The linked tickets ``item_ids`` (due for the sweep) read whole, versions with the
         content digest and ``read_whole_at``; with ``list_open`` under created dates also the

@@ -41,7 +41,6 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -130,6 +129,7 @@ class Engine:
         self.sweep_stream = f"sweep:{source.name}"
         self._holds: dict = {}
         self.heartbeat = lambda: None  # called whenever work moves on (the daemon's watchdog)
+        self._listed_at: datetime | None = None  # when this pass's sweep listed (its cursor, set at the end)
         self.on_total = lambda total: None  # called once the pass knows how many items it compares
         self.progress = lambda: None  # called once per item compared (reconcile's progress bar)
 
@@ -144,6 +144,7 @@ class Engine:
         outcome, message = "ok", None
         try:
             self.source.begin_pass()
+            self._listed_at = None
             retry: set[str] = set()
             waiting: set[str] = set()
             self._holds = self.ledger.holds()
@@ -160,6 +161,8 @@ class Engine:
             if not dry_run and report.cut_short is None:
                 self._advance(self.source_stream, src_max, signpost)
                 self._advance(self.target_stream, tgt_max, signpost, as_of=tgt_as_of)
+                if self._listed_at is not None:
+                    self.ledger.set_cursor(self.sweep_stream, self._listed_at, signpost)
             if report.failed:
                 outcome = "partial"
         except MassChangeError as exc:
@@ -315,17 +318,29 @@ class Engine:
         (the ``sweep:<source>`` cursor)."""
         started = datetime.now(timezone.utc)
         list_open = self._listing_due(started)
+        read_before = started - self.settings.sweep_interval
+        if list_open and getattr(self.source, "sweep_reads_only_with_listing", False):
+            # Reads happen only on listing passes: every ticket not read during this one is
+            # due now, or one read just after the last listing would wait two intervals.
+            read_before = started
         swept = 0
-        due = self._due_linked(started - self.settings.sweep_interval)
-        for chunk in _chunks(s for s in self.source.sweep(due, list_open=list_open) if self._keep(s, report)):
-            swept += len(chunk)
-            read_whole = offer(chunk)
-            if not dry_run:
-                self.ledger.record_read_whole(read_whole)
+        due = self._due_linked(read_before)
+        try:
+            for chunk in _chunks(s for s in self.source.sweep(due, list_open=list_open) if self._keep(s, report)):
+                swept += len(chunk)
+                read_whole = offer(chunk)
+                if not dry_run:
+                    self.ledger.record_read_whole(read_whole)
+                self.heartbeat()
+                if self.stop.is_set():
+                    break  # the stamps so far are kept; the rest stays due
+        except BudgetExceededError as exc:
+            self._cut(report, exc)  # the pass ends as cut short; what was read stays stamped
         if swept or list_open:
             report.counts["swept"] = swept
         if list_open and not dry_run:
-            self.ledger.set_cursor(self.sweep_stream, started, report.started_at)
+            # Moved on with the pass's other cursors, only when the pass is not cut short.
+            self._listed_at = started
 
     def _listing_due(self, now: datetime) -> bool:
         last = self.ledger.cursor(self.sweep_stream)
@@ -572,8 +587,20 @@ class Engine:
 
 
 def _chunks(items: Iterable[_T], size: int = 500) -> Iterator[list[_T]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
+    """Lists of up to ``size`` items; when ``items`` raises, what came before is yielded first
+    (a sweep cut by the request budget keeps the reads it made)."""
+    chunk: list[_T] = []
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
         yield chunk
 
 

@@ -3,6 +3,7 @@
 Every test runs on a SQLite and on a PostgreSQL state database (``state_url``)."""
 
 from __future__ import annotations
+from datetime import timedelta
 
 import pytest
 
@@ -405,3 +406,33 @@ def test_a_tool_status_the_forward_map_does_not_produce_stays_after_the_round_tr
         world.sync()
     assert world.source.items["P-1"].status == "CLOSED"
     assert world.tool.get(target_id).fields["status"] == "Resolved"
+
+
+def test_a_budget_that_runs_out_in_the_sweep_cuts_the_pass_short_and_keeps_what_was_read(tmp_path, state_url):
+    from bridge.errors import BudgetExceededError
+
+    w = World(tmp_path, state_url)
+    w.engine.settings = w.engine.settings.__class__(sweep_interval=timedelta(seconds=0))
+    for n in range(6):
+        w.source.add_ticket(f"P-{n}", f"Ticket {n}")
+    w.sync()
+    real_sweep = w.source.sweep
+    reads = {"left": 3}
+
+    def sweep_within_budget(item_ids, *, list_open=True):
+        for summary in real_sweep(item_ids, list_open=list_open):
+            if reads["left"] <= 0:
+                raise BudgetExceededError("request budget of this pass used up")
+            reads["left"] -= 1
+            yield summary
+
+    w.source.sweep = sweep_within_budget
+    w.source.add_ticket("NEW-1", "Neues Ticket")
+    stamped = {k: w.ledger.item_link(k).read_whole_at for k in w.ledger.linked_item_keys()}
+    report = w.sync()  # ends cut short, not failed
+    assert report.cut_short is not None and w.ledger.cursor("source:casavi") is not None
+    restamped = [k for k in stamped if w.ledger.item_link(k).read_whole_at > stamped[k]]
+    assert len(restamped) == 3  # the sweep's reads before the cut are kept
+    reads["left"] = 100
+    w.sync()
+    assert w.issue_for("NEW-1") is not None and w.ledger.quarantined() == []

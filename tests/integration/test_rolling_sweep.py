@@ -15,6 +15,7 @@ from typing import Iterator
 import pytest
 from sqlalchemy import update
 
+from bridge.casavi.shapes import PROOF_COUNT
 from bridge.state.tables import Cursor
 from tests.integration.test_casavi_readings_end_to_end import start
 from tests.integration.test_jira_end_to_end import World
@@ -123,3 +124,77 @@ def test_a_tenant_comment_not_moving_last_modified_reaches_jira_within_one_inter
     assert sync_until(world, ticket, 3, within=SHORT_INTERVAL + 10) <= SHORT_INTERVAL + 4
     assert world.sync().differences == 0
     assert comments_in_jira(world, ticket) == 3  # nothing mirrored twice
+
+
+# --- created dates, comments seen to move lastModified: the listing tells for the open tickets ----
+
+def learn_comments_move_modified(world: World) -> None:
+    """What the bridge learns from its own comments under the lenient reading (each moved the
+    ticket's lastModified), told to the reader directly: PROOF_COUNT of them."""
+    shapes = world.bridge.source.reader.shapes
+    now = datetime.now(timezone.utc)
+    for _ in range(PROOF_COUNT):
+        shapes.saw_own_comment(now - timedelta(seconds=2), now, now - timedelta(seconds=1))
+    assert shapes.comments_move_modified
+
+
+def hide_from_the_incremental_read(world: World) -> None:
+    """Under created dates a ticket created before the cursor is not in the incremental read."""
+    cursors = Cursor.__table__
+    with world.bridge.ledger.engine.begin() as conn:
+        conn.execute(update(cursors).where(cursors.c.stream == "source:casavi")
+                     .values(position=datetime.now(timezone.utc) + timedelta(days=1)))
+
+
+def test_a_stopped_pass_does_not_move_the_listing_on(tmp_path):
+    world = start(tmp_path, "lenient", "created", sweep_interval_seconds=3600)
+    try:
+        ticket = world.new_ticket()
+        world.sync()
+        learn_comments_move_modified(world)
+        world.casavi("POST", f"/tickets/{ticket}/comments", {"text": "Mieterin ist ab 14 Uhr da."})
+        hide_from_the_incremental_read(world)
+        cursors = Cursor.__table__
+        with world.bridge.ledger.engine.begin() as conn:  # the listing is due
+            conn.execute(update(cursors).where(cursors.c.stream == "sweep:casavi")
+                         .values(position=datetime.now(timezone.utc) - timedelta(hours=2)))
+        listed_before = world.bridge.ledger.cursor("sweep:casavi")
+        world.bridge.engine.stop.set()  # SIGTERM during the pass
+        assert world.bridge.engine.run_pass().cut_short is not None
+        world.bridge.engine.stop.clear()
+        assert world.bridge.ledger.cursor("sweep:casavi") == listed_before
+        world.sync()  # the listing is still due: the comment's lastModified shows in it
+        assert comments_in_jira(world, ticket) == 1
+        assert world.bridge.ledger.cursor("sweep:casavi") > listed_before
+    finally:
+        world.bridge.close()
+        world.handle.stop()
+
+
+def test_a_ticket_the_listing_cannot_show_is_read_with_every_listing(tmp_path):
+    # PENDING is not in the list filter's enum: such a ticket is read whole on listing passes
+    # only, so every listing reads it — also one read whole just after the last listing.
+    interval = 4.0
+    world = start(tmp_path, "lenient", "created", sweep_interval_seconds=interval)
+    try:
+        learn_comments_move_modified(world)
+        ticket = world.new_ticket(status="PENDING")
+        world.sync()
+        hide_from_the_incremental_read(world)
+        world.casavi("POST", f"/tickets/{ticket}/comments", {"text": "Mieterin ist ab 14 Uhr da."})
+        # The last listing began almost an interval ago, the ticket was read whole just after it.
+        now = datetime.now(timezone.utc)
+        with world.bridge.ledger.engine.begin() as conn:
+            conn.execute(update(Cursor.__table__).where(Cursor.__table__.c.stream == "sweep:casavi")
+                         .values(position=now - timedelta(seconds=interval - 0.1)))
+        world.bridge.ledger.record_read_whole({f"casavi:{ticket}": now - timedelta(seconds=0.1)})
+        began = time.monotonic()
+        while comments_in_jira(world, ticket) == 0 and time.monotonic() - began < 3 * interval:
+            world.sync()
+            hide_from_the_incremental_read(world)
+            time.sleep(0.1)
+        assert comments_in_jira(world, ticket) == 1
+        assert time.monotonic() - began <= interval / 2  # with the next listing, not the one after
+    finally:
+        world.bridge.close()
+        world.handle.stop()
