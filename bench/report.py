@@ -40,6 +40,7 @@ METRICS = (
     "idle_jira_requests_per_poll_large",
     "idle_requests_large_minus_small",
     "idle_poll_seconds_large",
+    "idle_swept_tickets_per_poll_large",
     "change_seconds_to_tool",
     "change_requests",
     "peak_rss_mb_small",
@@ -133,6 +134,10 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
                idle_large == idle_small),
         Metric("idle_poll_seconds_large", "idle poll: pass time [s]", g,
                max(p["seconds"] for p in large["idle_polls"]), "s"),
+        # Context: the tickets the rolling sweep read whole in the idle polls (each open linked
+        # ticket once per [sync] sweep_interval_seconds; they are among the casavi requests above).
+        Metric("idle_swept_tickets_per_poll_large", "idle poll: tickets swept (most of one poll)", g,
+               max(p.get("swept", 0) for p in large["idle_polls"]), "tickets"),
         Metric("change_seconds_to_tool", "one tenant comment: seconds until in Jira", g, change["seconds_to_tool"],
                "s", f"<= {interval + CHANGE_EXTRA_SECONDS:g} (interval + 2)",
                change["seconds_to_tool"] <= interval + CHANGE_EXTRA_SECONDS),

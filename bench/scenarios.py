@@ -172,7 +172,8 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
                 event = daemon.wait_pass(pass_timeout)
                 stats = sandbox.stats()
                 return {"totals": _totals(stats), "requests": _requests(stats), "seconds": event["seconds"],
-                        "candidates": event.get("candidates"), "cpu_seconds": daemon.cpu_seconds() - cpu}
+                        "candidates": event.get("candidates"), "swept": event.get("swept", 0),
+                        "cpu_seconds": daemon.cpu_seconds() - cpu}
 
             # Right after the mirror, a poll re-reads (as summaries) what changed in the last
             # overlap window; an idle daemon's window then slides past the burst.  Both are shown;
