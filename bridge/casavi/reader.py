@@ -87,6 +87,12 @@ class TicketReader:
 
     # -- one ticket -----------------------------------------------------------------------
 
+    def read_whole(self, ticket_id: str) -> tuple[Ticket, datetime]:
+        """:meth:`read`, with the time taken before it (UTC): a change made during the read is
+        newer than that time, so a sweep stamped with it reads the ticket again."""
+        read_at = datetime.now(timezone.utc)
+        return self.read(ticket_id), read_at
+
     def read(self, ticket_id: str) -> Ticket:
         """The ticket with its comments (paged endpoint unless proven embedded); NotFoundError."""
         ticket = self.client.get_ticket(ticket_id)
@@ -179,9 +185,8 @@ class TicketReader:
                     yield make_summary(ticket, full_version(ticket), read_at)
 
     def _sweep_one(self, ticket_id: str) -> tuple[Ticket, datetime] | None:
-        read_at = datetime.now(timezone.utc)  # before the read: a change during it is read again
         try:
-            return self.read(ticket_id), read_at
+            return self.read_whole(ticket_id)
         except (BudgetExceededError, AuthError):
             raise
         except BridgeError as exc:  # it stays due: tried again next pass, or if for good with the next listing

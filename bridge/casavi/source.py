@@ -172,8 +172,7 @@ class CasaviSource:
                              property_id=ticket.property_id, read_whole_at=read_whole_at)
 
     def get(self, ref: SourceRef) -> SourceItem:
-        read_at = datetime.now(timezone.utc)  # before the read: a change during it is read again
-        ticket = self.reader.read(ref.item_id)
+        ticket, read_at = self.reader.read_whole(ref.item_id)
         if ticket.problems:
             log.warning("casavi_ticket_parts_skipped", ticket=ticket.ticket_id,
                         problems=list(ticket.problems))
