@@ -63,6 +63,10 @@ class Source(Protocol):
     # True when ``set_due_date`` exists: a due date changed in the tool is written back (relay orders).
     due_dates: bool
     closed_statuses: frozenset[str]  # an item in one of these (and closed in the tool) is not swept
+    # True when ``sweep`` reads items whole only on the passes it lists (``list_open``): the
+    # engine then takes every item not read during such a pass as due (casavi under created
+    # dates with comments seen to move ``lastModified``).  May change once the source has probed.
+    sweep_reads_only_with_listing: bool
 
     def check(self) -> list[str]:
         """Authenticate and make one cheap read; one line per problem."""

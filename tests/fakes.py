@@ -26,6 +26,7 @@ class FakeSource:
     date_means_created = False
     comment_edits = True
     closed_statuses = frozenset({"CLOSED"})
+    sweep_reads_only_with_listing = False  # reads the items due on every pass
     comments_move_version = True
 
     def __init__(self, files_dir: Path):

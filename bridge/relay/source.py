@@ -63,6 +63,7 @@ class RelaySource:
     assignees = False  # an order has no staff assignee
     date_means_created = False
     closed_statuses = frozenset({"FINISHED", "DECLINED"})
+    sweep_reads_only_with_listing = False  # its sweep reads nothing
 
     def __init__(self, client: RelayClient, *, author_name: str = DEFAULT_AUTHOR_NAME,
                  clock: Callable[[], float] = time.monotonic, staging_dir: Path | None = None,

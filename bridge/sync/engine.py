@@ -13,7 +13,7 @@ Cursor discipline (see README "How syncing works"):
 - a tool whose search shows changes late (``connector.search_lag_seconds``, e.g. Jira Cloud)
   is re-read at least that far back, whatever the configured overlap.
 
-The rolling sweep (:meth:`Engine._sweep`, README "The sweep"): on every pass the linked items
+The rolling sweep (:mod:`bridge.sync.sweep`, README "The sweep"): on every pass the linked items
 open on either side that were not read whole within ``sweep_interval`` (``links.read_whole_at``)
 are read whole, the longest unread first.  A whole read is recorded with the time taken before
 it where the ledger holds what it showed: by the sweep for an item found at its synced
@@ -42,13 +42,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable
 
 import structlog
 
 from bridge.connector import Connector
 from bridge.errors import BridgeError, BudgetExceededError, FatalError, NotFoundError, RetriableError
-from bridge.model import Changes, Marker, SourceItem, SourceRef, TargetItem, content_hash
+from bridge.model import Changes, Marker, SourceItem, SourceRef, TargetItem
 from bridge.source import ParseProblem, Source, SourceSummary, same_version
 from bridge.state.ledger import Ledger
 from bridge.sync import actions as a
@@ -57,10 +57,10 @@ from bridge.sync.apply import Applier
 from bridge.sync.links import KIND_ATTACHMENT, KIND_COMMENT, KIND_TASK, KIND_TASK_FILE, ItemLinks
 from bridge.sync.plan import in_recorded_state, marker_unknown, plan_item
 from bridge.sync.rules import SyncRules
+from bridge.sync.sweep import RollingSweep, chunks
 from bridge.sync.task_files import follows_task_files
 
 log = structlog.get_logger()
-_T = TypeVar("_T")
 
 
 class MassChangeError(BridgeError):
@@ -253,7 +253,7 @@ class Engine:
                 candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
             return unchanged
 
-        for chunk in _chunks(s for s in self.source.changed_since(since) if self._keep(s, report)):
+        for chunk in chunks(s for s in self.source.changed_since(since) if self._keep(s, report)):
             offer(chunk)
         if not full:
             self._sweep(report, offer, dry_run=dry_run)
@@ -306,61 +306,19 @@ class Engine:
 
     def _sweep(self, report: PassReport, offer: Callable[[list[SourceSummary]], dict[str, datetime]], *,
                dry_run: bool) -> None:
-        """The rolling sweep, on every pass.  Comments and task changes need not move the item's
-        version stamp, nor (with created-date semantics) does a close show in the incremental
-        read, so every linked item open on either side is read whole at least about once per
-        ``sweep_interval`` and at most once: each pass reads those whose ``read_whole_at`` is
-        older than the interval (or unknown), the longest unread first (README "How syncing
-        works").  A read stamps an item here when it shows the synced version; a changed one is
-        stamped when the pass records the version it then reads (``FinishItem``), or when its
-        planning failed and the quarantine has it (:meth:`_plan_safely`).  What the source lists
-        besides (casavi under created dates: the open tickets) is listed once per interval
-        (the ``sweep:<source>`` cursor)."""
-        started = datetime.now(timezone.utc)
-        list_open = self._listing_due(started)
-        read_before = started - self.settings.sweep_interval
-        if list_open and getattr(self.source, "sweep_reads_only_with_listing", False):
-            # Reads happen only on listing passes: every ticket not read during this one is
-            # due now, or one read just after the last listing would wait two intervals.
-            read_before = started
-        swept = 0
-        due = self._due_linked(read_before)
-        try:
-            for chunk in _chunks(s for s in self.source.sweep(due, list_open=list_open) if self._keep(s, report)):
-                swept += len(chunk)
-                read_whole = offer(chunk)
-                if not dry_run:
-                    self.ledger.record_read_whole(read_whole)
-                self.heartbeat()
-                if self.stop.is_set():
-                    break  # the stamps so far are kept; the rest stays due
-        except BudgetExceededError as exc:
-            self._cut(report, exc)  # the pass ends as cut short; what was read stays stamped
-        if swept or list_open:
-            report.counts["swept"] = swept
-        if list_open and not dry_run:
+        """The rolling sweep (:mod:`bridge.sync.sweep`); the engine records what it found: the
+        items it read in the report, its listing time as this pass's ``sweep:<source>`` cursor
+        (set with the pass's other cursors), a request budget run out as the pass cut short."""
+        sweep = RollingSweep(self.source, self.ledger, self.rules, self.settings.sweep_interval)
+        result = sweep.run(offer, lambda s: self._keep(s, report), last_listed=self.ledger.cursor(self.sweep_stream),
+                           holds=self._holds, dry_run=dry_run, heartbeat=self.heartbeat, stop=self.stop)
+        if result.cut is not None:
+            self._cut(report, result.cut)
+        if result.swept or result.listed_at is not None:
+            report.counts["swept"] = result.swept
+        if result.listed_at is not None and not dry_run:
             # Moved on with the pass's other cursors, only when the pass is not cut short.
-            self._listed_at = started
-
-    def _listing_due(self, now: datetime) -> bool:
-        last = self.ledger.cursor(self.sweep_stream)
-        return last is None or now - last >= self.settings.sweep_interval
-
-    def _due_linked(self, read_before: datetime) -> Iterator[str]:
-        """Ids of the linked items due for the sweep, the longest unread first: not read whole
-        since ``read_before`` (or never), and not closed on both sides (by the status hashes last
-        synced) unless a write of theirs failed (also one given up): a refused reopening leaves
-        the synced hashes at closed on both sides while the source's item is open again and takes
-        new comments.  Lazy: the query runs only when the source iterates it (a source whose
-        incremental read sees every change does not)."""
-        closed = set(getattr(self.source, "closed_statuses", ()) or ())
-        closed_tool = {t for s, t in self.rules.status_map.items() if s in closed}
-        closed_tool |= {t for t, s in self.rules.status_map_back.items() if s in closed}
-        prefix = f"{self.source.name}:"
-        unsettled = {key for key, entries in self._holds.items()
-                     if key.startswith(prefix) and any(q.kind == "failed" for q in entries.values())}
-        yield from self.ledger.due_for_sweep(self.source.name, {content_hash(s) for s in closed},
-                                             {content_hash(t) for t in closed_tool}, read_before, also=unsettled)
+            self._listed_at = result.listed_at
 
     # --- planning and applying ----------------------------------------------------------------
     def _read_targets(self, chunk: list[_Candidate]) -> None:
@@ -584,24 +542,6 @@ class Engine:
         if held is not None:
             position = min(position, held - timedelta(milliseconds=1))
         self.ledger.set_cursor(stream, position, signpost)
-
-
-def _chunks(items: Iterable[_T], size: int = 500) -> Iterator[list[_T]]:
-    """Lists of up to ``size`` items; when ``items`` raises, what came before is yielded first
-    (a sweep cut by the request budget keeps the reads it made)."""
-    chunk: list[_T] = []
-    try:
-        for item in items:
-            chunk.append(item)
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    except Exception:
-        if chunk:
-            yield chunk
-        raise
-    if chunk:
-        yield chunk
 
 
 def _needs_whole_read(target: TargetItem, links: ItemLinks, rules: SyncRules) -> bool:
