@@ -391,7 +391,7 @@ class Engine:
         size = self.settings.chunk_size
         chunks = [[candidates[k] for k in keys[start:start + size]] for start in range(0, len(keys), size)]
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            planning = self._start_planning(pool, chunks[0], report) if chunks else None
+            planning = self._start_planning(pool, chunks[0], report, dry_run) if chunks else None
             for index, chunk in enumerate(chunks):
                 if self.stop.is_set() or planning is None:
                     # planning None: the request budget ran out (reading the chunk's tool items,
@@ -416,7 +416,7 @@ class Engine:
                 applying = [] if dry_run else [pool.submit(self._apply_one, c, s, p, report)
                                                for c, (s, p) in zip(chunk, planned) if p]
                 # The next chunk's reads queue behind these writes (its writes wait for the loop).
-                planning = (self._start_planning(pool, chunks[index + 1], report)
+                planning = (self._start_planning(pool, chunks[index + 1], report, dry_run)
                             if index + 1 < len(chunks) and not report.cut_short else None)
                 if dry_run:
                     continue
@@ -427,7 +427,7 @@ class Engine:
                     cand.summary, cand.target = None, None
 
     def _start_planning(self, pool: ThreadPoolExecutor, chunk: list[_Candidate],
-                        report: PassReport) -> list[Future] | None:
+                        report: PassReport, dry_run: bool = False) -> list[Future] | None:
         """The chunk's tool items read in batches, then one planning task per item queued in
         ``pool``; None when the request budget ran out (the pass is cut short)."""
         try:
@@ -437,7 +437,7 @@ class Engine:
             return None
         except BridgeError as exc:  # each item is then read on its own
             log.warning("batch_read_failed", error=str(exc)[:300])
-        return [pool.submit(self._plan_safely, c, report) for c in chunk]
+        return [pool.submit(self._plan_safely, c, report, dry_run) for c in chunk]
 
     def _place_created(self, pool: ThreadPoolExecutor, chunk: list[_Candidate], report: PassReport) -> None:
         """The chunk's new items into their statuses, together (:mod:`bridge.sync.placing`);
@@ -466,7 +466,9 @@ class Engine:
         cand.held_keys = {h.action.action_key for h in held}
         return source, active
 
-    def _plan_safely(self, cand: _Candidate, report: PassReport):
+    def _plan_safely(self, cand: _Candidate, report: PassReport, dry_run: bool = False):
+        """The item read and planned; a failure is the item's alone (quarantined; in a dry run
+        only reported: a dry run writes nothing to the ledger)."""
         if report.cut_short or self.stop.is_set():
             return None, None
         try:
@@ -475,8 +477,8 @@ class Engine:
             self._cut(report, exc)
             return None, None
         except Exception as exc:  # noqa: BLE001 - one bad item never blocks the others
-            self._fail(cand, exc, report)
-            if cand.summary is not None and cand.summary.read_whole_at is not None:
+            self._fail(cand, exc, report, record=not dry_run)
+            if not dry_run and cand.summary is not None and cand.summary.read_whole_at is not None:
                 # Swept, changed, and then not planned: its quarantine entry brings it back on
                 # its own schedule, so the sweep leaves it for an interval, not every pass.
                 self.ledger.record_read_whole({cand.item_key: cand.summary.read_whole_at})
@@ -503,21 +505,25 @@ class Engine:
             report.cut_short = str(exc)
             log.warning("pass_cut_short", reason=str(exc))
 
-    def _fail(self, cand: _Candidate, exc: BaseException, report: PassReport, action: a.Action | None = None) -> None:
-        """Quarantine one write (``action``), or the whole item when it could not be read or planned."""
+    def _fail(self, cand: _Candidate, exc: BaseException, report: PassReport, action: a.Action | None = None,
+              *, record: bool = True) -> None:
+        """Quarantine one write (``action``), or the whole item when it could not be read or planned;
+        ``record`` False (a dry run): only into the report and the log."""
         stamps = [s for s in (cand.source_stamp, cand.target_stamp) if s is not None]
         what = action.describe() if action is not None else "read and plan"
-        entry = self.ledger.quarantine(
-            cand.item_key, exc, item_version=min(stamps) if stamps else None,
-            action_key=action.action_key if action is not None else "", action=what,
-            fingerprint=action.fingerprint if action is not None else None,
-            base_delay=self.settings.retry_base_delay.total_seconds())
+        attempts = None
+        if record:
+            attempts = self.ledger.quarantine(
+                cand.item_key, exc, item_version=min(stamps) if stamps else None,
+                action_key=action.action_key if action is not None else "", action=what,
+                fingerprint=action.fingerprint if action is not None else None,
+                base_delay=self.settings.retry_base_delay.total_seconds()).attempts
         message = f"{what}: {type(exc).__name__}: {exc}"
         earlier = report.failed.get(cand.item_key)
         report.failed[cand.item_key] = f"{earlier}; {message}" if earlier else message
         level = "warning" if isinstance(exc, RetriableError) else "error"
         getattr(log, level)("item_failed", ticket=cand.item_key, action=what, error=str(exc)[:300],
-                            error_class=type(exc).__name__, attempts=entry.attempts)
+                            error_class=type(exc).__name__, attempts=attempts)
         if self.metrics is not None:
             self.metrics.error("sync", type(exc).__name__)
 

@@ -232,3 +232,40 @@ def test_a_swept_ticket_that_cannot_be_planned_waits_for_its_retry_not_for_every
     w.ledger.clear("casavi:P-1")  # due at once, as after its retry time
     w.sync()
     assert [c.text for c in w.issue("P-1").comments] == ["Immer noch kalt"]
+
+
+def test_a_dry_run_that_cannot_plan_a_swept_ticket_writes_nothing_to_the_ledger(tmp_path):
+    from bridge.errors import FatalError
+
+    w = World(tmp_path, retry_after=timedelta(hours=1))
+    w.source.comments_move_version = False  # only the sweep sees the comment
+    w.source.add_ticket("P-1", "Heizung kalt")
+    w.sync()
+    w.source.tenant_comment("P-1", "c1", "Immer noch kalt")
+    stale = datetime.now(timezone.utc) - timedelta(hours=1)
+    w.ledger.record_read_whole({"casavi:P-1": stale})
+
+    def unreadable(ref):
+        raise FatalError(f"cannot read {ref.item_id}")
+
+    w.source.get = unreadable
+    report = w.sync(dry_run=True)
+    assert w.source.swept == ["P-1"] and "casavi:P-1" in report.failed  # swept, changed, not planned
+    # Neither the time of the sweep's read nor a quarantine entry: a dry run only reports.
+    assert w.ledger.item_link("casavi:P-1").read_whole_at == stale
+    assert w.entries() == {}
+
+
+def test_a_dry_run_reconcile_that_cannot_read_a_ticket_reports_it_without_quarantining_it(tmp_path):
+    from bridge.errors import FatalError
+
+    w = World(tmp_path, retry_after=timedelta(hours=1))
+    w.source.add_ticket("P-1", "Heizung kalt")
+    w.sync()
+
+    def unreadable(ref):
+        raise FatalError(f"cannot read {ref.item_id}")
+
+    w.source.get = unreadable
+    report = w.sync(full=True, dry_run=True)
+    assert "casavi:P-1" in report.failed and w.entries() == {}
