@@ -15,11 +15,12 @@ import httpx
 from bridge.app import build_bridge
 from bridge.config import load_config
 from bridge.logging import configure_logging
+from bridge.sync.engine import READ_COUNTS
 
 
 def _count(counter: Counter, report) -> None:
     for key, value in report.counts.items():
-        if key not in ("candidates", "swept"):  # what a pass read, not what moved
+        if key not in READ_COUNTS:  # what a pass read, not what moved
             counter[key] += value
 
 

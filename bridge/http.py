@@ -121,6 +121,13 @@ class HttpPolicy:
     def budget_used(self) -> int:
         return self._budget_used
 
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent since the policy was made, to every host: each attempt (retries
+        included), counted once it ended; never reset (``budget_used`` is, with every pass)."""
+        with self._lock:
+            return sum(s.requests for s in self._stats.values())
+
     def stats(self) -> dict[str, SideStats]:
         """A copy of the counters per host."""
         with self._lock:

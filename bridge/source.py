@@ -74,6 +74,11 @@ class Source(Protocol):
     def begin_pass(self) -> None:
         """Called at the start of every pass (e.g. to refill the per-pass request budget)."""
 
+    def requests_made(self) -> int:
+        """Requests sent to the source's side so far by this source (each attempt, retries and
+        logins included; a count that never goes back).  The engine takes its difference over
+        a phase of the pass: the sweep's cost (the pass report's ``sweep_requests``)."""
+
     def changed_since(self, since: datetime | None) -> Iterable[SourceSummary | ParseProblem]:
         """Items changed at or after ``since`` (every item when None), all statuses."""
 

@@ -38,6 +38,7 @@ class FakeSource:
         self._lock = threading.Lock()
         self.writes: list[tuple] = []
         self.gets = 0
+        self.requests = 0  # as casavi would count them: a list, a whole read, a write (with its read)
 
     def _tick(self) -> datetime:
         self._clock += timedelta(milliseconds=5)
@@ -92,7 +93,11 @@ class FakeSource:
     def begin_pass(self) -> None:
         self.passes = getattr(self, "passes", 0) + 1
 
+    def requests_made(self) -> int:
+        return self.requests
+
     def changed_since(self, since):
+        self.requests += 1
         rows = sorted(self.items.values(), key=lambda i: i.modified_at)
         stamp = (lambda i: i.created_at) if self.date_means_created else (lambda i: i.modified_at)
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
@@ -100,6 +105,7 @@ class FakeSource:
 
     def sweep(self, item_ids, *, list_open=True):
         self.swept = list(item_ids)
+        self.requests += len(self.swept)
         read_at = datetime.now(timezone.utc)
         return [SourceSummary(i.ref, i.status, self._full(i), i.modified_at, i.created_at, i.property_id,
                               read_whole_at=read_at)
@@ -107,6 +113,7 @@ class FakeSource:
 
     def get(self, ref: SourceRef) -> SourceItem:
         self.gets += 1
+        self.requests += 1
         try:
             item = self.items[ref.item_id]
             return replace(item, version=self._full(item), read_whole_at=datetime.now(timezone.utc))

@@ -142,6 +142,9 @@ class CasaviSource:
             except BridgeError as exc:  # the safe readings stay assumed
                 log.warning("casavi_shape_probe_failed", error=type(exc).__name__)
 
+    def requests_made(self) -> int:
+        return self.client.policy.requests_sent
+
     def changed_since(self, since: datetime | None) -> Iterator[SourceSummary | ParseProblem]:
         # No status filter: the engine filters new tickets; linked ones are followed in
         # every status (a ticket closed in casavi must close in the tool).

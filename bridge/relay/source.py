@@ -115,6 +115,9 @@ class RelaySource:
         """A new pass: the per-pass request budget is full again."""
         self.client.policy.reset_budget()
 
+    def requests_made(self) -> int:
+        return self.client.policy.requests_sent
+
     def changed_since(self, since: datetime | None) -> Iterator[SourceSummary | ParseProblem]:
         # Every order, every status: the engine skips synced versions and filters new orders.
         return iter(self._list())

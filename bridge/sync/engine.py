@@ -79,6 +79,12 @@ class EngineSettings:
     retry_base_delay: timedelta = timedelta(seconds=30)  # a failed write waits this · 2^(attempts−1)
 
 
+# The counts of a pass that tell what it read; the others (item_created, comment_mirrored, ...)
+# are writes, and "held" the writes that wait for their retry time.  "sweep_requests": the
+# source's requests while the sweep ran (:mod:`bridge.sync.sweep`).
+READ_COUNTS = frozenset({"candidates", "swept", "sweep_requests"})
+
+
 @dataclass
 class PassReport:
     kind: str = "pass"
@@ -307,7 +313,7 @@ class Engine:
     def _sweep(self, report: PassReport, offer: Callable[[list[SourceSummary]], dict[str, datetime]], *,
                dry_run: bool) -> None:
         """The rolling sweep (:mod:`bridge.sync.sweep`); the engine records what it found: the
-        items it read in the report, its listing time as this pass's ``sweep:<source>`` cursor
+        items it read and the source's requests for them in the report, its listing time as this pass's ``sweep:<source>`` cursor
         (set with the pass's other cursors), a request budget run out as the pass cut short."""
         sweep = RollingSweep(self.source, self.ledger, self.rules, self.settings.sweep_interval)
         result = sweep.run(offer, lambda s: self._keep(s, report), last_listed=self.ledger.cursor(self.sweep_stream),
@@ -316,6 +322,8 @@ class Engine:
             self._cut(report, result.cut)
         if result.swept or result.listed_at is not None:
             report.counts["swept"] = result.swept
+        if result.requests:
+            report.counts["sweep_requests"] = result.requests
         if result.listed_at is not None and not dry_run:
             # Moved on with the pass's other cursors, only when the pass is not cut short.
             self._listed_at = result.listed_at

@@ -12,6 +12,13 @@ created dates: the open tickets) is listed once per interval (the ``sweep:<sourc
 The engine owns the pass: its report, its cursors and where it is cut short.  This module reads
 (the source, the ledger's due items) and stamps the reads that showed the synced version; it
 hands back what the engine records (:class:`SweepResult`).
+
+What the sweep costs (``SweepResult.requests``, the pass report's ``sweep_requests``) is the
+source's requests while the sweep ran (``Source.requests_made`` before and after): its whole
+reads and its listing, with their retries and any new login among them.  Nothing else asks the
+source then: ``offer`` only compares the summaries with the ledger and keeps the changed items as
+candidates, which are read again, planned and written after the sweep, with the pass's other
+candidates; those requests are not the sweep's.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ Offer = Callable[[list[SourceSummary]], dict[str, datetime]]
 class SweepResult:
     swept: int = 0  # summaries offered: items read whole, and rows listed
     listed_at: datetime | None = None  # when this sweep listed (the engine moves its cursor there)
+    requests: int = 0  # the source's requests while the sweep ran
     cut: BudgetExceededError | None = None  # the request budget ran out: the pass is cut short
 
 
@@ -64,17 +72,25 @@ class RollingSweep:
             read_before = started
         result = SweepResult(listed_at=started if list_open else None)
         due = self.due_linked(read_before, holds)
+        requests_before = self.source.requests_made()
         try:
-            for chunk in chunks(s for s in self.source.sweep(due, list_open=list_open) if keep(s)):
-                result.swept += len(chunk)
-                read_whole = offer(chunk)
-                if not dry_run:
-                    self.ledger.record_read_whole(read_whole)
-                heartbeat()
-                if stop is not None and stop.is_set():
-                    break  # the stamps so far are kept; the rest stays due
+            summaries = iter(self.source.sweep(due, list_open=list_open))
+            try:
+                for chunk in chunks(s for s in summaries if keep(s)):
+                    result.swept += len(chunk)
+                    read_whole = offer(chunk)
+                    if not dry_run:
+                        self.ledger.record_read_whole(read_whole)
+                    heartbeat()
+                    if stop is not None and stop.is_set():
+                        break  # the stamps so far are kept; the rest stays due
+            finally:
+                # Ended before the requests are counted: a sweep left early has no read under way.
+                if hasattr(summaries, "close"):
+                    summaries.close()
         except BudgetExceededError as exc:
             result.cut = exc  # the pass ends as cut short; what was read stays stamped
+        result.requests = self.source.requests_made() - requests_before
         return result
 
     def listing_due(self, now: datetime, last_listed: datetime | None) -> bool:

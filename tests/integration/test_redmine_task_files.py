@@ -15,6 +15,7 @@ import tomli_w
 from bridge.app import build_bridge
 from bridge.config import load_config
 from bridge.sandbox.server import start_sandboxes
+from bridge.sync.engine import READ_COUNTS
 from tests.fixtures.processes import write_config
 from tests.integration.test_redmine_end_to_end import MAPS, REDMINE_EXAMPLE, casavi_ticket
 
@@ -89,7 +90,7 @@ def test_craftsman_and_task_files_both_ways_against_real_redmine(redmine_server,
                 assert sorted(a["filename"] for a in child["attachments"]) == ["Angebot.txt", "Rechnung.txt"]
             _sync(bridge)
             quiet = bridge.engine.run_pass()
-            assert sum(v for k, v in quiet.counts.items() if k not in ("candidates", "swept")) == 0, quiet.counts
+            assert sum(v for k, v in quiet.counts.items() if k not in READ_COUNTS) == 0, quiet.counts
         finally:
             bridge.close()
 

@@ -98,6 +98,42 @@ def test_a_ticket_not_read_whole_within_the_interval_is_swept_and_the_others_wai
     assert ledger.item_link(f"casavi:{fresh}").read_whole_at == fresh_read
 
 
+def test_the_pass_report_counts_the_casavi_requests_the_sweep_made(hourly):
+    world = hourly
+    tickets = [world.new_ticket() for _ in range(4)]
+    world.sync()
+    ledger = world.bridge.ledger
+    ledger.record_read_whole({f"casavi:{t}": datetime.now(timezone.utc) - timedelta(hours=2) for t in tickets})
+    cursors = Cursor.__table__
+    with ledger.engine.begin() as conn:  # the sweep lists too (under created dates: the open tickets)
+        conn.execute(update(cursors).where(cursors.c.stream == "sweep:casavi")
+                     .values(position=datetime.now(timezone.utc) - timedelta(hours=2)))
+    world.casavi("POST", "/stats/reset")
+    report = world.sync()
+    seen = world.casavi("GET", "/stats")
+    assert report.differences == 0 and report.counts["swept"] >= len(tickets)
+    # What casavi saw in the pass, but for the incremental read (one page): the sweep's.
+    assert report.counts["sweep_requests"] == seen["total"] - 1
+    assert seen["requests"]["GET /tickets/{ticket_id}"] == len(tickets)
+    assert seen["requests"]["GET /tickets"] == (2 if world.dates == "created" else 1)
+
+
+def test_the_reads_that_plan_a_swept_ticket_that_changed_are_not_the_sweeps(hourly):
+    world = hourly
+    stale, fresh = world.new_ticket(), world.new_ticket()
+    world.sync()
+    world.casavi("POST", f"/tickets/{stale}/comments", {"text": "Mieterin ist ab 14 Uhr da."})
+    world.bridge.ledger.record_read_whole({f"casavi:{stale}": datetime.now(timezone.utc) - timedelta(hours=2)})
+    world.casavi("POST", "/stats/reset")
+    report = world.sync()
+    assert comments_in_jira(world, stale) == 1
+    # casavi saw the ticket read whole twice (the ticket, then its comments' pages): by the
+    # sweep, then to plan it after the sweep; the sweep's read is the half of it.
+    reads = {k: n for k, n in casavi_requests(world).items() if k.startswith("GET /tickets/{ticket_id}")}
+    assert reads["GET /tickets/{ticket_id}"] == 2 and set(reads.values()) == {2}
+    assert report.counts["sweep_requests"] == sum(reads.values()) // 2
+
+
 def sync_until(world: World, ticket: str, comments: int, *, within: float) -> float:
     """Passes until the ticket's issue has ``comments`` comments; the seconds it took."""
     began = time.monotonic()
