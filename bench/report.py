@@ -41,8 +41,14 @@ METRICS = (
     "idle_requests_large_minus_small",
     "idle_poll_seconds_large",
     "idle_swept_tickets_per_poll_large",
+    "idle_sweep_requests_per_poll_large",
+    "idle_sweep_reads_per_ticket_per_interval_large",
+    "idle_casavi_requests_besides_sweep_per_poll_small",
+    "idle_casavi_requests_besides_sweep_per_poll_large",
+    "idle_requests_besides_sweep_large_minus_small",
     "change_seconds_to_tool",
     "change_requests",
+    "change_requests_besides_sweep",
     "peak_rss_mb_small",
     "peak_rss_mb_large",
     "peak_rss_growth",
@@ -80,11 +86,19 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
     def idle(steady: dict[str, Any], side: str) -> int:
         return max(p["totals"][side] for p in steady["idle_polls"])
 
+    def besides_sweep(steady: dict[str, Any]) -> dict[str, int]:
+        """The most requests of one idle poll but for its sweep's (casavi requests the pass
+        report counted as ``sweep_requests``; the sweep asks casavi only)."""
+        return {"casavi": max(p["totals"]["casavi"] - p.get("sweep_requests", 0) for p in steady["idle_polls"]),
+                "jira": idle(steady, "jira")}
+
     idle_small = {side: idle(small, side) for side in ("casavi", "jira")}
     idle_large = {side: idle(large, side) for side in ("casavi", "jira")}
+    besides_small, besides_large = besides_sweep(small), besides_sweep(large)
     change = large["change"]
     interval = change["interval_seconds"]
     change_requests = sum(change["totals"].values())
+    change_besides_sweep = change_requests - change["pass_report"].get("sweep_requests", 0)
     rss_small = small["memory_kb"]["VmHWM"] / 1024
     rss_large = large["memory_kb"]["VmHWM"] / 1024
     growth = rss_large / rss_small
@@ -138,11 +152,31 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
         # ticket once per [sync] sweep_interval_seconds; they are among the casavi requests above).
         Metric("idle_swept_tickets_per_poll_large", "idle poll: tickets swept (most of one poll)", g,
                max(p.get("swept", 0) for p in large["idle_polls"]), "tickets"),
+        Metric("idle_sweep_requests_per_poll_large", "idle poll: casavi requests of the sweep (most of one poll)", g,
+               max(p.get("sweep_requests", 0) for p in large["idle_polls"]), "req"),
+        # Context: the sweep's pace in the idle polls, tickets read whole per second x the interval
+        # / open linked tickets (1.0: each once per [sync] sweep_interval_seconds).
+        Metric("idle_sweep_reads_per_ticket_per_interval_large",
+               "idle polls: sweep reads / open linked ticket / sweep interval", g, _sweep_pace(large), "reads",
+               "design: 1.0"),
+        Metric("idle_casavi_requests_besides_sweep_per_poll_small", "idle poll: casavi requests besides the sweep", s,
+               besides_small["casavi"], "req", f"<= {IDLE_REQUESTS_TARGET}",
+               besides_small["casavi"] <= IDLE_REQUESTS_TARGET),
+        Metric("idle_casavi_requests_besides_sweep_per_poll_large", "idle poll: casavi requests besides the sweep", g,
+               besides_large["casavi"], "req", f"<= {IDLE_REQUESTS_TARGET}",
+               besides_large["casavi"] <= IDLE_REQUESTS_TARGET),
+        Metric("idle_requests_besides_sweep_large_minus_small",
+               f"idle poll: requests besides the sweep at {g} minus at {s}", g,
+               sum(besides_large.values()) - sum(besides_small.values()), "req", "0 (equal)",
+               besides_large == besides_small),
         Metric("change_seconds_to_tool", "one tenant comment: seconds until in Jira", g, change["seconds_to_tool"],
                "s", f"<= {interval + CHANGE_EXTRA_SECONDS:g} (interval + 2)",
                change["seconds_to_tool"] <= interval + CHANGE_EXTRA_SECONDS),
         Metric("change_requests", "one tenant comment: requests (both sides)", g, change_requests, "req",
                f"<= {CHANGE_REQUESTS_TARGET}", change_requests <= CHANGE_REQUESTS_TARGET),
+        Metric("change_requests_besides_sweep", "one tenant comment: requests besides the sweep (both sides)", g,
+               change_besides_sweep, "req", f"<= {CHANGE_REQUESTS_TARGET}",
+               change_besides_sweep <= CHANGE_REQUESTS_TARGET),
         Metric("peak_rss_mb_small", "daemon peak RSS (VmHWM) [MB]", s, rss_small, "MB",
                f"<= {PEAK_RSS_TARGET_MB:g}", rss_small <= PEAK_RSS_TARGET_MB),
         Metric("peak_rss_mb_large", "daemon peak RSS (VmHWM) [MB]", g, rss_large, "MB",
@@ -154,6 +188,18 @@ def build_metrics(results: dict[str, Any]) -> list[Metric]:
         Metric("after_mirror_peak_rss_growth", f"pass after the mirror: peak RSS at {g} / at {s}", g,
                settle_large / settle_small, "x"),
     ]
+
+
+def _sweep_pace(steady: dict[str, Any]) -> float:
+    """Tickets the idle polls read whole per second (each poll's over the time since the pass
+    before it, whose sweep read the tickets due until then), x the sweep interval / open linked
+    tickets; 0 when the polls measured no time or nothing is linked."""
+    span = sum(p.get("seconds_since_last_pass", 0) for p in steady["idle_polls"])
+    linked = steady.get("open_linked", 0)
+    if span <= 0 or not linked:
+        return 0.0
+    swept = sum(p.get("swept", 0) for p in steady["idle_polls"])
+    return swept / span * steady.get("sweep_interval_seconds", 0) / linked
 
 
 def _number(value: float) -> str:

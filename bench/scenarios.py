@@ -133,6 +133,11 @@ def _overlap_tail(config: Path, status: dict[str, Any], issues: list[dict[str, A
                                       and i["issuetype"].lower().replace("-", "") == "subtask")}
 
 
+def _seconds_between(earlier: dict[str, Any], later: dict[str, Any]) -> float:
+    """Seconds between two log events (their ``timestamp``: the daemon's clock, ISO, UTC)."""
+    return (datetime.fromisoformat(later["timestamp"]) - datetime.fromisoformat(earlier["timestamp"])).total_seconds()
+
+
 def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[str, Any]:
     workdir = settings.workdir / f"steady-{size}"
     pass_timeout = 600 + size * 0.5
@@ -155,6 +160,10 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
                       "settle_report": settle.passes[-1],
                       "settle_totals": _totals(settle_stats), "settle_requests": _requests(settle_stats)},
             "overlap_tail": _overlap_tail(config, status, issues),
+            # The sweep's promise: each open linked ticket read whole once per this interval.  Every
+            # linked ticket is open (the config mirrors open tickets; nothing closes them here).
+            "sweep_interval_seconds": tomllib.loads(config.read_text())["sync"]["sweep_interval_seconds"],
+            "open_linked": status.get("links", {}).get("ticket", 0),
         }
         say(f"steady-{size}: mirrored in {mirror.pass_seconds:.0f} s; the pass after it made "
             f"{_totals(settle_stats)} requests; next Jira search re-reads {out['overlap_tail'].get('issues')} issues")
@@ -166,13 +175,17 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
                 # Counting starts right after a pass ended (the daemon then sleeps an interval),
                 # so the next pass is counted whole and alone.
                 daemon.drain()
-                daemon.wait_pass(pass_timeout)
+                before = daemon.wait_pass(pass_timeout)
                 sandbox.reset_stats()
                 cpu = daemon.cpu_seconds()
                 event = daemon.wait_pass(pass_timeout)
                 stats = sandbox.stats()
+                # sweep_requests: the casavi requests the pass's sweep made, as the bridge counted
+                # them (among the casavi totals; the sandbox counts the same requests, no faults here).
                 return {"totals": _totals(stats), "requests": _requests(stats), "seconds": event["seconds"],
                         "candidates": event.get("candidates"), "swept": event.get("swept", 0),
+                        "sweep_requests": event.get("sweep_requests", 0),
+                        "seconds_since_last_pass": _seconds_between(before, event),
                         "cpu_seconds": daemon.cpu_seconds() - cpu}
 
             # Right after the mirror, a poll re-reads (as summaries) what changed in the last
