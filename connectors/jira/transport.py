@@ -148,11 +148,11 @@ class RetryPolicy:
                     raise
             else:
                 code = status(reply)
-                self._observe(code, started)
-                if code in (429, 503):
+                if code in (429, 503):  # held before it is reported: an observer may send next
                     seconds = rate_limit_wait(reply.headers)  # type: ignore[attr-defined]
                     if seconds is not None:
                         self.gate.hold(seconds)
+                self._observe(code, started)
                 retriable = code in _RETRIABLE_STATUS or code >= 500
                 if not retriable or not idempotent or attempts >= self.max_attempts:
                     return reply
