@@ -64,7 +64,7 @@ from .transport import RetryPolicy
 POOL_SIZE = 10  # requests' HTTPAdapter: pool_connections = pool_maxsize = 10, pool_block = False
 MAX_REDIRECTS = 30  # requests' Session.max_redirects
 NO_BODY: Any = object()
-_FOLLOW = frozenset({"GET", "HEAD"})
+_FOLLOW = frozenset({"GET"})
 # Only redirects: a count of 0 for everything else makes the first failure final (raised,
 # wrapped in MaxRetryError, which requests_error unwraps).
 _FOLLOW_REDIRECTS = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=MAX_REDIRECTS)
