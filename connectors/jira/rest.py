@@ -4,12 +4,15 @@
   ``get_server_info=False`` (the deployment comes from the configuration; ``check()`` compares
   it with ``serverInfo``), and ``max_retries=0`` — the library would otherwise retry 429/503
   and connection errors for every method, POST included, which can duplicate an issue.
-- Requests the library cannot make are sent through its own session (same auth, headers,
-  timeout and error handling): ``POST /issue`` with ``properties`` beside ``fields`` (so the
-  marker is set in the creating request), comments with properties, paged comments with
-  ``total``, streamed multipart uploads with the real content type, streamed downloads.
-- Retries and Retry-After are applied below the library by :mod:`.transport`, mounted as
-  the session's adapter: idempotent requests are repeated, a POST only when it never left.
+- Raw calls (every read, write and search of the connector except transitions, which go
+  through the library): ``POST /issue`` with ``properties`` beside ``fields`` (so the marker is
+  set in the creating request), comments with properties, paged comments with ``total``,
+  streamed multipart uploads with the real content type, streamed downloads.  They are sent
+  over urllib3 by :mod:`.wire` (same auth, headers, timeout, proxy and errors as the library's
+  requests session, at about half its CPU per request; the reasons are there).
+- Retries and Retry-After are applied below both by :mod:`.transport` (one policy: mounted as
+  the library session's adapter, and around each attempt of the wire): idempotent requests are
+  repeated, a POST only when it never left.
 - Search pages by ``startAt`` on Server/DC (``/search``) and by ``nextPageToken`` on Cloud
   (``/search/jql``; the old endpoint answers 410 there).  Cloud's search is eventually
   consistent, so it is never used to decide whether an issue exists right after creating it.
@@ -17,7 +20,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from datetime import datetime
@@ -34,7 +36,8 @@ from requests_toolbelt import MultipartEncoder
 from bridge.user_agent import user_agent
 
 from .config import JiraSettings
-from .transport import RetryAfterGate, RetryingAdapter
+from .transport import RetryAfterGate, RetryingAdapter, RetryPolicy
+from .wire import Wire, authorization, decoded
 
 # Server paging by startAt re-reads this many items at each page boundary: an item updated
 # while we page moves to the end of "ORDER BY updated" and shifts the rest one place back.
@@ -47,9 +50,12 @@ class JiraRest:
     def __init__(self, settings: JiraSettings, gate: RetryAfterGate | None = None):
         self.settings = settings
         self.gate = gate or RetryAfterGate()
+        # One retry loop for both HTTP stacks: the library's session and the wire.
+        self.policy = RetryPolicy(self.gate, max_attempts=settings.max_attempts)
         self._client: JIRA | None = None
+        self._wire: Wire | None = None
         self._lock = threading.Lock()
-        self.observer: Callable[[int | str, float], None] | None = None  # set before first use
+        self._api = f"{settings.server_url}/rest/api/2/"  # the library's _get_url with rest_api_version 2
 
     @property
     def client(self) -> JIRA:
@@ -69,41 +75,47 @@ class JiraRest:
                       get_server_info=False, max_retries=0, timeout=s.timeout, **auth)
         # The library switches to Cloud behaviour (search/jql) by this attribute.
         client.deploymentType = "Cloud" if s.deployment == "cloud" else "Server"
-        adapter = RetryingAdapter(self.gate, max_attempts=s.max_attempts)
-        adapter.observer = self.observer
+        adapter = RetryingAdapter(self.policy)
         client._session.mount("https://", adapter)
         client._session.mount("http://", adapter)
         client._session.headers["User-Agent"] = user_agent()
         _settle_environment(client._session, s.server_url)
         return client
 
+    @property
+    def wire(self) -> Wire:
+        """The raw calls' transport (:mod:`.wire`), built on first use like the client."""
+        with self._lock:
+            if self._wire is None:
+                s = self.settings
+                self._wire = Wire(s.server_url, timeout=s.timeout, policy=self.policy, user_agent=user_agent(),
+                                  authorization=authorization(s.user, s.token.get_secret_value(),
+                                                              bearer=s.effective_auth == "bearer"))
+            return self._wire
+
     def observe(self, observer: Callable[[int | str, float], None]) -> None:
         """Report every attempt (status or "timeout"/"error", seconds) to ``observer``."""
-        with self._lock:
-            self.observer = observer
-            if self._client is not None:  # already built: the mounted adapters too
-                for adapter in self._client._session.adapters.values():
-                    if isinstance(adapter, RetryingAdapter):
-                        adapter.observer = observer
+        self.policy.observer = observer
 
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._wire is not None:
+                self._wire.close()
+                self._wire = None
 
-    # --- raw JSON calls through the library's session ---------------------------------
+    # --- raw JSON calls over the wire -----------------------------------------------------
 
     def url(self, path: str) -> str:
-        return self.client._get_url(path)
+        return self._api + path
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        reply = self.client._session.get(self.url(path), params=params)
-        return reply.json() if reply.content else None
+        return self.wire.json("GET", self.url(path), params=params)[0]
 
     def send(self, method: str, path: str, body: Any) -> Any:
-        reply = self.client._session.request(method, self.url(path), data=json.dumps(body))
-        return reply.json() if reply.content else None
+        return self.wire.json(method, self.url(path), body=body)[0]
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -152,8 +164,8 @@ class JiraRest:
                      ) -> Iterator[tuple[list[dict[str, Any]], datetime | None]]:
         """(issues, Jira's clock from the reply's ``Date`` header) for every page of ``jql``.
 
-        Sent through the library's session (auth, retries, error translation) rather than
-        ``search_issues``, which hides the reply's headers.  Server/DC pages by ``startAt`` on
+        Sent as a raw call (auth, retries, error translation as every other) rather than the
+        library's ``search_issues``, which hides the reply's headers.  Server/DC pages by ``startAt`` on
         ``/search``; Cloud by ``nextPageToken`` on ``/search/jql`` (``/search`` answers 410 there).
         ``reconcile``: issue ids (at most 50) Cloud answers read-after-write for; its search is
         otherwise eventually consistent (https://developer.atlassian.com/cloud/jira/platform/search-and-reconcile).
@@ -187,14 +199,14 @@ class JiraRest:
             start = reached - PAGE_OVERLAP if len(issues) > PAGE_OVERLAP else reached
 
     def _search_page(self, path: str, params: dict[str, Any]) -> tuple[dict[str, Any], datetime | None]:
-        reply = self.client._session.get(self.url(path), params=params)
+        page, headers = self.wire.json("GET", self.url(path), params=params)
         clock = None
-        if reply.headers.get("Date"):
+        if headers.get("Date"):
             try:
-                clock = parsedate_to_datetime(reply.headers["Date"])
+                clock = parsedate_to_datetime(headers["Date"])
             except (TypeError, ValueError):
                 clock = None
-        return (reply.json() if reply.content else None) or {}, clock
+        return page or {}, clock
 
     def issue_property(self, issue_id: str, key: str) -> Any:
         """An entity property's value, or None when the issue has no such property."""
@@ -211,30 +223,23 @@ class JiraRest:
         """Stream ``path`` as a multipart upload; Jira replies with a list of attachments."""
         with path.open("rb") as handle:
             encoder = MultipartEncoder(fields={"file": (name, handle, content_type or "application/octet-stream")})
-            reply = self.client._session.post(
-                self.url(f"issue/{issue_id}/attachments"), data=encoder,
-                headers={"Content-Type": encoder.content_type, "X-Atlassian-Token": "no-check"})
-        body = reply.json()
+            wire = self.wire
+            reply = wire.request("POST", self.url(f"issue/{issue_id}/attachments"), body=encoder,
+                                 headers={**wire.headers, "Content-Type": encoder.content_type,
+                                          "Content-Length": str(encoder.len), "X-Atlassian-Token": "no-check"})
+        body = decoded(reply)
         return body[0] if isinstance(body, list) else body
 
     def download(self, url: str, dest: Path) -> None:
         """GET the attachment's ``content`` URL exactly as Jira gave it, streamed to ``dest``
         (through the proxy the environment names for that URL's host)."""
-        session = self.client._session
-        proxies: dict[str, Any] = {key: None for key in session.proxies}  # None: not the session's
-        proxies.update(get_environ_proxies(url))
-        reply = session.get(url, stream=True, proxies=proxies)
-        try:
-            with dest.open("wb") as handle:
-                for chunk in reply.iter_content(_CHUNK):
-                    handle.write(chunk)
-        finally:
-            reply.close()
+        with dest.open("wb") as handle:
+            self.wire.save(url, handle, _CHUNK)
 
 
 def _settle_environment(session: Session, server_url: str) -> None:
     """Take the environment's proxy and CA bundle settings for ``server_url`` once, not on every
-    request.  With ``trust_env`` (the default) requests reads them for each request
+    request (the library's session; :mod:`.wire` reads them once likewise).  With ``trust_env`` (the default) requests reads them for each request
     (``Session.merge_environment_settings``: the proxy variables, ``no_proxy``,
     ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, ``.netrc`` when a request has no auth) — the
     largest avoidable CPU cost per Jira request in a mirror's profile.  The session talks to

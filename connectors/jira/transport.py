@@ -2,7 +2,9 @@
 
 The library's own retries are off (``max_retries=0``): they repeat 429/503 and connection
 errors for every method, POST included, so a retried create could duplicate an issue.
-Instead this transport adapter, mounted on the library's session, applies the bridge's rules:
+Instead one :class:`RetryPolicy` per connector applies the bridge's rules, around each attempt
+of both HTTP stacks: :class:`RetryingAdapter`, mounted on the library's requests session (used
+for transitions), and :mod:`.wire`, the urllib3 transport of the connector's raw calls.
 
 - Retry-After (else X-RateLimit-Reset) is a minimum wait for the whole connector: after a 429
   (or a 503 carrying it)
@@ -25,7 +27,8 @@ import random
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from functools import partial
+from typing import Callable, Mapping, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -91,17 +94,30 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 
 def never_sent(exc: BaseException) -> bool:
-    """True when the request cannot have reached Jira (no connection was made)."""
+    """True when the request cannot have reached Jira (no connection was made).  ``exc`` is a
+    requests exception, raised by requests' adapter (wrapping urllib3's ``MaxRetryError``) or by
+    :mod:`.wire` (wrapping urllib3's exception itself)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+    cause = exc.args[0] if exc.args else None
+    cause = getattr(cause, "reason", cause)
+    return isinstance(exc, requests.ConnectionError) and isinstance(cause, NewConnectionError)
 
 
-class RetryingAdapter(HTTPAdapter):
+# What an attempt may raise that is worth another (for an idempotent request, or a POST that
+# never left): the requests exceptions of a failed connection or exchange.
+TRANSPORT_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+_Reply = TypeVar("_Reply")
+
+
+class RetryPolicy:
+    """The retry loop of every request to Jira, whichever HTTP stack sends it: the library's
+    requests session (:class:`RetryingAdapter`) and the connector's own raw calls (:mod:`.wire`).
+    One instance per connector, so both share the gate, the attempts and the observer."""
+
     def __init__(self, gate: RetryAfterGate, *, max_attempts: int = 4, base_delay: float = 0.5,
                  max_delay: float = 30.0, rng: random.Random | None = None):
-        super().__init__()
         self.gate = gate
         self.max_attempts = max(1, max_attempts)
         self.base_delay, self.max_delay = base_delay, max_delay
@@ -113,28 +129,49 @@ class RetryingAdapter(HTTPAdapter):
         if self.observer is not None:
             self.observer(outcome, time.perf_counter() - started)
 
-    def send(self, request, **kwargs):  # type: ignore[override]
-        idempotent = (request.method or "GET").upper() in IDEMPOTENT
-        attempt = 0
+    def run(self, method: str, attempt: Callable[[], _Reply], *, status: Callable[[_Reply], int],
+            discard: Callable[[_Reply], None]) -> _Reply:
+        """Send by calling ``attempt`` until the rules above are satisfied; ``status`` reads a
+        reply's HTTP status (its ``headers`` are read for Retry-After), ``discard`` frees a reply
+        that is answered by another attempt.  Raises what ``attempt`` raised last."""
+        idempotent = method.upper() in IDEMPOTENT
+        attempts = 0
         while True:
-            attempt += 1
+            attempts += 1
             self.gate.wait()
             started = time.perf_counter()
             try:
-                response = super().send(request, **kwargs)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                reply = attempt()
+            except TRANSPORT_FAILURES as exc:
                 self._observe("timeout" if isinstance(exc, requests.Timeout) else "error", started)
-                if attempt >= self.max_attempts or not (idempotent or never_sent(exc)):
+                if attempts >= self.max_attempts or not (idempotent or never_sent(exc)):
                     raise
             else:
-                self._observe(response.status_code, started)
-                status = response.status_code
-                if status in (429, 503):
-                    seconds = rate_limit_wait(response.headers)
+                code = status(reply)
+                if code in (429, 503):  # held before it is reported: an observer may send next
+                    seconds = rate_limit_wait(reply.headers)  # type: ignore[attr-defined]
                     if seconds is not None:
                         self.gate.hold(seconds)
-                retriable = status in _RETRIABLE_STATUS or status >= 500
-                if not retriable or not idempotent or attempt >= self.max_attempts:
-                    return response
-                response.close()
-            self.gate.sleep(backoff(attempt, self.base_delay, self.max_delay, self.rng))
+                self._observe(code, started)
+                retriable = code in _RETRIABLE_STATUS or code >= 500
+                if not retriable or not idempotent or attempts >= self.max_attempts:
+                    return reply
+                discard(reply)
+            self.gate.sleep(backoff(attempts, self.base_delay, self.max_delay, self.rng))
+
+
+class RetryingAdapter(HTTPAdapter):
+    """requests' adapter with :class:`RetryPolicy`'s loop around each send (mounted on the
+    ``jira`` library's session, which the connector uses for transitions)."""
+
+    def __init__(self, policy: RetryPolicy):
+        super().__init__()
+        self.policy = policy
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        return self.policy.run(request.method or "GET", partial(HTTPAdapter.send, self, request, **kwargs),
+                               status=_status_code, discard=requests.Response.close)
+
+
+def _status_code(response: requests.Response) -> int:
+    return response.status_code

@@ -1,0 +1,267 @@
+"""The connector's raw REST calls, sent over urllib3 directly instead of through requests.
+
+Why: the initial mirror is CPU-bound in the bridge process (one interpreter, 8 worker threads,
+about 35 ms CPU and 8 Jira requests per ticket).  A py-spy profile (``--gil``) of a mirror had
+the Jira HTTP stack at about a third of all samples: ``ResilientSession.request`` →
+``requests.Session.request``, of which ``prepare_request`` 10 % (``merge_setting`` /
+``to_key_val_list``, whose runtime-checkable Protocol ``isinstance`` is slow on Python 3.11:
+python/cpython#102936, #74690) and ``Session.send`` 21 % — but urllib3's ``urlopen``, which
+does the actual exchange, only 13 %.  CPU per POST with a JSON reply, one thread, against a
+local HTTP/1.1 server: the jira session 2,259 µs, ``requests.Session`` 2,140 µs,
+``httpx.Client`` 2,080 µs, ``urllib3.PoolManager`` 1,145 µs.  urllib3 is what requests is
+built on (installed with it), so the raw calls take it directly.  The ``jira`` library's
+session stays for what the library itself sends (transitions, ``check``).
+
+What the requests path did and :class:`Wire` keeps:
+
+- headers: the library session's (``Accept: application/json,*/*;q=0.9``, ``Cache-Control:
+  no-cache``, ``X-Atlassian-Token: no-check``), requests' ``Accept-Encoding``, the bridge's
+  ``User-Agent``; ``Content-Type: application/json`` on JSON bodies, the encoder's on uploads;
+  ``Authorization`` as the library sends it (``Basic`` user:token, or ``Bearer`` token).
+- the environment, read once (as :func:`.rest._settle_environment` does for the session): the
+  proxy for the server URL (``no_proxy`` applies), the CA bundle of ``REQUESTS_CA_BUNDLE`` /
+  ``CURL_CA_BUNDLE``, else certifi's (requests' default).  A download goes through the proxy
+  the environment names for the attachment URL's own host.
+- a pool like requests' adapter: 10 connections kept per host; more threads than that open
+  extra connections (never wait for one) that are closed after use.
+- retries: :class:`.transport.RetryPolicy` around each attempt, the same loop as the
+  library's session.  urllib3's own ``Retry`` repeats nothing; it only follows redirects of
+  GETs (as requests did, up to 30; ``Authorization`` is dropped on a redirect to another host).
+- errors: a reply that is not 2xx raises ``JIRAError`` as the library's ``ResilientSession``
+  does (as its ``raise_on_error``, on a ``requests.Response`` made from the reply: ``status_code``,
+  ``url``, ``text``, ``response.headers``, ``response.json()``, ``response.request.method``).
+  urllib3's exceptions become the requests exceptions requests' ``HTTPAdapter`` raises for them
+  (:func:`requests_error`), so :mod:`.errors`, :func:`.transport.never_sent` and the retry loop
+  keep one vocabulary for both stacks.
+- timeouts: ``timeout`` seconds to connect and between reads, as requests' single number.
+
+Not kept: cookies.  requests' session returned the cookies Jira set; every request here carries
+its credentials, which is what Jira authenticates by.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any, BinaryIO, Mapping
+from urllib.parse import urlencode
+
+import certifi
+import requests
+import urllib3
+from jira.exceptions import JIRAError
+from jira.resilientsession import parse_error_msg
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_auth_from_url, get_encoding_from_headers, get_environ_proxies, select_proxy
+from urllib3.exceptions import (ClosedPoolError, ConnectTimeoutError, DecodeError, HTTPError, InvalidHeader,
+                                LocationValueError, MaxRetryError, NewConnectionError, ProtocolError, ProxyError,
+                                ReadTimeoutError, ResponseError, SSLError)
+from urllib3.util import Retry, Timeout, make_headers
+
+from .transport import RetryPolicy
+
+POOL_SIZE = 10  # requests' HTTPAdapter: pool_connections = pool_maxsize = 10, pool_block = False
+MAX_REDIRECTS = 30  # requests' Session.max_redirects
+NO_BODY: Any = object()
+_FOLLOW = frozenset({"GET"})
+# Only redirects: a count of 0 for everything else makes the first failure final (raised,
+# wrapped in MaxRetryError, which requests_error unwraps).
+_FOLLOW_REDIRECTS = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=MAX_REDIRECTS)
+
+
+def authorization(user: str | None, token: str, *, bearer: bool) -> str:
+    """The ``Authorization`` header the ``jira`` library sends: ``basic_auth=(user, token)``
+    (requests' ``HTTPBasicAuth``) or ``token_auth=token`` (its ``TokenAuth``: ``Bearer <token>``)."""
+    if bearer:
+        return f"Bearer {token}"
+    return make_headers(basic_auth=f"{user or ''}:{token}")["authorization"]
+
+
+def ca_settings() -> dict[str, str]:
+    """Pool arguments for certificate checks: the bundle requests would use for a session that
+    trusts the environment (``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``, else certifi's)."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    key = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
+    return {"cert_reqs": "CERT_REQUIRED", key: bundle}
+
+
+class Wire:
+    """Sends requests to one Jira: built once per connector (reads the environment then), shared
+    by every thread (urllib3's pools are thread-safe)."""
+
+    def __init__(self, server_url: str, *, authorization: str, user_agent: str, timeout: float,
+                 policy: RetryPolicy):
+        self.policy = policy
+        self._timeout = Timeout(connect=timeout, read=timeout)
+        self.headers = {
+            "User-Agent": user_agent,
+            "Accept": "application/json,*/*;q=0.9",
+            "Accept-Encoding": ", ".join(make_headers(accept_encoding=True)["accept-encoding"].split(",")),
+            "Cache-Control": "no-cache",
+            "X-Atlassian-Token": "no-check",
+            "Authorization": authorization,
+        }
+        self.json_headers = {**self.headers, "Content-Type": "application/json"}
+        self._pool_settings: dict[str, Any] = {"num_pools": POOL_SIZE, "maxsize": POOL_SIZE, "block": False,
+                                               **ca_settings()}
+        self._lock = threading.Lock()
+        self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self.manager = self.manager_for(server_url)  # the server's proxy, once
+
+    def manager_for(self, url: str) -> urllib3.PoolManager:
+        """The pool manager for ``url``: through the proxy the environment names for its host
+        (``get_environ_proxies`` applies ``no_proxy``), else direct."""
+        proxy = select_proxy(url, get_environ_proxies(url))
+        with self._lock:
+            manager = self._managers.get(proxy)
+            if manager is None:
+                manager = self._managers[proxy] = self._new_manager(proxy)
+            return manager
+
+    def _new_manager(self, proxy: str | None) -> urllib3.PoolManager:
+        if not proxy:
+            return urllib3.PoolManager(**self._pool_settings)
+        username, password = get_auth_from_url(proxy)
+        if proxy.lower().startswith("socks"):  # as requests: needs PySocks
+            from urllib3.contrib.socks import SOCKSProxyManager
+
+            return SOCKSProxyManager(proxy, username=username or None, password=password or None,
+                                     **self._pool_settings)
+        proxy_headers = make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+        return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **self._pool_settings)
+
+    def close(self) -> None:
+        with self._lock:
+            for manager in self._managers.values():
+                manager.clear()
+
+    # --- requests ----------------------------------------------------------------------
+
+    def json(self, method: str, url: str, *, params: Mapping[str, Any] | None = None, body: Any = NO_BODY,
+             ) -> tuple[Any, urllib3.HTTPHeaderDict]:
+        """Send ``body`` as JSON (None as ``null``), if given; (the reply's JSON or None when its
+        body is empty, its headers)."""
+        if body is NO_BODY:
+            reply = self.request(method, url, params=params, headers=self.headers)
+        else:
+            reply = self.request(method, url, params=params, body=json.dumps(body).encode(),
+                                 headers=self.json_headers)
+        return decoded(reply), reply.headers
+
+    def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                headers: Mapping[str, str] | None = None, manager: urllib3.PoolManager | None = None,
+                preload: bool = True) -> urllib3.BaseHTTPResponse:
+        """One request under the retry policy; the 2xx reply (read whole unless ``preload`` is
+        False, then the caller reads and releases it).  JIRAError for any other reply; the
+        requests exception (:func:`requests_error`) for a failure without one."""
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{query(params)}"
+        sender = manager or self.manager
+        follow = method in _FOLLOW
+        retries = _FOLLOW_REDIRECTS if follow else False
+        timeout = self._timeout
+
+        def attempt() -> urllib3.BaseHTTPResponse:
+            try:
+                return sender.urlopen(method, url, body=body, headers=headers or self.headers, retries=retries,
+                                      redirect=follow, timeout=timeout, preload_content=preload)
+            except (HTTPError, OSError) as exc:
+                raise requests_error(exc, method, url) from exc
+
+        reply = self.policy.run(method, attempt, status=_status, discard=_discard)
+        if reply.status >= 400 or (reply.status >= 300 and not follow):
+            raise jira_error(method, url, reply)
+        return reply
+
+    def save(self, url: str, handle: BinaryIO, chunk: int) -> None:
+        """GET ``url`` exactly as given (through the proxy the environment names for its host)
+        and write the body to ``handle`` as it arrives."""
+        reply = self.request("GET", url, manager=self.manager_for(url), preload=False)
+        consumed = False
+        try:
+            blocks = reply.stream(chunk)
+            while True:
+                try:
+                    block = next(blocks, None)
+                except (HTTPError, OSError) as exc:
+                    raise requests_error(exc, "GET", url, streaming=True) from exc
+                if block is None:
+                    consumed = True
+                    return
+                handle.write(block)
+        finally:
+            if not consumed:  # as requests' Response.close: a half-read connection is not reused
+                reply.close()
+            reply.release_conn()
+
+
+def query(params: Mapping[str, Any]) -> str:
+    """``params`` as requests encodes them: a list repeats its key, None leaves the key out."""
+    pairs: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        for one in value if isinstance(value, (list, tuple)) else (value,):
+            if one is not None:
+                pairs.append((key, one))
+    return urlencode(pairs)
+
+
+def decoded(reply: urllib3.BaseHTTPResponse) -> Any:
+    """The reply's JSON, None when the body is empty (ValueError when it is not JSON).
+    ``json.loads`` on bytes detects UTF-8/16/32 as requests' ``Response.json`` does."""
+    data = reply.data
+    return json.loads(data) if data else None
+
+
+def jira_error(method: str, url: str, reply: urllib3.BaseHTTPResponse) -> JIRAError:
+    """The JIRAError the library's session raises for this reply (as its ``raise_on_error``; that
+    passes a 3xx, which here is an unfollowed redirect of a write)."""
+    response = requests.Response()
+    response.status_code = reply.status
+    response.headers = CaseInsensitiveDict(reply.headers)
+    response._content = reply.data
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.reason = reply.reason or ""
+    response.url = url
+    response.request = requests.Request(method, url).prepare()
+    reply.release_conn()
+    return JIRAError(parse_error_msg(response), status_code=response.status_code, url=url, response=response)
+
+
+def requests_error(exc: BaseException, method: str, url: str, *, streaming: bool = False
+                   ) -> requests.RequestException:
+    """The requests exception requests raises for urllib3's ``exc`` (``HTTPAdapter.send``; with
+    ``streaming``, ``Response.iter_content``), carrying the request (errors.py names its URL)."""
+    request = requests.Request(method, url)
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    e = requests.exceptions
+    if streaming and isinstance(reason, ProtocolError):
+        return e.ChunkedEncodingError(exc, request=request)
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return e.ConnectTimeout(exc, request=request)
+    if isinstance(reason, ReadTimeoutError):
+        return e.ReadTimeout(exc, request=request)
+    if isinstance(reason, ResponseError):
+        return e.TooManyRedirects(exc, request=request)
+    if isinstance(reason, ProxyError):
+        return e.ProxyError(exc, request=request)
+    if isinstance(reason, SSLError):
+        return e.SSLError(exc, request=request)
+    if isinstance(reason, DecodeError):
+        return e.ContentDecodingError(exc, request=request)
+    if isinstance(reason, InvalidHeader):
+        return e.InvalidHeader(exc, request=request)
+    if isinstance(reason, LocationValueError):
+        return e.InvalidURL(exc, request=request)
+    if isinstance(reason, (ProtocolError, NewConnectionError, ClosedPoolError, OSError)) or reason is not exc:
+        return e.ConnectionError(exc, request=request)
+    return e.RequestException(exc, request=request)
+
+
+def _status(reply: urllib3.BaseHTTPResponse) -> int:
+    return reply.status
+
+
+def _discard(reply: urllib3.BaseHTTPResponse) -> None:
+    reply.drain_conn()
+    reply.release_conn()
