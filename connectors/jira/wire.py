@@ -34,16 +34,19 @@ What the requests path did and :class:`Wire` keeps:
   (:func:`requests_error`), so :mod:`.errors`, :func:`.transport.never_sent` and the retry loop
   keep one vocabulary for both stacks.
 - timeouts: ``timeout`` seconds to connect and between reads, as requests' single number.
-
-Not kept: cookies.  requests' session returned the cookies Jira set; every request here carries
-its credentials, which is what Jira authenticates by.
+- cookies: those Jira sets are sent back, as requests' session did (:class:`Cookies`, the
+  standard library's cookie jar).  Data Center opens a server-side session for a request that
+  authenticates without its session cookie (JRASERVER-26397, cited in pycontribs/jira#425);
+  returning ``JSESSIONID`` lets Jira reuse the one it opened.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import threading
+import urllib.request
 from typing import Any, BinaryIO, Mapping
 from urllib.parse import urlencode
 
@@ -108,6 +111,7 @@ class Wire:
         self._lock = threading.Lock()
         self._managers: dict[str | None, urllib3.PoolManager] = {}
         self.manager = self.manager_for(server_url)  # the server's proxy, once
+        self.cookies = Cookies()
 
     def manager_for(self, url: str) -> urllib3.PoolManager:
         """The pool manager for ``url``: through the proxy the environment names for its host
@@ -162,12 +166,17 @@ class Wire:
         retries = _FOLLOW_REDIRECTS if follow else False
         timeout = self._timeout
 
+        sent = headers or self.headers
+
         def attempt() -> urllib3.BaseHTTPResponse:
+            cookie = self.cookies.header(url)
             try:
-                return sender.urlopen(method, url, body=body, headers=headers or self.headers, retries=retries,
-                                      redirect=follow, timeout=timeout, preload_content=preload)
+                reply = sender.urlopen(method, url, body=body, headers={**sent, "Cookie": cookie} if cookie else sent,
+                                       retries=retries, redirect=follow, timeout=timeout, preload_content=preload)
             except (HTTPError, OSError) as exc:
                 raise requests_error(exc, method, url) from exc
+            self.cookies.keep(url, reply)
+            return reply
 
         reply = self.policy.run(method, attempt, status=_status, discard=_discard)
         if reply.status >= 400 or (reply.status >= 300 and not follow):
@@ -194,6 +203,41 @@ class Wire:
             if not consumed:  # as requests' Response.close: a half-read connection is not reused
                 reply.close()
             reply.release_conn()
+
+
+class Cookies:
+    """The cookies Jira set, sent back with the requests they match (domain, path, expiry: the
+    standard library's :class:`http.cookiejar.CookieJar`, thread-safe).  A reply without
+    ``Set-Cookie`` and a request with an empty jar cost a header lookup."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+
+    def header(self, url: str) -> str | None:
+        """The ``Cookie`` header for ``url``, None when no cookie matches."""
+        if not len(self.jar):
+            return None
+        request = urllib.request.Request(url)
+        self.jar.add_cookie_header(request)
+        return request.get_header("Cookie")
+
+    def keep(self, url: str, reply: urllib3.BaseHTTPResponse) -> None:
+        """Take the ``Set-Cookie`` headers of ``reply`` to a request for ``url``."""
+        if "set-cookie" in reply.headers:
+            self.jar.extract_cookies(_SetCookies(reply.headers), urllib.request.Request(url))  # type: ignore[arg-type]
+
+
+class _SetCookies:
+    """The reply as :meth:`http.cookiejar.CookieJar.extract_cookies` reads it (``info().get_all``)."""
+
+    def __init__(self, headers: urllib3.HTTPHeaderDict):
+        self.headers = headers
+
+    def info(self) -> "_SetCookies":
+        return self
+
+    def get_all(self, name: str, default: Any = None) -> Any:
+        return self.headers.getlist(name) or default
 
 
 def query(params: Mapping[str, Any]) -> str:

@@ -290,6 +290,31 @@ def test_requests_carry_the_librarys_headers_and_credentials(no_proxy_env, user,
         server.stop()
 
 
+def test_the_session_cookie_jira_sets_goes_back_with_the_next_requests(no_proxy_env):
+    # Data Center opens a session for a request without its cookie (JRASERVER-26397): the
+    # cookie it sets comes back, as with requests' session; a cookie for another path does not.
+    def script(arrival: Arrival, so_far: list[Arrival]) -> Reply:
+        if len(so_far) == 1:
+            return 200, {"Set-Cookie": "JSESSIONID=4A7F; Path=/; HttpOnly"}, b'{"id": "1"}'
+        if len(so_far) == 2:
+            return 201, {"Set-Cookie": "elsewhere=1; Path=/secure"}, b'{"id": "2"}'
+        return ok({"id": "3"})
+
+    server = Scripted(script).start()
+    rest = JiraRest(settings_for(server.url))
+    try:
+        rest.get("issue/1")
+        rest.send("POST", "issue/2/comment", {"body": "x"})
+        rest.get("issue/3")
+        first, second, third = server.arrivals
+        assert "Cookie" not in first.headers
+        assert second.headers["Cookie"] == "JSESSIONID=4A7F"
+        assert third.headers["Cookie"] == "JSESSIONID=4A7F"
+    finally:
+        rest.close()
+        server.stop()
+
+
 # --- the environment ---------------------------------------------------------------------------
 
 def test_the_servers_proxy_is_taken_from_the_environment_once(jira_server_sandbox, proxy, no_proxy_env):
