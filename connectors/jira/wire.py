@@ -283,23 +283,24 @@ def requests_error(exc: BaseException, method: str, url: str, *, streaming: bool
         return e.ChunkedEncodingError(exc, request=request)
     if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
         return e.ConnectTimeout(exc, request=request)
-    if isinstance(reason, ReadTimeoutError):
-        return e.ReadTimeout(exc, request=request)
-    if isinstance(reason, ResponseError):
-        return e.TooManyRedirects(exc, request=request)
-    if isinstance(reason, ProxyError):
-        return e.ProxyError(exc, request=request)
-    if isinstance(reason, SSLError):
-        return e.SSLError(exc, request=request)
-    if isinstance(reason, DecodeError):
-        return e.ContentDecodingError(exc, request=request)
-    if isinstance(reason, InvalidHeader):
-        return e.InvalidHeader(exc, request=request)
-    if isinstance(reason, LocationValueError):
-        return e.InvalidURL(exc, request=request)
+    for cause, raised in _AS_REQUESTS:
+        if isinstance(reason, cause):
+            return raised(exc, request=request)
     if isinstance(reason, (ProtocolError, NewConnectionError, ClosedPoolError, OSError)) or reason is not exc:
         return e.ConnectionError(exc, request=request)
     return e.RequestException(exc, request=request)
+
+
+# urllib3's failure → the requests exception ``HTTPAdapter.send`` raises for it, in its order.
+_AS_REQUESTS: tuple[tuple[type[BaseException], type[requests.RequestException]], ...] = (
+    (ReadTimeoutError, requests.exceptions.ReadTimeout),
+    (ResponseError, requests.exceptions.TooManyRedirects),
+    (ProxyError, requests.exceptions.ProxyError),
+    (SSLError, requests.exceptions.SSLError),
+    (DecodeError, requests.exceptions.ContentDecodingError),
+    (InvalidHeader, requests.exceptions.InvalidHeader),
+    (LocationValueError, requests.exceptions.InvalidURL),
+)
 
 
 def _status(reply: urllib3.BaseHTTPResponse) -> int:

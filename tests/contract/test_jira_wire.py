@@ -41,6 +41,13 @@ PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_p
 
 # --- a scripted server and a forward proxy --------------------------------------------------
 
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Jira
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 @dataclass
 class Arrival:
     at: float  # time.monotonic()
@@ -63,12 +70,7 @@ class Scripted:
     def __post_init__(self) -> None:
         owner = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(_Quiet):
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 arrival = Arrival(time.monotonic(), self.command, self.path, dict(self.headers.items()),
@@ -120,12 +122,7 @@ class ForwardProxy:
         upstream = urllib3.PoolManager()
         owner = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(_Quiet):
             def _any(self) -> None:
                 owner.seen.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
