@@ -25,8 +25,12 @@ What the requests path did and :class:`Wire` keeps:
 - a pool like requests' adapter: 10 connections kept per host; more threads than that open
   extra connections (never wait for one) that are closed after use.
 - retries: :class:`.transport.RetryPolicy` around each attempt, the same loop as the
-  library's session.  urllib3's own ``Retry`` repeats nothing; it only follows redirects of
-  GETs (as requests did, up to 30; ``Authorization`` is dropped on a redirect to another host).
+  library's session; urllib3's own ``Retry`` is off.
+- redirects: GETs follow them hop by hop as requests' ``Session.resolve_redirects`` (up to 30):
+  each hop's cookies are kept for that hop's URL and sent from the jar for it, and
+  ``Authorization`` is dropped where requests' ``should_strip_auth`` drops it (another host,
+  or another port or scheme except the http:80 → https:443 upgrade of the same host).  Writes
+  do not follow: a 3xx is a ``JIRAError``.  All hops go through the first URL's proxy.
 - errors: a reply that is not 2xx raises ``JIRAError`` as the library's ``ResilientSession``
   does (as its ``raise_on_error``, on a ``requests.Response`` made from the reply: ``status_code``,
   ``url``, ``text``, ``response.headers``, ``response.json()``, ``response.request.method``).
@@ -48,7 +52,7 @@ import os
 import threading
 import urllib.request
 from typing import Any, BinaryIO, Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import certifi
 import requests
@@ -60,17 +64,15 @@ from requests.utils import get_auth_from_url, get_encoding_from_headers, get_env
 from urllib3.exceptions import (ClosedPoolError, ConnectTimeoutError, DecodeError, HTTPError, InvalidHeader,
                                 LocationValueError, MaxRetryError, NewConnectionError, ProtocolError, ProxyError,
                                 ReadTimeoutError, ResponseError, SSLError)
-from urllib3.util import Retry, Timeout, make_headers
+from urllib3.util import Timeout, make_headers
 
 from .transport import RetryPolicy
 
+_STRIP_AUTH = requests.sessions.SessionRedirectMixin.should_strip_auth
 POOL_SIZE = 10  # requests' HTTPAdapter: pool_connections = pool_maxsize = 10, pool_block = False
 MAX_REDIRECTS = 30  # requests' Session.max_redirects
 NO_BODY: Any = object()
 _FOLLOW = frozenset({"GET"})
-# Only redirects: a count of 0 for everything else makes the first failure final (raised,
-# wrapped in MaxRetryError, which requests_error unwraps).
-_FOLLOW_REDIRECTS = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=MAX_REDIRECTS)
 
 
 def authorization(user: str | None, token: str, *, bearer: bool) -> str:
@@ -163,20 +165,34 @@ class Wire:
             url = f"{url}{'&' if '?' in url else '?'}{query(params)}"
         sender = manager or self.manager
         follow = method in _FOLLOW
-        retries = _FOLLOW_REDIRECTS if follow else False
         timeout = self._timeout
-
         sent = headers or self.headers
 
         def attempt() -> urllib3.BaseHTTPResponse:
-            cookie = self.cookies.header(url)
-            try:
-                reply = sender.urlopen(method, url, body=body, headers={**sent, "Cookie": cookie} if cookie else sent,
-                                       retries=retries, redirect=follow, timeout=timeout, preload_content=preload)
-            except (HTTPError, OSError) as exc:
-                raise requests_error(exc, method, url) from exc
-            self.cookies.keep(url, reply)
-            return reply
+            # Redirects are followed here, hop by hop, as requests' Session.resolve_redirects:
+            # each hop's Set-Cookie is kept for that hop's URL, each hop's Cookie header comes
+            # from the jar for its URL, Authorization is dropped by requests' should_strip_auth
+            # (kept on an http:80 -> https:443 upgrade of the same host).
+            target, carried = url, sent
+            for _ in range(MAX_REDIRECTS + 1):
+                cookie = self.cookies.header(target)
+                try:
+                    reply = sender.urlopen(method, target, body=body,
+                                           headers={**carried, "Cookie": cookie} if cookie else carried,
+                                           retries=False, redirect=False, timeout=timeout, preload_content=preload)
+                except (HTTPError, OSError) as exc:
+                    raise requests_error(exc, method, target) from exc
+                self.cookies.keep(target, reply)
+                location = reply.get_redirect_location() if follow else None
+                if not location:
+                    return reply
+                _discard(reply)
+                following = urljoin(target, location)
+                if _STRIP_AUTH(None, target, following):
+                    carried = {name: value for name, value in carried.items() if name != "Authorization"}
+                target = following
+            raise requests.exceptions.TooManyRedirects(f"Exceeded {MAX_REDIRECTS} redirects.",
+                                                       request=requests.Request(method, url))
 
         reply = self.policy.run(method, attempt, status=_status, discard=_discard)
         if reply.status >= 400 or (reply.status >= 300 and not follow):
@@ -251,10 +267,22 @@ def query(params: Mapping[str, Any]) -> str:
 
 
 def decoded(reply: urllib3.BaseHTTPResponse) -> Any:
-    """The reply's JSON, None when the body is empty (ValueError when it is not JSON).
-    ``json.loads`` on bytes detects UTF-8/16/32 as requests' ``Response.json`` does."""
+    """The reply's JSON, None when the body is empty (ValueError when it is not JSON).  As
+    requests' ``Response.json``: a declared charset other than UTF-8 decodes the text (bad bytes
+    replaced); else ``json.loads`` on the bytes detects UTF-8/16/32, bad UTF-8 replaced."""
     data = reply.data
-    return json.loads(data) if data else None
+    if not data:
+        return None
+    charset = get_encoding_from_headers(reply.headers)  # requests' reading: application/json is utf-8
+    if charset and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        try:
+            return json.loads(str(data, charset, errors="replace"))  # as requests' Response.text
+        except LookupError:  # a charset Python does not know: as UTF-8 below
+            pass
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:  # requests decodes with errors="replace"
+        return json.loads(str(data, "utf-8", errors="replace"))
 
 
 def jira_error(method: str, url: str, reply: urllib3.BaseHTTPResponse) -> JIRAError:

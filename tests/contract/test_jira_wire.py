@@ -312,6 +312,49 @@ def test_the_session_cookie_jira_sets_goes_back_with_the_next_requests(no_proxy_
         server.stop()
 
 
+def test_a_redirected_read_keeps_each_hops_cookies_for_its_own_host(no_proxy_env):
+    # As requests' Session.resolve_redirects: the session cookie Jira sets on a 302 goes with
+    # the next hop and later requests; a cookie another host sets (Cloud's media redirect)
+    # stays with that host, which gets neither Jira's credentials nor its cookie.
+    media = Scripted(lambda arrival, so_far: (200, {"Set-Cookie": "AWSALB=media; Path=/"}, b'{"id": "1"}')).start()
+    media_url = media.url.replace("127.0.0.1", "localhost")
+
+    def script(arrival: Arrival, so_far: list[Arrival]) -> Reply:
+        if arrival.path.endswith("/issue/1"):
+            return 302, {"Location": "/rest/api/2/issue/1b", "Set-Cookie": "JSESSIONID=J1; Path=/"}, b""
+        if arrival.path.endswith("/issue/1b"):
+            return 302, {"Location": f"{media_url}/file/1"}, b""
+        return ok({"id": "2"})
+
+    server = Scripted(script).start()
+    rest = JiraRest(settings_for(server.url))
+    try:
+        assert rest.get("issue/1") == {"id": "1"}
+        assert rest.get("issue/2") == {"id": "2"}
+        first, hop, later = server.arrivals
+        assert "Cookie" not in first.headers
+        assert hop.headers["Cookie"] == "JSESSIONID=J1" and "Authorization" in hop.headers
+        assert later.headers["Cookie"] == "JSESSIONID=J1"
+        (fetched,) = media.arrivals
+        assert "Authorization" not in fetched.headers and "Cookie" not in fetched.headers
+    finally:
+        rest.close()
+        server.stop()
+        media.stop()
+
+
+def test_a_reply_in_a_declared_charset_other_than_utf8_is_read_in_it(no_proxy_env):
+    body = '{"displayName": "Jürgen Müller"}'.encode("latin-1")
+    server = Scripted(lambda arrival, so_far: (200, {"Content-Type": "application/json;charset=ISO-8859-1"},
+                                               body)).start()
+    rest = JiraRest(settings_for(server.url))
+    try:
+        assert rest.get("myself") == {"displayName": "Jürgen Müller"}
+    finally:
+        rest.close()
+        server.stop()
+
+
 # --- the environment ---------------------------------------------------------------------------
 
 def test_the_servers_proxy_is_taken_from_the_environment_once(jira_server_sandbox, proxy, no_proxy_env):
