@@ -30,7 +30,7 @@ from bridge.errors import BridgeError, ConfigError, FatalError, RetriableError
 from bridge.metrics import Metrics
 from bridge.notify import Notifier, watchdog_interval
 from bridge.statuspage.views import CheckFindings, Tenant
-from bridge.sync.engine import READ_COUNTS
+from bridge.sync.engine import write_count
 
 log = structlog.get_logger()
 
@@ -112,8 +112,7 @@ class Daemon:
         log.info("pass_finished", seconds=round(time.monotonic() - started, 2), candidates=report.counts["candidates"],
                  failed=len(report.failed), held=report.counts["held"], quarantined=quarantined, braked=bool(report.braked), **done)
         links = self.bridge.ledger.count_links().get("ticket", 0)
-        writes = sum(v for k, v in done.items() if k not in READ_COUNTS)
-        self.notifier.status(f"{links} tickets linked; last pass: {writes} writes, "
+        self.notifier.status(f"{links} tickets linked; last pass: {write_count(done)} writes, "
                              f"{len(report.failed)} failed, {quarantined} in quarantine")
         if self.metrics is not None:
             self.metrics.set_quarantine_size(quarantined)

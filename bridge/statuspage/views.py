@@ -20,7 +20,7 @@ from typing import Any
 
 from bridge.logging import scrub_text
 from bridge.state.ledger import Ledger
-from bridge.sync.engine import READ_COUNTS
+from bridge.sync.engine import write_count
 
 ERROR_CHARS = 500
 RUNS_SHOWN = 10
@@ -121,8 +121,7 @@ def tenant_view(tenant: Tenant, now: datetime | None = None) -> TenantView:
             next_retry_at=next_retry, given_up=given_up,
             due=not given_up and next_retry is not None and next_retry <= now, action=q.action))
     runs = [{"kind": r.kind, "started_at": _utc(r.started_at), "finished_at": _utc(r.finished_at),
-             "outcome": r.outcome or "running", "writes": sum(v for k, v in (r.counts or {}).items()
-                                                              if k not in READ_COUNTS and isinstance(v, int)),
+             "outcome": r.outcome or "running", "writes": write_count(r.counts or {}),
              "candidates": (r.counts or {}).get("candidates"), "errors": r.errors,
              "message": short_error(r.message) if r.message else None}
             for r in ledger.runs(RUNS_SHOWN)]

@@ -42,7 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import structlog
 
@@ -83,6 +83,12 @@ class EngineSettings:
 # are writes, and "held" the writes that wait for their retry time.  "sweep_requests": the
 # source's requests while the sweep ran (:mod:`bridge.sync.sweep`).
 READ_COUNTS = frozenset({"candidates", "swept", "sweep_requests"})
+
+
+def write_count(counts: Mapping[str, object]) -> int:
+    """The writes a pass's ``counts`` tell: the sum of the integer counts not in READ_COUNTS
+    (a run stored in the ledger may carry other values)."""
+    return sum(v for k, v in counts.items() if k not in READ_COUNTS and isinstance(v, int))
 
 
 @dataclass
@@ -313,8 +319,9 @@ class Engine:
     def _sweep(self, report: PassReport, offer: Callable[[list[SourceSummary]], dict[str, datetime]], *,
                dry_run: bool) -> None:
         """The rolling sweep (:mod:`bridge.sync.sweep`); the engine records what it found: the
-        items it read and the source's requests for them in the report, its listing time as this pass's ``sweep:<source>`` cursor
-        (set with the pass's other cursors), a request budget run out as the pass cut short."""
+        items it read and the source's requests for them in the report, its listing time as
+        this pass's ``sweep:<source>`` cursor (set with the pass's other cursors), a request
+        budget run out as the pass cut short."""
         sweep = RollingSweep(self.source, self.ledger, self.rules, self.settings.sweep_interval)
         result = sweep.run(offer, lambda s: self._keep(s, report), last_listed=self.ledger.cursor(self.sweep_stream),
                            holds=self._holds, dry_run=dry_run, heartbeat=self.heartbeat, stop=self.stop)

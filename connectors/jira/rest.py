@@ -226,7 +226,7 @@ class JiraRest:
             wire = self.wire
             reply = wire.request("POST", self.url(f"issue/{issue_id}/attachments"), body=encoder,
                                  headers={**wire.headers, "Content-Type": encoder.content_type,
-                                          "Content-Length": str(encoder.len), "X-Atlassian-Token": "no-check"})
+                                          "Content-Length": str(encoder.len)})
         body = decoded(reply)
         return body[0] if isinstance(body, list) else body
 
@@ -239,7 +239,8 @@ class JiraRest:
 
 def _settle_environment(session: Session, server_url: str) -> None:
     """Take the environment's proxy and CA bundle settings for ``server_url`` once, not on every
-    request (the library's session; :mod:`.wire` reads them once likewise).  With ``trust_env`` (the default) requests reads them for each request
+    request (the library's session; :mod:`.wire` reads them once likewise).  With ``trust_env``
+    (the default) requests reads them for each request
     (``Session.merge_environment_settings``: the proxy variables, ``no_proxy``,
     ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, ``.netrc`` when a request has no auth) — the
     largest avoidable CPU cost per Jira request in a mirror's profile.  The session talks to
