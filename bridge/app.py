@@ -164,6 +164,7 @@ class Bridge:
             ensure()
 
     def close(self) -> None:
+        self.ledger.close()
         if self.lock is not None:
             self.lock.release()
             self.lock = None
