@@ -47,10 +47,11 @@ class ItemOutcome:
     done: Counter = field(default_factory=Counter)
     error: BaseException | None = None  # stopped the item part-way (request budget): nothing more is known
     failures: list[tuple[a.Action, BaseException]] = field(default_factory=list)  # each failed write
-    # A new item's assignee (a tool person) its create carried and the tool took: the
-    # SetTargetAssignee step after the create only records it (capabilities.assignee_in_create).
+    # A new item's assignee (a tool person) its create carried and the tool took: its hashes go
+    # into the create's record and the SetTargetAssignee step after the create only reports it
+    # (capabilities.assignee_in_create).
     assigned_by_create: str | None = None
-    new_assignee: str | None = None  # the staff member a new item is to be assigned to
+    new_assignee: a.SetTargetAssignee | None = None  # the step assigning a new item, if planned
 
 
 class Applier:
@@ -73,7 +74,7 @@ class Applier:
     def apply_item(self, item_key: str, plan: list[a.Action], ref: SourceRef | None) -> ItemOutcome:
         outcome = ItemOutcome(item_key)
         if self.assignee_in_create and any(isinstance(x, a.CreateItem) for x in plan):
-            outcome.new_assignee = next((x.staff_id for x in plan if isinstance(x, a.SetTargetAssignee)), None)
+            outcome.new_assignee = next((x for x in plan if isinstance(x, a.SetTargetAssignee)), None)
         link = self.ledger.item_link(item_key)
         target_id = link.target_id if link else None
         structlog.contextvars.bind_contextvars(ticket=item_key, target=link.target_display_id if link else None)
@@ -98,14 +99,18 @@ class Applier:
         if isinstance(action, a.CreateItem):
             self.ledger.add_intent(key, action.marker.internal_id)
             extras: dict[str, object] = {"place_later": True} if self.placer.enabled else {}
-            person = self._person_for_create(outcome.new_assignee)
+            assigning = outcome.new_assignee
+            person = self._person_for_create(assigning.staff_id if assigning else None)
             if person:
                 extras["assignee"] = person
             result = self.connector.create(action.draft, action.marker, **extras)
-            if person and (result.fields or {}).get(FIELD_ASSIGNEE) == person:
+            assigned: dict[str, str] = {}
+            if assigning and person and (result.fields or {}).get(FIELD_ASSIGNEE) == person:
                 outcome.assigned_by_create = person
+                assigned = {FIELD_ASSIGNEE: assigning.source_hash}  # recorded here: one transaction less
             self.ledger.record_link(kind=KIND_TICKET, item_key=key, source_id=None, target_id=result.target_id,
-                                    source_hashes={**action.source_hashes, **created_attributes(action, result)},
+                                    source_hashes={**action.source_hashes, **created_attributes(action, result),
+                                                   **assigned},
                                     target_hashes=target_hashes(result.fields or {}),
                                     source_internal_id=action.marker.internal_id, display_id=result.display_id,
                                     clear_intent=True)
@@ -326,9 +331,7 @@ class Applier:
         key = action.item_key
         if isinstance(action, a.SetTargetAssignee):
             person = self.people.tool_person(action.staff_id) if action.staff_id else None
-            if person and person == outcome.assigned_by_create:  # the create carried it: nothing to write
-                self._link(key, target_id, source_hashes={FIELD_ASSIGNEE: action.source_hash},
-                           target_hashes={FIELD_ASSIGNEE: content_hash(person)})
+            if person and person == outcome.assigned_by_create:  # the create carried and recorded it
                 self._count(outcome, "assignee_mirrored", a.TO_TARGET)
                 log.info("assignee_mirrored", staff_id=action.staff_id, person=person, with_create=True)
                 return
