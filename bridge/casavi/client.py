@@ -48,6 +48,11 @@ from bridge.casavi.session import CasaviSession, PaginationError, response_json 
 
 log = structlog.get_logger()
 
+# Ticket pages asked for at once while a listing is read (see CasaviSession._array_pages): the
+# listing comes before any ticket of the pass is worked on, so this adds no load beside the
+# workers; a 2,000-ticket listing (81 pages) takes about 22 round trips instead of 81.
+LISTING_READ_AHEAD = 4
+
 T = TypeVar("T")
 
 
@@ -129,7 +134,7 @@ class CasaviClient(CasaviSession):
 
     def _ticket_entries(self, params: list[tuple[str, str | int]], *,
                         report: bool = True) -> Iterator[Ticket | TicketParseError]:
-        for rows in self._array_pages(paths.TICKETS, params):
+        for rows in self._array_pages(paths.TICKETS, params, read_ahead=LISTING_READ_AHEAD):
             for entry in parse_ticket_list(rows):
                 if report and isinstance(entry, TicketParseError):
                     log.warning("casavi_ticket_parse_failed", ticket=entry.ticket_id, reason=entry.reason)

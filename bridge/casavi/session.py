@@ -9,6 +9,8 @@ listing guards are :class:`bridge.rest_session.RestSession`'s, shared with relay
 from __future__ import annotations
 
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping
 
 import httpx
@@ -113,24 +115,51 @@ class CasaviSession(RestSession):
 
     # -- pagination --------------------------------------------------------------------------
 
-    def _array_pages(self, path: str, params: Params = ()) -> Iterator[list[Any]]:
-        """Raw rows of a 1-based JSON-array listing, page by page (≤ 25 per page).
+    def _array_pages(self, path: str, params: Params = (), *, read_ahead: int = 1) -> Iterator[list[Any]]:
+        """Raw rows of a 1-based JSON-array listing, page by page (≤ 25 per page), in order.
 
         Stops on a short or empty page.  A page whose entries equal the previous page's
         (a server that ignores ``page``) raises PaginationError, as does passing max_pages.
+
+        ``read_ahead`` > 1: while one page is handed on, the next ones are already asked for,
+        on as many threads: one page alone first (an idle poll's listing stays one request),
+        then two, then up to ``read_ahead`` at once, each window only after a full page.  Pages
+        read past a short one are dropped: at most ``read_ahead`` − 1 requests more than the
+        listing needs.  The order pages are handed on in, and the guards, stay those above.
         """
         previous: tuple[str, ...] | None = None
-        for number in range(paths.FIRST_PAGE, paths.FIRST_PAGE + self.max_pages):
-            payload = self._get_json(path, [*params, ("page", number)])
-            rows = _rows(payload, path)
-            fingerprint = self._new_page_fingerprint(
-                path, rows, previous, f"page {number} repeats page {number - 1}", page=number)
-            if rows:
-                yield rows
-            if len(rows) < paths.PAGE_SIZE:
-                return
-            previous = fingerprint
-        raise self._page_limit_reached(path)
+        end = paths.FIRST_PAGE + self.max_pages  # the first page number not read
+        pending: deque[Future] = deque()  # the pages after ``number``, asked for already
+        pool: ThreadPoolExecutor | None = None
+        window = 1
+
+        def fetch(page: int) -> Any:
+            return self._get_json(path, [*params, ("page", page)])
+
+        try:
+            number = paths.FIRST_PAGE
+            while number < end:
+                payload = pending.popleft().result() if pending else fetch(number)
+                rows = _rows(payload, path)
+                fingerprint = self._new_page_fingerprint(
+                    path, rows, previous, f"page {number} repeats page {number - 1}", page=number)
+                full = len(rows) >= paths.PAGE_SIZE
+                if full and read_ahead > 1:
+                    window = min(read_ahead, window * 2)
+                    if pool is None:
+                        pool = ThreadPoolExecutor(read_ahead, thread_name_prefix="casavi-pages")
+                    while len(pending) < window and number + 1 + len(pending) < end:
+                        pending.append(pool.submit(fetch, number + 1 + len(pending)))
+                if rows:
+                    yield rows
+                if not full:
+                    return
+                previous = fingerprint
+                number += 1
+            raise self._page_limit_reached(path)
+        finally:
+            if pool is not None:  # pages asked for past the end, or a consumer that stopped early
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def _object_pages(self, path: str, *, first_page: int, params: Params = ()) -> Iterator[Any]:
         """Raw payloads of a paged-object listing ``{count, page, pageCount, rows}``.

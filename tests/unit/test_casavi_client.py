@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timezone
 
 import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from bridge.casavi.client import LISTING_READ_AHEAD
 from bridge.casavi.parse import MalformedPayloadError, Ticket, TicketParseError
 from bridge.casavi.session import PaginationError
-from bridge.errors import AuthError, ConflictError, RetriableError
+from bridge.errors import AuthError, BridgeError, ConflictError, RetriableError
 from tests.unit.casavi_fake import BASE, KEY, SECRET, FakeCasavi, ticket
 
 
@@ -162,18 +165,84 @@ def test_check_reports_an_unreachable_casavi():
 # -- ticket listing ---------------------------------------------------------------------------
 
 
+def listed_pages(casavi: FakeCasavi) -> list[int]:
+    return [int(r.url.params["page"]) for r in casavi.requests if r.url.path == "/v1/tickets"]
+
+
 def test_listing_reads_every_page_until_a_short_one(casavi):
     casavi.tickets = [ticket(n) for n in range(1, 54)]
     tickets = list(casavi.client().list_tickets())
     assert [t.ticket_id for t in tickets] == [f"T-{n}" for n in range(1, 54)]
-    pages = [r.url.params["page"] for r in casavi.requests if r.url.path == "/v1/tickets"]
-    assert pages == ["1", "2", "3"]
+    pages = listed_pages(casavi)
+    # Pages 2 and 3 were asked for together after the full page 1, then up to 6 after the
+    # full page 2; those past the short page 3 are dropped (or cancelled before they went out).
+    assert pages[0] == 1 and {1, 2, 3} <= set(pages) <= {1, 2, 3, 4, 5, 6}
+    assert len(pages) == len(set(pages))
 
 
 def test_listing_stops_on_an_empty_page_after_a_full_one(casavi):
     casavi.tickets = [ticket(n) for n in range(1, 26)]
     assert len(list(casavi.client().list_tickets())) == 25
-    assert [r.url.params["page"] for r in casavi.requests if r.url.path == "/v1/tickets"] == ["1", "2"]
+    pages = listed_pages(casavi)
+    assert pages[0] == 1 and {1, 2} <= set(pages) <= {1, 2, 3}  # 3 read ahead with 2
+
+
+def test_a_listing_of_one_short_page_is_one_request(casavi):
+    """An idle poll's listing: no page is read ahead before page 1 proved full."""
+    casavi.tickets = [ticket(n) for n in range(1, 25)]
+    assert len(list(casavi.client().list_tickets())) == 24
+    assert listed_pages(casavi) == [1]
+
+
+def test_a_long_listing_reads_pages_ahead_in_order_and_few_past_its_end(casavi):
+    casavi.tickets = [ticket(n) for n in range(1, 25 * 40 + 8)]  # 40 full pages and a short one
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+    page = casavi.routes.get(("GET", "/tickets"))
+
+    def slow_page(request: httpx.Request) -> httpx.Response:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.01)
+        try:
+            return page(request) if page else casavi._ticket_page(request)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    casavi.routes[("GET", "/tickets")] = slow_page
+    tickets = list(casavi.client().list_tickets())
+    assert [t.ticket_id for t in tickets] == [f"T-{n}" for n in range(1, 25 * 40 + 8)]
+    pages = listed_pages(casavi)
+    assert pages[0] == 1 and set(range(1, 42)) <= set(pages)
+    assert len(pages) <= 41 + LISTING_READ_AHEAD - 1  # the dropped pages past the short one
+    assert most[0] == LISTING_READ_AHEAD  # pages were read together, never more than that
+
+
+def test_a_failed_page_read_ahead_fails_the_listing_after_the_pages_before_it(casavi):
+    casavi.tickets = [ticket(n) for n in range(1, 25 * 6 + 1)]
+
+    def page_five_fails(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "5":
+            return httpx.Response(400, json={"message": "bad page"})
+        return casavi._ticket_page(request)
+
+    casavi.routes[("GET", "/tickets")] = page_five_fails
+    seen: list[str] = []
+    with pytest.raises(BridgeError, match="bad page"):
+        for entry in casavi.client().list_tickets():
+            seen.append(entry.ticket_id)
+    assert seen == [f"T-{n}" for n in range(1, 25 * 4 + 1)]  # pages 1-4, in order
+
+
+def test_a_consumer_that_stops_early_leaves_no_page_waiting(casavi):
+    casavi.tickets = [ticket(n) for n in range(1, 25 * 10 + 1)]
+    listing = casavi.client().list_tickets()
+    first = [next(listing) for _ in range(30)]
+    listing.close()
+    assert [t.ticket_id for t in first] == [f"T-{n}" for n in range(1, 31)]
+    assert len(listed_pages(casavi)) <= 2 + LISTING_READ_AHEAD
 
 
 def test_a_page_that_repeats_the_previous_one_stops_the_listing(casavi):
