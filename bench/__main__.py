@@ -25,9 +25,9 @@ from bench.scenarios import BenchSettings, mirror_run, profile_run, say, steady_
 
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
 QUICK = {"tickets": 40, "serial_tickets": 10, "small": 40, "large": 80, "interval": 2.0, "idle_passes": 1,
-         "overlap": 10.0}
+         "overlap": 10.0, "sweep_interval": 20.0}
 FULL = {"tickets": 2000, "serial_tickets": None, "small": 1000, "large": 20000, "interval": 5.0, "idle_passes": 3,
-        "overlap": 120.0}
+        "overlap": 120.0, "sweep_interval": None}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-passes", type=int, help="idle polls measured per size (3; --quick: 1)")
     parser.add_argument("--overlap", type=float,
                         help="[sync] overlap_seconds of the measured bridge (120, the shipped default; --quick: 10)")
+    parser.add_argument("--sweep-interval", type=float,
+                        help="[sync] sweep_interval_seconds of the measured bridge (the shipped default, 900; "
+                             "--quick: 20); the larger size's idle polls wait until its first tickets are due")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results ({DEFAULT_JSON})")
     parser.add_argument("--workdir", type=Path, help="keep processes' logs and state here (default: a temporary directory)")
@@ -62,7 +65,8 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> BenchSettings:
         large=args.large or base["large"], latency_ms=args.latency_ms, concurrency=args.concurrency,
         interval_seconds=args.interval or base["interval"],
         idle_passes=max(1, args.idle_passes or base["idle_passes"]),
-        seed=args.seed, overlap_seconds=args.overlap or base["overlap"])
+        seed=args.seed, overlap_seconds=args.overlap or base["overlap"],
+        sweep_interval_seconds=args.sweep_interval or base["sweep_interval"])
 
 
 def profile_text(json_path: Path) -> Path:
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                                       label="mirror")),
         ("serial", lambda: mirror_run(settings, tickets=settings.serial_tickets, concurrency=1, label="serial")),
         ("steady_small", lambda: steady_state(settings, settings.small, change=False)),
-        ("steady_large", lambda: steady_state(settings, settings.large, change=True)),
+        ("steady_large", lambda: steady_state(settings, settings.large, change=True, sweep_due=True)),
         ("profile", lambda: profile_run(settings, tickets=settings.serial_tickets, text=profile_text(args.json))),
     )
     results: dict = {}

@@ -108,13 +108,15 @@ class Sandbox:
 
 
 def write_config(info: dict[str, Any], path: Path, *, concurrency: int, interval_seconds: float,
-                 overlap_seconds: float = 120.0) -> Path:
+                 overlap_seconds: float = 120.0, sweep_interval_seconds: float | None = None) -> Path:
     """The sandboxes' config (as ``--write-config`` writes it) with the benchmark's settings:
     ``concurrency`` for both the engine and the casavi client, the poll interval without
-    jitter, the overlap window, JSON log lines (the benchmark reads ``pass_finished`` from them)."""
+    jitter, the overlap window, the sweep interval (None: as written, the shipped default),
+    JSON log lines (the benchmark reads ``pass_finished`` from them)."""
+    extra = {} if sweep_interval_seconds is None else {"sync__sweep_interval_seconds": sweep_interval_seconds}
     return processes.write_config(info, path, sync__concurrency=concurrency, sync__interval_seconds=interval_seconds,
                                   sync__jitter_seconds=0, sync__overlap_seconds=overlap_seconds,
-                                  casavi__concurrency=concurrency, log__level="info", log__format="json")
+                                  casavi__concurrency=concurrency, log__level="info", log__format="json", **extra)
 
 
 @dataclass

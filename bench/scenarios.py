@@ -39,6 +39,7 @@ class BenchSettings:
     idle_passes: int = 3
     seed: int = 1
     overlap_seconds: float = 120.0  # [sync] overlap_seconds of the measured bridge (the shipped default)
+    sweep_interval_seconds: float | None = None  # [sync] sweep_interval_seconds; None: the shipped default
 
 
 def say(message: str) -> None:
@@ -69,7 +70,8 @@ def profile_run(settings: BenchSettings, *, tickets: int, text: Path) -> dict[st
     say(f"profile: mirroring {tickets} tickets under cProfile")
     with Sandbox(workdir, tickets, seed=settings.seed, latency_ms=settings.latency_ms) as sandbox:
         config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=settings.concurrency,
-                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds)
+                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds,
+                              sweep_interval_seconds=settings.sweep_interval_seconds)
         result = run_once(config, workdir / "bridge.log", profile=workdir / "mirror.prof")
     text.parent.mkdir(parents=True, exist_ok=True)
     text.write_text(f"cProfile of `casavi-bridge run --once` mirroring {tickets} tickets at "
@@ -85,7 +87,8 @@ def mirror_run(settings: BenchSettings, *, tickets: int, concurrency: int, label
     say(f"{label}: mirroring {tickets} tickets at {settings.latency_ms:g} ms latency, concurrency {concurrency}")
     with Sandbox(workdir, tickets, seed=settings.seed, latency_ms=settings.latency_ms) as sandbox:
         config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=concurrency,
-                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds)
+                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds,
+                              sweep_interval_seconds=settings.sweep_interval_seconds)
         sandbox.reset_stats()
         sandbox_cpu = sandbox.cpu_seconds()
         result = run_once(config, workdir / "bridge.log")
@@ -138,13 +141,21 @@ def _seconds_between(earlier: dict[str, Any], later: dict[str, Any]) -> float:
     return (datetime.fromisoformat(later["timestamp"]) - datetime.fromisoformat(earlier["timestamp"])).total_seconds()
 
 
-def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[str, Any]:
+def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due: bool = False) -> dict[str, Any]:
+    """``size`` tickets mirrored (latency 0), then the daemon's polls at the benchmark latency.
+
+    ``sweep_due``: the idle polls wait until the first mirrored tickets are due for the rolling
+    sweep (the setup mirror's start + ``sweep_interval_seconds`` + 30 s), so that they show the
+    sweep's pace; otherwise a fast mirror lets them fall before any ticket is due and the sweep
+    figures read 0."""
     workdir = settings.workdir / f"steady-{size}"
     pass_timeout = 600 + size * 0.5
     say(f"steady-{size}: setting up {size} mirrored tickets (latency 0)")
     with Sandbox(workdir, size, seed=settings.seed, latency_ms=0) as sandbox:
         config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=settings.concurrency,
-                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds)
+                              interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds,
+                              sweep_interval_seconds=settings.sweep_interval_seconds)
+        mirror_started = time.time()
         mirror = run_once(config, workdir / "setup-mirror.log")
         sandbox.reset_stats()
         settle = run_once(config, workdir / "setup-settle.log")
@@ -194,6 +205,12 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool) -> dict[st
             out["burst_tail_poll"] = poll()
             newest = max((i["updatedMillis"] for i in issues), default=0) / 1000
             clear_at = newest + settings.overlap_seconds + 60 + 1  # JQL compares whole minutes
+            if sweep_due:
+                due_at = mirror_started + out["sweep_interval_seconds"] + 30
+                if due_at > clear_at:
+                    say(f"steady-{size}: the idle polls wait for the sweep's first due tickets too")
+                    clear_at = due_at
+                out["idle_polls_after_mirror_start_seconds"] = round(max(clear_at, time.time()) - mirror_started)
             if clear_at > time.time():
                 say(f"steady-{size}: waiting {clear_at - time.time():.0f} s for the overlap window to pass the mirror")
                 time.sleep(clear_at - time.time())
