@@ -359,7 +359,7 @@ class Engine:
             for c in wanted.get(target_id, ()):
                 c.target = item
 
-    def _fetch_and_plan(self, cand: _Candidate) -> tuple[SourceItem | None, list[a.Action]]:
+    def _fetch_and_plan(self, cand: _Candidate, dry_run: bool = False) -> tuple[SourceItem | None, list[a.Action]]:
         links = self.ledger.item_links(cand.item_key)
         target = cand.target
         if cand.tool_only and target is not None and in_recorded_state(target, links, self.rules):
@@ -382,9 +382,10 @@ class Engine:
                 target = self.connector.get(links.item.target_id)
             except NotFoundError:
                 target = None
-        elif links.item is None and target is None and self.ledger.has_intent(cand.item_key):
-            # Only in a dry run (a real pass resolves intents first): do not plan a second create
-            # while the tool's search may not show the first one yet.
+        elif dry_run and links.item is None and target is None and self.ledger.has_intent(cand.item_key):
+            # Only in a dry run: a real pass resolved every intent before (resolve_intents; the
+            # items still waiting are no candidates), so it skips this read.  Do not plan a
+            # second create while the tool's search may not show the first one yet.
             target = self.connector.find_by_marker(Marker(cand.ref.source, cand.ref.item_id, cand.ref.internal_id))
             intent = next((i for i in self.ledger.intents() if i.item_key == cand.item_key), None)
             if target is None and intent is not None and self._still_searchable_late(intent.created_at):
@@ -487,7 +488,7 @@ class Engine:
         if report.cut_short or self.stop.is_set():
             return None, None
         try:
-            return self._fetch_and_plan(cand)
+            return self._fetch_and_plan(cand, dry_run)
         except BudgetExceededError as exc:
             self._cut(report, exc)
             return None, None
