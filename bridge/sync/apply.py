@@ -71,11 +71,15 @@ class Applier:
         """An item not worked on in this pass (it is read again next time)."""
         return ItemOutcome(item_key)
 
-    def apply_item(self, item_key: str, plan: list[a.Action], ref: SourceRef | None) -> ItemOutcome:
+    def apply_item(self, item_key: str, plan: list[a.Action], ref: SourceRef | None, *,
+                   unlinked: bool = False) -> ItemOutcome:
+        """Apply one item's plan, action by action (each remote write recorded before the next).
+        ``unlinked``: the item was planned with no ticket link in the ledger (nothing else links
+        it in the same pass), so its link is not read again here."""
         outcome = ItemOutcome(item_key)
         if self.assignee_in_create and any(isinstance(x, a.CreateItem) for x in plan):
             outcome.new_assignee = next((x for x in plan if isinstance(x, a.SetTargetAssignee)), None)
-        link = self.ledger.item_link(item_key)
+        link = None if unlinked else self.ledger.item_link(item_key)
         target_id = link.target_id if link else None
         structlog.contextvars.bind_contextvars(ticket=item_key, target=link.target_display_id if link else None)
         try:

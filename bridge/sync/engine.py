@@ -125,6 +125,7 @@ class _Candidate:
     tool_only: bool = False
     held_keys: set[str] = field(default_factory=set)  # writes held back in this pass
     partial_plan: bool = False  # planned without reading the source (nothing to release by)
+    unlinked: bool = False  # planned with no ticket link in the ledger: applying need not read it again
 
 
 class Engine:
@@ -361,6 +362,7 @@ class Engine:
 
     def _fetch_and_plan(self, cand: _Candidate, dry_run: bool = False) -> tuple[SourceItem | None, list[a.Action]]:
         links = self.ledger.item_links(cand.item_key)
+        cand.unlinked = links.item is None
         target = cand.target
         if cand.tool_only and target is not None and in_recorded_state(target, links, self.rules):
             # Only our own writes since the version planned on: record the tool's version, read nothing more.
@@ -504,7 +506,7 @@ class Engine:
         ref = source.ref if source is not None else cand.ref
         if self.stop.is_set():  # a used-up budget still lets planned items finish
             return self.applier.skipped(cand.item_key)
-        outcome = self.applier.apply_item(cand.item_key, plan, ref)
+        outcome = self.applier.apply_item(cand.item_key, plan, ref, unlinked=cand.unlinked)
         self.heartbeat()
         for action, exc in outcome.failures:
             self._fail(cand, exc, report, action)
