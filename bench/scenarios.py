@@ -10,6 +10,7 @@ into metrics).
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 import time
@@ -145,9 +146,10 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due:
     """``size`` tickets mirrored (latency 0), then the daemon's polls at the benchmark latency.
 
     ``sweep_due``: the idle polls wait until the first mirrored tickets are due for the rolling
-    sweep (the setup mirror's start + ``sweep_interval_seconds`` + 30 s), so that they show the
-    sweep's pace; otherwise a fast mirror lets them fall before any ticket is due and the sweep
-    figures read 0."""
+    sweep (the setup mirror's first ``ticket_mirrored`` + ``sweep_interval_seconds`` + 30 s), so
+    that they carry the sweep's reads; otherwise a mirror shorter than the interval lets them
+    fall before any ticket is due and the sweep figures read 0.  The tickets then come due at
+    the rate the mirror read them, one interval later: the pace measured is that rate."""
     workdir = settings.workdir / f"steady-{size}"
     pass_timeout = 600 + size * 0.5
     say(f"steady-{size}: setting up {size} mirrored tickets (latency 0)")
@@ -155,7 +157,6 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due:
         config = write_config(sandbox.info, workdir / "bridge.toml", concurrency=settings.concurrency,
                               interval_seconds=settings.interval_seconds, overlap_seconds=settings.overlap_seconds,
                               sweep_interval_seconds=settings.sweep_interval_seconds)
-        mirror_started = time.time()
         mirror = run_once(config, workdir / "setup-mirror.log")
         sandbox.reset_stats()
         settle = run_once(config, workdir / "setup-settle.log")
@@ -205,12 +206,13 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due:
             out["burst_tail_poll"] = poll()
             newest = max((i["updatedMillis"] for i in issues), default=0) / 1000
             clear_at = newest + settings.overlap_seconds + 60 + 1  # JQL compares whole minutes
-            if sweep_due:
-                due_at = mirror_started + out["sweep_interval_seconds"] + 30
+            first_read = _first_event_time(workdir / "setup-mirror.log", "ticket_mirrored")
+            if sweep_due and first_read is not None:
+                due_at = first_read + out["sweep_interval_seconds"] + 30
                 if due_at > clear_at:
                     say(f"steady-{size}: the idle polls wait for the sweep's first due tickets too")
                     clear_at = due_at
-                out["idle_polls_after_mirror_start_seconds"] = round(max(clear_at, time.time()) - mirror_started)
+                out["idle_polls_after_first_mirrored_seconds"] = round(max(clear_at, time.time()) - first_read)
             if clear_at > time.time():
                 say(f"steady-{size}: waiting {clear_at - time.time():.0f} s for the overlap window to pass the mirror")
                 time.sleep(clear_at - time.time())
@@ -224,6 +226,21 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due:
                 out["change"] = one_change(settings, sandbox, daemon, issues, size, pass_timeout)
             out["memory_kb"] = daemon.memory_kb()
     return out
+
+
+def _first_event_time(log: Path, event: str) -> float | None:
+    """The epoch seconds of the first JSON log line with this ``event`` (None: none)."""
+    with open(log, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if f'"{event}"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == event and entry.get("timestamp"):
+                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+    return None
 
 
 def one_change(settings: BenchSettings, sandbox: Sandbox, daemon: Daemon, issues: list[dict[str, Any]],

@@ -164,10 +164,12 @@ class Bridge:
             ensure()
 
     def close(self) -> None:
-        self.ledger.close()
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        try:
+            self.ledger.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
 
 
 def observe_requests(source: Source, connector: Connector, metrics) -> None:

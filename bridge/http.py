@@ -147,8 +147,13 @@ class HttpPolicy:
         *,
         idempotent: bool,
         stream: bool = False,
+        attempts: int | None = None,
     ) -> httpx.Response:
         """Send with retries; return a 2xx/3xx response or raise a :mod:`bridge.errors` error.
+
+        ``attempts``: at most this many tries for this request (never more than the policy's
+        ``max_attempts``); e.g. 1 for a read made ahead of need, which its caller reads again
+        with the full retries when it is needed and failed.
 
         ``request`` may be a factory returning a fresh request per attempt (needed when the
         body is a stream, or when a header such as the token may change between attempts).
@@ -157,6 +162,7 @@ class HttpPolicy:
         ``stream=True`` the successful response is returned unread and the caller closes it.
         """
         make = request if callable(request) else (lambda: request)
+        max_attempts = self.max_attempts if attempts is None else max(1, min(attempts, self.max_attempts))
         retry_wait = 0.0
         attempt = 0
         while True:
@@ -182,7 +188,7 @@ class HttpPolicy:
             retry_after = error.retry_after if isinstance(error, RetriableError) else None
             if retry_after is not None:
                 self._hold_host(host, retry_after)
-            if not isinstance(error, RetriableError) or not repeatable or attempt >= self.max_attempts:
+            if not isinstance(error, RetriableError) or not repeatable or attempt >= max_attempts:
                 self._count(host, failures=1)
                 raise error
             if retry_after is not None and retry_after > self.max_retry_after:

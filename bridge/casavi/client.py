@@ -48,9 +48,10 @@ from bridge.casavi.session import CasaviSession, PaginationError, response_json 
 
 log = structlog.get_logger()
 
-# Ticket pages asked for at once while a listing is read (see CasaviSession._array_pages): the
-# listing comes before any ticket of the pass is worked on, so this adds no load beside the
-# workers; a 2,000-ticket listing (81 pages) takes about 22 round trips instead of 81.
+# Ticket pages asked for at once while a listing is read (see CasaviSession._array_pages; at
+# most [casavi] concurrency): the listing comes before any ticket of the pass is worked on, so
+# this adds no load beside the workers; a 2,000-ticket listing (81 pages) takes about 22 round
+# trips instead of 81.
 LISTING_READ_AHEAD = 4
 
 T = TypeVar("T")
@@ -95,8 +96,11 @@ class CasaviClient(CasaviSession):
         property_id: str | None = None,
         unit_id: str | None = None,
         statuses: Iterable[str] | None = None,
+        read_ahead: int = LISTING_READ_AHEAD,
     ) -> Iterator[Ticket | TicketParseError]:
         """Every ticket matching the filters, all pages; bad entries as TicketParseError.
+        ``read_ahead``: pages asked for at once (1: one after the other, for a caller that
+        reads only the first page or so).
 
         Page-number paging over a list that changes while it is read can skip an entry: a
         ticket modified meanwhile moves to the end (casavi lists by lastModified), and every
@@ -116,7 +120,7 @@ class CasaviClient(CasaviSession):
             params.append(("status", status))
         seen: dict[str, str | None] = {}  # ticket id -> lastModified as yielded
         shifted = False
-        for entry in self._ticket_entries(params):
+        for entry in self._ticket_entries(params, read_ahead=read_ahead):
             if isinstance(entry, Ticket):
                 shifted = shifted or entry.ticket_id in seen
                 seen[entry.ticket_id] = entry.last_modified
@@ -124,7 +128,7 @@ class CasaviClient(CasaviSession):
         if not shifted:
             return
         log.info("casavi_ticket_listing_reread", tickets=len(seen))
-        for entry in self._ticket_entries(params, report=False):
+        for entry in self._ticket_entries(params, report=False, read_ahead=read_ahead):
             if isinstance(entry, Ticket):
                 if entry.ticket_id in seen and seen[entry.ticket_id] == entry.last_modified:
                     continue
@@ -132,9 +136,9 @@ class CasaviClient(CasaviSession):
                 yield entry
             # Unreadable entries were reported on the first read already.
 
-    def _ticket_entries(self, params: list[tuple[str, str | int]], *,
-                        report: bool = True) -> Iterator[Ticket | TicketParseError]:
-        for rows in self._array_pages(paths.TICKETS, params, read_ahead=LISTING_READ_AHEAD):
+    def _ticket_entries(self, params: list[tuple[str, str | int]], *, report: bool = True,
+                        read_ahead: int = 1) -> Iterator[Ticket | TicketParseError]:
+        for rows in self._array_pages(paths.TICKETS, params, read_ahead=read_ahead):
             for entry in parse_ticket_list(rows):
                 if report and isinstance(entry, TicketParseError):
                     log.warning("casavi_ticket_parse_failed", ticket=entry.ticket_id, reason=entry.reason)

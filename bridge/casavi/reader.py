@@ -118,7 +118,7 @@ class TicketReader:
         Feeds :attr:`shapes`; the engine then takes the cheapest path they allow."""
         self.probed = True
         tickets = []
-        for entry in self.client.list_tickets():
+        for entry in self.client.list_tickets(read_ahead=1):  # the first page is all it needs
             if isinstance(entry, Ticket):
                 tickets.append(entry.ticket_id)
             if len(tickets) >= 25:

@@ -8,6 +8,7 @@ listing guards are :class:`bridge.rest_session.RestSession`'s, shared with relay
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +19,7 @@ import structlog
 
 from bridge.casavi import paths
 from bridge.casavi.auth import CasaviAuth, mask_key
-from bridge.errors import AuthError
+from bridge.errors import AuthError, BridgeError, BudgetExceededError
 from bridge.http import HttpPolicy
 from bridge.lenient import MalformedPayloadError, as_int
 from bridge.rest_session import (  # noqa: F401  (PaginationError importable from here as before)
@@ -31,6 +32,7 @@ from bridge.rest_session import (  # noqa: F401  (PaginationError importable fro
 log = structlog.get_logger()
 
 DEFAULT_MAX_PAGES = 10_000  # 250,000 tickets: beyond this a listing is a server fault
+_READ_AGAIN = object()  # a page read ahead that failed: read it again when it is needed
 
 
 class CasaviSession(RestSession):
@@ -78,8 +80,10 @@ class CasaviSession(RestSession):
         headers: Mapping[str, str | bytes] | None = None,
         stream: bool = False,
         send_token: bool = True,
+        attempts: int | None = None,
     ) -> httpx.Response:
-        """Send one API call; on 401 log in again and repeat it exactly once."""
+        """Send one API call; on 401 log in again and repeat it exactly once.  ``attempts``:
+        see :meth:`HttpPolicy.send`."""
         client = self._http()
         url = self._url(path_or_url)
         used: dict[str, str] = {}
@@ -99,14 +103,14 @@ class CasaviSession(RestSession):
             )
 
         try:
-            return self.policy.send(client, make, idempotent=idempotent, stream=stream)
+            return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts)
         except AuthError as exc:
             if exc.status != 401 or not send_token or "token" not in used:
                 raise
             self.auth.invalidate(used["token"])
         # A 401 means the server did nothing: repeating is harmless even for a create.
         log.info("casavi_request_repeated_after_login", method=method, path=httpx.URL(url).path)
-        return self.policy.send(client, make, idempotent=idempotent, stream=stream)
+        return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts)
 
     def _post_unauthenticated(self, path: str, body: Mapping[str, Any]) -> Any:
         # Logging in twice is harmless: idempotent for the retry policy.
@@ -122,11 +126,15 @@ class CasaviSession(RestSession):
         (a server that ignores ``page``) raises PaginationError, as does passing max_pages.
 
         ``read_ahead`` > 1: while one page is handed on, the next ones are already asked for,
-        on as many threads: one page alone first (an idle poll's listing stays one request),
-        then two, then up to ``read_ahead`` at once, each window only after a full page.  Pages
-        read past a short one are dropped: at most ``read_ahead`` − 1 requests more than the
-        listing needs.  The order pages are handed on in, and the guards, stay those above.
+        on as many threads (at most the policy's concurrency): one page alone first (an idle
+        poll's listing stays one request), then two, then up to ``read_ahead`` at once, each
+        window only after a full page.  Pages read past a short one are dropped: at most
+        ``read_ahead`` − 1 requests more than the listing needs.  A page read ahead gets one
+        attempt; when it failed, it is read again here, when it is needed, with the policy's
+        retries (so a listing that stops leaves no retries running behind it).  The order pages
+        are handed on in, and the guards, stay those above.
         """
+        read_ahead = max(1, min(read_ahead, self.policy.concurrency))
         previous: tuple[str, ...] | None = None
         end = paths.FIRST_PAGE + self.max_pages  # the first page number not read
         pending: deque[Future] = deque()  # the pages after ``number``, asked for already
@@ -136,10 +144,21 @@ class CasaviSession(RestSession):
         def fetch(page: int) -> Any:
             return self._get_json(path, [*params, ("page", page)])
 
+        def fetch_ahead(page: int) -> Any:
+            try:
+                return response_json(self._call("GET", path, idempotent=True, params=[*params, ("page", page)],
+                                                attempts=1))
+            except BudgetExceededError:
+                raise
+            except BridgeError:
+                return _READ_AGAIN
+
         try:
             number = paths.FIRST_PAGE
             while number < end:
-                payload = pending.popleft().result() if pending else fetch(number)
+                payload = pending.popleft().result() if pending else _READ_AGAIN
+                if payload is _READ_AGAIN:
+                    payload = fetch(number)
                 rows = _rows(payload, path)
                 fingerprint = self._new_page_fingerprint(
                     path, rows, previous, f"page {number} repeats page {number - 1}", page=number)
@@ -149,7 +168,9 @@ class CasaviSession(RestSession):
                     if pool is None:
                         pool = ThreadPoolExecutor(read_ahead, thread_name_prefix="casavi-pages")
                     while len(pending) < window and number + 1 + len(pending) < end:
-                        pending.append(pool.submit(fetch, number + 1 + len(pending)))
+                        # Each page with the listing's log context (a fleet's tenant=...).
+                        pending.append(pool.submit(contextvars.copy_context().run, fetch_ahead,
+                                                   number + 1 + len(pending)))
                 if rows:
                     yield rows
                 if not full:

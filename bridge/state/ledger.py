@@ -86,8 +86,8 @@ class Ledger:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """One transaction of Core writes under the writer lock, committed on leaving, rolled
-        back on an error.  A connection that saw an error is closed and a fresh one taken next
-        time, so a broken connection is never reused."""
+        back on an error.  A held connection that saw an error is discarded (invalidated, not
+        given back to the pool) and a fresh one opened next time."""
         with self._write_lock:
             if not self._hold_writer:
                 with self.engine.begin() as conn:
@@ -100,6 +100,7 @@ class Ledger:
                     yield self._writer
             except BaseException:
                 writer, self._writer = self._writer, None
+                writer.invalidate()
                 writer.close()
                 raise
 

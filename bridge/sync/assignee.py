@@ -9,8 +9,9 @@ last sync, like every other field: changed on one side → written to the other;
 - A new item gets its assignee in a step of its own after the create, so a person the tool will
   not take never fails the create (Jira refuses a whole create request over one bad assignee).
   Where the connector takes the person in the creating request and mends a refusal itself
-  (``capabilities.assignee_in_create``: Jira), the applier sends it there and the step only
-  records it when the tool took it; otherwise the step writes it as before.
+  (``capabilities.assignee_in_create``: Jira), the applier sends it there and, when the tool
+  took it, records it with the create's link; the step then only reports it.  Otherwise the
+  step writes it as before.
 - A link from before assignees were followed (no assignee hash on either side) records both
   sides' values without writing: followed from the next change on; an upgrade reassigns nothing.
 """

@@ -217,7 +217,7 @@ def test_a_long_listing_reads_pages_ahead_in_order_and_few_past_its_end(casavi):
     pages = listed_pages(casavi)
     assert pages[0] == 1 and set(range(1, 42)) <= set(pages)
     assert len(pages) <= 41 + LISTING_READ_AHEAD - 1  # the dropped pages past the short one
-    assert most[0] == LISTING_READ_AHEAD  # pages were read together, never more than that
+    assert 2 <= most[0] <= LISTING_READ_AHEAD  # pages were read together, never more than that
 
 
 def test_a_failed_page_read_ahead_fails_the_listing_after_the_pages_before_it(casavi):
@@ -234,6 +234,24 @@ def test_a_failed_page_read_ahead_fails_the_listing_after_the_pages_before_it(ca
         for entry in casavi.client().list_tickets():
             seen.append(entry.ticket_id)
     assert seen == [f"T-{n}" for n in range(1, 25 * 4 + 1)]  # pages 1-4, in order
+
+
+def test_a_page_read_ahead_that_failed_is_read_again_when_needed(casavi):
+    """A page read ahead gets one attempt; the listing reads it again, with the retries, when
+    it comes to it: the listing completes, and nothing keeps retrying behind a listing."""
+    casavi.tickets = [ticket(n) for n in range(1, 25 * 4 + 3)]
+    failed: list[int] = []
+
+    def page_three_fails_once(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "3" and not failed:
+            failed.append(3)
+            return httpx.Response(503, json={"message": "busy"})
+        return casavi._ticket_page(request)
+
+    casavi.routes[("GET", "/tickets")] = page_three_fails_once
+    tickets = list(casavi.client().list_tickets())
+    assert [t.ticket_id for t in tickets] == [f"T-{n}" for n in range(1, 25 * 4 + 3)]
+    assert failed == [3] and listed_pages(casavi).count(3) == 2
 
 
 def test_a_consumer_that_stops_early_leaves_no_page_waiting(casavi):

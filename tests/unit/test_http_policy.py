@@ -326,3 +326,14 @@ def test_repr_shows_no_secrets_and_settings_are_validated():
         HttpPolicy(max_attempts=0)
     with pytest.raises(ValueError):
         HttpPolicy(concurrency=0)
+
+
+def test_attempts_caps_the_tries_of_one_request_and_never_raises_the_policys():
+    policy, client, server, clock = make([(503, {}), 200])
+    with pytest.raises(RetriableError):
+        policy.send(client, get(client), idempotent=True, attempts=1)
+    assert len(server.arrivals) == 1 and clock.waits == []  # no retry, no wait behind it
+    policy, client, server, _ = make([(503, {})] * 10)
+    with pytest.raises(RetriableError):
+        policy.send(client, get(client), idempotent=True, attempts=50)
+    assert len(server.arrivals) == policy.max_attempts
