@@ -10,7 +10,6 @@ into metrics).
 
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 from bench.design import mirror_must_make
 from bench.profiled import top_entries
 from bench.procs import BenchError, Daemon, Sandbox, bridge_status, run_once, write_config
+from bridge.sandbox.processes import log_events
 
 JIRA_COMMENTS_ROUTE = "GET /rest/api/{version}/issue/{key}/comment"
 
@@ -206,8 +206,9 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due:
             out["burst_tail_poll"] = poll()
             newest = max((i["updatedMillis"] for i in issues), default=0) / 1000
             clear_at = newest + settings.overlap_seconds + 60 + 1  # JQL compares whole minutes
-            first_read = _first_event_time(workdir / "setup-mirror.log", "ticket_mirrored")
-            if sweep_due and first_read is not None:
+            mirrored = log_events(workdir / "setup-mirror.log", "ticket_mirrored") if sweep_due else []
+            first_read = datetime.fromisoformat(mirrored[0]["timestamp"]).timestamp() if mirrored else None
+            if first_read is not None:
                 due_at = first_read + out["sweep_interval_seconds"] + 30
                 if due_at > clear_at:
                     say(f"steady-{size}: the idle polls wait for the sweep's first due tickets too")
@@ -226,21 +227,6 @@ def steady_state(settings: BenchSettings, size: int, *, change: bool, sweep_due:
                 out["change"] = one_change(settings, sandbox, daemon, issues, size, pass_timeout)
             out["memory_kb"] = daemon.memory_kb()
     return out
-
-
-def _first_event_time(log: Path, event: str) -> float | None:
-    """The epoch seconds of the first JSON log line with this ``event`` (None: none)."""
-    with open(log, encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            if f'"{event}"' not in line:
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("event") == event and entry.get("timestamp"):
-                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
-    return None
 
 
 def one_change(settings: BenchSettings, sandbox: Sandbox, daemon: Daemon, issues: list[dict[str, Any]],

@@ -136,8 +136,8 @@ class CasaviClient(CasaviSession):
                 yield entry
             # Unreadable entries were reported on the first read already.
 
-    def _ticket_entries(self, params: list[tuple[str, str | int]], *, report: bool = True,
-                        read_ahead: int = 1) -> Iterator[Ticket | TicketParseError]:
+    def _ticket_entries(self, params: list[tuple[str, str | int]], *, read_ahead: int,
+                        report: bool = True) -> Iterator[Ticket | TicketParseError]:
         for rows in self._array_pages(paths.TICKETS, params, read_ahead=read_ahead):
             for entry in parse_ticket_list(rows):
                 if report and isinstance(entry, TicketParseError):

@@ -141,13 +141,13 @@ class CasaviSession(RestSession):
         pool: ThreadPoolExecutor | None = None
         window = 1
 
-        def fetch(page: int) -> Any:
-            return self._get_json(path, [*params, ("page", page)])
+        def fetch(page: int, attempts: int | None = None) -> Any:
+            return response_json(self._call("GET", path, idempotent=True, params=[*params, ("page", page)],
+                                            attempts=attempts))
 
         def fetch_ahead(page: int) -> Any:
             try:
-                return response_json(self._call("GET", path, idempotent=True, params=[*params, ("page", page)],
-                                                attempts=1))
+                return fetch(page, attempts=1)
             except BudgetExceededError:
                 raise
             except BridgeError:
