@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bridge.errors import ConflictError, NotFoundError
 from bridge.model import Attachment, Comment, SourceItem, SourceRef, Task
-from bridge.source import SourceSummary
+from bridge.source import ParseProblem, SourceSummary
 
 
 class FakeSource:
@@ -39,6 +39,7 @@ class FakeSource:
         self.writes: list[tuple] = []
         self.gets = 0
         self.requests = 0  # as casavi would count them: a list, a whole read, a write (with its read)
+        self.unreadable_rows: dict[str, str] = {}  # list entries the source could not parse: id -> problem
 
     def _tick(self) -> datetime:
         self._clock += timedelta(milliseconds=5)
@@ -101,7 +102,8 @@ class FakeSource:
         rows = sorted(self.items.values(), key=lambda i: i.modified_at)
         stamp = (lambda i: i.created_at) if self.date_means_created else (lambda i: i.modified_at)
         return [SourceSummary(i.ref, i.status, i.version, i.modified_at, i.created_at, i.property_id)
-                for i in rows if since is None or stamp(i) >= since]
+                for i in rows if since is None or stamp(i) >= since] + [
+            ParseProblem(item_id, problem) for item_id, problem in self.unreadable_rows.items()]
 
     def sweep(self, item_ids, *, list_open=True):
         self.swept = list(item_ids)

@@ -266,7 +266,7 @@ class Engine:
                 candidates[s.ref.key] = _Candidate(s.ref.key, s.ref, summary=s, source_stamp=s.modified_at)
             return unchanged
 
-        for chunk in chunks(s for s in self.source.changed_since(since) if self._keep(s, report)):
+        for chunk in chunks(s for s in self.source.changed_since(since) if self._keep(s, report, dry_run=dry_run)):
             offer(chunk)
         if not full:
             self._sweep(report, offer, dry_run=dry_run)
@@ -300,13 +300,17 @@ class Engine:
         self.on_total(len(candidates))
         return candidates, src_max, tgt_max, tgt_as_of
 
-    def _keep(self, s: SourceSummary | ParseProblem, report: PassReport) -> bool:
+    def _keep(self, s: SourceSummary | ParseProblem, report: PassReport, *, dry_run: bool) -> bool:
+        """Whether a list entry goes on to planning; an unreadable one is reported and, except
+        in a dry run (which writes nothing to the ledger), quarantined."""
         if isinstance(s, ParseProblem):
             report.problems.append(f"{s.item_id or '?'}: {s.message}")
             if s.item_id:
                 key = SourceRef(self.source.name, s.item_id).key
-                self.ledger.quarantine(key, FatalError(f"cannot read item: {s.message}"), item_version=None,
-                                       action="read", base_delay=self.settings.retry_base_delay.total_seconds())
+                if not dry_run:
+                    self.ledger.quarantine(key, FatalError(f"cannot read item: {s.message}"), item_version=None,
+                                           action="read",
+                                           base_delay=self.settings.retry_base_delay.total_seconds())
                 report.failed[key] = s.message
             log.warning("item_unreadable", item=s.item_id, problem=s.message)
             return False
@@ -324,7 +328,8 @@ class Engine:
         this pass's ``sweep:<source>`` cursor (set with the pass's other cursors), a request
         budget run out as the pass cut short."""
         sweep = RollingSweep(self.source, self.ledger, self.rules, self.settings.sweep_interval)
-        result = sweep.run(offer, lambda s: self._keep(s, report), last_listed=self.ledger.cursor(self.sweep_stream),
+        result = sweep.run(offer, lambda s: self._keep(s, report, dry_run=dry_run),
+                           last_listed=self.ledger.cursor(self.sweep_stream),
                            holds=self._holds, dry_run=dry_run, heartbeat=self.heartbeat, stop=self.stop)
         if result.cut is not None:
             self._cut(report, result.cut)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from bridge.model import Comment, StatusTarget, Task
 from bridge.reconcile import print_status, status_data
 from bridge.state.db import migrate, open_engine
@@ -254,6 +256,20 @@ def test_a_dry_run_that_cannot_plan_a_swept_ticket_writes_nothing_to_the_ledger(
     # Neither the time of the sweep's read nor a quarantine entry: a dry run only reports.
     assert w.ledger.item_link("casavi:P-1").read_whole_at == stale
     assert w.entries() == {}
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["pass", "reconcile"])
+def test_a_dry_run_that_lists_an_unreadable_entry_reports_it_without_quarantining_it(tmp_path, full):
+    w = World(tmp_path, retry_after=timedelta(hours=1))
+    w.source.add_ticket("P-1", "Heizung kalt")
+    w.sync()
+    w.source.unreadable_rows["P-2"] = "status: not a string"
+    report = w.sync(full=full, dry_run=True)
+    assert report.failed == {"casavi:P-2": "status: not a string"}
+    assert report.problems == ["P-2: status: not a string"]
+    assert w.entries() == {}  # a dry run writes nothing to the ledger
+    w.sync(full=full)  # the same list in a real pass: the entry is quarantined, to be read again
+    assert [(q.item_key, q.action) for q in w.ledger.quarantined()] == [("casavi:P-2", "read")]
 
 
 def test_a_dry_run_reconcile_that_cannot_read_a_ticket_reports_it_without_quarantining_it(tmp_path):
