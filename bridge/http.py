@@ -148,12 +148,16 @@ class HttpPolicy:
         idempotent: bool,
         stream: bool = False,
         attempts: int | None = None,
+        wait_for_hold: bool = True,
     ) -> httpx.Response:
         """Send with retries; return a 2xx/3xx response or raise a :mod:`bridge.errors` error.
 
         ``attempts``: at most this many tries for this request (never more than the policy's
         ``max_attempts``); e.g. 1 for a read made ahead of need, which its caller reads again
-        with the full retries when it is needed and failed.
+        with the full retries when it is needed and failed.  ``wait_for_hold`` False (such a
+        read too): while the host is held by a Retry-After, RetriableError at once instead of
+        sleeping until it passed, so that no read nobody may need waits to go out behind a
+        rate limit.
 
         ``request`` may be a factory returning a fresh request per attempt (needed when the
         body is a stream, or when a header such as the token may change between attempts).
@@ -169,7 +173,7 @@ class HttpPolicy:
             attempt += 1
             req = make()
             host = _host_key(req.url)
-            if self._wait_turn(host, retry_wait) and callable(request):
+            if self._wait_turn(host, retry_wait, wait_for_hold=wait_for_hold) and callable(request):
                 req = make()  # built again after a wait: e.g. a token that expired meanwhile
             self._spend_budget(host)
             try:
@@ -222,14 +226,18 @@ class HttpPolicy:
             if until > self._not_before.get(host, float("-inf")):
                 self._not_before[host] = until
 
-    def _wait_turn(self, host: str, retry_wait: float) -> bool:
+    def _wait_turn(self, host: str, retry_wait: float, *, wait_for_hold: bool = True) -> bool:
         """Sleep until both this call's backoff and the host's not-before time have passed;
-        True when it slept."""
+        True when it slept.  ``wait_for_hold`` False: RetriableError instead of sleeping for the
+        host's not-before time."""
         own_until = self._clock() + retry_wait
         slept_for: float | None = None
         while True:
             with self._lock:
                 host_until = self._not_before.get(host, float("-inf"))
+            if not wait_for_hold and host_until > self._clock():
+                raise RetriableError(f"{host} asked for a pause (Retry-After); not sent before it passed",
+                                     retry_after=host_until - self._clock())
             until = max(own_until, host_until)
             remaining = until - self._clock()
             if remaining <= 0 or (slept_for is not None and until <= slept_for):

@@ -81,9 +81,10 @@ class CasaviSession(RestSession):
         stream: bool = False,
         send_token: bool = True,
         attempts: int | None = None,
+        wait_for_hold: bool = True,
     ) -> httpx.Response:
-        """Send one API call; on 401 log in again and repeat it exactly once.  ``attempts``:
-        see :meth:`HttpPolicy.send`."""
+        """Send one API call; on 401 log in again and repeat it exactly once.  ``attempts``,
+        ``wait_for_hold``: see :meth:`HttpPolicy.send`."""
         client = self._http()
         url = self._url(path_or_url)
         used: dict[str, str] = {}
@@ -103,14 +104,16 @@ class CasaviSession(RestSession):
             )
 
         try:
-            return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts)
+            return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts,
+                                    wait_for_hold=wait_for_hold)
         except AuthError as exc:
             if exc.status != 401 or not send_token or "token" not in used:
                 raise
             self.auth.invalidate(used["token"])
         # A 401 means the server did nothing: repeating is harmless even for a create.
         log.info("casavi_request_repeated_after_login", method=method, path=httpx.URL(url).path)
-        return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts)
+        return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts,
+                                wait_for_hold=wait_for_hold)
 
     def _post_unauthenticated(self, path: str, body: Mapping[str, Any]) -> Any:
         # Logging in twice is harmless: idempotent for the retry policy.
@@ -130,8 +133,9 @@ class CasaviSession(RestSession):
         poll's listing stays one request), then two, then up to ``read_ahead`` at once, each
         window only after a full page.  Pages read past a short one are dropped: at most
         ``read_ahead`` − 1 requests more than the listing needs.  A page read ahead gets one
-        attempt; when it failed, it is read again here, when it is needed, with the policy's
-        retries (so a listing that stops leaves no retries running behind it).  The order pages
+        attempt and is not sent while casavi's Retry-After holds; when it failed or was not
+        sent, it is read again here, when it is needed, with the policy's retries and waits (so
+        a listing that stops leaves no retry or wait running behind it).  The order pages
         are handed on in, and the guards, stay those above.
         """
         read_ahead = max(1, min(read_ahead, self.policy.concurrency))
@@ -141,13 +145,13 @@ class CasaviSession(RestSession):
         pool: ThreadPoolExecutor | None = None
         window = 1
 
-        def fetch(page: int, attempts: int | None = None) -> Any:
+        def fetch(page: int, *, ahead: bool = False) -> Any:
             return response_json(self._call("GET", path, idempotent=True, params=[*params, ("page", page)],
-                                            attempts=attempts))
+                                            attempts=1 if ahead else None, wait_for_hold=not ahead))
 
         def fetch_ahead(page: int) -> Any:
             try:
-                return fetch(page, attempts=1)
+                return fetch(page, ahead=True)
             except BudgetExceededError:
                 raise
             except BridgeError:

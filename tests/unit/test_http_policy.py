@@ -337,3 +337,17 @@ def test_attempts_caps_the_tries_of_one_request_and_never_raises_the_policys():
     with pytest.raises(RetriableError):
         policy.send(client, get(client), idempotent=True, attempts=50)
     assert len(server.arrivals) == policy.max_attempts
+
+
+def test_a_request_that_may_not_wait_for_a_hold_is_not_sent_while_the_host_is_held():
+    policy, client, server, clock = make([(429, {"Retry-After": "20"}), 200], max_attempts=1)
+    with pytest.raises(RetriableError):
+        policy.send(client, get(client), idempotent=True)  # the 429 holds the host for 20 s
+    with pytest.raises(RetriableError, match="Retry-After") as raised:
+        policy.send(client, get(client), idempotent=True, wait_for_hold=False)
+    assert len(server.arrivals) == 1 and clock.waits == []  # not sent, not slept
+    assert 19.0 <= raised.value.retry_after <= 20.0
+    assert policy.send(client, get(client, "jira.test"), idempotent=True, wait_for_hold=False).status_code == 200
+    clock.now += 20  # the hold has passed
+    assert policy.send(client, get(client), idempotent=True, wait_for_hold=False).status_code == 200
+    assert [host for host, _ in server.arrivals] == ["casavi.test", "jira.test", "casavi.test"]
