@@ -122,6 +122,12 @@ class HttpPolicy:
         return self._budget_used
 
     @property
+    def budget_left(self) -> int | None:
+        """Requests this pass may still send (None: no budget)."""
+        with self._lock:
+            return max(0, self.request_budget - self._budget_used) if self.request_budget else None
+
+    @property
     def requests_sent(self) -> int:
         """Requests sent since the policy was made, to every host: each attempt (retries
         included), counted once it ended; never reset (``budget_used`` is, with every pass)."""

@@ -132,11 +132,12 @@ class CasaviSession(RestSession):
         on as many threads (at most the policy's concurrency): one page alone first (an idle
         poll's listing stays one request), then two, then up to ``read_ahead`` at once, each
         window only after a full page.  Pages read past a short one are dropped: at most
-        ``read_ahead`` − 1 requests more than the listing needs.  A page read ahead gets one
-        attempt and is not sent while casavi's Retry-After holds; when it failed or was not
-        sent, it is read again here, when it is needed, with the policy's retries and waits (so
-        a listing that stops leaves no retry or wait running behind it).  The order pages
-        are handed on in, and the guards, stay those above.
+        ``read_ahead`` − 1 requests more than the listing needs, and none while the pass's
+        request budget has no more than ``read_ahead`` requests left besides the pages asked
+        for.  A page read ahead gets one attempt and is not sent while casavi's Retry-After
+        holds; when it failed or was not sent, it is read again here, when it is needed, with
+        the policy's retries and waits (so a listing that stops leaves no retry or wait running
+        behind it).  The order pages are handed on in, and the guards, stay those above.
         """
         read_ahead = max(1, min(read_ahead, self.policy.concurrency))
         previous: tuple[str, ...] | None = None
@@ -148,6 +149,12 @@ class CasaviSession(RestSession):
         def fetch(page: int, *, ahead: bool = False) -> Any:
             return response_json(self._call("GET", path, idempotent=True, params=[*params, ("page", page)],
                                             attempts=1 if ahead else None, wait_for_hold=not ahead))
+
+        def budget_room() -> bool:
+            # Never read ahead with the pass's last requests: pages asked for past the end
+            # would spend what the pass's reads and writes need.
+            left = self.policy.budget_left
+            return left is None or left > len(pending) + read_ahead
 
         def fetch_ahead(page: int) -> Any:
             try:
@@ -171,7 +178,7 @@ class CasaviSession(RestSession):
                     window = min(read_ahead, window * 2)
                     if pool is None:
                         pool = ThreadPoolExecutor(read_ahead, thread_name_prefix="casavi-pages")
-                    while len(pending) < window and number + 1 + len(pending) < end:
+                    while len(pending) < window and number + 1 + len(pending) < end and budget_room():
                         # Each page with the listing's log context (a fleet's tenant=...).
                         pending.append(pool.submit(contextvars.copy_context().run, fetch_ahead,
                                                    number + 1 + len(pending)))

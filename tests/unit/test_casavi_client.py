@@ -285,6 +285,27 @@ def test_pages_are_not_read_ahead_while_casavi_asks_for_a_pause(casavi):
     assert set(range(1, 10)) <= set(listed) and len(listed) <= 10 + LISTING_READ_AHEAD - 1
 
 
+def test_no_page_is_read_ahead_with_the_last_requests_of_the_budget(casavi):
+    """A budget that holds the login, the listing's own pages and three ticket reads: the pages
+    read ahead past the listing's end do not take the reads' share."""
+    casavi.tickets = [ticket(n) for n in range(1, 25 * 7 + 3)]  # 7 full pages and a short one
+    policy = HttpPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, concurrency=8, timeout=5,
+                        request_budget=1 + 8 + 3, sleep=lambda s: None)  # the login, pages 1-8, 3 reads
+    client = casavi.client(policy=policy)
+    tickets = list(client.list_tickets())
+    assert [t.ticket_id for t in tickets] == [f"T-{n}" for n in range(1, 25 * 7 + 3)]
+    assert sorted(listed_pages(casavi)) == list(range(1, 9))  # each page once, none past the end
+    assert policy.budget_left == 3  # the reads' share is still there
+
+
+def test_pages_are_read_ahead_while_the_budget_has_room(casavi):
+    casavi.tickets = [ticket(n) for n in range(1, 25 * 7 + 3)]
+    policy = HttpPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, concurrency=8, timeout=5,
+                        request_budget=1000, sleep=lambda s: None)
+    assert len(list(casavi.client(policy=policy).list_tickets())) == 25 * 7 + 2
+    assert len(listed_pages(casavi)) > 8  # pages past the short one were asked for ahead
+
+
 def test_a_consumer_that_stops_early_leaves_no_page_waiting(casavi):
     casavi.tickets = [ticket(n) for n in range(1, 25 * 10 + 1)]
     listing = casavi.client().list_tickets()
