@@ -37,7 +37,7 @@ import uvicorn
 
 from bridge.sandbox.faults import FaultMiddleware, fault_settings_from, is_wrapped
 from bridge.sandbox.options import SandboxOptions
-from bridge.sandbox.written_config import write_config_file
+from bridge.sandbox.written_config import earlier_state_note, write_config_file
 
 START_TIMEOUT_SECONDS = 15.0
 
@@ -299,6 +299,8 @@ def run_sandbox_cli(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    # Looked at before the sandboxes start: a bridge run against them creates the file later.
+    earlier_state = earlier_state_note(Path(write_config)) if write_config else None
     try:
         with start_sandboxes(options) as handle:
             for name, running in handle.servers.items():
@@ -308,6 +310,8 @@ def run_sandbox_cli(
                 print(f"ready file: {ready_file}", flush=True)
             if write_config:
                 print(f"config written: {write_config}", flush=True)
+                if earlier_state:
+                    print(earlier_state, file=sys.stderr, flush=True)
             print("running until SIGTERM or Ctrl+C", file=sys.stderr, flush=True)
             while not stop.wait(0.5):
                 pass

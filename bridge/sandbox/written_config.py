@@ -30,12 +30,30 @@ RELAY_STATUS_MAP_BACK = {"To Do": "OPEN", "In Progress": "IN_PROGRESS", "Waiting
 STATE_DB_NAME = "casavi-bridge-state.db"
 
 
+def state_database(config_path: Path) -> Path:
+    """The SQLite state database a written config names: beside the config file."""
+    return Path(config_path).resolve().parent / STATE_DB_NAME
+
+
+def earlier_state_note(config_path: Path) -> str | None:
+    """A warning when the state database beside ``config_path`` exists already (None when not):
+    the sandboxes start with fresh data every time, while that database still links the
+    tickets of an earlier sandbox, so a bridge run on it would see nothing to mirror."""
+    database = state_database(config_path)
+    if not database.exists():
+        return None
+    return (f"note: the state database {database} is from an earlier run: it links the tickets of "
+            f"earlier sandboxes, and these start with fresh data, so the bridge would mirror nothing. "
+            f"Delete it (and {database.name}-wal, {database.name}-shm if present) before running the "
+            f"bridge, or write the config into another folder.")
+
+
 def sandbox_config(info: Mapping[str, Any], *, config_path: Path, date_semantics: str = "modified",
                    source: str = "casavi", jira_deployment: str = "server",
                    jira: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``jira``: the Jira sandbox's knobs (``jira_*`` keys), so the [jira] section matches them
     (search lag, the role internal comments are restricted to)."""
-    database = Path(config_path).resolve().parent / STATE_DB_NAME
+    database = state_database(config_path)
     config: dict[str, Any] = {
         "state": {"database": f"sqlite:///{database}"},
         "source": {"kind": source},

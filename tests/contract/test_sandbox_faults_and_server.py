@@ -231,6 +231,37 @@ def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
             process.wait()
 
 
+def test_a_config_written_beside_an_earlier_state_database_says_to_delete_it(tmp_path):
+    """The sandboxes start with fresh data; a state database left beside the config still links
+    an earlier sandbox's tickets (a bridge run on it would mirror nothing): the sandbox says so."""
+    from bridge.sandbox.written_config import STATE_DB_NAME, earlier_state_note
+
+    config = tmp_path / "bridge.toml"
+    assert earlier_state_note(config) is None
+    (tmp_path / STATE_DB_NAME).write_bytes(b"")  # as an earlier run leaves it
+    ready = tmp_path / "ready.json"
+    code = ("from bridge.sandbox.server import run_sandbox_cli; "
+            f"raise SystemExit(run_sandbox_cli(tickets=3, seed=2, ready_file={str(ready)!r}, "
+            f"write_config={str(config)!r}))")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0 and f"config written: {config}" in out
+    assert f"the state database {tmp_path / STATE_DB_NAME} is from an earlier run" in err
+    assert (tmp_path / STATE_DB_NAME).exists()  # said, never deleted: it is the operator's file
+
+
 def test_apps_starts_only_the_named_sandboxes_so_each_can_run_in_its_own_process(tmp_path):
     ready = tmp_path / "ready.json"
     with start_sandboxes(tickets=3, seed=2, apps=("jira",), ready_file=str(ready)) as sandbox:
