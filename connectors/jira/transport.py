@@ -160,12 +160,20 @@ class RetryPolicy:
             self.gate.sleep(backoff(attempts, self.base_delay, self.max_delay, self.rng))
 
 
+# Connections kept per host by both HTTP stacks (requests' pool_maxsize is 10): idle ones are
+# only those a pass used at once (urllib3 opens them on demand), so the bound costs nothing
+# below it.
+POOL_MAXSIZE = 64
+
+
 class RetryingAdapter(HTTPAdapter):
     """requests' adapter with :class:`RetryPolicy`'s loop around each send (mounted on the
-    ``jira`` library's session, which the connector uses for transitions)."""
+    ``jira`` library's session, which the connector uses for transitions); it keeps as many
+    connections per host as the wire (``pool_maxsize``, requests' default 10: see
+    :mod:`.wire`)."""
 
-    def __init__(self, policy: RetryPolicy):
-        super().__init__()
+    def __init__(self, policy: RetryPolicy, *, pool_maxsize: int = POOL_MAXSIZE):
+        super().__init__(pool_maxsize=pool_maxsize)
         self.policy = policy
 
     def send(self, request, **kwargs):  # type: ignore[override]

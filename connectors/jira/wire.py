@@ -22,8 +22,12 @@ What the requests path did and :class:`Wire` keeps:
   proxy for the server URL (``no_proxy`` applies), the CA bundle of ``REQUESTS_CA_BUNDLE`` /
   ``CURL_CA_BUNDLE``, else certifi's (requests' default).  A download goes through the proxy
   the environment names for the attachment URL's own host.
-- a pool like requests' adapter: 10 connections kept per host; more threads than that open
-  extra connections (never wait for one) that are closed after use.
+- a pool like requests' adapter (never waits for a connection: a thread without a free one
+  opens one), but keeping up to ``POOL_MAXSIZE`` connections per host instead of requests'
+  10: each thread that talks to Jira at once (the ``[sync] concurrency`` workers and the
+  pass's own thread) keeps its connection.  With 10, a higher concurrency opened and closed a
+  connection per request beyond the tenth (a TLS handshake each, and urllib3's "Connection
+  pool is full, discarding connection" warning in the log each time).
 - retries: :class:`.transport.RetryPolicy` around each attempt, the same loop as the
   library's session; urllib3's own ``Retry`` is off.
 - redirects: GETs follow them hop by hop as requests' ``Session.resolve_redirects`` (up to 30):
@@ -66,10 +70,10 @@ from urllib3.exceptions import (ClosedPoolError, ConnectTimeoutError, DecodeErro
                                 ReadTimeoutError, ResponseError, SSLError)
 from urllib3.util import Timeout, make_headers
 
-from .transport import RetryPolicy
+from .transport import POOL_MAXSIZE, RetryPolicy
 
 _STRIP_AUTH = requests.sessions.SessionRedirectMixin.should_strip_auth
-POOL_SIZE = 10  # requests' HTTPAdapter: pool_connections = pool_maxsize = 10, pool_block = False
+POOL_SIZE = 10  # hosts kept (pool managers' pools): requests' HTTPAdapter pool_connections
 MAX_REDIRECTS = 30  # requests' Session.max_redirects
 NO_BODY: Any = object()
 _FOLLOW = frozenset({"GET"})
@@ -108,7 +112,7 @@ class Wire:
             "Authorization": authorization,
         }
         self.json_headers = {**self.headers, "Content-Type": "application/json"}
-        self._pool_settings: dict[str, Any] = {"num_pools": POOL_SIZE, "maxsize": POOL_SIZE, "block": False,
+        self._pool_settings: dict[str, Any] = {"num_pools": POOL_SIZE, "maxsize": POOL_MAXSIZE, "block": False,
                                                **ca_settings()}
         self._lock = threading.Lock()
         self._managers: dict[str | None, urllib3.PoolManager] = {}

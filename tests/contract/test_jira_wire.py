@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import logging
 import os
 import threading
 import time
@@ -66,15 +67,23 @@ class Scripted:
 
     script: Callable[[Arrival, list[Arrival]], Reply]
     arrivals: list[Arrival] = field(default_factory=list)
+    connections: int = 0  # TCP connections accepted
+    delay: float = 0.0  # seconds before each answer (outside the lock: answers overlap)
 
     def __post_init__(self) -> None:
         owner = self
 
         class Handler(_Quiet):
+            def setup(self) -> None:
+                super().setup()
+                with owner.lock:
+                    owner.connections += 1
+
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 arrival = Arrival(time.monotonic(), self.command, self.path, dict(self.headers.items()),
                                   self.rfile.read(length))
+                time.sleep(owner.delay)
                 with owner.lock:
                     owner.arrivals.append(arrival)
                     reply = owner.script(arrival, list(owner.arrivals))
@@ -201,6 +210,39 @@ def test_a_read_answered_503_with_retry_after_is_repeated_after_it_and_other_thr
         later = server.arrivals[1:]  # the repeated read and the other thread's
         assert len(later) == 2 and all(a.at - refused >= 0.9 for a in later)
         assert sorted(seen, key=str) == [200, 200, 503]
+    finally:
+        rest.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("stack", ["wire", "library session"])
+def test_more_threads_than_requests_pool_keep_their_connections(no_proxy_env, stack, caplog):
+    """16 threads at once, three rounds: each keeps its connection (requests' pool of 10 made
+    six of them open and close a connection per request, each with urllib3's "Connection pool
+    is full" warning)."""
+    threads, rounds = 16, 3
+    server = Scripted(lambda arrival, so_far: ok({"id": "1"}), delay=0.05).start()
+    rest = JiraRest(settings_for(server.url))
+    get = (lambda: rest.get("issue/1")) if stack == "wire" else (
+        lambda: rest.client._session.get(server.url + "/rest/api/2/issue/1").json())
+    start = threading.Barrier(threads)
+    answers: list[Any] = []
+
+    def worker() -> None:
+        for _ in range(rounds):
+            start.wait(10)
+            answers.append(get())
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="urllib3"):
+            workers = [threading.Thread(target=worker) for _ in range(threads)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join(30)
+        assert answers == [{"id": "1"}] * threads * rounds
+        assert server.connections <= threads  # none opened again after the first round
+        assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
     finally:
         rest.close()
         server.stop()
