@@ -144,6 +144,20 @@ class HttpPolicy:
         with self._lock:
             return self._not_before.get(host)
 
+    def refuse_if_held(self, url: str | httpx.URL) -> None:
+        """RetriableError (``retry_after``: the seconds left) while ``url``'s host is held by a
+        Retry-After; nothing when it is free.  For a call that must not wait for the hold, to
+        ask before it does anything that could (such as fetching a token)."""
+        self._refuse_if_held(_host_key(httpx.URL(url)))
+
+    def _refuse_if_held(self, host: str) -> None:
+        with self._lock:
+            until = self._not_before.get(host, float("-inf"))
+        left = until - self._clock()
+        if left > 0:
+            raise RetriableError(f"{host} asked for a pause (Retry-After); not sent before it passed",
+                                 retry_after=left)
+
     # -- the one send path -----------------------------------------------------------------
 
     def send(
@@ -239,11 +253,10 @@ class HttpPolicy:
         own_until = self._clock() + retry_wait
         slept_for: float | None = None
         while True:
+            if not wait_for_hold:
+                self._refuse_if_held(host)
             with self._lock:
                 host_until = self._not_before.get(host, float("-inf"))
-            if not wait_for_hold and host_until > self._clock():
-                raise RetriableError(f"{host} asked for a pause (Retry-After); not sent before it passed",
-                                     retry_after=host_until - self._clock())
             until = max(own_until, host_until)
             remaining = until - self._clock()
             if remaining <= 0 or (slept_for is not None and until <= slept_for):

@@ -347,6 +347,9 @@ def test_a_request_that_may_not_wait_for_a_hold_is_not_sent_while_the_host_is_he
         policy.send(client, get(client), idempotent=True, wait_for_hold=False)
     assert len(server.arrivals) == 1 and clock.waits == []  # not sent, not slept
     assert 19.0 <= raised.value.retry_after <= 20.0
+    with pytest.raises(RetriableError, match="Retry-After"):
+        policy.refuse_if_held("https://casavi.test/v1/authenticate")  # asked before building a request
+    policy.refuse_if_held("https://jira.test/rest/api/2/myself")  # another host: free
     assert policy.send(client, get(client, "jira.test"), idempotent=True, wait_for_hold=False).status_code == 200
     clock.now += 20  # the hold has passed
     assert policy.send(client, get(client), idempotent=True, wait_for_hold=False).status_code == 200
