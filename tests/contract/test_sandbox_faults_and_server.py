@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -207,28 +209,36 @@ def test_profile_option_reaches_the_casavi_sandbox():
     assert (len(comments), len(ticket["tasks"]), len(ticket["attachmentDetails"])) == (3, 1, 1)
 
 
-def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
-    ready = tmp_path / "ready.json"
-    code = ("from bridge.sandbox.server import run_sandbox_cli; "
-            f"raise SystemExit(run_sandbox_cli(tickets=5, seed=2, ready_file={str(ready)!r}))")
+@contextmanager
+def sandbox_cli(ready: Path, **options: Any) -> Iterator[subprocess.Popen]:
+    """``run_sandbox_cli(ready_file=ready, **options)`` in a process of its own, yielded once
+    its ready file is there (text stdout/stderr); killed on the way out if still running."""
+    arguments = ", ".join(f"{name}={value!r}" for name, value in {"ready_file": str(ready), **options}.items())
+    code = f"from bridge.sandbox.server import run_sandbox_cli; raise SystemExit(run_sandbox_cli({arguments}))"
     process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+                               text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         deadline = time.monotonic() + 20
         while not ready.exists():
             assert process.poll() is None, process.stderr.read()
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_cli_runs_until_sigterm_and_removes_its_ready_file(tmp_path):
+    ready = tmp_path / "ready.json"
+    with sandbox_cli(ready, tickets=5, seed=2) as process:
         info = json.loads(ready.read_text())
         assert PLAIN_CLIENT.post(info["casavi_url"] + "/authenticate",
                           json={"key": info["casavi_key"], "secret": info["casavi_secret"]}).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert not ready.exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_a_config_written_beside_an_earlier_state_database_says_to_delete_it(tmp_path):
@@ -239,24 +249,9 @@ def test_a_config_written_beside_an_earlier_state_database_says_to_delete_it(tmp
     config = tmp_path / "bridge.toml"
     assert earlier_state_note(config) is None
     (tmp_path / STATE_DB_NAME).write_bytes(b"")  # as an earlier run leaves it
-    ready = tmp_path / "ready.json"
-    code = ("from bridge.sandbox.server import run_sandbox_cli; "
-            f"raise SystemExit(run_sandbox_cli(tickets=3, seed=2, ready_file={str(ready)!r}, "
-            f"write_config={str(config)!r}))")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    try:
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with sandbox_cli(tmp_path / "ready.json", tickets=3, seed=2, write_config=str(config)) as process:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0 and f"config written: {config}" in out
     assert f"the state database {tmp_path / STATE_DB_NAME} is from an earlier run" in err
     assert (tmp_path / STATE_DB_NAME).exists()  # said, never deleted: it is the operator's file
