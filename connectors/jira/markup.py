@@ -362,7 +362,13 @@ def _to_markdown(wiki: str) -> str:
         if kind == 0:
             protected.append(_protect(part))
         elif kind == 1:
-            protected.append(part)
+            # {code} and {noformat} are blocks wherever they stand: Jira shows the text before
+            # and after one in a line as paragraphs of their own.  Each goes on lines of its
+            # own here, or its fence would open mid-line (and swallow or drop what follows).
+            so_far = next((piece for piece in reversed(protected) if piece), "")
+            after, more = parts[index + 2], index + 3 < len(parts)
+            protected.append(("\n" if so_far and not so_far.endswith("\n") else "") + part
+                             + ("\n" if (after or more) and not after.startswith("\n") else ""))
     markdown = _JiraToMarkdown.convert("".join(protected))
     return _restore(markdown).replace(_ZWSP, "").strip("\n").rstrip()
 

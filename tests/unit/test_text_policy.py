@@ -127,6 +127,23 @@ def test_links_to_the_tools_own_issues_are_kept_for_tenants():
         "[OPS-1](<https://tool.example/browse/OPS-1>)"
 
 
+@pytest.mark.parametrize("wiki, code, paragraphs", [
+    ("Zugangscode {noformat}4711{noformat} für die Haustür. Bitte Bescheid geben.", "4711",
+     ["Zugangscode", "für die Haustür. Bitte Bescheid geben."]),
+    ("Code {code}1234{code}\nDer Handwerker kommt Montag.", "1234", ["Code", "Der Handwerker kommt Montag."]),
+    ("Vor\n{noformat}\nblock\n{noformat} danach", "block", ["Vor", "danach"]),
+    ("{noformat}a{noformat}{code}b{code} und Schluss", "a", ["und Schluss"]),
+])
+def test_a_code_block_within_a_line_keeps_the_text_around_it(wiki, code, paragraphs):
+    """Jira shows {code}/{noformat} as a block wherever it stands, the text before and after it
+    as paragraphs; none of that text is lost or swallowed by the block."""
+    html = html_of(wiki_for_tenants(wiki, TENANTS))
+    assert f"<pre><code>{code}\n</code></pre>" in html or f">{code}\n</code></pre>" in html
+    for paragraph in paragraphs:
+        assert f"<p>{paragraph}</p>" in html
+    assert html.count("<pre>") == wiki.count("{") // 2  # one block per macro, nothing else in one
+
+
 def test_no_image_reaches_tenants_embedded():
     assert wiki_for_tenants("!screenshot.png! !https://x.example/i.png!", TENANTS) == \
         "screenshot.png [https://x.example/i.png](<https://x.example/i.png>)"
