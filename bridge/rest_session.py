@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from typing import Any, Mapping, Self, Sequence
 
@@ -133,15 +134,40 @@ class RestSession:
         return PaginationError(f"GET {path}: more than {self.max_pages} pages; listing stopped")
 
 
+# A control character in a JSON string is always escaped (RFC 8259, section 7): \u0000-\u001f.
+_CONTROL_ESCAPE = re.compile(rb"\\u00[01][0-9a-fA-F]")
+_CONTROLS = dict.fromkeys(code for code in range(0x20) if chr(code) not in "\t\n\r")
+
+
 def response_json(response: httpx.Response) -> Any:
+    """The answer's JSON (None when empty), its strings without C0 control characters other
+    than tab, newline and carriage return; MalformedPayloadError when it is not JSON.
+
+    Why: text from casavi and relay goes on to the tool and into the state database.  NUL
+    cannot be stored in PostgreSQL text (PostgreSQL documentation, "Character Types": "the
+    character with code zero (sometimes called NUL) cannot be stored"), which Jira, Redmine
+    and the fleet's state database run on: one tenant's pasted NUL would fail that ticket's
+    every write.  The other controls (escape, backspace, bell, ...) carry nothing a reader sees.
+    Answers without an escaped control (nearly all) are returned as parsed."""
     if not response.content:
         return None
     try:
-        return response.json()
+        payload = response.json()
     except ValueError:
         raise MalformedPayloadError(
             f"{response.request.method} {response.request.url.path}: the answer is not JSON"
         ) from None
+    return _without_controls(payload) if _CONTROL_ESCAPE.search(response.content) else payload
+
+
+def _without_controls(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.translate(_CONTROLS)
+    if isinstance(value, list):
+        return [_without_controls(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _without_controls(item) for key, item in value.items()}
+    return value
 
 
 def row_fingerprint(rows: list[Any]) -> tuple[str, ...]:

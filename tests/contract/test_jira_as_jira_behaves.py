@@ -222,3 +222,18 @@ def test_check_names_group_visibility_switched_off_where_it_can_read_it(flavor):
         assert any("needs a Jira administrator to read" in n for n in jira.assumptions())
     with running_jira(jira_mode=flavor, jira_user_admin=True) as switched_on:
         assert check_all(connector_for(switched_on, internal_visibility=group)) == []
+
+
+def test_a_nul_in_issue_text_is_refused_as_jira_on_postgresql_refuses_it(classic):
+    """Jira's database (PostgreSQL) cannot store NUL: the write fails with a 500 and nothing is
+    stored; an escaped backslash followed by the text "u0000" is ordinary text."""
+    import httpx
+
+    api = httpx.Client(base_url=classic.url + "/rest/api/2", auth=classic.auth, timeout=10)
+    fields = {"project": {"key": classic.project}, "issuetype": {"name": "Task"}}
+    before = len(classic.store.issues())
+    refused = api.post("/issue", json={"fields": {**fields, "summary": "Heizung\x00kalt"}})
+    assert refused.status_code == 500 and len(classic.store.issues()) == before
+    kept = api.post("/issue", json={"fields": {**fields, "summary": "Pfad C:\\u0000"}})
+    assert kept.status_code == 201, kept.text
+    assert api.get(f"/issue/{kept.json()['key']}").json()["fields"]["summary"] == "Pfad C:\\u0000"

@@ -290,3 +290,21 @@ def test_the_parser_is_pure_and_imports_no_http_library():
     code = "import sys, bridge.casavi.parse; print(sorted(m for m in ('httpx', 'jira', 'sqlmodel') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_control_characters_in_an_answer_are_dropped_tab_and_newlines_kept():
+    """A tenant's pasted NUL or escape sequence never reaches the tool (PostgreSQL under Jira and
+    Redmine cannot store NUL); tab, newline and carriage return stay, other text is untouched."""
+    import json as _json
+
+    import httpx
+
+    from bridge.rest_session import response_json
+
+    body = {"title": "Heizung\x00 kalt\x1b[31m", "comments": [{"text": "a\tb\r\nc\x07"}], "n": 3, "u": "ä ✓"}
+    answer = httpx.Response(200, content=_json.dumps(body).encode(), request=httpx.Request("GET", "https://c.test/"))
+    assert response_json(answer) == {"title": "Heizung kalt[31m", "comments": [{"text": "a\tb\r\nc"}], "n": 3,
+                                     "u": "ä ✓"}
+    literal = {"text": "C:\\u0001 bleibt"}  # an escaped backslash's text, no control character
+    answer = httpx.Response(200, content=_json.dumps(literal).encode(), request=httpx.Request("GET", "https://c.test/"))
+    assert response_json(answer) == literal

@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import json
+import re
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from bridge.sandbox.jira.render import View
 from bridge.sandbox.jira.store import JiraStore
 
 Handler = Callable[[Request, View], Awaitable[Response]]
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # a JSON string's NUL, not an escaped backslash's text
 NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
 
 
@@ -101,6 +103,11 @@ async def json_body(request: Request, required: bool = True) -> Any:
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.lower():
         raise JiraApiError(415, [f"Unsupported Media Type: {content_type or 'none'}"])
+    if _NUL_ESCAPE.search(raw):
+        # Jira keeps issue text in its database, on PostgreSQL as Atlassian recommends, which
+        # cannot store NUL (PostgreSQL documentation, "Character Types": "the character with
+        # code zero (sometimes called NUL) cannot be stored"); the failed insert is Jira's 500.
+        raise JiraApiError(500, ["Internal server error"])
     try:
         return json.loads(raw)
     except ValueError as exc:
