@@ -32,10 +32,13 @@ class SourceSummary:
 
 @dataclass(frozen=True)
 class ParseProblem:
-    """A list entry that could not be read; reported with its id, never fatal for the page."""
+    """A list entry that could not be read; reported with its id, never fatal for the page.
+    ``missing``: a linked item the source answered 404 for when the sweep read it (deleted, or
+    no longer readable by this account): an orphan, not a failure."""
 
     item_id: str | None
     message: str
+    missing: bool = False
 
 
 def same_version(stored: str | None, seen: str | None) -> bool:

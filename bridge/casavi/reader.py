@@ -49,6 +49,7 @@ from bridge.casavi.client import CasaviClient
 from bridge.casavi.records import Ticket
 from bridge.casavi.shapes import ShapeFindings, ShapeObserver
 from bridge.errors import AuthError, BridgeError, BudgetExceededError, NotFoundError, RetriableError
+from bridge.source import ParseProblem
 
 log = structlog.get_logger()
 _R = TypeVar("_R")
@@ -156,7 +157,8 @@ class TicketReader:
         lastModified)``: list rows, not whole reads).  ``ticket_ids`` is iterated only when
         tickets are to be read.  A ticket that cannot be read now is left for the next pass
         (absence is not deletion; it stays due); one that cannot be read for good (404,
-        refused) for the next ``list_open`` pass."""
+        refused) for the next ``list_open`` pass, a 404 reported as missing (a ParseProblem
+        with ``missing``: the engine lists its link as orphaned)."""
         if self.sweep_costs_nothing:
             return
         listed: set[str] = set()
@@ -180,11 +182,15 @@ class TicketReader:
         workers = max(1, getattr(self.client.policy, "concurrency", 4))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for read in _in_order(pool, self._sweep_one, wanted, window=workers * 4):
-                if read is not None:
+                if isinstance(read, ParseProblem):
+                    yield read
+                elif read is not None:
                     ticket, read_at = read
                     yield make_summary(ticket, full_version(ticket), read_at)
 
-    def _sweep_one(self, ticket_id: str) -> tuple[Ticket, datetime] | None:
+    def _sweep_one(self, ticket_id: str) -> tuple[Ticket, datetime] | ParseProblem | None:
+        """The ticket read whole, or None when it cannot be read now; a 404 is reported as
+        missing (the engine lists the link as orphaned; nothing is closed or deleted)."""
         try:
             return self.read_whole(ticket_id)
         except (BudgetExceededError, AuthError):
@@ -194,6 +200,9 @@ class TicketReader:
             if not isinstance(exc, RetriableError):
                 with self._unreadable_lock:
                     self._unreadable.add(ticket_id)
+            if isinstance(exc, NotFoundError):
+                return ParseProblem(ticket_id, "casavi answers 404: deleted, or no longer readable by this account",
+                                    missing=True)
             return None
 
 

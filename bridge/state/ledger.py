@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import and_, bindparam, delete, func, not_, or_, update
+from sqlalchemy import and_, bindparam, case, delete, func, not_, or_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
@@ -31,6 +31,11 @@ def _upsert_link(dialect: str):
     table = Link.__table__
     stmt = insert(table)
     keep = lambda name: func.coalesce(getattr(stmt.excluded, name), table.c[name])  # noqa: E731
+    # An orphan mark goes when the record carries a version read from the side that was missing;
+    # a record of the other side alone (a tool-side change finished without reading casavi)
+    # proves nothing about it.
+    still_orphan = or_(and_(table.c.orphan_side == "source", stmt.excluded.source_version.is_(None)),
+                       and_(table.c.orphan_side == "target", stmt.excluded.target_version.is_(None)))
     return stmt.on_conflict_do_update(index_elements=["kind", "source_key"], set_={
         "target_id": stmt.excluded.target_id,
         "target_display_id": keep("target_display_id"),
@@ -39,7 +44,9 @@ def _upsert_link(dialect: str):
         "source_version": keep("source_version"),
         "target_version": keep("target_version"),
         "read_whole_at": keep("read_whole_at"),
-        "orphaned_at": None, "orphan_side": None, "updated_at": stmt.excluded.updated_at,
+        "orphaned_at": case((still_orphan, table.c.orphaned_at), else_=None),
+        "orphan_side": case((still_orphan, table.c.orphan_side), else_=None),
+        "updated_at": stmt.excluded.updated_at,
     })
 
 

@@ -234,3 +234,23 @@ def test_a_ticket_the_listing_cannot_show_is_read_with_every_listing(tmp_path):
     finally:
         world.bridge.close()
         world.handle.stop()
+
+
+def test_a_linked_ticket_casavi_answers_404_for_is_listed_as_orphaned_by_the_sweep(hourly):
+    """A ticket deleted in casavi: the daemon's sweep (not only reconcile) lists its link as
+    orphaned, in a real pass only; its Jira issue stays as it is."""
+    world = hourly
+    gone, kept = world.new_ticket(), world.new_ticket()
+    world.sync()
+    issues_before = world.issues()
+    world.casavi("DELETE", f"/tickets/{gone}")
+    ledger = world.bridge.ledger
+    ledger.record_read_whole({f"casavi:{t}": datetime.now(timezone.utc) - timedelta(hours=2) for t in (gone, kept)})
+    report = world.bridge.engine.run_pass(dry_run=True)
+    assert any(gone in problem and "404" in problem for problem in report.problems), report.problems
+    assert ledger.orphans() == []  # a dry run only reports
+    world.restart()  # the daemon: another process than `reconcile --dry-run`
+    ledger = world.bridge.ledger
+    world.sync()
+    assert [(o.source_key, o.orphan_side) for o in ledger.orphans()] == [(f"casavi:{gone}", "source")]
+    assert world.issues() == issues_before  # nothing closed or deleted in Jira

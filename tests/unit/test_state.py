@@ -154,6 +154,27 @@ def test_recording_a_link_again_merges_hashes_and_keeps_what_is_not_given(state_
     assert [(c.kind, c.source_id, c.target_id) for c in links.children] == [("comment", "c-1", "500")]
 
 
+def test_an_orphan_mark_goes_only_with_a_version_read_from_the_missing_side(state_url):
+    engine = open_engine(state_url)
+    migrate(engine)
+    ledger = Ledger(engine)
+
+    def record(**versions):
+        ledger.record_link(kind="ticket", item_key="casavi:T-1", source_id=None, target_id="10001", **versions)
+
+    record(source_version="v1", target_version="w1")
+    ledger.mark_orphan("casavi:T-1", "source")  # casavi answered 404
+    record(target_version="w2")  # a tool-side change finished without reading casavi
+    assert [(o.source_key, o.orphan_side) for o in ledger.orphans()] == [("casavi:T-1", "source")]
+    record(source_version="v2")  # casavi read again: the ticket is there
+    assert ledger.orphans() == []
+    ledger.mark_orphan("casavi:T-1", "target")
+    record(source_version="v3")
+    assert [o.orphan_side for o in ledger.orphans()] == ["target"]
+    record(target_version="w3")
+    assert ledger.orphans() == [] and ledger.item_link("casavi:T-1").orphan_side is None
+
+
 def test_second_writer_on_the_same_postgresql_state_is_refused_and_waits(postgres_database):
     url = postgres_database()
     ledger, lock = open_state(url)
