@@ -134,8 +134,9 @@ class RestSession:
         return PaginationError(f"GET {path}: more than {self.max_pages} pages; listing stopped")
 
 
-# A control character in a JSON string is always escaped (RFC 8259, section 7): \u0000-\u001f.
-_CONTROL_ESCAPE = re.compile(rb"\\u00[01][0-9a-fA-F]")
+# A control character in a JSON string is always escaped (RFC 8259, section 7): \u0000-\u001f,
+# or backspace and form feed as \b and \f (tab, newline, carriage return stay anyway).
+_CONTROL_ESCAPE = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|[bf])")
 _CONTROLS = dict.fromkeys(code for code in range(0x20) if chr(code) not in "\t\n\r")
 
 

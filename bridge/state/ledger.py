@@ -218,12 +218,17 @@ class Ledger:
 
     def record_read_whole(self, read_at: Mapping[str, datetime]) -> None:
         """When each of these linked items (``item_key`` → time) was read whole and found at the
-        version the ledger holds: one transaction for all of them (a sweep's chunk)."""
+        version the ledger holds: one transaction for all of them (a sweep's chunk).  A mark
+        that one was missing from the source (orphaned, side "source") goes: it was read."""
         if not read_at:
             return
         table = Link.__table__
+        # Read whole: the item is there, so a mark that it was missing from the source goes.
+        source_found = table.c.orphan_side == "source"
         stmt = (update(table).where(table.c.kind == KIND_TICKET, table.c.source_key == bindparam("key"))
-                .values(read_whole_at=bindparam("at")))
+                .values(read_whole_at=bindparam("at"),
+                        orphaned_at=case((source_found, None), else_=table.c.orphaned_at),
+                        orphan_side=case((source_found, None), else_=table.c.orphan_side)))
         rows = [{"key": key, "at": at} for key, at in read_at.items()]
         with self._write() as conn:
             conn.execute(stmt, rows)

@@ -365,7 +365,11 @@ def _to_markdown(wiki: str) -> str:
             # {code} and {noformat} are blocks wherever they stand: Jira shows the text before
             # and after one in a line as paragraphs of their own.  Each goes on lines of its
             # own here, or its fence would open mid-line (and swallow or drop what follows).
-            so_far = next((piece for piece in reversed(protected) if piece), "")
+            # Within a table row (its line starts with "|") a block stays in its cell.
+            so_far = "".join(protected)
+            if so_far.rsplit("\n", 1)[-1].lstrip().startswith("|"):
+                protected.append(part)
+                continue
             after, more = parts[index + 2], index + 3 < len(parts)
             protected.append(("\n" if so_far and not so_far.endswith("\n") else "") + part
                              + ("\n" if (after or more) and not after.startswith("\n") else ""))

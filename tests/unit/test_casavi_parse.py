@@ -305,6 +305,9 @@ def test_control_characters_in_an_answer_are_dropped_tab_and_newlines_kept():
     answer = httpx.Response(200, content=_json.dumps(body).encode(), request=httpx.Request("GET", "https://c.test/"))
     assert response_json(answer) == {"title": "Heizung kalt[31m", "comments": [{"text": "a\tb\r\nc"}], "n": 3,
                                      "u": "ä ✓"}
+    # Backspace and form feed as JSON writers escape them (\b, \f), alone in the answer.
+    answer = httpx.Response(200, content=b'{"t": "a\\bb\\fc"}', request=httpx.Request("GET", "https://c.test/"))
+    assert response_json(answer) == {"t": "abc"}
     literal = {"text": "C:\\u0001 bleibt"}  # an escaped backslash's text, no control character
     answer = httpx.Response(200, content=_json.dumps(literal).encode(), request=httpx.Request("GET", "https://c.test/"))
     assert response_json(answer) == literal

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -173,6 +174,13 @@ def test_an_orphan_mark_goes_only_with_a_version_read_from_the_missing_side(stat
     assert [o.orphan_side for o in ledger.orphans()] == ["target"]
     record(target_version="w3")
     assert ledger.orphans() == [] and ledger.item_link("casavi:T-1").orphan_side is None
+    # Found again unchanged by the sweep (a 404 that passed): read whole, the source mark goes.
+    ledger.mark_orphan("casavi:T-1", "source")
+    ledger.record_read_whole({"casavi:T-1": datetime.now(timezone.utc)})
+    assert ledger.orphans() == []
+    ledger.mark_orphan("casavi:T-1", "target")
+    ledger.record_read_whole({"casavi:T-1": datetime.now(timezone.utc)})
+    assert [o.orphan_side for o in ledger.orphans()] == ["target"]  # casavi read says nothing of Jira
 
 
 def test_second_writer_on_the_same_postgresql_state_is_refused_and_waits(postgres_database):

@@ -7,6 +7,8 @@ the stored text is then read as the tool reads it (tests/text/checks.py).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -142,6 +144,16 @@ def test_a_code_block_within_a_line_keeps_the_text_around_it(wiki, code, paragra
     for paragraph in paragraphs:
         assert f"<p>{paragraph}</p>" in html
     assert html.count("<pre>") == wiki.count("{") // 2  # one block per macro, nothing else in one
+
+
+def test_a_code_block_in_a_table_cell_stays_in_its_row():
+    html = html_of(wiki_for_tenants("||Raum||Code||\n|Keller|{noformat}4711{noformat}|\n|Dach|frei|", TENANTS))
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)
+    assert html.count("<table>") == 1 and len(rows) == 3  # one table: the header and two rows
+    assert "Keller" in rows[1] and "4711" in rows[1] and "Dach" in rows[2]  # the block inside its cell
+    html = html_of(wiki_for_tenants("|a {code}x{code}|b|", TENANTS))
+    [row] = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)
+    assert "x" in row and "b" in row
 
 
 def test_no_image_reaches_tenants_embedded():
