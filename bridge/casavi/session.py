@@ -87,11 +87,11 @@ class CasaviSession(RestSession):
         ``wait_for_hold``: see :meth:`HttpPolicy.send`."""
         client = self._http()
         url = self._url(path_or_url)
-        if not wait_for_hold:  # before the token too: a due refresh would wait for the hold
-            self.policy.refuse_if_held(url)
         used: dict[str, str] = {}
 
         def make() -> httpx.Request:
+            if not wait_for_hold:  # before the token too: a due refresh or login would wait for it
+                self.policy.refuse_if_held(url)
             all_headers: dict[str, str | bytes] = dict(headers or {})
             if send_token:
                 used["token"] = self.auth.token()
@@ -113,8 +113,6 @@ class CasaviSession(RestSession):
                 raise
             self.auth.invalidate(used["token"])
         # A 401 means the server did nothing: repeating is harmless even for a create.
-        if not wait_for_hold:
-            self.policy.refuse_if_held(url)
         log.info("casavi_request_repeated_after_login", method=method, path=httpx.URL(url).path)
         return self.policy.send(client, make, idempotent=idempotent, stream=stream, attempts=attempts,
                                 wait_for_hold=wait_for_hold)

@@ -23,6 +23,14 @@ from bridge.state.tables import CachedName, Conflict, Cursor, Intent, Link, Quar
 from bridge.sync.links import KIND_TICKET, ItemLinks, LinkView, child_key
 
 
+def _orphan_mark(kept) -> dict[str, Any]:
+    """The ``orphaned_at``/``orphan_side`` values of a link update: as they are where ``kept``
+    holds, cleared elsewhere (SET expressions read the row as it was, on SQLite and PostgreSQL)."""
+    table = Link.__table__
+    return {"orphaned_at": case((kept, table.c.orphaned_at), else_=None),
+            "orphan_side": case((kept, table.c.orphan_side), else_=None)}
+
+
 def _upsert_link(dialect: str):
     """``INSERT ... ON CONFLICT (kind, source_key) DO UPDATE`` for the engine's dialect
     (SQLite and PostgreSQL both have it; SQLAlchemy builds each one's syntax): hashes merged
@@ -44,8 +52,7 @@ def _upsert_link(dialect: str):
         "source_version": keep("source_version"),
         "target_version": keep("target_version"),
         "read_whole_at": keep("read_whole_at"),
-        "orphaned_at": case((still_orphan, table.c.orphaned_at), else_=None),
-        "orphan_side": case((still_orphan, table.c.orphan_side), else_=None),
+        **_orphan_mark(still_orphan),
         "updated_at": stmt.excluded.updated_at,
     })
 
@@ -223,12 +230,9 @@ class Ledger:
         if not read_at:
             return
         table = Link.__table__
-        # Read whole: the item is there, so a mark that it was missing from the source goes.
-        source_found = table.c.orphan_side == "source"
+        # Read whole: the item is there, so only a mark that the tool's side was missing stays.
         stmt = (update(table).where(table.c.kind == KIND_TICKET, table.c.source_key == bindparam("key"))
-                .values(read_whole_at=bindparam("at"),
-                        orphaned_at=case((source_found, None), else_=table.c.orphaned_at),
-                        orphan_side=case((source_found, None), else_=table.c.orphan_side)))
+                .values(read_whole_at=bindparam("at"), **_orphan_mark(table.c.orphan_side == "target")))
         rows = [{"key": key, "at": at} for key, at in read_at.items()]
         with self._write() as conn:
             conn.execute(stmt, rows)

@@ -305,14 +305,13 @@ class Engine:
         in a dry run (which writes nothing to the ledger), quarantined."""
         if isinstance(s, ParseProblem):
             report.problems.append(f"{s.item_id or '?'}: {s.message}")
-            if s.missing and s.item_id:  # linked, and gone on the source side: listed, never deleted
-                key = SourceRef(self.source.name, s.item_id).key
+            key = SourceRef(self.source.name, s.item_id).key if s.item_id else None
+            if s.missing and key:  # linked, and gone on the source side: listed, never deleted
                 if not dry_run:
                     self.ledger.mark_orphan(key, "source")
                 log.warning("linked_item_missing", ticket=key, side="source")
                 return False
-            if s.item_id:
-                key = SourceRef(self.source.name, s.item_id).key
+            if key:
                 if not dry_run:
                     self.ledger.quarantine(key, FatalError(f"cannot read item: {s.message}"), item_version=None,
                                            action="read",

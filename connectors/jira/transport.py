@@ -169,11 +169,11 @@ POOL_MAXSIZE = 64
 class RetryingAdapter(HTTPAdapter):
     """requests' adapter with :class:`RetryPolicy`'s loop around each send (mounted on the
     ``jira`` library's session, which the connector uses for transitions); it keeps as many
-    connections per host as the wire (``pool_maxsize``, requests' default 10: see
+    connections per host as the wire (``POOL_MAXSIZE``; requests' default is 10: see
     :mod:`.wire`)."""
 
-    def __init__(self, policy: RetryPolicy, *, pool_maxsize: int = POOL_MAXSIZE):
-        super().__init__(pool_maxsize=pool_maxsize)
+    def __init__(self, policy: RetryPolicy):
+        super().__init__(pool_maxsize=POOL_MAXSIZE)
         self.policy = policy
 
     def send(self, request, **kwargs):  # type: ignore[override]
