@@ -26,7 +26,7 @@ from urllib.parse import quote
 import jira2markdown.parser  # noqa: F401  (sets pyparsing's whitespace handling its grammar needs)
 import mistletoe
 from jira2markdown.elements import MarkupElements
-from jira2markdown.markup.links import Mention
+from jira2markdown.markup.links import Link, Mention
 from mistletoe import block_token, span_token
 from mistletoe.base_renderer import URI_SAFE_CHARACTERS, BaseRenderer
 from mistletoe.contrib.jira_renderer import JiraRenderer
@@ -320,7 +320,8 @@ class _JiraToMarkdown:
     def _build(cls) -> None:
         inline_markup, markup = Forward(), Forward()
         kwargs = {"inline_markup": inline_markup, "markup": markup, "usernames": {}}
-        elements = [(_Mention if element is Mention else element)(**kwargs) for element in MarkupElements()]
+        ours = {Mention: _Mention, Link: _Link}
+        elements = [ours.get(element, element)(**kwargs) for element in MarkupElements()]
         inline_markup <<= MatchFirst([e.expr for e in elements if e.is_inline_element])
         markup <<= MatchFirst([e.expr for e in elements])
         cls._stateful = [e for e in elements if hasattr(e, "indent_state")]
@@ -336,6 +337,28 @@ class _Mention(Mention):
 
     def action(self, tokens) -> str:
         return _MENTION_OPEN + tokens.accountid + _MENTION_CLOSE
+
+
+class _Link(Link):
+    """``[text|url]``, also with a relative destination (``[OPS-1|/browse/OPS-1]``, which Jira
+    shows as a link on its own host).  ``jira2markdown`` keeps only ``http``/``ftp``/``www.``
+    destinations as links and turns the rest into escaped text; a destination starting with one
+    ``/`` becomes a markdown link here (``[OPS-1](</browse/OPS-1>)``), for the text policy to
+    decide on like any other link (:class:`~bridge.markup.TenantTextPolicy` makes the tool's own
+    issue paths absolute and shows every other relative link as text).  Other destinations keep
+    the library's reading."""
+
+    def action(self, tokens) -> str:
+        # Placeholders (escaped and literal characters, see _protect) back to what they stand for.
+        url = _PLACEHOLDER_RE.sub(lambda m: chr(ord(m.group(0)) - _PLACEHOLDER_BASE), tokens.url).strip()
+        if url.startswith("/") and not url.startswith("//"):
+            alias = self.markup.transform_string(getattr(tokens, "alias", "")) or url
+            return f"[{alias}](<{quote(url, safe=_PATH_SAFE)}>)"
+        return super().action(tokens)
+
+
+# Characters a relative destination keeps as they are (RFC 3986 reserved and unreserved, and "%").
+_PATH_SAFE = "/?#[]@!$&'()*+,;=%~-._:"
 
 
 def wiki_to_markdown(wiki: str) -> str:

@@ -129,6 +129,22 @@ def test_links_to_the_tools_own_issues_are_kept_for_tenants():
         "[OPS-1](<https://tool.example/browse/OPS-1>)"
 
 
+@pytest.mark.parametrize("wiki, tenants_read", [
+    # Jira shows a relative destination as a link on its own host.
+    ("siehe [OPS-1|/browse/OPS-1] bitte", "siehe [OPS-1](<https://tool.example/browse/OPS-1>) bitte"),
+    ("[/browse/OPS-3]", "[/browse/OPS-3](<https://tool.example/browse/OPS-3>)"),
+    ("[Kommentar|/browse/OPS-2?focusedCommentId=5#comment-5]",
+     "[Kommentar](<https://tool.example/browse/OPS-2?focusedCommentId=5#comment-5>)"),
+    # Any other path on the tool's host stays visible as text, like a relative markdown link.
+    ("[Admin|/secure/admin/ViewApplicationProperties.jspa]", "Admin (/secure/admin/ViewApplicationProperties.jspa)"),
+    # Not relative to the host: a protocol-relative or path-relative destination is not a link.
+    ("[x|//evil.example/browse/OPS-1]", "\\[x|//evil.example/browse/OPS-1\\]"),
+    ("[x|browse/OPS-1]", "\\[x|browse/OPS-1\\]"),
+])
+def test_relative_jira_links_to_its_own_issues_reach_tenants_absolute(wiki, tenants_read):
+    assert wiki_for_tenants(wiki, TENANTS) == tenants_read
+
+
 @pytest.mark.parametrize("wiki, code, paragraphs", [
     ("Zugangscode {noformat}4711{noformat} für die Haustür. Bitte Bescheid geben.", "4711",
      ["Zugangscode", "für die Haustür. Bitte Bescheid geben."]),
