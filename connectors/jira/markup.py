@@ -340,8 +340,8 @@ class _Mention(Mention):
 
 
 class _Link(Link):
-    """``[text|url]``, also with a relative destination (``[OPS-1|/browse/OPS-1]``, which Jira
-    shows as a link on its own host).  ``jira2markdown`` keeps only ``http``/``ftp``/``www.``
+    """``[text|url]``, also with a destination relative to the Jira host (``[OPS-1|/browse/OPS-1]``,
+    as people write links to the instance's own issues).  ``jira2markdown`` keeps only ``http``/``ftp``/``www.``
     destinations as links and turns the rest into escaped text; a destination starting with one
     ``/`` becomes a markdown link here (``[OPS-1](</browse/OPS-1>)``), for the text policy to
     decide on like any other link (:class:`~bridge.markup.TenantTextPolicy` makes the tool's own

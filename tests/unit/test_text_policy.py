@@ -130,7 +130,7 @@ def test_links_to_the_tools_own_issues_are_kept_for_tenants():
 
 
 @pytest.mark.parametrize("wiki, tenants_read", [
-    # Jira shows a relative destination as a link on its own host.
+    # A destination relative to the Jira host, as people write links to its own issues.
     ("siehe [OPS-1|/browse/OPS-1] bitte", "siehe [OPS-1](<https://tool.example/browse/OPS-1>) bitte"),
     ("[/browse/OPS-3]", "[/browse/OPS-3](<https://tool.example/browse/OPS-3>)"),
     ("[Kommentar|/browse/OPS-2?focusedCommentId=5#comment-5]",
