@@ -7,6 +7,8 @@ test_casavi_source.py.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from bridge.casavi.client import LISTING_READ_AHEAD, CasaviClient
@@ -14,6 +16,7 @@ from bridge.casavi.parse import Ticket
 from bridge.errors import AuthError, BudgetExceededError, ConflictError, NotFoundError, RetriableError
 from bridge.http import HttpPolicy
 from tests.contract.casavi_helpers import Waits, client_for, control, faults, stats, tickets_only
+from tests.contract.test_jira_wire import Scripted, no_proxy_env, ok  # noqa: F401  (a fixture)
 
 
 # -- probe and authentication ---------------------------------------------------------------
@@ -282,3 +285,40 @@ def test_budget_stops_a_listing_partway(start_casavi_sandbox):
     assert stats(sandbox)["requests"]["GET /tickets"] == 3  # the refused request was never sent
     client.policy.reset_budget()
     assert client.get_ticket(seen[0].ticket_id).ticket_id == seen[0].ticket_id
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+def test_workers_beyond_twenty_keep_their_connections(no_proxy_env):
+    """32 workers ([casavi] concurrency = 32), three rounds at once: each keeps its connection
+    (httpx's default of 20 idle connections made 12 of them open one per request)."""
+    workers, rounds = 32, 3
+
+    def casavi(arrival, so_far):
+        if arrival.path.endswith("/authenticate"):
+            return ok({"token": "t", "expiresAt": "2099-01-01T00:00:00Z"})
+        return ok({"id": arrival.path.rsplit("/", 1)[-1], "name": "Musterstraße 1"})
+
+    server = Scripted(casavi, delay=0.05).start()
+    client = CasaviClient(server.url + "/v1", "key", "secret", policy=HttpPolicy(concurrency=workers, sleep=Waits()))
+    start = threading.Barrier(workers)
+    names: list[str] = []
+
+    def worker(n: int) -> None:
+        for _ in range(rounds):
+            start.wait(10)
+            names.append(client.get_property(f"P{n}").name)
+
+    try:
+        client.get_property("P0")  # the login, before the workers
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert names == ["Musterstraße 1"] * workers * rounds
+        assert server.connections <= workers  # none opened again after the first round
+    finally:
+        client.close()
+        server.stop()
