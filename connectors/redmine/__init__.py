@@ -30,7 +30,9 @@ class RedmineConnectorPlugin:
 
     @staticmethod
     def create(settings: RedmineSettings, *, http_policy: Any = None) -> RedmineConnector:
-        """Build the connector (no I/O); ``http_policy`` is the bridge's shared HttpPolicy."""
+        """Build the connector (no I/O); ``http_policy``: retries and limits of its requests
+        (default: ``[redmine] timeout`` and ``concurrency``)."""
+        from bridge.http import HttpPolicy
         from connectors.redmine.client import RedmineClient
 
         client = RedmineClient(
@@ -38,7 +40,7 @@ class RedmineConnectorPlugin:
             settings.api_key.get_secret_value(),
             timeout=settings.timeout,
             verify_tls=settings.verify_tls,
-            policy=http_policy,
+            policy=http_policy or HttpPolicy(timeout=settings.timeout, concurrency=settings.concurrency),
         )
         return RedmineConnector(settings, client=client)
 

@@ -40,6 +40,9 @@ class RedmineSettings(BaseModel):
     # which one it assumes.
     text_formatting: Literal["textile", "common_mark"] = "textile"
     timeout: float = Field(default=30.0, gt=0)
+    # Requests to Redmine at once at most (the [sync] workers share them), as [casavi]
+    # concurrency for casavi: with [sync] concurrency above it, the other workers wait.
+    concurrency: int = Field(default=4, ge=1)
     verify_tls: bool = True
     # Redmine's "Maximum attachment size" in bytes, as far as the operator knows it (a non-admin
     # key cannot read it; 5,120 KB = 5242880 unless an admin changed it): a larger file is not
