@@ -183,11 +183,23 @@ def observe_requests(source: Source, connector: Connector, metrics) -> None:
         observe(lambda status, seconds: metrics.observe_request("tool", status, seconds))
 
 
+class _NamesReadOnly:
+    """The ledger's looked-up names for a dry run: read, never written."""
+
+    def __init__(self, ledger: Ledger):
+        self.cached_name = ledger.cached_name
+
+    def cache_name(self, kind: str, item_id: str, name: str | None) -> None:
+        pass
+
+
 def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, lock_wait: float = 0.0,
                  metrics=None, workdir: Path | None = None,
-                 state: tuple[Ledger, WriterLock | AdvisoryWriterLock | None] | None = None) -> Bridge:
+                 state: tuple[Ledger, WriterLock | AdvisoryWriterLock | None] | None = None,
+                 dry_run: bool = False) -> Bridge:
     """``state``: an already opened ledger and its lock (a fleet tenant's); else ``[state]`` is
-    opened here, waiting up to ``lock_wait`` seconds for the one-writer lock."""
+    opened here, waiting up to ``lock_wait`` seconds for the one-writer lock.  ``dry_run``: the
+    bridge only plans (``reconcile --dry-run``); names it looks up are not kept."""
     source = build_source(settings)
     connector = build_connector(settings, plugins)
     if metrics is not None:
@@ -195,7 +207,7 @@ def build_bridge(settings: Settings, *, plugins: dict[str, Any] | None = None, l
     ledger, lock = state if state is not None else open_state(settings.state.database, lock_wait=lock_wait)
     keep_names = getattr(source, "keep_names", None)
     if keep_names is not None and settings.casavi is not None:
-        keep_names(ledger, timedelta(hours=settings.casavi.names_max_age_hours))
+        keep_names(_NamesReadOnly(ledger) if dry_run else ledger, timedelta(hours=settings.casavi.names_max_age_hours))
     stop = threading.Event()
     engine = Engine(source, connector, ledger, build_rules(settings, connector, source), engine_settings(settings),
                     workdir=workdir, metrics=metrics, stop=stop)

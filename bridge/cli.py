@@ -112,7 +112,7 @@ def reconcile(config_path: Path, dry_run: bool, lock_wait: float, tenant: str | 
 
     try:
         settings, state = _load_for(config_path, tenant, lock_wait=lock_wait)
-        bridge = build_bridge(settings, lock_wait=lock_wait, state=state)
+        bridge = build_bridge(settings, lock_wait=lock_wait, state=state, dry_run=dry_run)
     except ConfigError as exc:
         _fail_config(exc)
     except BridgeError as exc:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import time
+from pathlib import Path
 
 import tomli_w
 import tomllib
 
+from bridge.sandbox.written_config import state_database
 from tests.fixtures.processes import bridge_process, run_bridge, write_config
 
 
@@ -87,8 +90,11 @@ def test_reconcile_and_status_after_a_run(sandbox_process, tmp_path):
     assert dry.returncode == 1, dry.stdout + dry.stderr
     assert "would change" in dry.stdout and "CreateItem" in dry.stdout
     assert "compared 12/12" in dry.stderr or "compared" in dry.stderr.splitlines()[-1], dry.stderr
+    state = state_database(config)
+    assert _names_kept(state) == 0  # the dry run looked up property names and kept none
     fix = run_bridge("reconcile", "--config", str(config))
     assert fix.returncode == 0, fix.stdout + fix.stderr
+    assert _names_kept(state) > 0
     again = run_bridge("reconcile", "--config", str(config), "--dry-run")
     assert again.returncode == 0, again.stdout
     # Cursors come from the sides' own timestamps: the tool's is set once a pass has read items there.
@@ -168,3 +174,8 @@ def test_sighup_reloads_the_configuration(sandbox_process, tmp_path):
             proc.kill()
     log = (tmp_path / "daemon.log").read_text()
     assert "config_reloaded" in log and "config_reload_refused" in log
+
+
+def _names_kept(state: Path) -> int:
+    with sqlite3.connect(state) as db:
+        return db.execute("SELECT count(*) FROM names").fetchone()[0]
