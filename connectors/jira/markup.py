@@ -352,13 +352,19 @@ class _Link(Link):
         # Placeholders (escaped and literal characters, see _protect) back to what they stand for.
         url = _PLACEHOLDER_RE.sub(lambda m: chr(ord(m.group(0)) - _PLACEHOLDER_BASE), tokens.url).strip()
         if url.startswith("/") and not url.startswith("//"):
-            alias = self.markup.transform_string(getattr(tokens, "alias", "")) or url
-            return f"[{alias}](<{quote(url, safe=_PATH_SAFE)}>)"
+            # Without a label the path is shown as typed: every ASCII punctuation character
+            # escaped, so it opens no markdown (emphasis, code, HTML) as link text.
+            alias = self.markup.transform_string(getattr(tokens, "alias", "")) or _ASCII_PUNCTUATION_RE.sub(
+                r"\\\g<0>", url)
+            # "&" as an entity: markdown decodes entities in a destination ("/&#x2F;host" would
+            # become "//host"); "\\" is percent-encoded by quote (a browser reads it as "/").
+            return f"[{alias}](<{quote(url, safe=_PATH_SAFE).replace('&', '&amp;')}>)"
         return super().action(tokens)
 
 
 # Characters a relative destination keeps as they are (RFC 3986 reserved and unreserved, and "%").
 _PATH_SAFE = "/?#[]@!$&'()*+,;=%~-._:"
+_ASCII_PUNCTUATION_RE = re.compile(r"[!-/:-@\[-`{-~]")
 
 
 def wiki_to_markdown(wiki: str) -> str:

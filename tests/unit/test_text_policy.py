@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from bridge.markup import TenantTextPolicy, ToolTextPolicy, break_schemes, url_scheme
 from bridge.markup.markdown import render_markdown
-from connectors.jira.markup import build_comment, build_description, markdown_to_wiki, wiki_for_tenants
+from connectors.jira.markup import (build_comment, build_description, markdown_to_wiki, wiki_for_tenants,
+                                    wiki_to_markdown)
 from connectors.redmine import mapping as redmine_mapping
 from connectors.redmine.text import from_redmine, to_redmine
 from bridge.model import ItemDraft, StatusTarget
@@ -140,9 +141,24 @@ def test_links_to_the_tools_own_issues_are_kept_for_tenants():
     # Not relative to the host: a protocol-relative or path-relative destination is not a link.
     ("[x|//evil.example/browse/OPS-1]", "\\[x|//evil.example/browse/OPS-1\\]"),
     ("[x|browse/OPS-1]", "\\[x|browse/OPS-1\\]"),
+    # An entity cannot make a second slash, nor a backslash (which a browser reads as one).
+    ("[x|/&#x2F;evil.example/]", "x (/&amp;#x2F;evil.example/)"),
+    ("[x|/\\evil.example]", "x (/%5Cevil.example)"),
 ])
 def test_relative_jira_links_to_its_own_issues_reach_tenants_absolute(wiki, tenants_read):
     assert wiki_for_tenants(wiki, TENANTS) == tenants_read
+
+
+@pytest.mark.parametrize("wiki, markdown", [
+    ("[/<b>x</b>]", "[\\/\\<b\\>x\\<\\/b\\>](</%3Cb%3Ex%3C/b%3E>)"),
+    ("[/`x`]", "[\\/\\`x\\`](</%60x%60>)"),
+    ("[x|/&#x2F;evil.example/]", "[x](</&amp;#x2F;evil.example/>)"),
+])
+def test_a_relative_jira_link_opens_no_markdown_of_its_own(wiki, markdown):
+    """Without a label the path is the link text, shown as typed; the destination keeps its
+    characters (no entity decoded into a second slash)."""
+    assert wiki_to_markdown(wiki) == markdown
+    assert "<b>" not in html_of(markdown) and "//evil" not in html_of(markdown)
 
 
 @pytest.mark.parametrize("wiki, code, paragraphs", [
