@@ -358,11 +358,11 @@ def _check_settings(settings, *, prefix: str = "") -> list[str]:
 @click.option("--jira-text-limit", type=click.IntRange(min=1), default=32767, show_default=True,
               help="Description and comment limit in characters.")
 def sandbox(**options) -> None:
-    """Run the casavi and Jira sandbox servers on 127.0.0.1 until SIGTERM.
+    """Run the casavi, Jira and relay sandbox servers on 127.0.0.1 until SIGTERM (--apps picks some).
 
     \b
     Example:
-      casavi-bridge sandbox --tickets 50 --ready-file /tmp/ready.json --write-config /tmp/bridge.toml
+      casavi-bridge sandbox --tickets 50 --ready-file ~/casavi-try/ready.json --write-config ~/casavi-try/bridge.toml
     """
     from bridge.sandbox.server import run_sandbox_cli
 
