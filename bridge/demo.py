@@ -80,7 +80,8 @@ def run_demo(*, tickets: int = 24, keep: Path | None = None) -> int:
                           json={"body": "Techniker ist für Montag 9 Uhr bestellt.", "as": "alice"}).raise_for_status()
                 http.post(f"{jira_root}/_sandbox/issues/{key}/transition",
                           json={"status": new_status, "as": "alice"}).raise_for_status()
-                click.echo(f"In Jira, someone comments on {key} and moves it from {current} to {new_status}.")
+                click.echo(f"In Jira, someone comments on {key} ({ticket_id}'s issue) and moves it from {current} "
+                           f"to {new_status}.")
                 report = bridge.engine.run_pass()
                 moved["3. Jira comment + transition"] = Counter()
                 _count(moved["3. Jira comment + transition"], report)

@@ -72,6 +72,7 @@ def test_a_staff_member_without_jira_account_leaves_the_issue_unassigned_and_the
     key = world.issues()[ticket]["key"]
     assert jira_assignee(world, key) is None
     assert report.failed == {}
+    assert report.counts["assignee_unknown_in_tool"] == 1 and report.counts["assignee_mirrored"] == 0
     world.casavi("PUT", f"/tickets/{ticket}", {"title": "Wasserschaden im Keller (dringend)"})
     world.sync()
     assert world.casavi("GET", f"/tickets/{ticket}")["assignedToId"] == TOM  # nothing written back
