@@ -96,6 +96,7 @@ def mirror_run(settings: BenchSettings, *, tickets: int, concurrency: int, label
         sandbox_cpu = sandbox.cpu_seconds() - sandbox_cpu
         stats = sandbox.stats()
         links = bridge_status(config).get("links", {})
+        trivial_ms = sandbox.trivial_round_trip_ms(clients=concurrency)
     expected = _expected_links(tickets, settings.seed)
     complete = all(links.get(kind, 0) == n for kind, n in expected.items())
     if not complete:
@@ -119,6 +120,9 @@ def mirror_run(settings: BenchSettings, *, tickets: int, concurrency: int, label
         "must_make": must.as_json(),
         "must_make_total": must.total,
         "lower_bound_seconds": must.lower_bound_seconds(settings.latency_ms, concurrency),
+        # What a request costs here with nothing of the bridge in it (the sandbox's own work and
+        # the machine's wake-ups): L with it instead of the latency is the floor of this run.
+        "trivial_round_trip_ms": trivial_ms,
     }
 
 
