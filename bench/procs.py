@@ -237,34 +237,6 @@ class Daemon:
     def memory_kb(self) -> dict[str, int]:
         return process_memory_kb(self.proc.pid)
 
-    def trivial_round_trip_ms(self, clients: int, per_client: int = 50) -> float:
-        """Mean milliseconds of ``GET /serverInfo`` (the Jira sandbox's cheapest answer) with
-        ``clients`` threads at once, each on its own kept-alive connection: what one request costs
-        on this machine at the sandbox's latency with nothing of the bridge in it.  Counted by
-        the sandbox: call it after reading the stats."""
-        durations: list[float] = []
-        lock = threading.Lock()
-
-        def client() -> None:
-            with httpx.Client(base_url=self.jira.base_url, headers=self.jira.headers, timeout=60) as http:
-                http.get("/serverInfo").raise_for_status()  # the connection, not measured
-                mine = []
-                for _ in range(per_client):
-                    started = time.perf_counter()
-                    http.get("/serverInfo").raise_for_status()
-                    mine.append(time.perf_counter() - started)
-            with lock:
-                durations.extend(mine)
-
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if len(durations) != clients * per_client:
-            raise BenchError("the round trip of a trivial request could not be measured (a client failed)")
-        return 1000.0 * sum(durations) / len(durations)
-
     def cpu_seconds(self) -> float:
         return process_cpu_seconds(self.proc.pid)
 

@@ -7,8 +7,6 @@ test_casavi_source.py.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from bridge.casavi.client import LISTING_READ_AHEAD, CasaviClient
@@ -16,7 +14,7 @@ from bridge.casavi.parse import Ticket
 from bridge.errors import AuthError, BudgetExceededError, ConflictError, NotFoundError, RetriableError
 from bridge.http import HttpPolicy
 from tests.contract.casavi_helpers import Waits, client_for, control, faults, stats, tickets_only
-from tests.contract.test_jira_wire import Scripted, no_proxy_env, ok  # noqa: F401  (a fixture)
+from tests.contract.test_jira_wire import Scripted, in_rounds, no_proxy_env, ok  # noqa: F401  (a fixture)
 
 
 # -- probe and authentication ---------------------------------------------------------------
@@ -302,21 +300,9 @@ def test_workers_beyond_twenty_keep_their_connections(no_proxy_env):
 
     server = Scripted(casavi, delay=0.05).start()
     client = CasaviClient(server.url + "/v1", "key", "secret", policy=HttpPolicy(concurrency=workers, sleep=Waits()))
-    start = threading.Barrier(workers)
-    names: list[str] = []
-
-    def worker(n: int) -> None:
-        for _ in range(rounds):
-            start.wait(10)
-            names.append(client.get_property(f"P{n}").name)
-
     try:
         client.get_property("P0")  # the login, before the workers
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        names = in_rounds(workers, rounds, lambda n: client.get_property(f"P{n}").name)
         assert names == ["Musterstraße 1"] * workers * rounds
         assert server.connections <= workers  # none opened again after the first round
     finally:

@@ -123,6 +123,25 @@ def ok(body: Any, status: int = 200) -> Reply:
     return status, {}, json.dumps(body).encode()
 
 
+def in_rounds(workers: int, rounds: int, call: Callable[[int], Any]) -> list[Any]:
+    """``call(worker)`` on ``workers`` threads at once, ``rounds`` times (each round starts
+    together); the answers in the order they came."""
+    start = threading.Barrier(workers)
+    answers: list[Any] = []
+
+    def worker(n: int) -> None:
+        for _ in range(rounds):
+            start.wait(10)
+            answers.append(call(n))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return answers
+
+
 class ForwardProxy:
     """A plain HTTP forward proxy (absolute-form request lines) that records what it forwards."""
 
@@ -225,21 +244,9 @@ def test_more_threads_than_requests_pool_keep_their_connections(no_proxy_env, st
     rest = JiraRest(settings_for(server.url))
     get = (lambda: rest.get("issue/1")) if stack == "wire" else (
         lambda: rest.client._session.get(server.url + "/rest/api/2/issue/1").json())
-    start = threading.Barrier(threads)
-    answers: list[Any] = []
-
-    def worker() -> None:
-        for _ in range(rounds):
-            start.wait(10)
-            answers.append(get())
-
     try:
         with caplog.at_level(logging.WARNING, logger="urllib3"):
-            workers = [threading.Thread(target=worker) for _ in range(threads)]
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join(30)
+            answers = in_rounds(threads, rounds, lambda n: get())
         assert answers == [{"id": "1"}] * threads * rounds
         assert server.connections <= threads  # none opened again after the first round
         assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
