@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from bench.report import METRICS, build_metrics
 
 
@@ -23,6 +25,7 @@ def steady(tickets: int, polls: list[dict], **extra) -> dict:
 def results(large_polls: list[dict], change_pass: dict) -> dict:
     return {
         "mirror": {"tickets": 100, "lower_bound_seconds": 10.0, "pass_seconds": 12.0, "latency_ms": 25,
+                   "trivial_round_trip_ms": 30.0,
                    "concurrency": 8, "bridge_cpu_seconds": 3.0, "totals": {"casavi": 300, "jira": 500},
                    "must_make": {"casavi": {"GET /tickets/{ticket_id}": 100}, "jira": {"POST /issue": 100}}},
         "serial": {"tickets": 10, "pass_seconds": 8.0},
@@ -38,6 +41,9 @@ def test_the_sweeps_requests_are_counted_apart_and_the_others_meet_the_idle_targ
     polls = [poll(201, 1, swept=111, sweep_requests=200, since=5.0), poll(191, 1, swept=111, sweep_requests=190)]
     metrics = {m.key: m for m in build_metrics(results(polls, {"swept": 111, "sweep_requests": 200}))}
     assert set(metrics) == set(METRICS)
+    # 12 s against L = 10 s at 25 ms, where even a trivial request took 30 ms: 1.2 x L, 1.0 x the floor.
+    assert metrics["mirror_ratio_to_lower_bound"].value == pytest.approx(1.2)
+    assert metrics["mirror_ratio_to_trivial_floor"].value == pytest.approx(1.0)
     assert metrics["idle_casavi_requests_per_poll_large"].value == 201  # unchanged: every request
     assert metrics["idle_casavi_requests_per_poll_large"].met is False
     assert metrics["idle_sweep_requests_per_poll_large"].value == 200
