@@ -104,6 +104,13 @@ class HttpPolicy:
         self._budget_used = 0
         self._stats: dict[str, SideStats] = {}
 
+    def connection_limits(self) -> httpx.Limits:
+        """The pool of an ``httpx.Client`` sending through this policy: as many idle connections
+        kept as requests may run at once (httpx keeps 20 by default, so workers beyond 20 would
+        open and close a connection per request)."""
+        return httpx.Limits(max_connections=max(100, self.concurrency),
+                            max_keepalive_connections=max(20, self.concurrency))
+
     def __repr__(self) -> str:
         return (
             f"HttpPolicy(max_attempts={self.max_attempts}, concurrency={self.concurrency}, "

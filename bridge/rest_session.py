@@ -76,13 +76,10 @@ class RestSession:
             if self._http_client is None:
                 # Redirects are not followed automatically: the credentials would travel to
                 # whatever host a redirect names (casavi's downloads follow them by hand).
-                # httpx keeps 20 idle connections by default: with a higher concurrency the
-                # workers beyond 20 would open and close a connection per request.
-                slots = self.policy.concurrency
                 self._http_client = httpx.Client(
                     transport=self._transport,
                     timeout=self._timeout,
-                    limits=httpx.Limits(max_connections=max(100, slots), max_keepalive_connections=max(20, slots)),
+                    limits=self.policy.connection_limits(),
                     follow_redirects=False,
                     headers={"Accept": "application/json", "User-Agent": user_agent()},
                     **self._client_options(),

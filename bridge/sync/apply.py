@@ -339,7 +339,10 @@ class Applier:
                 self._count(outcome, "assignee_mirrored", a.TO_TARGET)
                 log.info("assignee_mirrored", staff_id=action.staff_id, person=person, with_create=True)
                 return
-            if action.staff_id and person is None:
+            # A staff member the tool does not know leaves the issue unassigned: counted apart,
+            # so "assignee mirrored" counts people the tool shows.
+            unknown = bool(action.staff_id) and person is None
+            if unknown:
                 log.warning("assignee_unknown_in_tool", staff_id=action.staff_id,
                             note="no user with this staff member's e-mail address and no assignee_map entry; "
                                  "the issue stays unassigned")
@@ -347,9 +350,6 @@ class Applier:
             now = (result.fields or {}).get(FIELD_ASSIGNEE, person or "")
             self._link(key, target_id, source_hashes={FIELD_ASSIGNEE: action.source_hash},
                        target_hashes={FIELD_ASSIGNEE: content_hash(now)})
-            # A staff member the tool does not know leaves the issue unassigned: counted apart,
-            # so "assignee mirrored" counts people the tool shows.
-            unknown = bool(action.staff_id) and person is None
             self._count(outcome, "assignee_unknown_in_tool" if unknown else "assignee_mirrored", a.TO_TARGET)
             log.info("assignee_mirrored", staff_id=action.staff_id, person=now or None)
             self._dropped(action, result, outcome)

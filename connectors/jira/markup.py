@@ -259,21 +259,23 @@ def _protect(segment: str) -> str:
 
 
 _PLACEHOLDER_RE = re.compile("[\ue000-\ue07f]")
+
+
+def _placeholder_back(match: re.Match) -> str:
+    """The character a placeholder stands for."""
+    return chr(ord(match.group(0)) - _PLACEHOLDER_BASE)
 _CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _FENCE_RE = re.compile(r"(^```[^\n]*\n.*?^```[ \t]*$)", re.DOTALL | re.MULTILINE)
 
 
 def _restore(text: str) -> str:
     """Placeholders back: plain inside code spans, else markdown-escaped where markdown needs it."""
-    def plain(match: re.Match) -> str:
-        return chr(ord(match.group(0)) - _PLACEHOLDER_BASE)
-
     def escaped(match: re.Match) -> str:
-        original = plain(match)
+        original = _placeholder_back(match)
         return "\\" + original if original in _MD_SPECIAL else original
 
     def code_span(match: re.Match) -> str:
-        content = _PLACEHOLDER_RE.sub(plain, match.group(2))
+        content = _PLACEHOLDER_RE.sub(_placeholder_back, match.group(2))
         if "`" not in content:
             return match.group(1) + content + match.group(1)
         fence = "`" * (max(len(run) for run in re.findall("`+", content)) + 1)
@@ -350,7 +352,7 @@ class _Link(Link):
 
     def action(self, tokens) -> str:
         # Placeholders (escaped and literal characters, see _protect) back to what they stand for.
-        url = _PLACEHOLDER_RE.sub(lambda m: chr(ord(m.group(0)) - _PLACEHOLDER_BASE), tokens.url).strip()
+        url = _PLACEHOLDER_RE.sub(_placeholder_back, tokens.url).strip()
         if url.startswith("/") and not url.startswith("//"):
             # Without a label the path is shown as typed: every ASCII punctuation character
             # escaped, so it opens no markdown (emphasis, code, HTML) as link text.

@@ -32,17 +32,7 @@ class RedmineConnectorPlugin:
     def create(settings: RedmineSettings, *, http_policy: Any = None) -> RedmineConnector:
         """Build the connector (no I/O); ``http_policy``: retries and limits of its requests
         (default: ``[redmine] timeout`` and ``concurrency``)."""
-        from bridge.http import HttpPolicy
-        from connectors.redmine.client import RedmineClient
-
-        client = RedmineClient(
-            settings.url,
-            settings.api_key.get_secret_value(),
-            timeout=settings.timeout,
-            verify_tls=settings.verify_tls,
-            policy=http_policy or HttpPolicy(timeout=settings.timeout, concurrency=settings.concurrency),
-        )
-        return RedmineConnector(settings, client=client)
+        return RedmineConnector(settings, http_policy=http_policy)
 
 
 __all__ = ["RedmineConnector", "RedmineConnectorPlugin", "RedmineSettings"]

@@ -65,10 +65,7 @@ class RedmineClient:
                     # Redmine hands out a session cookie even to API calls; keep none, so every
                     # request is authenticated by the key alone.
                     cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-                    # httpx keeps 20 idle connections by default: with a policy allowing more
-                    # requests at once, the others would open and close one per request.
-                    limits=httpx.Limits(max_connections=max(100, self.policy.concurrency),
-                                        max_keepalive_connections=max(20, self.policy.concurrency)),
+                    limits=self.policy.connection_limits(),
                 )
             return self._client
 

@@ -34,6 +34,7 @@ from bridge.errors import (
     RefusedError,
     SkippableError,
 )
+from bridge.http import HttpPolicy
 from bridge.markup import TenantTextPolicy, ToolTextPolicy
 from bridge.model import (
     Attachment,
@@ -59,13 +60,17 @@ log = structlog.get_logger()
 class RedmineConnector:
     name = "redmine"
 
-    def __init__(self, settings: RedmineSettings, *, client: RedmineClient | None = None, page_size: int = 100):
+    def __init__(self, settings: RedmineSettings, *, client: RedmineClient | None = None,
+                 http_policy: HttpPolicy | None = None, page_size: int = 100):
+        """``client``: one already built (tests); else one for ``settings``, sending through
+        ``http_policy`` (default: ``[redmine] timeout`` and ``concurrency``)."""
         self.settings = settings
         self.client = client or RedmineClient(
             settings.url,
             settings.api_key.get_secret_value(),
             timeout=settings.timeout,
             verify_tls=settings.verify_tls,
+            policy=http_policy or HttpPolicy(timeout=settings.timeout, concurrency=settings.concurrency),
         )
         self.page_size = page_size
         self.capabilities = Capabilities(
